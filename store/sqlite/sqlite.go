@@ -1,0 +1,548 @@
+// Package sqlite is the embedded store of modelreg serve: a single SQLite
+// database file (modernc.org/sqlite, pure Go) in write-ahead-log mode.
+//
+// # Durability
+//
+// The database runs with journal_mode=WAL and synchronous=FULL. In WAL mode
+// with synchronous=NORMAL a commit is not fsynced (only checkpoints are), so
+// a power loss or kernel crash can lose the last commits even though they
+// were acknowledged; it is only safe against a crash of the process. The
+// server acknowledges a write only once it is durable, so this store uses
+// FULL: every commit fsyncs the WAL before it returns. The cost is one fsync
+// per write, which is fine for a definition registry (writes are rare next
+// to reads, and reads never touch the disk path of a commit).
+//
+// # Concurrency
+//
+// Writes go through one connection (SQLite allows one writer at a time, and
+// a single Go-side connection turns writer contention into a queue instead
+// of SQLITE_BUSY retries); transactions begin IMMEDIATE so a read-then-write
+// transaction can never fail to upgrade its lock. Reads use a separate pool
+// of read-only connections and, thanks to WAL, never wait for the writer.
+//
+// # Migrations
+//
+// The schema is versioned in the schema_version table. Open applies, in one
+// transaction, every migration newer than the database's version; reopening
+// an up-to-date database changes nothing. A database written by a newer
+// version of modelreg (an unknown schema version) is refused.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelreg/modelreg/store"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// ErrSchemaTooNew is returned by Open for a database whose schema version is
+// newer than this build knows.
+var ErrSchemaTooNew = errors.New("sqlite store: database schema is newer than this version of modelreg")
+
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	now      func() time.Time
+	readers  int
+	busy     time.Duration
+	syncMode string
+}
+
+// WithClock sets the clock used for Created/Updated times (default
+// time.Now).
+func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+
+// WithReaders sets the number of read connections (default: GOMAXPROCS, at
+// least 2).
+func WithReaders(n int) Option { return func(c *config) { c.readers = n } }
+
+// WithSynchronous overrides the synchronous pragma ("FULL" by default).
+// Only tests and benchmarks that do not need durability should use
+// "NORMAL" or "OFF".
+func WithSynchronous(mode string) Option { return func(c *config) { c.syncMode = mode } }
+
+// Store is the SQLite implementation of store.Store.
+type Store struct {
+	w, r   *sql.DB
+	now    func() time.Time
+	closed atomic.Bool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// migrations are applied in order; migration i moves the schema from
+// version i to version i+1. Never edit a released migration: append.
+var migrations = []string{
+	// 1: tenants, models, tokens, settings.
+	`CREATE TABLE tenants (
+		id         TEXT PRIMARY KEY,
+		created_at INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE TABLE models (
+		scope       TEXT NOT NULL,
+		name        TEXT NOT NULL,
+		definition  BLOB NOT NULL,
+		fingerprint TEXT NOT NULL,
+		revision    INTEGER NOT NULL,
+		created_at  INTEGER NOT NULL,
+		updated_at  INTEGER NOT NULL,
+		PRIMARY KEY (scope, name)
+	) WITHOUT ROWID;
+	CREATE TABLE tokens (
+		id         TEXT PRIMARY KEY,
+		tenant     TEXT NOT NULL,
+		hash       BLOB NOT NULL,
+		created_at INTEGER NOT NULL
+	) WITHOUT ROWID;
+	CREATE INDEX tokens_by_tenant ON tokens (tenant);
+	CREATE TABLE settings (
+		key   TEXT PRIMARY KEY,
+		value BLOB NOT NULL
+	) WITHOUT ROWID;`,
+}
+
+// SchemaVersion is the schema version this build writes.
+const SchemaVersion = 1
+
+// Open opens (creating if needed) the database file at path and applies
+// pending migrations.
+func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
+	cfg := config{now: time.Now, readers: max(2, runtime.GOMAXPROCS(0)), busy: 10 * time.Second, syncMode: "FULL"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	switch cfg.syncMode {
+	case "FULL", "NORMAL", "OFF", "EXTRA":
+	default:
+		return nil, fmt.Errorf("%w: synchronous mode %q", store.ErrInvalid, cfg.syncMode)
+	}
+	dsn := func(readOnly bool) string {
+		q := url.Values{}
+		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.busy.Milliseconds()))
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous("+cfg.syncMode+")")
+		if readOnly {
+			q.Add("_pragma", "query_only(1)")
+		} else {
+			q.Set("_txlock", "immediate")
+		}
+		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+	}
+	w, err := sql.Open("sqlite", dsn(false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite store: %s: %w", path, err)
+	}
+	r, err := sql.Open("sqlite", dsn(true))
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(cfg.readers)
+	r.SetMaxIdleConns(cfg.readers)
+	r.SetConnMaxIdleTime(0)
+	r.SetConnMaxLifetime(0)
+	return &Store{w: w, r: r, now: cfg.now}, nil
+}
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_version: %w", err)
+	}
+	var version int
+	switch err := tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&version); {
+	case errors.Is(err, sql.ErrNoRows):
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("read schema_version: %w", err)
+	}
+	if version > len(migrations) {
+		return fmt.Errorf("%w (database version %d, known %d)", ErrSchemaTooNew, version, len(migrations))
+	}
+	if version == len(migrations) {
+		return nil // nothing to do; the deferred rollback ends the transaction
+	}
+	for v := version; v < len(migrations); v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migration %d: %w", v+1, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// Version returns the schema version of the open database.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	var v int
+	err := s.r.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	return v, err
+}
+
+func (s *Store) check() error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// wrap maps driver errors after Close to store.ErrClosed.
+func (s *Store) wrap(err error) error {
+	if err != nil && s.closed.Load() {
+		return fmt.Errorf("%w: %v", store.ErrClosed, err)
+	}
+	return err
+}
+
+func (s *Store) stamp() int64 { return s.now().UnixNano() }
+
+func fromStamp(ns int64) time.Time { return time.Unix(0, ns).UTC() }
+
+// tx runs fn in a write transaction and commits it.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return s.wrap(err)
+	}
+	return s.wrap(tx.Commit())
+}
+
+// CreateTenant implements store.Store.
+func (s *Store) CreateTenant(ctx context.Context, id string) (bool, error) {
+	if id == "" {
+		return false, fmt.Errorf("%w: empty tenant id", store.ErrInvalid)
+	}
+	var created bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		created, err = ensureTenant(ctx, tx, id, s.stamp())
+		return err
+	})
+	return created, err
+}
+
+func ensureTenant(ctx context.Context, tx *sql.Tx, id string, now int64) (bool, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING`, id, now)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+const tenantColumns = `t.id, t.created_at,
+	(SELECT count(*) FROM models m WHERE m.scope = t.id),
+	(SELECT count(*) FROM tokens k WHERE k.tenant = t.id)`
+
+func scanTenant(row interface{ Scan(...any) error }) (store.Tenant, error) {
+	var t store.Tenant
+	var created int64
+	if err := row.Scan(&t.ID, &created, &t.Models, &t.Tokens); err != nil {
+		return store.Tenant{}, err
+	}
+	t.Created = fromStamp(created)
+	return t, nil
+}
+
+// Tenant implements store.Store.
+func (s *Store) Tenant(ctx context.Context, id string) (store.Tenant, error) {
+	if err := s.check(); err != nil {
+		return store.Tenant{}, err
+	}
+	t, err := scanTenant(s.r.QueryRowContext(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Tenant{}, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
+	}
+	return t, s.wrap(err)
+}
+
+// Tenants implements store.Store.
+func (s *Store) Tenants(ctx context.Context, after string, limit int) ([]store.Tenant, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if limit <= 0 {
+		limit = -1 // SQLite: no limit
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id > ? ORDER BY t.id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Tenant
+	for rows.Next() {
+		t, err := scanTenant(rows)
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, t)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// DeleteTenant implements store.Store.
+func (s *Store) DeleteTenant(ctx context.Context, id string) (store.Purge, error) {
+	if id == "" {
+		return store.Purge{}, fmt.Errorf("%w: empty tenant id", store.ErrInvalid)
+	}
+	var p store.Purge
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tenants WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
+		}
+		if res, err = tx.ExecContext(ctx, `DELETE FROM models WHERE scope = ?`, id); err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		p.Models = int(n)
+		if res, err = tx.ExecContext(ctx, `DELETE FROM tokens WHERE tenant = ?`, id); err != nil {
+			return err
+		}
+		if n, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		p.Tokens = int(n)
+		return nil
+	})
+	if err != nil {
+		return store.Purge{}, err
+	}
+	return p, nil
+}
+
+// PutModel implements store.Store.
+func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Condition) (store.Model, bool, error) {
+	if m.Name == "" {
+		return store.Model{}, false, fmt.Errorf("%w: empty model name", store.ErrInvalid)
+	}
+	if m.Definition == nil {
+		m.Definition = []byte{}
+	}
+	var created bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.stamp()
+		var rev, createdAt int64
+		switch err := tx.QueryRowContext(ctx, `SELECT revision, created_at FROM models WHERE scope = ? AND name = ?`, m.Scope, m.Name).Scan(&rev, &createdAt); {
+		case errors.Is(err, sql.ErrNoRows):
+			created = true
+			createdAt = now
+		case err != nil:
+			return err
+		}
+		switch {
+		case cond.MustNotExist && !created:
+			return fmt.Errorf("model %q exists (revision %d): %w", m.Name, rev, store.ErrPrecondition)
+		case cond.Revision > 0 && rev != cond.Revision:
+			return fmt.Errorf("model %q has revision %d, not %d: %w", m.Name, rev, cond.Revision, store.ErrPrecondition)
+		}
+		if m.Scope != store.Global {
+			if _, err := ensureTenant(ctx, tx, m.Scope, now); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO models (scope, name, definition, fingerprint, revision, created_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (scope, name) DO UPDATE SET definition = excluded.definition,
+				fingerprint = excluded.fingerprint, revision = excluded.revision, updated_at = excluded.updated_at`,
+			m.Scope, m.Name, m.Definition, m.Fingerprint, rev+1, createdAt, now)
+		m.Revision = rev + 1
+		m.Created, m.Updated = fromStamp(createdAt), fromStamp(now)
+		return err
+	})
+	if err != nil {
+		return store.Model{}, false, err
+	}
+	return m, created, nil
+}
+
+const modelColumns = `scope, name, definition, fingerprint, revision, created_at, updated_at`
+
+func scanModel(row interface{ Scan(...any) error }) (store.Model, error) {
+	var m store.Model
+	var c, u int64
+	if err := row.Scan(&m.Scope, &m.Name, &m.Definition, &m.Fingerprint, &m.Revision, &c, &u); err != nil {
+		return store.Model{}, err
+	}
+	m.Created, m.Updated = fromStamp(c), fromStamp(u)
+	return m, nil
+}
+
+// Model implements store.Store.
+func (s *Store) Model(ctx context.Context, scope, name string) (store.Model, error) {
+	if err := s.check(); err != nil {
+		return store.Model{}, err
+	}
+	m, err := scanModel(s.r.QueryRowContext(ctx, `SELECT `+modelColumns+` FROM models WHERE scope = ? AND name = ?`, scope, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Model{}, fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+	}
+	return m, s.wrap(err)
+}
+
+// Models implements store.Store.
+func (s *Store) Models(ctx context.Context, scope string) ([]store.Model, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+modelColumns+` FROM models WHERE scope = ? ORDER BY name`, scope)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Model
+	for rows.Next() {
+		m, err := scanModel(rows)
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, m)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// DeleteModel implements store.Store.
+func (s *Store) DeleteModel(ctx context.Context, scope, name string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM models WHERE scope = ? AND name = ?`, scope, name)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// PutToken implements store.Store.
+func (s *Store) PutToken(ctx context.Context, t store.Token) (store.Token, error) {
+	if t.ID == "" || t.Tenant == store.Global {
+		return store.Token{}, fmt.Errorf("%w: token needs an id and a tenant", store.ErrInvalid)
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		now := s.stamp()
+		if _, err := ensureTenant(ctx, tx, t.Tenant, now); err != nil {
+			return err
+		}
+		t.Created = fromStamp(now)
+		_, err := tx.ExecContext(ctx, `INSERT INTO tokens (id, tenant, hash, created_at) VALUES (?, ?, ?, ?)`, t.ID, t.Tenant, t.Hash[:], now)
+		return err
+	})
+	if err != nil {
+		return store.Token{}, err
+	}
+	return t, nil
+}
+
+// Token implements store.Store.
+func (s *Store) Token(ctx context.Context, id string) (store.Token, error) {
+	if err := s.check(); err != nil {
+		return store.Token{}, err
+	}
+	var t store.Token
+	var hash []byte
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT id, tenant, hash, created_at FROM tokens WHERE id = ?`, id).Scan(&t.ID, &t.Tenant, &hash, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Token{}, fmt.Errorf("token: %w", store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Token{}, s.wrap(err)
+	}
+	if len(hash) != len(t.Hash) {
+		return store.Token{}, fmt.Errorf("sqlite store: token %q has a %d-byte hash", id, len(hash))
+	}
+	copy(t.Hash[:], hash)
+	t.Created = fromStamp(created)
+	return t, nil
+}
+
+// Setting implements store.Store.
+func (s *Store) Setting(ctx context.Context, key string) ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	var v []byte
+	err := s.r.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("setting %q: %w", key, store.ErrNotFound)
+	}
+	return v, s.wrap(err)
+}
+
+// PutSetting implements store.Store.
+func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error {
+	if value == nil {
+		value = []byte{}
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value)
+		return err
+	})
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	var one int
+	return s.wrap(s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one))
+}
+
+// Close implements store.Store. It checkpoints the WAL into the database
+// file (best effort) and closes every connection.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return store.ErrClosed
+	}
+	err1 := s.r.Close()
+	_, _ = s.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	err2 := s.w.Close()
+	return errors.Join(err1, err2)
+}

@@ -1,0 +1,181 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modelreg/modelreg/store"
+	"github.com/modelreg/modelreg/store/storetest"
+)
+
+func open(t *testing.T, path string, opts ...Option) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path, opts...)
+	if err != nil {
+		t.Fatalf("Open(%s): %v", path, err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return open(t, filepath.Join(t.TempDir(), "modelreg.db"))
+	})
+}
+
+func TestReopenPersists(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "with space #1?x=y")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "modelreg.db")
+	s := open(t, path)
+	for i := range 10 {
+		if _, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: []byte(fmt.Sprint(i)), Fingerprint: "v1:x"}, store.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.PutToken(ctx, store.Token{ID: "tok", Tenant: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutSetting(ctx, "admin", []byte("h")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("database file not at %s: %v", path, err)
+	}
+
+	s = open(t, path)
+	defer s.Close()
+	list, err := s.Models(ctx, "acme")
+	if err != nil || len(list) != 10 {
+		t.Fatalf("after reopen: %d models, %v", len(list), err)
+	}
+	for i, m := range list {
+		if string(m.Definition) != fmt.Sprint(i) || m.Name != fmt.Sprint("M", i) {
+			t.Errorf("model %d = %s %q", i, m.Name, m.Definition)
+		}
+	}
+	if _, err := s.Token(ctx, "tok"); err != nil {
+		t.Errorf("token lost: %v", err)
+	}
+	if v, err := s.Setting(ctx, "admin"); err != nil || string(v) != "h" {
+		t.Errorf("setting = %q, %v", v, err)
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	for i := range 3 {
+		s := open(t, path)
+		v, err := s.Version(ctx)
+		if err != nil || v != SchemaVersion {
+			t.Fatalf("open %d: version %d, %v; want %d", i, v, err, SchemaVersion)
+		}
+		var rows int
+		if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM schema_version`).Scan(&rows); err != nil || rows != 1 {
+			t.Errorf("open %d: schema_version has %d rows (%v), want 1", i, rows, err)
+		}
+		if _, err := s.CreateTenant(ctx, fmt.Sprint("t", i)); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	}
+	s := open(t, path)
+	defer s.Close()
+	if list, _ := s.Tenants(ctx, "", 0); len(list) != 3 {
+		t.Errorf("data lost across reopen with migrations: %v", list)
+	}
+}
+
+func TestSchemaTooNewRefused(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	open(t, path).Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE schema_version SET version = ?`, SchemaVersion+1); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if s, err := Open(ctx, path); !errors.Is(err, ErrSchemaTooNew) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("Open of newer schema = %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// TestDurabilitySettings checks the pragmas the durability promise rests on.
+func TestDurabilitySettings(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "m.db"))
+	defer s.Close()
+	for _, db := range []*sql.DB{s.w, s.r} {
+		var mode string
+		var sync int
+		if err := db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || !strings.EqualFold(mode, "wal") {
+			t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+		}
+		if err := db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync); err != nil || sync != 2 {
+			t.Errorf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+		}
+	}
+	// Read connections are read-only.
+	if _, err := s.r.ExecContext(ctx, `INSERT INTO settings (key, value) VALUES ('x', 'y')`); err == nil {
+		t.Errorf("write through a read connection succeeded")
+	}
+	if _, err := Open(ctx, filepath.Join(t.TempDir(), "x.db"), WithSynchronous("sometimes")); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("bad synchronous mode: %v", err)
+	}
+}
+
+func BenchmarkPutModel(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "b.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	def := []byte(`{"name":"Customer","properties":{"name":"string","age":"number"}}`)
+	i := 0
+	for b.Loop() {
+		i++
+		if _, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i%100), Definition: def}, store.Condition{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkModels100(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "b.db"), WithSynchronous("OFF"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	def := []byte(`{"name":"Customer","properties":{"name":"string","age":"number"}}`)
+	for i := range 100 {
+		if _, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: def}, store.Condition{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		if list, err := s.Models(ctx, "acme"); err != nil || len(list) != 100 {
+			b.Fatal(len(list), err)
+		}
+	}
+}

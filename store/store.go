@@ -1,0 +1,146 @@
+// Package store defines the durable storage that modelreg serve keeps its
+// source of truth in: tenants, named model definitions (per tenant and in
+// the global scope), tenant access tokens and a few server settings.
+//
+// The registry in memory is a cache of what a Store holds. Every method that
+// changes data returns only once the change is durable (committed and, for
+// the embedded SQLite implementation, fsynced), so a caller may acknowledge
+// the change to its client as soon as the method returns without error.
+//
+// The interface speaks in plain values (strings, byte slices, times) and
+// sentinel errors so that implementations other than the embedded SQLite one
+// (store/sqlite), such as a PostgreSQL store shared by several replicas, can
+// be added without changing callers. Package storetest holds a conformance
+// suite that every implementation runs.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Global is the scope of the models that every tenant can read. Tenant ids
+// are never empty, so the empty string cannot name a tenant.
+const Global = ""
+
+// Errors returned by Store implementations. They are sentinels: test for them
+// with errors.Is, as implementations may wrap them with more context.
+var (
+	// ErrNotFound reports that a tenant, model, token or setting does not
+	// exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrPrecondition reports that a conditional write found a revision
+	// other than the one its condition required.
+	ErrPrecondition = errors.New("store: precondition failed")
+	// ErrClosed reports a call on a closed store.
+	ErrClosed = errors.New("store: closed")
+	// ErrInvalid reports an argument that the store refuses, such as an
+	// empty model name or a token for the global scope.
+	ErrInvalid = errors.New("store: invalid argument")
+)
+
+// Model is one named model definition as stored.
+type Model struct {
+	// Scope is the tenant id, or Global.
+	Scope string
+	// Name is the model's name, unique within its scope.
+	Name string
+	// Definition is the definition as JSON, verbatim as it was accepted.
+	Definition []byte
+	// Fingerprint is the structural fingerprint of the compiled model
+	// ("v1:<hex>"), recorded so that a reload can be checked against it.
+	Fingerprint string
+	// Revision counts the writes of this model in this scope: 1 when it is
+	// created, larger on each replacement. Revisions are increasing but not
+	// necessarily contiguous, and restart at 1 after a delete.
+	Revision int64
+	// Created is when the model was first written, Updated when it was last
+	// written. Both are set by the store.
+	Created, Updated time.Time
+}
+
+// Tenant describes one tenant known to the store.
+type Tenant struct {
+	ID      string
+	Created time.Time
+	// Models and Tokens count the tenant's named model definitions and
+	// access tokens.
+	Models, Tokens int
+}
+
+// Token is a tenant access token as stored: its public id and the SHA-256
+// hash of the whole token. The token itself is never stored.
+type Token struct {
+	// ID is the token's public identifier (part of the token string).
+	ID string
+	// Tenant is the tenant the token grants access to.
+	Tenant string
+	// Hash is the SHA-256 hash of the complete token string.
+	Hash [32]byte
+	// Created is set by the store.
+	Created time.Time
+}
+
+// Purge reports what DeleteTenant removed from the store.
+type Purge struct {
+	Models, Tokens int
+}
+
+// Condition makes PutModel conditional. The zero Condition is unconditional.
+type Condition struct {
+	// MustNotExist requires that the model does not exist yet.
+	MustNotExist bool
+	// Revision, when positive, requires that the model exists with exactly
+	// this revision.
+	Revision int64
+}
+
+// Store is durable storage for modelreg serve. Implementations are safe for
+// concurrent use and honour context cancellation. Writes are atomic: after a
+// crash each write is either entirely present or entirely absent.
+type Store interface {
+	// CreateTenant creates a tenant if it does not exist yet and reports
+	// whether it did.
+	CreateTenant(ctx context.Context, id string) (created bool, err error)
+	// Tenant returns one tenant, or ErrNotFound.
+	Tenant(ctx context.Context, id string) (Tenant, error)
+	// Tenants lists up to limit tenants whose ids sort after the id
+	// "after", in id order (limit <= 0 means no limit).
+	Tenants(ctx context.Context, after string, limit int) ([]Tenant, error)
+	// DeleteTenant removes a tenant with all its models and tokens in one
+	// transaction, and returns ErrNotFound when the tenant does not exist.
+	DeleteTenant(ctx context.Context, id string) (Purge, error)
+
+	// PutModel creates or replaces the model m.Name in scope m.Scope with
+	// m.Definition and m.Fingerprint, creating the tenant when the scope is
+	// a tenant that does not exist yet. Revision and times in m are ignored
+	// and set by the store. It returns the stored model and whether it was
+	// created (rather than replaced). When cond is not met it returns
+	// ErrPrecondition and changes nothing.
+	PutModel(ctx context.Context, m Model, cond Condition) (stored Model, created bool, err error)
+	// Model returns one model, or ErrNotFound.
+	Model(ctx context.Context, scope, name string) (Model, error)
+	// Models returns every model of a scope in name order. A scope that
+	// does not exist has no models.
+	Models(ctx context.Context, scope string) ([]Model, error)
+	// DeleteModel removes a model and returns ErrNotFound when it does not
+	// exist. The tenant itself stays.
+	DeleteModel(ctx context.Context, scope, name string) error
+
+	// PutToken stores a tenant access token, creating the tenant when it
+	// does not exist yet.
+	PutToken(ctx context.Context, t Token) (Token, error)
+	// Token returns the token with the given id, or ErrNotFound.
+	Token(ctx context.Context, id string) (Token, error)
+
+	// Setting returns a server setting, or ErrNotFound.
+	Setting(ctx context.Context, key string) ([]byte, error)
+	// PutSetting stores a server setting.
+	PutSetting(ctx context.Context, key string, value []byte) error
+
+	// Ping checks that the store can serve requests.
+	Ping(ctx context.Context) error
+	// Close releases the store. Calls after Close return ErrClosed.
+	Close() error
+}

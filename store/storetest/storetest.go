@@ -1,0 +1,443 @@
+// Package storetest is a conformance suite for store.Store implementations.
+// An implementation's tests call Run with a function that opens a fresh,
+// empty store; every implementation (the embedded SQLite store today, a
+// PostgreSQL store later) must pass the same suite.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/modelreg/modelreg/store"
+)
+
+// Run runs the conformance suite. open returns a new empty store; Run closes
+// it at the end of each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	t.Helper()
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"PutGetModel", testPutGetModel},
+		{"ReplaceModel", testReplaceModel},
+		{"Conditions", testConditions},
+		{"ScopesAreSeparate", testScopes},
+		{"DeleteModel", testDeleteModel},
+		{"Tenants", testTenants},
+		{"DeleteTenantPurgesEverything", testDeleteTenant},
+		{"Tokens", testTokens},
+		{"Settings", testSettings},
+		{"InvalidArguments", testInvalid},
+		{"ConcurrentWriters", testConcurrentWriters},
+		{"CanceledContext", testCanceled},
+		{"Closed", testClosed},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			if tc.name != "Closed" {
+				t.Cleanup(func() {
+					if err := s.Close(); err != nil {
+						t.Errorf("Close: %v", err)
+					}
+				})
+			}
+			tc.fn(t, s)
+		})
+	}
+}
+
+func model(scope, name, def string) store.Model {
+	sum := sha256.Sum256([]byte(def))
+	return store.Model{Scope: scope, Name: name, Definition: []byte(def), Fingerprint: fmt.Sprintf("v1:%x", sum)}
+}
+
+func mustPut(t *testing.T, s store.Store, m store.Model) (store.Model, bool) {
+	t.Helper()
+	got, created, err := s.PutModel(context.Background(), m, store.Condition{})
+	if err != nil {
+		t.Fatalf("PutModel(%s/%s): %v", m.Scope, m.Name, err)
+	}
+	return got, created
+}
+
+func testPutGetModel(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, scope := range []string{store.Global, "acme"} {
+		def := `{"name":"Customer","properties":{"name":"string"}}`
+		got, created := mustPut(t, s, model(scope, "Customer", def))
+		if !created || got.Revision != 1 || got.Created.IsZero() || !got.Created.Equal(got.Updated) {
+			t.Errorf("scope %q: put = %+v, created %v; want created revision 1 with times set", scope, got, created)
+		}
+		m, err := s.Model(ctx, scope, "Customer")
+		if err != nil {
+			t.Fatalf("Model: %v", err)
+		}
+		if m.Scope != scope || m.Name != "Customer" || string(m.Definition) != def || m.Fingerprint != got.Fingerprint || m.Revision != 1 || !m.Updated.Equal(got.Updated) {
+			t.Errorf("scope %q: Model = %+v, want what was put (%+v)", scope, m, got)
+		}
+		if _, err := s.Model(ctx, scope, "Nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Model(missing) err = %v, want ErrNotFound", err)
+		}
+	}
+	// Definitions are bytes: anything, including non-UTF-8, round-trips.
+	raw := []byte{0xff, 0x00, '{', '}'}
+	mustPut(t, s, store.Model{Scope: "acme", Name: "Raw", Definition: raw})
+	if m, err := s.Model(ctx, "acme", "Raw"); err != nil || !bytes.Equal(m.Definition, raw) {
+		t.Errorf("raw definition = %q, %v; want %q", m.Definition, err, raw)
+	}
+}
+
+func testReplaceModel(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	first, _ := mustPut(t, s, model("acme", "A", `{"v":1}`))
+	second, created := mustPut(t, s, model("acme", "A", `{"v":2}`))
+	if created || second.Revision != first.Revision+1 || !second.Created.Equal(first.Created) || second.Updated.Before(first.Updated) {
+		t.Errorf("replace = %+v created=%v, first %+v: want revision+1, same created time", second, created, first)
+	}
+	m, _ := s.Model(ctx, "acme", "A")
+	if string(m.Definition) != `{"v":2}` || m.Revision != 2 {
+		t.Errorf("after replace Model = %s rev %d", m.Definition, m.Revision)
+	}
+	list, err := s.Models(ctx, "acme")
+	if err != nil || len(list) != 1 {
+		t.Errorf("Models = %v, %v; want exactly one model", list, err)
+	}
+}
+
+func testConditions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	m := model("acme", "A", `{}`)
+	tests := []struct {
+		name    string
+		cond    store.Condition
+		wantErr error
+		wantRev int64
+	}{
+		{"create-only on missing", store.Condition{MustNotExist: true}, nil, 1},
+		{"create-only on existing", store.Condition{MustNotExist: true}, store.ErrPrecondition, 1},
+		{"revision matches", store.Condition{Revision: 1}, nil, 2},
+		{"stale revision", store.Condition{Revision: 1}, store.ErrPrecondition, 2},
+		{"future revision", store.Condition{Revision: 9}, store.ErrPrecondition, 2},
+		{"unconditional", store.Condition{}, nil, 3},
+	}
+	for _, tc := range tests {
+		_, _, err := s.PutModel(ctx, m, tc.cond)
+		if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
+			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.wantErr)
+		}
+		got, err := s.Model(ctx, "acme", "A")
+		if err != nil || got.Revision != tc.wantRev {
+			t.Errorf("%s: revision = %d (%v), want %d", tc.name, got.Revision, err, tc.wantRev)
+		}
+	}
+	// A condition on a missing model fails without creating it (or the tenant).
+	if _, _, err := s.PutModel(ctx, model("other", "B", `{}`), store.Condition{Revision: 1}); !errors.Is(err, store.ErrPrecondition) {
+		t.Errorf("conditional put of missing model: %v", err)
+	}
+	if _, err := s.Tenant(ctx, "other"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("failed conditional put created the tenant: %v", err)
+	}
+}
+
+func testScopes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, model(store.Global, "Shared", `{"g":1}`))
+	mustPut(t, s, model("a", "Shared", `{"a":1}`))
+	mustPut(t, s, model("a", "OnlyA", `{}`))
+	mustPut(t, s, model("b", "OnlyB", `{}`))
+	mustPut(t, s, model("ab", "X", `{}`)) // a prefix of no other id, but "a" is a prefix of it
+	for _, tc := range []struct {
+		scope string
+		names []string
+	}{
+		{store.Global, []string{"Shared"}},
+		{"a", []string{"OnlyA", "Shared"}},
+		{"b", []string{"OnlyB"}},
+		{"ab", []string{"X"}},
+		{"nobody", nil},
+	} {
+		list, err := s.Models(ctx, tc.scope)
+		if err != nil {
+			t.Fatalf("Models(%q): %v", tc.scope, err)
+		}
+		var names []string
+		for _, m := range list {
+			if m.Scope != tc.scope {
+				t.Errorf("Models(%q) returned a model of scope %q", tc.scope, m.Scope)
+			}
+			names = append(names, m.Name)
+		}
+		if fmt.Sprint(names) != fmt.Sprint(tc.names) {
+			t.Errorf("Models(%q) = %v, want %v", tc.scope, names, tc.names)
+		}
+	}
+	if m, _ := s.Model(ctx, "a", "Shared"); string(m.Definition) != `{"a":1}` {
+		t.Errorf("tenant model shadows global one in its own scope only; got %s", m.Definition)
+	}
+	if m, _ := s.Model(ctx, store.Global, "Shared"); string(m.Definition) != `{"g":1}` {
+		t.Errorf("global Shared = %s", m.Definition)
+	}
+	// The global scope is not a tenant.
+	tenants, err := s.Tenants(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tn := range tenants {
+		if tn.ID == store.Global {
+			t.Errorf("Tenants lists the global scope")
+		}
+	}
+}
+
+func testDeleteModel(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustPut(t, s, model("acme", "A", `{}`))
+	mustPut(t, s, model("acme", "B", `{}`))
+	if err := s.DeleteModel(ctx, "acme", "A"); err != nil {
+		t.Fatalf("DeleteModel: %v", err)
+	}
+	if err := s.DeleteModel(ctx, "acme", "A"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second DeleteModel = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Model(ctx, "acme", "A"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("deleted model still readable: %v", err)
+	}
+	if _, err := s.Tenant(ctx, "acme"); err != nil {
+		t.Errorf("deleting a model deleted the tenant: %v", err)
+	}
+	// Recreating starts a new history.
+	if m, created := mustPut(t, s, model("acme", "A", `{}`)); !created || m.Revision != 1 {
+		t.Errorf("recreate = rev %d created %v", m.Revision, created)
+	}
+}
+
+func testTenants(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	created, err := s.CreateTenant(ctx, "t2")
+	if err != nil || !created {
+		t.Fatalf("CreateTenant = %v, %v", created, err)
+	}
+	if created, err = s.CreateTenant(ctx, "t2"); err != nil || created {
+		t.Errorf("second CreateTenant = %v, %v; want false, nil", created, err)
+	}
+	mustPut(t, s, model("t1", "A", `{}`))
+	mustPut(t, s, model("t1", "B", `{}`))
+	mustPut(t, s, model("t3", "A", `{}`))
+	if _, err := s.PutToken(ctx, store.Token{ID: "k1", Tenant: "t1"}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Tenants(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "[t1 2 1] [t2 0 0] [t3 1 0] "
+	got := ""
+	for _, tn := range all {
+		got += fmt.Sprintf("[%s %d %d] ", tn.ID, tn.Models, tn.Tokens)
+		if tn.Created.IsZero() {
+			t.Errorf("tenant %s has no created time", tn.ID)
+		}
+	}
+	if got != want {
+		t.Errorf("Tenants = %s, want %s", got, want)
+	}
+	page, err := s.Tenants(ctx, "t1", 1)
+	if err != nil || len(page) != 1 || page[0].ID != "t2" {
+		t.Errorf("Tenants(after t1, 1) = %v, %v", page, err)
+	}
+	one, err := s.Tenant(ctx, "t1")
+	if err != nil || one.Models != 2 || one.Tokens != 1 {
+		t.Errorf("Tenant(t1) = %+v, %v", one, err)
+	}
+	if _, err := s.Tenant(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Tenant(missing) = %v", err)
+	}
+}
+
+func testDeleteTenant(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for i := range 5 {
+		mustPut(t, s, model("doomed", fmt.Sprint("M", i), `{}`))
+	}
+	mustPut(t, s, model("keep", "M0", `{}`))
+	mustPut(t, s, model(store.Global, "M0", `{}`))
+	for _, id := range []string{"d1", "d2"} {
+		if _, err := s.PutToken(ctx, store.Token{ID: id, Tenant: "doomed", Hash: sha256.Sum256([]byte(id))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.PutToken(ctx, store.Token{ID: "k1", Tenant: "keep"}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.DeleteTenant(ctx, "doomed")
+	if err != nil || p != (store.Purge{Models: 5, Tokens: 2}) {
+		t.Fatalf("DeleteTenant = %+v, %v; want 5 models, 2 tokens", p, err)
+	}
+	if _, err := s.Tenant(ctx, "doomed"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("tenant survives: %v", err)
+	}
+	if list, err := s.Models(ctx, "doomed"); err != nil || len(list) != 0 {
+		t.Errorf("models survive: %v %v", list, err)
+	}
+	for _, id := range []string{"d1", "d2"} {
+		if _, err := s.Token(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("token %s survives: %v", id, err)
+		}
+	}
+	if _, err := s.Token(ctx, "k1"); err != nil {
+		t.Errorf("other tenant's token lost: %v", err)
+	}
+	for _, scope := range []string{"keep", store.Global} {
+		if _, err := s.Model(ctx, scope, "M0"); err != nil {
+			t.Errorf("model of scope %q lost: %v", scope, err)
+		}
+	}
+	if _, err := s.DeleteTenant(ctx, "doomed"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("second DeleteTenant = %v, want ErrNotFound", err)
+	}
+	// A deleted tenant can come back, empty.
+	mustPut(t, s, model("doomed", "New", `{}`))
+	if tn, err := s.Tenant(ctx, "doomed"); err != nil || tn.Models != 1 || tn.Tokens != 0 {
+		t.Errorf("recreated tenant = %+v, %v", tn, err)
+	}
+}
+
+func testTokens(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	h := sha256.Sum256([]byte("secret"))
+	tok, err := s.PutToken(ctx, store.Token{ID: "abc", Tenant: "acme", Hash: h})
+	if err != nil || tok.Created.IsZero() {
+		t.Fatalf("PutToken = %+v, %v", tok, err)
+	}
+	if _, err := s.Tenant(ctx, "acme"); err != nil {
+		t.Errorf("PutToken did not create the tenant: %v", err)
+	}
+	got, err := s.Token(ctx, "abc")
+	if err != nil || got.Tenant != "acme" || got.Hash != h || got.ID != "abc" {
+		t.Errorf("Token = %+v, %v", got, err)
+	}
+	if _, err := s.PutToken(ctx, store.Token{ID: "abc", Tenant: "other", Hash: h}); err == nil {
+		t.Errorf("duplicate token id accepted")
+	}
+	if _, err := s.Token(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Token(missing) = %v", err)
+	}
+}
+
+func testSettings(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.Setting(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("missing setting: %v", err)
+	}
+	for _, v := range []string{"one", "two", ""} {
+		if err := s.PutSetting(ctx, "k", []byte(v)); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Setting(ctx, "k"); err != nil || string(got) != v {
+			t.Errorf("Setting = %q, %v; want %q", got, err, v)
+		}
+	}
+}
+
+func testInvalid(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	checks := []struct {
+		name string
+		err  error
+	}{
+		{"empty model name", func() error { _, _, err := s.PutModel(ctx, store.Model{Scope: "a"}, store.Condition{}); return err }()},
+		{"global token", func() error { _, err := s.PutToken(ctx, store.Token{ID: "x"}); return err }()},
+		{"token without id", func() error { _, err := s.PutToken(ctx, store.Token{Tenant: "a"}); return err }()},
+		{"create global tenant", func() error { _, err := s.CreateTenant(ctx, store.Global); return err }()},
+		{"delete global tenant", func() error { _, err := s.DeleteTenant(ctx, store.Global); return err }()},
+	}
+	for _, c := range checks {
+		if !errors.Is(c.err, store.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", c.name, c.err)
+		}
+	}
+}
+
+// testConcurrentWriters checks that concurrent writers to the same and to
+// different models lose nothing and keep revisions consistent.
+func testConcurrentWriters(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	errs := make(chan error, writers*each*2)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				tenant := fmt.Sprint("t", w%3)
+				if _, _, err := s.PutModel(ctx, model(tenant, fmt.Sprintf("W%dI%d", w, i), `{}`), store.Condition{}); err != nil {
+					errs <- err
+				}
+				if _, _, err := s.PutModel(ctx, model("hot", "Same", fmt.Sprint(w, i)), store.Condition{}); err != nil {
+					errs <- err
+				}
+				if _, err := s.Models(ctx, tenant); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent write: %v", err)
+	}
+	total := 0
+	for i := range 3 {
+		list, err := s.Models(ctx, fmt.Sprint("t", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(list)
+	}
+	if total != writers*each {
+		t.Errorf("stored %d models, want %d", total, writers*each)
+	}
+	if m, err := s.Model(ctx, "hot", "Same"); err != nil || m.Revision != writers*each {
+		t.Errorf("hot model revision = %d (%v), want %d: a write was lost", m.Revision, err, writers*each)
+	}
+}
+
+func testCanceled(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, err := s.PutModel(ctx, model("a", "A", `{}`), store.Condition{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("PutModel with canceled context = %v, want context.Canceled", err)
+	}
+	if _, err := s.Models(ctx, "a"); !errors.Is(err, context.Canceled) {
+		t.Errorf("Models with canceled context = %v, want context.Canceled", err)
+	}
+	if _, err := s.Model(context.Background(), "a", "A"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("canceled write was stored: %v", err)
+	}
+}
+
+func testClosed(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("second Close = %v, want ErrClosed", err)
+	}
+	if _, _, err := s.PutModel(ctx, model("a", "A", `{}`), store.Condition{}); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("PutModel after Close = %v", err)
+	}
+	if _, err := s.Model(ctx, "a", "A"); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Model after Close = %v", err)
+	}
+	if err := s.Ping(ctx); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("Ping after Close = %v", err)
+	}
+}
