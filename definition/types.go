@@ -93,6 +93,12 @@ type Definition struct {
 	// definition's "strict" setting.
 	Object
 	// Settings holds every other top-level key of the definition
-	// (base, relations, acls, mixins, options, hidden, ...), kept verbatim.
+	// (base, relations, acls, mixins, options, hidden, ...), kept verbatim
+	// (as compact JSON).
 	Settings map[string]json.RawMessage
+	// Removed lists, sorted, the properties declared null or false: in
+	// LoopBack this removes a property inherited from the base model. They
+	// are kept so that the definition can be written back, but they are not
+	// part of the structure (nor is the base model).
+	Removed []string
 }

@@ -1,0 +1,833 @@
+package definition
+
+import (
+	"encoding/json"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Parse parses one model definition: a JSON object with a "name", a
+// "properties" map and any other settings. It never panics; every error is
+// an *Error (see the package documentation for the language it accepts).
+func Parse(data []byte, lim Limits) (*Definition, error) {
+	p, err := newParser(data, lim)
+	if err != nil {
+		return nil, err
+	}
+	d, perr := p.definition(0, "")
+	if perr != nil {
+		return nil, perr
+	}
+	return d, nil
+}
+
+// ParseAll parses a file that holds one or several model definitions:
+//
+//   - a single definition (an object with a "name" or "properties" key):
+//     one Definition, exactly as Parse;
+//   - a JSON array of definitions: one Definition per element, in order
+//     (error paths start with "[i]");
+//   - a legacy multi-model map, as in LoopBack 1.x models.json:
+//     {"Name": {"properties": {...}, "options": {...}, ...}, ...}. It is
+//     recognized when every value is an object without a "type" key and
+//     with at least one of the keys properties, options, dataSource, base,
+//     public, relations or acls. Each entry is a definition whose name is
+//     its key unless it has a "name" of its own; definitions are returned in
+//     file order, and error paths start with the entry's key.
+//
+// Anything else (a bare properties map, a scalar) is refused with an
+// *Error wrapping ErrInvalidName (no model name) or ErrInvalid.
+func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
+	p, err := newParser(data, lim)
+	if err != nil {
+		return nil, err
+	}
+	top := p.nodes[0]
+	switch {
+	case top.kind == nArray:
+		var out []*Definition
+		for e, idx := 1, 0; e < int(top.skip); e, idx = int(p.nodes[e].skip), idx+1 {
+			p.path = append(p.path, seg{index: idx, kind: segIndex})
+			d, perr := p.definition(e, "")
+			if perr != nil {
+				return nil, perr
+			}
+			p.path = p.path[:len(p.path)-1]
+			out = append(out, d)
+		}
+		return out, nil
+	case top.kind == nObject && !p.hasKey(0, "name") && !p.hasKey(0, "properties") && p.looksMultiModel(0):
+		var out []*Definition
+		for k := 1; k < int(top.skip); k = int(p.nodes[k+1].skip) {
+			name := string(p.key(k))
+			p.path = append(p.path, seg{name: name})
+			d, perr := p.definition(k+1, name)
+			if perr != nil {
+				return nil, perr
+			}
+			p.path = p.path[:len(p.path)-1]
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	d, perr := p.definition(0, "")
+	if perr != nil {
+		return nil, perr
+	}
+	return []*Definition{d}, nil
+}
+
+// ParseProperties parses a bare properties map, {"street": "string", ...},
+// with the same property forms as the "properties" of a definition. The
+// result has strictness StrictOpen. A null or false property is an error
+// here (it only means "remove an inherited property" in a Definition).
+// Error paths start directly with the property name ("address.zip").
+func ParseProperties(data []byte, lim Limits) (*Object, error) {
+	p, err := newParser(data, lim)
+	if err != nil {
+		return nil, err
+	}
+	if p.nodes[0].kind != nObject {
+		return nil, p.errAt(0, ErrInvalid, "a properties map must be a JSON object, not "+kindName(p.nodes[0].kind))
+	}
+	o := new(Object)
+	if perr := p.props(0, o, nil); perr != nil {
+		return nil, perr
+	}
+	return o, nil
+}
+
+// ParseTypeName parses a type name as written in a definition: a built-in
+// type in any letter case ("String", "number", "*", "bool", ...), "array"
+// (an array of any), or a model reference (a valid model name starting with
+// an upper-case ASCII letter that is not a built-in name). Anything else is
+// an *Error wrapping ErrUnknownType.
+func ParseTypeName(s string) (Type, error) {
+	var t Type
+	if k, ok := builtinKind(s); ok {
+		t.Kind = k
+		if k == KindArray {
+			t.Elem = &Type{Kind: KindAny}
+		}
+		return t, nil
+	}
+	if isRefName(s, DefaultMaxNameLen) {
+		return Type{Kind: KindRef, Ref: s}, nil
+	}
+	return t, &Error{Offset: -1, Err: ErrUnknownType, Msg: "unknown type " + strconv.Quote(s)}
+}
+
+// ValidModelName reports whether name is a valid model name under lim:
+// 1 to lim.MaxNameLen bytes, an ASCII letter or '_' followed by ASCII
+// letters, digits, '_' or '-'.
+func ValidModelName(name string, lim Limits) bool {
+	return validName(name, lim.withDefaults().MaxNameLen)
+}
+
+// ValidPropertyName reports whether name is a valid property name under
+// lim: the charset of model names, 1 to lim.MaxPropertyNameLen bytes.
+func ValidPropertyName(name string, lim Limits) bool {
+	return validName(name, lim.withDefaults().MaxPropertyNameLen)
+}
+
+func validName[S ~string | ~[]byte](s S, maxLen int) bool {
+	if len(s) == 0 || len(s) > maxLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case (c >= '0' && c <= '9') || c == '-':
+			if i == 0 {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// isRefName reports whether s names another model: a valid model name
+// whose first byte is an upper-case ASCII letter. (Built-in names are
+// checked before.)
+func isRefName[S ~string | ~[]byte](s S, maxLen int) bool {
+	return len(s) > 0 && s[0] >= 'A' && s[0] <= 'Z' && validName(s, maxLen)
+}
+
+// builtinKind maps a built-in type name, in any letter case, to its kind.
+// "array" maps to KindArray (an array of any).
+func builtinKind[S ~string | ~[]byte](s S) (Kind, bool) {
+	var b [8]byte
+	if len(s) == 0 || len(s) > len(b) {
+		return KindInvalid, false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	switch string(b[:len(s)]) {
+	case "string", "text":
+		return KindString, true
+	case "number":
+		return KindNumber, true
+	case "boolean", "bool":
+		return KindBoolean, true
+	case "date":
+		return KindDate, true
+	case "buffer", "binary":
+		return KindBuffer, true
+	case "object":
+		return KindObject, true
+	case "any", "*", "json":
+		return KindAny, true
+	case "geopoint":
+		return KindGeoPoint, true
+	case "array":
+		return KindArray, true
+	}
+	return KindInvalid, false
+}
+
+// isPropertyOption reports whether key is a known LoopBack property option.
+// An object without a "type" key whose keys are all options is a long-form
+// declaration of type any rather than a nested object literal.
+func isPropertyOption(key []byte) bool {
+	switch string(key) {
+	case "required", "default", "defaultFn", "id", "pattern",
+		"index", "unique", "description", "doc", "title", "comments",
+		"generated", "length", "precision", "scale", "dataType",
+		"dataLength", "dataPrecision", "dataScale", "nullable", "json",
+		"hidden", "protected", "enum", "validators", "format",
+		"columnName", "updateOnly", "deprecated", "useDefaultIdType",
+		"mysql", "postgresql", "mongodb", "oracle", "mssql", "db2", "sqlite3":
+		return true
+	}
+	return false
+}
+
+// Path segment kinds.
+const (
+	segName = iota
+	segElem
+	segIndex
+)
+
+type seg struct {
+	name  string
+	index int
+	kind  uint8
+}
+
+// parser interprets a scanned document.
+type parser struct {
+	data  []byte
+	nodes []node
+	lim   Limits
+	path  []seg
+	buf   []byte // scratch for decoded strings
+}
+
+func newParser(data []byte, lim Limits) (*parser, *Error) {
+	lim = lim.withDefaults()
+	if len(data) > lim.MaxBytes || len(data) > 1<<31-1 {
+		e := &Error{Offset: int64(lim.MaxBytes), Err: ErrTooLarge,
+			Msg: "definition is " + strconv.Itoa(len(data)) + " bytes, more than the limit of " +
+				strconv.Itoa(lim.MaxBytes)}
+		e.Line, e.Column = lineCol(data, lim.MaxBytes)
+		return nil, e
+	}
+	nodes, err := scan(data, lim.MaxDepth, make([]node, 0, len(data)/5+8))
+	if err != nil {
+		return nil, err
+	}
+	return &parser{data: data, nodes: nodes, lim: lim}, nil
+}
+
+func (p *parser) pathString() string {
+	if len(p.path) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	for i, s := range p.path {
+		switch s.kind {
+		case segElem:
+			b.WriteString("[]")
+		case segIndex:
+			b.WriteByte('[')
+			b.WriteString(strconv.Itoa(s.index))
+			b.WriteByte(']')
+		default:
+			if validName(s.name, 1<<30) {
+				if i > 0 {
+					b.WriteByte('.')
+				}
+				b.WriteString(s.name)
+			} else {
+				b.WriteByte('[')
+				b.Write(appendString(nil, s.name))
+				b.WriteByte(']')
+			}
+		}
+	}
+	return b.String()
+}
+
+// errAt returns an error at node i (no position if i < 0) with the current
+// path.
+func (p *parser) errAt(i int, sentinel error, msg string) *Error {
+	off := -1
+	if i >= 0 {
+		off = int(p.nodes[i].start)
+	}
+	return newError(p.data, p.pathString(), off, sentinel, msg, false)
+}
+
+// errIn is errAt with name appended to the path.
+func (p *parser) errIn(name string, i int, sentinel error, msg string) *Error {
+	p.path = append(p.path, seg{name: name})
+	e := p.errAt(i, sentinel, msg)
+	p.path = p.path[:len(p.path)-1]
+	return e
+}
+
+// key returns the decoded bytes of string node k. The result is only valid
+// until the next call (it may use the scratch buffer).
+func (p *parser) key(k int) []byte {
+	n := p.nodes[k]
+	if !n.esc {
+		return p.data[n.start+1 : n.end-1]
+	}
+	p.buf = unquote(p.buf[:0], p.data[n.start:n.end])
+	return p.buf
+}
+
+func (p *parser) hasKey(obj int, key string) bool {
+	for k := obj + 1; k < int(p.nodes[obj].skip); k = int(p.nodes[k+1].skip) {
+		if string(p.key(k)) == key {
+			return true
+		}
+	}
+	return false
+}
+
+// looksMultiModel reports whether object node i looks like a legacy
+// multi-model map (see ParseAll).
+func (p *parser) looksMultiModel(i int) bool {
+	n := p.nodes[i]
+	if n.skip == int32(i+1) {
+		return false
+	}
+	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
+		v := k + 1
+		if p.nodes[v].kind != nObject || p.hasKey(v, "type") {
+			return false
+		}
+		found := false
+		for _, key := range [...]string{"properties", "options", "dataSource", "base", "public", "relations", "acls"} {
+			if p.hasKey(v, key) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+func kindName(k uint8) string {
+	switch k {
+	case nObject:
+		return "an object"
+	case nArray:
+		return "an array"
+	case nString:
+		return "a string"
+	case nNumber:
+		return "a number"
+	case nTrue:
+		return "true"
+	case nFalse:
+		return "false"
+	}
+	return "null"
+}
+
+// definition interprets object node i as a model definition. defaultName
+// is the name to use when the definition has none ("" = required).
+func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
+	n := p.nodes[i]
+	if n.kind != nObject {
+		return nil, p.errAt(i, ErrInvalid, "a model definition must be a JSON object, not "+kindName(n.kind))
+	}
+	nameNode, propsNode, strictNode, optStrictNode := -1, -1, -1, -1
+	nSettings, settingsBytes := 0, 0
+	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
+		key := p.key(k)
+		var slot *int
+		switch string(key) {
+		case "name":
+			slot = &nameNode
+		case "properties":
+			slot = &propsNode
+		case "strict":
+			slot = &strictNode
+		default:
+			nSettings++
+			settingsBytes += int(p.nodes[k+1].end - p.nodes[k+1].start)
+			if string(key) == "options" && p.nodes[k+1].kind == nObject {
+				o := k + 1
+				for ok := o + 1; ok < int(p.nodes[o].skip); ok = int(p.nodes[ok+1].skip) {
+					if string(p.key(ok)) == "strict" {
+						if optStrictNode >= 0 {
+							p.path = append(p.path, seg{name: "options"})
+							e := p.errIn("strict", ok, ErrInvalid, "duplicate key")
+							p.path = p.path[:len(p.path)-1]
+							return nil, e
+						}
+						optStrictNode = ok + 1
+					}
+				}
+			}
+			continue
+		}
+		if *slot >= 0 {
+			return nil, p.errIn(string(key), k, ErrInvalid, "duplicate key")
+		}
+		*slot = k + 1
+	}
+
+	d := &Definition{}
+	// name
+	switch {
+	case nameNode >= 0:
+		if p.nodes[nameNode].kind != nString {
+			return nil, p.errIn("name", nameNode, ErrInvalidName, "the model name must be a string, not "+kindName(p.nodes[nameNode].kind))
+		}
+		name := p.key(nameNode)
+		if !validName(name, p.lim.MaxNameLen) {
+			return nil, p.errIn("name", nameNode, ErrInvalidName, "invalid model name "+strconv.Quote(string(name))+
+				" (want 1 to "+strconv.Itoa(p.lim.MaxNameLen)+" ASCII letters, digits, '_' or '-', not starting with a digit or '-')")
+		}
+		d.Name = string(name)
+	case defaultName != "":
+		if !validName(defaultName, p.lim.MaxNameLen) {
+			return nil, p.errAt(i-1, ErrInvalidName, "invalid model name "+strconv.Quote(defaultName))
+		}
+		d.Name = defaultName
+	default:
+		msg := "missing model name"
+		if propsNode < 0 {
+			if p.looksMultiModel(i) {
+				msg += ": this looks like a multi-model file (models.json); use ParseAll"
+			} else {
+				msg += ": this looks like a bare properties map; use ParseProperties"
+			}
+		}
+		return nil, p.errIn("name", i, ErrInvalidName, msg)
+	}
+
+	// strictness: "options.strict" wins over "strict", as in LoopBack 3.
+	if optStrictNode >= 0 {
+		p.path = append(p.path, seg{name: "options"})
+		s, err := p.strictness(optStrictNode)
+		p.path = p.path[:len(p.path)-1]
+		if err != nil {
+			return nil, err
+		}
+		d.Strict = s
+		if strictNode >= 0 {
+			if _, err := p.strictness(strictNode); err != nil {
+				return nil, err
+			}
+		}
+	} else if strictNode >= 0 {
+		s, err := p.strictness(strictNode)
+		if err != nil {
+			return nil, err
+		}
+		d.Strict = s
+	}
+
+	// properties
+	if propsNode >= 0 {
+		p.path = append(p.path, seg{name: "properties"})
+		if p.nodes[propsNode].kind != nObject {
+			e := p.errAt(propsNode, ErrInvalid, "properties must be a JSON object, not "+kindName(p.nodes[propsNode].kind))
+			p.path = p.path[:len(p.path)-1]
+			return nil, e
+		}
+		if err := p.props(propsNode, &d.Object, &d.Removed); err != nil {
+			return nil, err
+		}
+		p.path = p.path[:len(p.path)-1]
+	}
+
+	// settings, compacted into one shared buffer
+	if nSettings > 0 {
+		d.Settings = make(map[string]json.RawMessage, nSettings)
+		buf := make([]byte, 0, settingsBytes)
+		for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
+			key := p.key(k)
+			switch string(key) {
+			case "name", "properties", "strict":
+				continue
+			}
+			if _, dup := d.Settings[string(key)]; dup {
+				return nil, p.errIn(string(key), k, ErrInvalid, "duplicate key")
+			}
+			v := p.nodes[k+1]
+			start := len(buf)
+			buf = appendCompact(buf, p.data[v.start:v.end])
+			d.Settings[string(key)] = json.RawMessage(buf[start:len(buf):len(buf)])
+		}
+	}
+	return d, nil
+}
+
+// strictness interprets node i as a "strict" setting. The current path is
+// that of the enclosing object.
+func (p *parser) strictness(i int) (Strictness, *Error) {
+	n := p.nodes[i]
+	switch n.kind {
+	case nTrue:
+		return StrictReject, nil
+	case nFalse:
+		return StrictOpen, nil
+	case nString:
+		switch string(p.key(i)) {
+		case "throw", "validate":
+			return StrictReject, nil
+		case "filter":
+			return StrictFilter, nil
+		}
+	}
+	return 0, p.errIn("strict", i, ErrInvalid, `strict must be true, false, "throw", "validate" or "filter"`)
+}
+
+// props interprets object node i as a properties map into o. removed is
+// non-nil only for a definition's top-level properties, where null and
+// false declare the removal of an inherited property.
+func (p *parser) props(i int, o *Object, removed *[]string) *Error {
+	n := p.nodes[i]
+	count := 0
+	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
+		count++
+	}
+	if count > p.lim.MaxProperties {
+		return p.errAt(i, ErrTooLarge, "more than "+strconv.Itoa(p.lim.MaxProperties)+" properties")
+	}
+	if count == 0 {
+		return nil
+	}
+	o.Properties = make([]Property, 0, count)
+	sorted := true
+	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
+		key := p.key(k)
+		if !validName(key, p.lim.MaxPropertyNameLen) {
+			msg := "invalid property name " + strconv.Quote(string(key)) + " (want 1 to " +
+				strconv.Itoa(p.lim.MaxPropertyNameLen) + " ASCII letters, digits, '_' or '-', not starting with a digit or '-')"
+			return p.errIn(string(key), k, ErrInvalidName, msg)
+		}
+		name := string(key)
+		p.path = append(p.path, seg{name: name})
+		o.Properties = append(o.Properties, Property{Name: name})
+		last := len(o.Properties) - 1
+		rm, err := p.decl(k+1, &o.Properties[last], removed != nil)
+		if err != nil {
+			return err
+		}
+		p.path = p.path[:len(p.path)-1]
+		if rm {
+			o.Properties = o.Properties[:last]
+			*removed = append(*removed, name)
+			continue
+		}
+		if last > 0 && o.Properties[last-1].Name >= name {
+			sorted = false
+		}
+	}
+	ps := o.Properties
+	if !sorted {
+		slices.SortFunc(ps, func(a, b Property) int { return strings.Compare(a.Name, b.Name) })
+		for j := 1; j < len(ps); j++ {
+			if ps[j-1].Name == ps[j].Name {
+				return p.dupErr(i, ps[j].Name)
+			}
+		}
+	}
+	if removed != nil && len(*removed) > 0 {
+		rs := *removed
+		slices.Sort(rs)
+		for j, r := range rs {
+			if j > 0 && rs[j-1] == r {
+				return p.dupErr(i, r)
+			}
+			if _, found := o.Property(r); found {
+				return p.dupErr(i, r)
+			}
+		}
+	}
+	if len(ps) == 0 {
+		o.Properties = nil
+	}
+	return nil
+}
+
+// dupErr reports the second occurrence of property name in object node i.
+func (p *parser) dupErr(i int, name string) *Error {
+	seen := false
+	for k := i + 1; k < int(p.nodes[i].skip); k = int(p.nodes[k+1].skip) {
+		if string(p.key(k)) == name {
+			if seen {
+				return p.errIn(name, k, ErrInvalid, "duplicate property name")
+			}
+			seen = true
+		}
+	}
+	return p.errIn(name, i, ErrInvalid, "duplicate property name")
+}
+
+// decl interprets node v as a property declaration into prop. It reports
+// removed for null and false when allowRemoval is set.
+func (p *parser) decl(v int, prop *Property, allowRemoval bool) (removed bool, err *Error) {
+	switch k := p.nodes[v].kind; k {
+	case nString:
+		return false, p.typeName(v, &prop.Type)
+	case nArray:
+		return false, p.arrayType(v, &prop.Type)
+	case nObject:
+		return false, p.objectDecl(v, prop)
+	case nNull, nFalse:
+		if allowRemoval {
+			return true, nil
+		}
+		return false, p.errAt(v, ErrInvalid, kindName(k)+" is not a type (null and false only remove an inherited property, at the top level of a model definition)")
+	default:
+		return false, p.errAt(v, ErrInvalid, "a property is declared with a type name, an array or an object, not "+kindName(k))
+	}
+}
+
+// objectDecl interprets object node v in property position: a long form
+// when it has a "type" key or when it is non-empty and all its keys are
+// property options; otherwise a nested object literal.
+func (p *parser) objectDecl(v int, prop *Property) *Error {
+	n := p.nodes[v]
+	hasType, allOptions, count := false, true, 0
+	for k := v + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
+		key := p.key(k)
+		if string(key) == "type" {
+			hasType = true
+			break
+		}
+		if allOptions && !isPropertyOption(key) {
+			allOptions = false
+		}
+		count++
+	}
+	if hasType || (count > 0 && allOptions) {
+		return p.longForm(v, prop)
+	}
+	obj := new(Object)
+	prop.Type = Type{Kind: KindNested, Object: obj}
+	return p.props(v, obj, nil)
+}
+
+// Bits for the structural options of a long form, to detect duplicates.
+const (
+	optType = 1 << iota
+	optRequired
+	optID
+	optDefault
+	optPattern
+)
+
+// longForm interprets object node v as a long-form declaration.
+func (p *parser) longForm(v int, prop *Property) *Error {
+	n := p.nodes[v]
+	var seen int
+	for k := v + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
+		key := p.key(k)
+		val := k + 1
+		vn := p.nodes[val]
+		var bit int
+		switch string(key) {
+		case "type":
+			bit = optType
+		case "required":
+			bit = optRequired
+		case "id":
+			bit = optID
+		case "default":
+			bit = optDefault
+		case "pattern":
+			bit = optPattern
+		default:
+			name := string(key)
+			if prop.Extra == nil {
+				prop.Extra = make(map[string]json.RawMessage)
+			} else if _, dup := prop.Extra[name]; dup {
+				return p.errAt(k, ErrInvalid, "duplicate option "+strconv.Quote(name))
+			}
+			prop.Extra[name] = appendCompact(make([]byte, 0, vn.end-vn.start), p.data[vn.start:vn.end])
+			continue
+		}
+		if seen&bit != 0 {
+			return p.errAt(k, ErrInvalid, "duplicate option "+strconv.Quote(string(key)))
+		}
+		seen |= bit
+		switch bit {
+		case optType:
+			if err := p.typeExpr(val, &prop.Type); err != nil {
+				return err
+			}
+		case optRequired:
+			switch vn.kind {
+			case nTrue:
+				prop.Required = true
+			case nFalse, nNull:
+			default:
+				return p.errAt(val, ErrInvalid, `"required" must be true or false, not `+kindName(vn.kind))
+			}
+		case optID:
+			switch vn.kind {
+			case nTrue:
+				prop.ID = true
+			case nFalse, nNull:
+			case nNumber:
+				f, err := strconv.ParseFloat(string(p.data[vn.start:vn.end]), 64)
+				if err != nil {
+					return p.errAt(val, ErrInvalid, `"id" number out of range`)
+				}
+				prop.ID = f != 0
+			default:
+				return p.errAt(val, ErrInvalid, `"id" must be true, false or a position number, not `+kindName(vn.kind))
+			}
+		case optDefault:
+			if vn.kind == nNull {
+				continue
+			}
+			out, bad, msg := appendCanonicalValue(make([]byte, 0, vn.end-vn.start), p.data, p.nodes, val)
+			if bad >= 0 {
+				return p.errAt(bad, ErrInvalid, `"default": `+msg)
+			}
+			prop.Default = json.RawMessage(out)
+		case optPattern:
+			switch vn.kind {
+			case nNull:
+				continue
+			case nString:
+			default:
+				return p.errAt(val, ErrInvalid, `"pattern" must be a string, not `+kindName(vn.kind))
+			}
+			pat := string(p.key(val))
+			if pat == "" {
+				continue
+			}
+			if _, err := regexp.Compile(pat); err != nil {
+				return p.errAt(val, ErrInvalid, `invalid "pattern": `+err.Error())
+			}
+			prop.Pattern = pat
+		}
+	}
+	if seen&optType == 0 {
+		prop.Type = Type{Kind: KindAny}
+	}
+	return nil
+}
+
+// typeExpr interprets node v as the value of a "type" key: a type name,
+// an array type, or an object, which is always a nested object literal.
+func (p *parser) typeExpr(v int, t *Type) *Error {
+	switch k := p.nodes[v].kind; k {
+	case nString:
+		return p.typeName(v, t)
+	case nArray:
+		return p.arrayType(v, t)
+	case nObject:
+		obj := new(Object)
+		*t = Type{Kind: KindNested, Object: obj}
+		return p.props(v, obj, nil)
+	default:
+		return p.errAt(v, ErrInvalid, `"type" must be a type name, an array or an object, not `+kindName(k))
+	}
+}
+
+// arrayType interprets array node v as an array type: [] (of any) or [T].
+func (p *parser) arrayType(v int, t *Type) *Error {
+	n := p.nodes[v]
+	elem := new(Type)
+	*t = Type{Kind: KindArray, Elem: elem}
+	if n.skip == int32(v+1) {
+		elem.Kind = KindAny
+		return nil
+	}
+	first := v + 1
+	if second := int(p.nodes[first].skip); second < int(n.skip) {
+		return p.errAt(second, ErrInvalid, "an array type has exactly one element, its element type")
+	}
+	p.path = append(p.path, seg{kind: segElem})
+	if err := p.elemExpr(first, elem); err != nil {
+		return err
+	}
+	p.path = p.path[:len(p.path)-1]
+	return nil
+}
+
+// elemExpr interprets node e as an array's element type: a type name, an
+// array type, {"type": T} (no other options), or a nested object literal.
+func (p *parser) elemExpr(e int, t *Type) *Error {
+	switch k := p.nodes[e].kind; k {
+	case nString:
+		return p.typeName(e, t)
+	case nArray:
+		return p.arrayType(e, t)
+	case nObject:
+		if !p.hasKey(e, "type") {
+			obj := new(Object)
+			*t = Type{Kind: KindNested, Object: obj}
+			return p.props(e, obj, nil)
+		}
+		typeNode := -1
+		for k := e + 1; k < int(p.nodes[e].skip); k = int(p.nodes[k+1].skip) {
+			key := p.key(k)
+			if string(key) != "type" {
+				return p.errAt(k, ErrInvalid, "an array element type takes no options (found "+
+					strconv.Quote(string(key))+"); put options on the array property")
+			}
+			if typeNode >= 0 {
+				return p.errAt(k, ErrInvalid, `duplicate option "type"`)
+			}
+			typeNode = k + 1
+		}
+		return p.typeExpr(typeNode, t)
+	default:
+		return p.errAt(e, ErrInvalid, "an array element type is a type name, an array or an object, not "+kindName(k))
+	}
+}
+
+// typeName interprets string node v as a type name.
+func (p *parser) typeName(v int, t *Type) *Error {
+	s := p.key(v)
+	if k, ok := builtinKind(s); ok {
+		if k == KindArray {
+			*t = Type{Kind: KindArray, Elem: &Type{Kind: KindAny}}
+		} else {
+			*t = Type{Kind: k}
+		}
+		return nil
+	}
+	if isRefName(s, p.lim.MaxNameLen) {
+		*t = Type{Kind: KindRef, Ref: string(s)}
+		return nil
+	}
+	return p.errAt(v, ErrUnknownType, "unknown type "+strconv.Quote(string(s)))
+}

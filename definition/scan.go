@@ -1,0 +1,570 @@
+package definition
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// The parser works in two passes. The scanner first checks that the input
+// is well-formed JSON within the depth limit and records every value as a
+// node of a flat pre-order tree (no allocation per value); the interpreter
+// (parse.go) then walks that tree with full look-ahead, which is what the
+// property forms need (an object is a long form exactly when it has a
+// "type" key, wherever that key is).
+
+// Node kinds.
+const (
+	nObject uint8 = iota + 1
+	nArray
+	nString
+	nNumber
+	nTrue
+	nFalse
+	nNull
+)
+
+// node is one JSON value. The nodes of a document are stored in pre-order:
+// an object's node is followed by its members (key node, then value subtree),
+// an array's node by its elements.
+type node struct {
+	start, end int32 // the value is data[start:end] (strings include quotes)
+	skip       int32 // index of the first node after this node's subtree
+	kind       uint8
+	esc        bool // string containing backslash escapes
+}
+
+// scanner checks JSON and builds the node tree.
+type scanner struct {
+	data     []byte
+	pos      int
+	nodes    []node
+	maxDepth int
+	err      *Error
+}
+
+// scan checks that data is one well-formed JSON value (with optional
+// surrounding whitespace) nesting no deeper than maxDepth, and returns its
+// node tree.
+func scan(data []byte, maxDepth int, nodes []node) ([]node, *Error) {
+	s := scanner{data: data, maxDepth: maxDepth, nodes: nodes}
+	if !s.value(0) {
+		return nil, s.err
+	}
+	s.ws()
+	if s.pos < len(data) {
+		return nil, s.syntax("unexpected data after the top-level value")
+	}
+	return s.nodes, nil
+}
+
+func (s *scanner) syntax(msg string) *Error {
+	if s.err == nil {
+		s.err = newError(s.data, "", s.pos, ErrSyntax, msg, true)
+	}
+	return s.err
+}
+
+func (s *scanner) fail(msg string) bool {
+	s.syntax(msg)
+	return false
+}
+
+func (s *scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// describe names the byte at the current position for error messages.
+func (s *scanner) describe() string {
+	if s.pos >= len(s.data) {
+		return "unexpected end of input"
+	}
+	c := s.data[s.pos]
+	if c >= 0x20 && c < 0x7f {
+		return "unexpected character " + strconv.QuoteRune(rune(c))
+	}
+	return "unexpected byte 0x" + strconv.FormatUint(uint64(c), 16)
+}
+
+// value scans one value at s.pos (after whitespace). depth is the number of
+// objects and arrays enclosing it.
+func (s *scanner) value(depth int) bool {
+	s.ws()
+	if s.pos >= len(s.data) {
+		return s.fail("unexpected end of input")
+	}
+	idx := len(s.nodes)
+	s.nodes = append(s.nodes, node{start: int32(s.pos)})
+	var kind uint8
+	switch c := s.data[s.pos]; c {
+	case '{':
+		kind = nObject
+		if depth+1 > s.maxDepth {
+			s.err = newError(s.data, "", s.pos, ErrTooDeep,
+				"objects and arrays nested deeper than "+strconv.Itoa(s.maxDepth), true)
+			return false
+		}
+		s.pos++
+		s.ws()
+		if s.pos < len(s.data) && s.data[s.pos] == '}' {
+			s.pos++
+			break
+		}
+		for {
+			s.ws()
+			if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+				return s.fail(s.describe() + ", expecting a string (object key)")
+			}
+			if !s.str() {
+				return false
+			}
+			s.ws()
+			if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+				return s.fail(s.describe() + ", expecting ':'")
+			}
+			s.pos++
+			if !s.value(depth + 1) {
+				return false
+			}
+			s.ws()
+			if s.pos < len(s.data) && s.data[s.pos] == ',' {
+				s.pos++
+				continue
+			}
+			if s.pos < len(s.data) && s.data[s.pos] == '}' {
+				s.pos++
+				break
+			}
+			return s.fail(s.describe() + ", expecting ',' or '}'")
+		}
+	case '[':
+		kind = nArray
+		if depth+1 > s.maxDepth {
+			s.err = newError(s.data, "", s.pos, ErrTooDeep,
+				"objects and arrays nested deeper than "+strconv.Itoa(s.maxDepth), true)
+			return false
+		}
+		s.pos++
+		s.ws()
+		if s.pos < len(s.data) && s.data[s.pos] == ']' {
+			s.pos++
+			break
+		}
+		for {
+			if !s.value(depth + 1) {
+				return false
+			}
+			s.ws()
+			if s.pos < len(s.data) && s.data[s.pos] == ',' {
+				s.pos++
+				continue
+			}
+			if s.pos < len(s.data) && s.data[s.pos] == ']' {
+				s.pos++
+				break
+			}
+			return s.fail(s.describe() + ", expecting ',' or ']'")
+		}
+	case '"':
+		// str appends its own node; drop the placeholder.
+		s.nodes = s.nodes[:idx]
+		return s.str()
+	case 't':
+		kind = nTrue
+		if !s.literal("true") {
+			return false
+		}
+	case 'f':
+		kind = nFalse
+		if !s.literal("false") {
+			return false
+		}
+	case 'n':
+		kind = nNull
+		if !s.literal("null") {
+			return false
+		}
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			kind = nNumber
+			if !s.number() {
+				return false
+			}
+			break
+		}
+		return s.fail(s.describe() + ", expecting a JSON value")
+	}
+	n := &s.nodes[idx]
+	n.kind = kind
+	n.end = int32(s.pos)
+	n.skip = int32(len(s.nodes))
+	return true
+}
+
+func (s *scanner) literal(lit string) bool {
+	if len(s.data)-s.pos >= len(lit) && string(s.data[s.pos:s.pos+len(lit)]) == lit {
+		s.pos += len(lit)
+		return true
+	}
+	return s.fail(s.describe() + ", expecting a JSON value")
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func (s *scanner) number() bool {
+	d := s.data
+	i := s.pos
+	if d[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(d) && d[i] == '0':
+		i++
+	case i < len(d) && d[i] >= '1' && d[i] <= '9':
+		for i < len(d) && isDigit(d[i]) {
+			i++
+		}
+	default:
+		s.pos = i
+		return s.fail("invalid number: " + s.describe())
+	}
+	if i < len(d) && d[i] == '.' {
+		i++
+		if i >= len(d) || !isDigit(d[i]) {
+			s.pos = i
+			return s.fail("invalid number: expecting a digit after '.'")
+		}
+		for i < len(d) && isDigit(d[i]) {
+			i++
+		}
+	}
+	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		i++
+		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			i++
+		}
+		if i >= len(d) || !isDigit(d[i]) {
+			s.pos = i
+			return s.fail("invalid number: expecting a digit in the exponent")
+		}
+		for i < len(d) && isDigit(d[i]) {
+			i++
+		}
+	}
+	s.pos = i
+	return true
+}
+
+func hexVal(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c-'a') + 10
+	case c >= 'A' && c <= 'F':
+		return int(c-'A') + 10
+	}
+	return -1
+}
+
+// hex4 reads 4 hex digits at d[i:], or returns -1.
+func hex4(d []byte, i int) int {
+	if len(d)-i < 4 {
+		return -1
+	}
+	v := 0
+	for k := range 4 {
+		h := hexVal(d[i+k])
+		if h < 0 {
+			return -1
+		}
+		v = v<<4 | h
+	}
+	return v
+}
+
+// str scans a string at s.pos (which is '"') and appends its node. It
+// rejects control characters, invalid escapes, lone surrogates and invalid
+// UTF-8.
+func (s *scanner) str() bool {
+	d := s.data
+	start := s.pos
+	esc := false
+	i := start + 1
+	for i < len(d) {
+		c := d[i]
+		switch {
+		case c == '"':
+			s.pos = i + 1
+			s.nodes = append(s.nodes, node{start: int32(start), end: int32(s.pos),
+				skip: int32(len(s.nodes) + 1), kind: nString, esc: esc})
+			return true
+		case c == '\\':
+			esc = true
+			if i+1 >= len(d) {
+				s.pos = i
+				return s.fail("unterminated string")
+			}
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				r := hex4(d, i+2)
+				if r < 0 {
+					s.pos = i
+					return s.fail(`invalid \u escape in string`)
+				}
+				i += 6
+				if utf16.IsSurrogate(rune(r)) {
+					if r >= 0xDC00 || len(d)-i < 6 || d[i] != '\\' || d[i+1] != 'u' {
+						s.pos = i - 6
+						return s.fail("lone surrogate escape in string")
+					}
+					r2 := hex4(d, i+2)
+					if r2 < 0xDC00 || r2 > 0xDFFF {
+						s.pos = i - 6
+						return s.fail("lone surrogate escape in string")
+					}
+					i += 6
+				}
+			default:
+				s.pos = i
+				return s.fail("invalid escape in string")
+			}
+		case c < 0x20:
+			s.pos = i
+			return s.fail("control character in string")
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(d[i:])
+			if r == utf8.RuneError && size <= 1 {
+				s.pos = i
+				return s.fail("invalid UTF-8 in string")
+			}
+			i += size
+		}
+	}
+	s.pos = len(d)
+	return s.fail("unterminated string")
+}
+
+// unquote appends the decoded contents of the (scanned, valid) string token
+// tok, quotes included, to dst.
+func unquote(dst, tok []byte) []byte {
+	tok = tok[1 : len(tok)-1]
+	for i := 0; i < len(tok); {
+		c := tok[i]
+		if c != '\\' {
+			j := i + 1
+			for j < len(tok) && tok[j] != '\\' {
+				j++
+			}
+			dst = append(dst, tok[i:j]...)
+			i = j
+			continue
+		}
+		switch tok[i+1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r := rune(hex4(tok, i+2))
+			if utf16.IsSurrogate(r) {
+				r = utf16.DecodeRune(r, rune(hex4(tok, i+8)))
+				i += 6
+			}
+			dst = utf8.AppendRune(dst, r)
+			i += 6
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, tok[i+1])
+		}
+		i += 2
+	}
+	return dst
+}
+
+// appendCompact appends the JSON text src (valid, as scanned) to dst
+// without insignificant whitespace. Strings are copied as written.
+func appendCompact(dst, src []byte) []byte {
+	inStr := false
+	start := 0
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if inStr {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case ' ', '\t', '\n', '\r':
+			dst = append(dst, src[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(dst, src[start:]...)
+}
+
+// appendString appends s as a JSON string in the canonical escaping of
+// CANONICAL.md: '"' and '\' are escaped with a backslash, bytes below 0x20
+// as \u00xx (lower-case hex), every other byte is copied unchanged.
+func appendString[S ~string | ~[]byte](dst []byte, s S) []byte {
+	const hexDigits = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// appendNumber appends the canonical form of a JSON number literal: the
+// shortest text that round-trips its IEEE-754 double value, formatted as
+// ECMAScript's Number.prototype.toString (RFC 8785). It fails for numbers
+// that overflow a double.
+func appendNumber(dst, lit []byte) ([]byte, bool) {
+	f, err := strconv.ParseFloat(string(lit), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) {
+		return dst, false
+	}
+	if f == 0 {
+		return append(dst, '0'), true
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs < 1e-6 || abs >= 1e21 {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// strconv writes e-07 / e+07; ECMAScript writes e-7 / e+7.
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst, true
+}
+
+// member is one key/value pair of an object being canonicalized.
+type member struct {
+	key []byte
+	val int
+}
+
+// appendCanonicalValue appends the canonical JSON of node i (see
+// CANONICAL.md, "Default values"): compact, object keys sorted by their
+// UTF-8 bytes, strings re-escaped canonically, numbers normalized. It
+// returns the index of the duplicate key node, or -1, and whether every
+// number was in range (else the index of the bad number node).
+func appendCanonicalValue(dst, data []byte, nodes []node, i int) ([]byte, int, string) {
+	n := nodes[i]
+	switch n.kind {
+	case nString:
+		if !n.esc {
+			return appendString(dst, data[n.start+1:n.end-1]), -1, ""
+		}
+		return appendString(dst, unquote(nil, data[n.start:n.end])), -1, ""
+	case nNumber:
+		out, ok := appendNumber(dst, data[n.start:n.end])
+		if !ok {
+			return dst, i, "number out of range"
+		}
+		return out, -1, ""
+	case nTrue:
+		return append(dst, "true"...), -1, ""
+	case nFalse:
+		return append(dst, "false"...), -1, ""
+	case nNull:
+		return append(dst, "null"...), -1, ""
+	case nArray:
+		dst = append(dst, '[')
+		for k := i + 1; k < int(n.skip); k = int(nodes[k].skip) {
+			if k > i+1 {
+				dst = append(dst, ',')
+			}
+			var bad int
+			var msg string
+			if dst, bad, msg = appendCanonicalValue(dst, data, nodes, k); bad >= 0 {
+				return dst, bad, msg
+			}
+		}
+		return append(dst, ']'), -1, ""
+	}
+	// object
+	var ms []member
+	for k := i + 1; k < int(n.skip); k = int(nodes[k+1].skip) {
+		kn := nodes[k]
+		var key []byte
+		if kn.esc {
+			key = unquote(nil, data[kn.start:kn.end])
+		} else {
+			key = data[kn.start+1 : kn.end-1]
+		}
+		ms = append(ms, member{key: key, val: k + 1})
+	}
+	slices.SortStableFunc(ms, func(a, b member) int { return compareBytes(a.key, b.key) })
+	dst = append(dst, '{')
+	for j, m := range ms {
+		if j > 0 {
+			if string(ms[j-1].key) == string(m.key) {
+				return dst, m.val - 1, "duplicate key " + strconv.Quote(string(m.key))
+			}
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, m.key)
+		dst = append(dst, ':')
+		var bad int
+		var msg string
+		if dst, bad, msg = appendCanonicalValue(dst, data, nodes, m.val); bad >= 0 {
+			return dst, bad, msg
+		}
+	}
+	return append(dst, '}'), -1, ""
+}
+
+func compareBytes(a, b []byte) int {
+	switch {
+	case string(a) < string(b):
+		return -1
+	case string(a) > string(b):
+		return 1
+	}
+	return 0
+}
