@@ -1,0 +1,185 @@
+package document
+
+import (
+	"regexp"
+
+	"github.com/modelreg/modelreg/definition"
+)
+
+// objPlan is the precomputed form of one *definition.Object: property
+// lookup, compiled patterns and the list of properties to check when an
+// object ends. Plans are immutable once built and shared by all
+// validations.
+type objPlan struct {
+	obj    *definition.Object
+	strict definition.Strictness
+	props  []propPlan // in the Object's order: sorted by name
+	// end lists the indexes of the properties that are required or have a
+	// default: the ones to look at when a property is absent.
+	end []int
+	// words is the number of uint64 words in the "seen" bitset.
+	words int
+	// err is set (and the rest empty) for a referenced model that cannot
+	// be compiled; validation reports it as CodeInvalidModel.
+	err *ModelError
+}
+
+type propPlan struct {
+	name     string
+	t        *typePlan
+	required bool
+	// def is the default value as compact JSON, nil for none.
+	def []byte
+	// now marks a date default of "$now": the validation's clock time.
+	now bool
+}
+
+// typePlan is a property's or an element's type.
+type typePlan struct {
+	kind definition.Kind
+	elem *typePlan // KindArray
+	obj  *objPlan  // KindNested
+	ref  string    // KindRef
+	re   *regexp.Regexp
+}
+
+// compiler builds plans. nested memoises anonymous Objects by pointer, so
+// a structure shared by several properties is compiled once, and regexps
+// memoises patterns.
+type compiler struct {
+	nested  map[*definition.Object]*objPlan
+	regexps map[string]*regexp.Regexp
+}
+
+func newCompiler() *compiler {
+	return &compiler{nested: map[*definition.Object]*objPlan{}, regexps: map[string]*regexp.Regexp{}}
+}
+
+func (c *compiler) object(o *definition.Object, path []byte) (*objPlan, *ModelError) {
+	if o == nil {
+		return nil, &ModelError{Path: string(path), Code: CodeInvalidModel, Msg: "nil object"}
+	}
+	if p, ok := c.nested[o]; ok {
+		if p == nil {
+			return nil, &ModelError{Path: string(path), Code: CodeInvalidModel, Msg: "object contains itself"}
+		}
+		return p, nil
+	}
+	c.nested[o] = nil // in progress: detects a cycle of pointers
+	p := &objPlan{obj: o, strict: o.Strict, props: make([]propPlan, len(o.Properties))}
+	if o.Strict > definition.StrictFilter {
+		return nil, &ModelError{Path: string(path), Code: CodeInvalidModel, Msg: "invalid strictness"}
+	}
+	for i := range o.Properties {
+		prop := &o.Properties[i]
+		if i > 0 && o.Properties[i-1].Name >= prop.Name {
+			return nil, &ModelError{Path: string(path), Code: CodeInvalidModel, Msg: "properties are not sorted and unique"}
+		}
+		ppath := appendPointerToken(append(path, '/'), prop.Name)
+		var re *regexp.Regexp
+		if prop.Pattern != "" {
+			re = c.regexps[prop.Pattern]
+			if re == nil {
+				var err error
+				re, err = regexp.Compile(prop.Pattern)
+				if err != nil {
+					return nil, &ModelError{Path: string(ppath), Code: CodeInvalidModel, Msg: "invalid pattern: " + err.Error()}
+				}
+				c.regexps[prop.Pattern] = re
+			}
+		}
+		t, err := c.typ(&prop.Type, re, ppath)
+		if err != nil {
+			return nil, err
+		}
+		pp := propPlan{name: prop.Name, t: t, required: prop.Required}
+		if len(prop.Default) > 0 {
+			pp.def = prop.Default
+			pp.now = prop.Type.Kind == definition.KindDate && string(prop.Default) == `"$now"`
+		}
+		p.props[i] = pp
+		if pp.required || pp.def != nil {
+			p.end = append(p.end, i)
+		}
+	}
+	p.words = (len(p.props) + 63) / 64
+	c.nested[o] = p
+	return p, nil
+}
+
+func (c *compiler) typ(t *definition.Type, re *regexp.Regexp, path []byte) (*typePlan, *ModelError) {
+	tp := &typePlan{kind: t.Kind}
+	switch t.Kind {
+	case definition.KindString:
+		tp.re = re
+	case definition.KindNumber, definition.KindBoolean, definition.KindDate, definition.KindBuffer,
+		definition.KindObject, definition.KindAny, definition.KindGeoPoint:
+	case definition.KindArray:
+		if t.Elem == nil {
+			return nil, &ModelError{Path: string(path), Code: CodeInvalidModel, Msg: "array without element type"}
+		}
+		e, err := c.typ(t.Elem, re, path)
+		if err != nil {
+			return nil, err
+		}
+		tp.elem = e
+	case definition.KindRef:
+		if t.Ref == "" {
+			return nil, &ModelError{Path: string(path), Code: CodeInvalidModel, Msg: "reference without a name"}
+		}
+		tp.ref = t.Ref
+	case definition.KindNested:
+		o, err := c.object(t.Object, path)
+		if err != nil {
+			return nil, err
+		}
+		tp.obj = o
+	default:
+		return nil, &ModelError{Path: string(path), Code: CodeInvalidModel, Msg: "invalid type kind"}
+	}
+	return tp, nil
+}
+
+// lookup returns the index of the property named key, or -1.
+func (p *objPlan) lookup(key []byte) int {
+	lo, hi := 0, len(p.props)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if p.props[m].name < string(key) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(p.props) && p.props[lo].name == string(key) {
+		return lo
+	}
+	return -1
+}
+
+// kindName is the name of a kind in messages.
+func kindName(k definition.Kind) string {
+	switch k {
+	case definition.KindString:
+		return "string"
+	case definition.KindNumber:
+		return "number"
+	case definition.KindBoolean:
+		return "boolean"
+	case definition.KindDate:
+		return "date"
+	case definition.KindBuffer:
+		return "buffer"
+	case definition.KindObject:
+		return "object"
+	case definition.KindAny:
+		return "any"
+	case definition.KindGeoPoint:
+		return "geopoint"
+	case definition.KindArray:
+		return "array"
+	case definition.KindRef, definition.KindNested:
+		return "object"
+	}
+	return "invalid"
+}

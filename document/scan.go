@@ -1,0 +1,1191 @@
+package document
+
+import (
+	"encoding/base64"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/modelreg/modelreg/definition"
+)
+
+// This file is the raw-JSON path: a single-pass recursive-descent scanner
+// that checks JSON syntax, validates against the plan and writes the
+// coerced document in the same pass. Strings and numbers that need no
+// coercion are copied verbatim; insignificant whitespace is dropped.
+
+type segKind uint8
+
+const (
+	segName segKind = iota // a declared property: name
+	segRaw                 // a key from the input: raw (escaped if esc)
+	segIdx                 // an array index: idx
+)
+
+// seg is one step of the JSON Pointer to the current value. Pointers are
+// only built when a violation is reported.
+type seg struct {
+	kind segKind
+	esc  bool
+	name string
+	raw  []byte
+	idx  int
+}
+
+type refEntry struct {
+	name string
+	p    *objPlan // nil: unresolved
+}
+
+// scanner holds the state of one validation. Scanners are pooled per
+// Validator; reset drops every reference to the input and output.
+type scanner struct {
+	v   *Validator
+	lim Limits
+
+	data  []byte
+	pos   int
+	out   []byte
+	depth int
+
+	path      []seg
+	viols     []Violation
+	truncated bool
+	stop      bool // a fatal violation, or too many violations
+
+	inDefault int    // >0 while validating a model's default value
+	defMsg    string // the first problem found in that default
+
+	refs    []refEntry // resolutions made during this validation
+	keys    [][]byte   // keys of the open objects, for duplicate detection
+	bits    []uint64   // "seen" bitsets of the open objects
+	scratch []byte     // unescaped strings
+	b64     []byte     // decoded buffers
+
+	nowSet  bool
+	nowSec  int64
+	nowNsec int64
+}
+
+const maxPooledBuf = 64 << 10
+
+func (s *scanner) reset() {
+	s.data, s.out, s.pos, s.depth = nil, nil, 0, 0
+	clear(s.path[:cap(s.path)])
+	s.path = s.path[:0]
+	s.viols, s.truncated, s.stop = nil, false, false
+	s.inDefault, s.defMsg = 0, ""
+	clear(s.refs[:cap(s.refs)])
+	s.refs = s.refs[:0]
+	clear(s.keys[:cap(s.keys)])
+	s.keys = s.keys[:0]
+	s.bits = s.bits[:0]
+	if cap(s.scratch) > maxPooledBuf {
+		s.scratch = nil
+	}
+	if cap(s.b64) > maxPooledBuf {
+		s.b64 = nil
+	}
+	s.nowSet = false
+}
+
+// Validate checks data, a JSON document, against the model and returns the
+// coerced document as compact JSON (see COERCION.md). On failure it
+// returns a nil slice and a *ValidationError listing the violations.
+func (v *Validator) Validate(data []byte) ([]byte, error) {
+	if len(data) > v.lim.MaxBytes {
+		return nil, tooLarge(len(data), v.lim.MaxBytes)
+	}
+	out, err := v.AppendValidate(make([]byte, 0, len(data)+64), data)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AppendValidate is Validate appending the coerced document to dst, which
+// must not overlap data. On failure dst is returned unchanged.
+func (v *Validator) AppendValidate(dst, data []byte) ([]byte, error) {
+	if len(data) > v.lim.MaxBytes {
+		return dst, tooLarge(len(data), v.lim.MaxBytes)
+	}
+	s := v.getScanner()
+	s.lim = v.lim
+	s.data, s.out = data, dst
+	s.ws()
+	switch {
+	case s.pos >= len(data):
+		s.syntax("empty document")
+	case data[s.pos] == '{':
+		s.object(v.root)
+	default:
+		s.violate(CodeType, "expected object, got "+jsonType(data[s.pos]))
+		s.anyValue(false)
+	}
+	if !s.stop {
+		s.ws()
+		if s.pos < len(data) {
+			s.syntax("unexpected data after the document")
+		}
+	}
+	out := s.out
+	var err error
+	if len(s.viols) > 0 {
+		err = &ValidationError{Violations: s.viols, Truncated: s.truncated}
+		out = dst
+	}
+	v.putScanner(s)
+	return out, err
+}
+
+func tooLarge(n, limit int) error {
+	return &ValidationError{Violations: []Violation{{
+		Code:    CodeTooLarge,
+		Message: "document is " + strconv.Itoa(n) + " bytes, more than the limit of " + strconv.Itoa(limit),
+	}}}
+}
+
+// ---- violations ----
+
+func (s *scanner) pointer(extra string) string {
+	var buf [128]byte
+	b := buf[:0]
+	for _, sg := range s.path {
+		b = append(b, '/')
+		switch sg.kind {
+		case segName:
+			b = appendPointerToken(b, sg.name)
+		case segRaw:
+			if sg.esc {
+				b = appendPointerToken(b, string(unescape(nil, sg.raw)))
+			} else {
+				b = appendPointerToken(b, string(sg.raw))
+			}
+		case segIdx:
+			b = strconv.AppendInt(b, int64(sg.idx), 10)
+		}
+	}
+	if extra != "" {
+		b = appendPointerToken(append(b, '/'), extra)
+	}
+	return string(b)
+}
+
+// violateAt records a violation at the current path, plus the property
+// extra if it is not "".
+func (s *scanner) violateAt(extra string, code Code, msg string) {
+	if s.stop {
+		return
+	}
+	if s.inDefault > 0 {
+		if s.defMsg == "" {
+			s.defMsg = string(code) + ": " + msg
+		}
+		return
+	}
+	if len(s.viols) >= s.lim.MaxViolations {
+		s.truncated, s.stop = true, true
+		return
+	}
+	s.viols = append(s.viols, Violation{Path: s.pointer(extra), Code: code, Message: msg})
+}
+
+func (s *scanner) violate(code Code, msg string) { s.violateAt("", code, msg) }
+
+// fatal records a violation after which scanning cannot go on.
+func (s *scanner) fatal(code Code, msg string) {
+	s.violate(code, msg)
+	s.stop = true
+}
+
+func (s *scanner) syntax(msg string) {
+	s.fatal(CodeSyntax, msg+" at offset "+strconv.Itoa(s.pos))
+}
+
+func (s *scanner) enter() bool {
+	s.depth++
+	if s.depth > s.lim.MaxDepth {
+		s.fatal(CodeTooDeep, "nesting is deeper than the limit of "+strconv.Itoa(s.lim.MaxDepth))
+		return false
+	}
+	return true
+}
+
+// jsonType names the JSON type of the value starting with c.
+func jsonType(c byte) string {
+	switch c {
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "boolean"
+	case 'n':
+		return "null"
+	}
+	return "number"
+}
+
+// ---- lexing ----
+
+func (s *scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+// strSafe marks the bytes that a string can contain without a closer
+// look: not '"', '\\', a control character or a non-ASCII byte.
+var strSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+func hex4(d []byte, i int) (rune, bool) {
+	if i+4 > len(d) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range d[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
+
+// str scans the string at s.pos (which is '"'). [start, end) is its
+// content between the quotes; esc reports escapes in it. The content is
+// checked: valid escapes, no lone surrogates, valid UTF-8, no control
+// characters.
+func (s *scanner) str() (start, end int, esc, ok bool) {
+	d := s.data
+	i := s.pos + 1
+	start = i
+	for {
+		for i+8 <= len(d) && strSafe[d[i]] && strSafe[d[i+1]] && strSafe[d[i+2]] && strSafe[d[i+3]] &&
+			strSafe[d[i+4]] && strSafe[d[i+5]] && strSafe[d[i+6]] && strSafe[d[i+7]] {
+			i += 8
+		}
+		for i < len(d) && strSafe[d[i]] {
+			i++
+		}
+		if i >= len(d) {
+			s.pos = i
+			s.syntax("unterminated string")
+			return
+		}
+		switch c := d[i]; {
+		case c == '"':
+			s.pos = i + 1
+			return start, i, esc, true
+		case c == '\\':
+			esc = true
+			if i+1 >= len(d) {
+				s.pos = i
+				s.syntax("unterminated string")
+				return
+			}
+			switch d[i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				i += 2
+			case 'u':
+				r, ok := hex4(d, i+2)
+				if !ok {
+					s.pos = i
+					s.syntax(`invalid \u escape`)
+					return 0, 0, false, false
+				}
+				if r >= 0xD800 && r < 0xE000 {
+					if r < 0xDC00 && i+12 <= len(d) && d[i+6] == '\\' && d[i+7] == 'u' {
+						if r2, ok := hex4(d, i+8); ok && r2 >= 0xDC00 && r2 < 0xE000 {
+							i += 12
+							continue
+						}
+					}
+					s.pos = i
+					s.syntax("lone UTF-16 surrogate in string")
+					return 0, 0, false, false
+				}
+				i += 6
+			default:
+				s.pos = i
+				s.syntax("invalid escape in string")
+				return 0, 0, false, false
+			}
+		case c < 0x20:
+			s.pos = i
+			s.syntax("control character in string")
+			return 0, 0, false, false
+		default:
+			r, size := utf8.DecodeRune(d[i:])
+			if r == utf8.RuneError && size <= 1 {
+				s.pos = i
+				s.syntax("invalid UTF-8 in string")
+				return 0, 0, false, false
+			}
+			i += size
+		}
+	}
+}
+
+// unescape appends the decoded content of a string that str accepted.
+func unescape(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		if c != '\\' {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		switch raw[i+1] {
+		case 'b':
+			dst = append(dst, '\b')
+		case 'f':
+			dst = append(dst, '\f')
+		case 'n':
+			dst = append(dst, '\n')
+		case 'r':
+			dst = append(dst, '\r')
+		case 't':
+			dst = append(dst, '\t')
+		case 'u':
+			r, _ := hex4(raw, i+2)
+			if r >= 0xD800 && r < 0xDC00 {
+				r2, _ := hex4(raw, i+8)
+				r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
+				i += 6
+			}
+			dst = utf8.AppendRune(dst, r)
+			i += 6
+			continue
+		default: // '"', '\\', '/'
+			dst = append(dst, raw[i+1])
+		}
+		i += 2
+	}
+	return dst
+}
+
+// content returns the decoded content of the string [start, end): the
+// input itself if it has no escapes, else s.scratch.
+func (s *scanner) content(start, end int, esc bool) []byte {
+	if !esc {
+		return s.data[start:end]
+	}
+	s.scratch = unescape(s.scratch[:0], s.data[start:end])
+	return s.scratch
+}
+
+// lit checks and copies (if w) the literal true, false or null.
+func (s *scanner) lit(word string, w bool) bool {
+	if len(s.data)-s.pos < len(word) || string(s.data[s.pos:s.pos+len(word)]) != word {
+		s.syntax("invalid literal")
+		return false
+	}
+	s.pos += len(word)
+	if w {
+		s.out = append(s.out, word...)
+	}
+	return true
+}
+
+// number checks and copies (if w) the number at s.pos and returns it.
+func (s *scanner) number(w bool) []byte {
+	n, check := numberLit(s.data[s.pos:])
+	if n == 0 {
+		s.syntax("invalid number")
+		return nil
+	}
+	lit := s.data[s.pos : s.pos+n]
+	s.pos += n
+	if check && !finite(lit) {
+		s.violate(CodeNumberRange, "number overflows float64")
+	}
+	if w {
+		s.out = append(s.out, lit...)
+	}
+	return lit
+}
+
+// ---- untyped values: any, object, unknown properties ----
+
+// anyValue checks any JSON value and copies it (if w) without
+// whitespace.
+func (s *scanner) anyValue(w bool) {
+	if s.pos >= len(s.data) {
+		s.syntax("unexpected end of input")
+		return
+	}
+	switch c := s.data[s.pos]; c {
+	case '"':
+		st, en, _, ok := s.str()
+		if ok && w {
+			s.out = append(s.out, s.data[st-1:en+1]...)
+		}
+	case '{':
+		s.anyObject(w)
+	case '[':
+		s.anyArray(w)
+	case 't':
+		s.lit("true", w)
+	case 'f':
+		s.lit("false", w)
+	case 'n':
+		s.lit("null", w)
+	default:
+		if c == '-' || (c >= '0' && c <= '9') {
+			s.number(w)
+		} else {
+			s.syntax("unexpected character " + strconv.QuoteRune(rune(c)))
+		}
+	}
+}
+
+// keySet detects duplicate keys among the keys of one object that are not
+// declared properties: a linear scan of s.keys for small objects, a map
+// beyond.
+type keySet struct {
+	start int
+	m     map[string]struct{}
+}
+
+const maxLinearKeys = 32
+
+func (s *scanner) dupKey(ks *keySet, key []byte, esc bool) bool {
+	if ks.m != nil {
+		if _, ok := ks.m[string(key)]; ok {
+			return true
+		}
+		ks.m[string(key)] = struct{}{}
+		return false
+	}
+	for _, k := range s.keys[ks.start:] {
+		if string(k) == string(key) {
+			return true
+		}
+	}
+	if len(s.keys)-ks.start >= maxLinearKeys {
+		ks.m = make(map[string]struct{}, 2*maxLinearKeys)
+		for _, k := range s.keys[ks.start:] {
+			ks.m[string(k)] = struct{}{}
+		}
+		ks.m[string(key)] = struct{}{}
+		clear(s.keys[ks.start:])
+		s.keys = s.keys[:ks.start]
+		return false
+	}
+	if esc {
+		key = append([]byte(nil), key...)
+	}
+	s.keys = append(s.keys, key)
+	return false
+}
+
+// key scans an object key and the colon after it. It returns the raw key
+// (escaped if esc) and the decoded key (in s.scratch if esc).
+func (s *scanner) key() (raw, key []byte, esc, ok bool) {
+	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+		s.syntax("expected a string key")
+		return
+	}
+	st, en, esc, ok := s.str()
+	if !ok {
+		return
+	}
+	s.ws()
+	if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+		s.syntax("expected ':'")
+		return nil, nil, false, false
+	}
+	s.pos++
+	s.ws()
+	return s.data[st:en], s.content(st, en, esc), esc, true
+}
+
+// next consumes the ',' or the closing byte after a member or element.
+// It returns true after ',' and false after the closer (or on error).
+func (s *scanner) next(closer byte) bool {
+	s.ws()
+	if s.pos >= len(s.data) {
+		s.syntax("unexpected end of input")
+		return false
+	}
+	c := s.data[s.pos]
+	if c == ',' {
+		s.pos++
+		s.ws()
+		return true
+	}
+	if c == closer {
+		s.pos++
+		return false
+	}
+	s.syntax("unexpected character " + strconv.QuoteRune(rune(c)))
+	return false
+}
+
+// empty consumes the closer of an empty object or array.
+func (s *scanner) empty(closer byte) bool {
+	s.ws()
+	if s.pos < len(s.data) && s.data[s.pos] == closer {
+		s.pos++
+		return true
+	}
+	return false
+}
+
+func (s *scanner) anyObject(w bool) {
+	if !s.enter() {
+		return
+	}
+	s.pos++
+	if w {
+		s.out = append(s.out, '{')
+	}
+	if !s.empty('}') {
+		ks := keySet{start: len(s.keys)}
+		first := true
+		for {
+			raw, key, esc, ok := s.key()
+			if !ok {
+				return
+			}
+			s.path = append(s.path, seg{kind: segRaw, raw: raw, esc: esc})
+			if s.dupKey(&ks, key, esc) {
+				s.violate(CodeDuplicateKey, "duplicate key")
+				s.anyValue(false)
+			} else {
+				if w {
+					if !first {
+						s.out = append(s.out, ',')
+					}
+					first = false
+					s.out = append(s.out, '"')
+					s.out = append(s.out, raw...)
+					s.out = append(s.out, '"', ':')
+				}
+				s.anyValue(w)
+			}
+			s.path = s.path[:len(s.path)-1]
+			if s.stop || !s.next('}') {
+				break
+			}
+		}
+		clear(s.keys[ks.start:])
+		s.keys = s.keys[:ks.start]
+		if s.stop {
+			return
+		}
+	}
+	if w {
+		s.out = append(s.out, '}')
+	}
+	s.depth--
+}
+
+func (s *scanner) anyArray(w bool) {
+	if !s.enter() {
+		return
+	}
+	s.pos++
+	if w {
+		s.out = append(s.out, '[')
+	}
+	if !s.empty(']') {
+		s.path = append(s.path, seg{kind: segIdx})
+		for n := 0; ; n++ {
+			if n >= s.lim.MaxItems {
+				s.path = s.path[:len(s.path)-1]
+				s.fatal(CodeTooManyItems, "array has more than "+strconv.Itoa(s.lim.MaxItems)+" items")
+				return
+			}
+			s.path[len(s.path)-1].idx = n
+			if w && n > 0 {
+				s.out = append(s.out, ',')
+			}
+			s.anyValue(w)
+			if s.stop || !s.next(']') {
+				break
+			}
+		}
+		if s.stop {
+			return
+		}
+		s.path = s.path[:len(s.path)-1]
+	}
+	if w {
+		s.out = append(s.out, ']')
+	}
+	s.depth--
+}
+
+// ---- typed values ----
+
+// object validates an object against a plan. s.data[s.pos] is '{'.
+func (s *scanner) object(p *objPlan) {
+	if !s.enter() {
+		return
+	}
+	s.pos++
+	s.out = append(s.out, '{')
+	bits := len(s.bits)
+	for range p.words {
+		s.bits = append(s.bits, 0)
+	}
+	wrote := false
+	if !s.empty('}') {
+		ks := keySet{start: len(s.keys)}
+		for {
+			raw, key, esc, ok := s.key()
+			if !ok {
+				return
+			}
+			if i := p.lookup(key); i >= 0 {
+				pp := &p.props[i]
+				s.path = append(s.path, seg{kind: segName, name: pp.name})
+				w, b := bits+i>>6, uint64(1)<<(i&63)
+				if s.bits[w]&b != 0 {
+					s.violate(CodeDuplicateKey, "duplicate key")
+					s.anyValue(false)
+				} else {
+					s.bits[w] |= b
+					if wrote {
+						s.out = append(s.out, ',')
+					}
+					wrote = true
+					s.out = append(s.out, '"')
+					s.out = append(s.out, raw...)
+					s.out = append(s.out, '"', ':')
+					s.prop(pp)
+				}
+			} else {
+				s.path = append(s.path, seg{kind: segRaw, raw: raw, esc: esc})
+				switch {
+				case s.dupKey(&ks, key, esc):
+					s.violate(CodeDuplicateKey, "duplicate key")
+					s.anyValue(false)
+				case p.strict == definition.StrictOpen:
+					if wrote {
+						s.out = append(s.out, ',')
+					}
+					wrote = true
+					s.out = append(s.out, '"')
+					s.out = append(s.out, raw...)
+					s.out = append(s.out, '"', ':')
+					s.anyValue(true)
+				case p.strict == definition.StrictReject:
+					s.violate(CodeUnknownProperty, "unknown property")
+					s.anyValue(false)
+				default: // StrictFilter: dropped
+					s.anyValue(false)
+				}
+			}
+			s.path = s.path[:len(s.path)-1]
+			if s.stop || !s.next('}') {
+				break
+			}
+		}
+		clear(s.keys[ks.start:])
+		s.keys = s.keys[:ks.start]
+		if s.stop {
+			return
+		}
+	}
+	for _, i := range p.end {
+		if s.bits[bits+i>>6]&(1<<(i&63)) != 0 {
+			continue
+		}
+		pp := &p.props[i]
+		if pp.def == nil {
+			s.violateAt(pp.name, CodeRequired, "required property is missing")
+			continue
+		}
+		if wrote {
+			s.out = append(s.out, ',')
+		}
+		wrote = true
+		s.out = appendQuoted(s.out, pp.name)
+		s.out = append(s.out, ':')
+		s.path = append(s.path, seg{kind: segName, name: pp.name})
+		s.applyDefault(pp)
+		s.path = s.path[:len(s.path)-1]
+		if s.stop {
+			return
+		}
+	}
+	s.bits = s.bits[:bits]
+	s.out = append(s.out, '}')
+	s.depth--
+}
+
+// applyDefault writes the default of an absent property, validated and
+// coerced like a value in the document.
+func (s *scanner) applyDefault(pp *propPlan) {
+	if pp.now {
+		if !s.nowSet {
+			t := s.v.now()
+			s.nowSec, s.nowNsec = t.Unix(), int64(t.Nanosecond()/1e6*1e6)
+			s.nowSet = true
+		}
+		if s.nowSec < minDateSec || s.nowSec > maxDateSec {
+			s.violate(CodeInvalidDefault, "the clock is outside the years 0000-9999")
+			return
+		}
+		s.out = append(s.out, '"')
+		s.out = appendDate(s.out, s.nowSec, s.nowNsec)
+		s.out = append(s.out, '"')
+		return
+	}
+	data, pos := s.data, s.pos
+	s.data, s.pos = pp.def, 0
+	s.inDefault++
+	s.ws()
+	s.prop(pp)
+	if !s.stop {
+		s.ws()
+		if s.pos < len(s.data) {
+			s.syntax("unexpected data after the default")
+		}
+	}
+	s.inDefault--
+	s.data, s.pos = data, pos
+	if s.defMsg != "" {
+		msg := s.defMsg
+		s.defMsg, s.stop = "", false
+		s.violate(CodeInvalidDefault, "the model's default value is invalid: "+msg)
+	}
+}
+
+// prop validates the value of a declared property: null is allowed
+// unless the property is required.
+func (s *scanner) prop(pp *propPlan) {
+	if s.pos < len(s.data) && s.data[s.pos] == 'n' {
+		if s.lit("null", true) && pp.required {
+			s.violate(CodeRequired, "required property is null")
+		}
+		return
+	}
+	s.value(pp.t)
+}
+
+// elem validates an array element: null only for the type any.
+func (s *scanner) elem(t *typePlan) {
+	if s.pos < len(s.data) && s.data[s.pos] == 'n' && t.kind != definition.KindAny {
+		if s.lit("null", false) {
+			s.violate(CodeType, "expected "+kindName(t.kind)+", got null")
+		}
+		return
+	}
+	s.value(t)
+}
+
+func (s *scanner) mismatch(t *typePlan) {
+	s.violate(CodeType, "expected "+kindName(t.kind)+", got "+jsonType(s.data[s.pos]))
+	s.anyValue(false)
+}
+
+func isNumStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
+
+// value validates and copies a non-null value of type t (null is handled
+// by prop and elem; here it is a type mismatch).
+func (s *scanner) value(t *typePlan) {
+	if s.pos >= len(s.data) {
+		s.syntax("unexpected end of input")
+		return
+	}
+	c := s.data[s.pos]
+	switch t.kind {
+	case definition.KindAny:
+		s.anyValue(true)
+	case definition.KindObject:
+		if c != '{' {
+			s.mismatch(t)
+			return
+		}
+		s.anyObject(true)
+	case definition.KindString:
+		if c != '"' {
+			s.mismatch(t)
+			return
+		}
+		st, en, esc, ok := s.str()
+		if !ok {
+			return
+		}
+		if t.re != nil && !t.re.Match(s.content(st, en, esc)) {
+			s.violate(CodePattern, "does not match the pattern "+strconv.Quote(t.re.String()))
+		}
+		s.out = append(s.out, s.data[st-1:en+1]...)
+	case definition.KindNumber:
+		switch {
+		case isNumStart(c):
+			s.number(true)
+		case c == '"':
+			st, en, esc, ok := s.str()
+			if !ok {
+				return
+			}
+			b := s.content(st, en, esc)
+			ok, check := isNumberLit(b)
+			switch {
+			case !ok:
+				s.violate(CodeType, "expected number, got a string that is not a JSON number")
+			case check && !finite(b):
+				s.violate(CodeNumberRange, "number overflows float64")
+			default:
+				s.out = append(s.out, b...)
+			}
+		default:
+			s.mismatch(t)
+		}
+	case definition.KindBoolean:
+		switch c {
+		case 't':
+			s.lit("true", true)
+		case 'f':
+			s.lit("false", true)
+		case '"':
+			st, en, esc, ok := s.str()
+			if !ok {
+				return
+			}
+			switch string(s.content(st, en, esc)) {
+			case "true":
+				s.out = append(s.out, "true"...)
+			case "false":
+				s.out = append(s.out, "false"...)
+			default:
+				s.violate(CodeType, `expected boolean, got a string other than "true" or "false"`)
+			}
+		default:
+			s.mismatch(t)
+		}
+	case definition.KindDate:
+		switch {
+		case c == '"':
+			st, en, esc, ok := s.str()
+			if !ok {
+				return
+			}
+			sec, nsec, msg := parseDate(s.content(st, en, esc))
+			if msg != "" {
+				s.violate(CodeDateFormat, msg)
+				return
+			}
+			s.out = append(s.out, '"')
+			s.out = appendDate(s.out, sec, nsec)
+			s.out = append(s.out, '"')
+		case isNumStart(c):
+			n, _ := numberLit(s.data[s.pos:])
+			if n == 0 {
+				s.syntax("invalid number")
+				return
+			}
+			s.pos += n
+			s.millis(s.data[s.pos-n : s.pos])
+		default:
+			s.mismatch(t)
+		}
+	case definition.KindBuffer:
+		if c != '"' {
+			s.mismatch(t)
+			return
+		}
+		st, en, esc, ok := s.str()
+		if !ok {
+			return
+		}
+		dec, canonical, ok := decodeBase64(s.b64, s.content(st, en, esc))
+		s.b64 = dec
+		switch {
+		case !ok:
+			s.violate(CodeBufferFormat, "not valid base64")
+		case canonical && !esc:
+			s.out = append(s.out, s.data[st-1:en+1]...)
+		default:
+			s.out = append(s.out, '"')
+			s.out = base64.StdEncoding.AppendEncode(s.out, dec)
+			s.out = append(s.out, '"')
+		}
+	case definition.KindGeoPoint:
+		switch c {
+		case '{':
+			s.geoObject()
+		case '"':
+			s.geoString()
+		default:
+			s.mismatch(t)
+		}
+	case definition.KindArray:
+		if c != '[' {
+			s.mismatch(t)
+			return
+		}
+		s.array(t.elem)
+	case definition.KindNested:
+		if c != '{' {
+			s.mismatch(t)
+			return
+		}
+		s.object(t.obj)
+	case definition.KindRef:
+		p := s.resolve(t.ref)
+		switch {
+		case p == nil:
+			s.violate(CodeUnresolvedRef, "model "+strconv.Quote(t.ref)+" is not defined")
+			s.anyValue(false)
+		case p.err != nil:
+			s.violate(CodeInvalidModel, "model "+strconv.Quote(t.ref)+" is invalid: "+p.err.Error())
+			s.anyValue(false)
+		case c != '{':
+			s.mismatch(t)
+		default:
+			s.object(p)
+		}
+	}
+}
+
+// millis writes the date for a number of milliseconds since the epoch.
+func (s *scanner) millis(lit []byte) {
+	ms, r := literalInt(lit)
+	if r == intFraction {
+		s.violate(CodeDateFormat, "epoch milliseconds must be an integer")
+		return
+	}
+	sec, nsec, ok := millisDate(ms)
+	if r == intTooBig || !ok {
+		s.violate(CodeDateFormat, "outside the years 0000-9999")
+		return
+	}
+	s.out = append(s.out, '"')
+	s.out = appendDate(s.out, sec, nsec)
+	s.out = append(s.out, '"')
+}
+
+func (s *scanner) resolve(name string) *objPlan {
+	for _, r := range s.refs {
+		if r.name == name {
+			return r.p
+		}
+	}
+	var p *objPlan
+	if s.v.resolve != nil {
+		if o, ok := s.v.resolve(name); ok && o != nil {
+			p = s.v.refPlan(o)
+		}
+	}
+	s.refs = append(s.refs, refEntry{name: name, p: p})
+	return p
+}
+
+func (s *scanner) array(elem *typePlan) {
+	if !s.enter() {
+		return
+	}
+	s.pos++
+	s.out = append(s.out, '[')
+	if !s.empty(']') {
+		s.path = append(s.path, seg{kind: segIdx})
+		for n := 0; ; n++ {
+			if n >= s.lim.MaxItems {
+				s.path = s.path[:len(s.path)-1]
+				s.fatal(CodeTooManyItems, "array has more than "+strconv.Itoa(s.lim.MaxItems)+" items")
+				return
+			}
+			s.path[len(s.path)-1].idx = n
+			if n > 0 {
+				s.out = append(s.out, ',')
+			}
+			s.elem(elem)
+			if s.stop || !s.next(']') {
+				break
+			}
+		}
+		if s.stop {
+			return
+		}
+		s.path = s.path[:len(s.path)-1]
+	}
+	s.out = append(s.out, ']')
+	s.depth--
+}
+
+// ---- geopoint ----
+
+func (s *scanner) geoObject() {
+	if !s.enter() {
+		return
+	}
+	s.pos++
+	var lat, lng []byte
+	var seen [2]bool
+	if !s.empty('}') {
+		for {
+			raw, key, esc, ok := s.key()
+			if !ok {
+				return
+			}
+			which := -1
+			switch string(key) {
+			case "lat":
+				which = 0
+			case "lng":
+				which = 1
+			}
+			if which < 0 {
+				s.path = append(s.path, seg{kind: segRaw, raw: raw, esc: esc})
+				s.violate(CodeUnknownProperty, "a geopoint has only the properties lat and lng")
+				s.anyValue(false)
+			} else {
+				s.path = append(s.path, seg{kind: segName, name: [2]string{"lat", "lng"}[which]})
+				if seen[which] {
+					s.violate(CodeDuplicateKey, "duplicate key")
+					s.anyValue(false)
+				} else {
+					seen[which] = true
+					n := s.geoNumber([2]float64{90, 180}[which])
+					if which == 0 {
+						lat = n
+					} else {
+						lng = n
+					}
+				}
+			}
+			s.path = s.path[:len(s.path)-1]
+			if s.stop || !s.next('}') {
+				break
+			}
+		}
+		if s.stop {
+			return
+		}
+	}
+	if !seen[0] {
+		s.violateAt("lat", CodeRequired, "required property is missing")
+	}
+	if !seen[1] {
+		s.violateAt("lng", CodeRequired, "required property is missing")
+	}
+	s.writeGeo(lat, lng)
+	s.depth--
+}
+
+func (s *scanner) writeGeo(lat, lng []byte) {
+	if lat == nil || lng == nil {
+		return
+	}
+	s.out = append(s.out, `{"lat":`...)
+	s.out = append(s.out, lat...)
+	s.out = append(s.out, `,"lng":`...)
+	s.out = append(s.out, lng...)
+	s.out = append(s.out, '}')
+}
+
+// geoNumber validates a latitude or longitude (a number, or a string
+// holding a JSON number) and returns its literal, or nil.
+func (s *scanner) geoNumber(limit float64) []byte {
+	if s.pos >= len(s.data) {
+		s.syntax("unexpected end of input")
+		return nil
+	}
+	var lit []byte
+	switch c := s.data[s.pos]; {
+	case c == 'n':
+		if s.lit("null", false) {
+			s.violate(CodeRequired, "required property is null")
+		}
+		return nil
+	case isNumStart(c):
+		n, _ := numberLit(s.data[s.pos:])
+		if n == 0 {
+			s.syntax("invalid number")
+			return nil
+		}
+		lit = s.data[s.pos : s.pos+n]
+		s.pos += n
+	case c == '"':
+		st, en, esc, ok := s.str()
+		if !ok {
+			return nil
+		}
+		lit = s.data[st:en]
+		if esc {
+			lit = unescape(nil, lit)
+		}
+		if ok, _ := isNumberLit(lit); !ok {
+			s.violate(CodeType, "expected number, got a string that is not a JSON number")
+			return nil
+		}
+	default:
+		s.violate(CodeType, "expected number, got "+jsonType(c))
+		s.anyValue(false)
+		return nil
+	}
+	if !geoInRange(lit, limit) {
+		s.violate(CodeGeoPointRange, "must be between -"+strconv.Itoa(int(limit))+" and "+strconv.Itoa(int(limit)))
+		return nil
+	}
+	return lit
+}
+
+func (s *scanner) geoString() {
+	st, en, esc, ok := s.str()
+	if !ok {
+		return
+	}
+	lat, lng, ok := splitGeo(s.content(st, en, esc))
+	if !ok {
+		s.violate(CodeGeoPointFormat, `expected a geopoint object or a "lat,lng" string`)
+		return
+	}
+	if !geoInRange(lat, 90) || !geoInRange(lng, 180) {
+		s.violate(CodeGeoPointRange, "latitude must be between -90 and 90 and longitude between -180 and 180")
+		return
+	}
+	s.writeGeo(lat, lng)
+}
+
+// appendQuoted appends s as a JSON string.
+func appendQuoted(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\':
+				dst = append(dst, '\\', c)
+			case c < 0x20:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			default:
+				dst = append(dst, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, `\ufffd`...)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(dst, '"')
+}

@@ -1,0 +1,161 @@
+package document
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelreg/modelreg/definition"
+)
+
+// Resolver returns the structure of the named model, or false if there is
+// no such model. The registry's Registry.Resolver(ctx) is one: it looks in
+// the tenant, then in the global scope. A Resolver must be safe for
+// concurrent use if the Validator is used concurrently.
+type Resolver = func(name string) (*definition.Object, bool)
+
+// Limits bound the work and memory of one validation. A zero field means
+// the default.
+type Limits struct {
+	// MaxBytes is the largest raw document accepted (default 4 MiB). It
+	// applies to Validate and AppendValidate only.
+	MaxBytes int
+	// MaxDepth is the deepest nesting of objects and arrays (default 64;
+	// the document itself is depth 1).
+	MaxDepth int
+	// MaxItems is the longest array (default 10000).
+	MaxItems int
+	// MaxViolations is the number of violations reported before
+	// validation stops (default 100); ValidationError.Truncated then
+	// reports that there may be more.
+	MaxViolations int
+}
+
+// Default limits.
+const (
+	DefaultMaxBytes      = 4 << 20
+	DefaultMaxDepth      = 64
+	DefaultMaxItems      = 10000
+	DefaultMaxViolations = 100
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxItems <= 0 {
+		l.MaxItems = DefaultMaxItems
+	}
+	if l.MaxViolations <= 0 {
+		l.MaxViolations = DefaultMaxViolations
+	}
+	return l
+}
+
+// Option configures a Validator.
+type Option func(*Validator)
+
+// WithLimits sets the limits; zero fields keep their defaults.
+func WithLimits(l Limits) Option {
+	return func(v *Validator) { v.lim = l.withDefaults() }
+}
+
+// WithClock sets the clock used for the "$now" default of date
+// properties (default time.Now).
+func WithClock(now func() time.Time) Option {
+	return func(v *Validator) {
+		if now != nil {
+			v.now = now
+		}
+	}
+}
+
+// maxRefPlans bounds the cache of compiled referenced models. Referenced
+// models are resolved at every validation (they can be replaced), so the
+// cache is keyed by the immutable *definition.Object; when it is full it
+// is emptied, so a Validator never holds more than this many replaced
+// models alive.
+const maxRefPlans = 64
+
+// Validator validates and coerces documents against one model. It is
+// immutable after New and safe for concurrent use; create it once per
+// model and reuse it: New compiles patterns and lookup tables.
+type Validator struct {
+	root    *objPlan
+	resolve Resolver
+	lim     Limits
+	now     func() time.Time
+
+	mu   sync.Mutex                                      // serialises refs updates
+	refs atomic.Pointer[map[*definition.Object]*objPlan] // copy on write
+	pool sync.Pool                                       // *scanner
+}
+
+// New compiles a validator for documents of the model whose structure is
+// obj. resolve looks up referenced models (KindRef) by name at validation
+// time; it may be nil when the model has no references (every reference is
+// then unresolved). New fails with a *ModelError if obj or one of its
+// nested objects has an invalid type or pattern; referenced models are
+// checked when a document uses them.
+func New(obj *definition.Object, resolve Resolver, opts ...Option) (*Validator, error) {
+	v := &Validator{resolve: resolve, lim: Limits{}.withDefaults(), now: time.Now}
+	for _, o := range opts {
+		o(v)
+	}
+	root, err := newCompiler().object(obj, nil)
+	if err != nil {
+		return nil, err
+	}
+	v.root = root
+	return v, nil
+}
+
+// refPlan returns the plan of a referenced model's structure, compiling
+// and caching it on first use.
+func (v *Validator) refPlan(o *definition.Object) *objPlan {
+	if o == v.root.obj {
+		return v.root
+	}
+	if m := v.refs.Load(); m != nil {
+		if p, ok := (*m)[o]; ok {
+			return p
+		}
+	}
+	p, err := newCompiler().object(o, nil)
+	if err != nil {
+		p = &objPlan{obj: o, err: err}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	old := v.refs.Load()
+	var m map[*definition.Object]*objPlan
+	if old == nil || len(*old) >= maxRefPlans {
+		m = make(map[*definition.Object]*objPlan, 4)
+	} else {
+		if q, ok := (*old)[o]; ok { // compiled concurrently
+			return q
+		}
+		m = make(map[*definition.Object]*objPlan, len(*old)+1)
+		for k, q := range *old {
+			m[k] = q
+		}
+	}
+	m[o] = p
+	v.refs.Store(&m)
+	return p
+}
+
+func (v *Validator) getScanner() *scanner {
+	if s, ok := v.pool.Get().(*scanner); ok {
+		return s
+	}
+	return &scanner{v: v}
+}
+
+func (v *Validator) putScanner(s *scanner) {
+	s.reset()
+	v.pool.Put(s)
+}
