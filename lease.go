@@ -1,0 +1,63 @@
+package modelreg
+
+import (
+	"context"
+	"sync/atomic"
+)
+
+// A Lease keeps a tenant live: a leased tenant is never evicted for
+// idleness. Get one with Registry.Acquire and give it back with Release.
+type Lease struct {
+	r        *Registry
+	s        *scope
+	released atomic.Bool
+}
+
+// Acquire leases tenant id, creating its (empty) scope if it is not live:
+// a lease announces that the holder (a connection pool, a request) is
+// about to use the tenant, so Acquire counts as a registration and as
+// activity. An invalid id is refused with a *TenantIDError. ctx is not
+// used for the tenant; it is accepted for symmetry with other calls.
+//
+// CleanupTenant removes a leased tenant all the same (an explicit
+// cleanup wins); its outstanding leases then become inert, and releasing
+// them has no effect on a later scope of the same tenant.
+func (r *Registry) Acquire(ctx context.Context, id string) (*Lease, error) {
+	_ = ctx
+	if err := ValidTenantID(id); err != nil {
+		return nil, err
+	}
+	s, _ := r.writeScope(id)
+	s.leases++
+	s.setActive(r.now())
+	s.mu.Unlock()
+	r.gau.leases.Add(1)
+	return &Lease{r: r, s: s}, nil
+}
+
+// Tenant returns the leased tenant's id.
+func (l *Lease) Tenant() string { return l.s.id }
+
+// Release gives the lease back. Releasing twice is harmless. When it was
+// the tenant's last lease and the tenant's policy says ReleaseCleanup, the
+// tenant is cleaned up (OnCleanup hooks run with context.Background();
+// their errors are counted and sent as events).
+func (l *Lease) Release() {
+	if !l.released.CompareAndSwap(false, true) {
+		return
+	}
+	r, s := l.r, l.s
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
+		return
+	}
+	s.leases--
+	last := s.leases == 0
+	s.setActive(r.now())
+	s.mu.Unlock()
+	r.gau.leases.Add(-1)
+	if last && r.Policy(s.id).OnLastRelease == ReleaseCleanup {
+		r.cleanup(context.Background(), s.id, ReasonLastRelease, s, func(s *scope) bool { return s.leases == 0 })
+	}
+}

@@ -1,0 +1,136 @@
+package modelreg
+
+import (
+	"slices"
+	"unsafe"
+
+	"github.com/modelreg/modelreg/definition"
+)
+
+// A Model is a compiled, immutable model: named (defined by a
+// definition) or anonymous (a nested object structure, interned in one
+// scope). A Model belongs to exactly one scope and stays valid, unchanged,
+// for as long as the caller holds it, even after it is replaced, removed
+// or its tenant cleaned up; the registry then simply no longer returns it.
+//
+// The Object tree of a compiled model shares the Objects of its
+// anonymous models: a nested property's Type.Object is the Object of the
+// anonymous model the nested structure resolved to. References to other
+// models are KindRef types holding a name; resolve them at use time with
+// Registry.Resolver. The returned values must not be modified.
+type Model struct {
+	name      string // "" for anonymous models
+	tenant    string // "" for the global scope
+	def       *definition.Definition
+	obj       *definition.Object
+	canonical []byte
+	fp        definition.Fingerprint
+	nested    []*Model // anonymous models used directly, in order of first use
+	defBytes  int64    // bytes counted against Policy.MaxBytes (named only)
+	approx    int64    // approximate heap footprint
+
+	// Scope-owned state, guarded by the owning scope's mutex.
+	refcnt int32  // anonymous: number of live models using it directly
+	nextFP *Model // next model in the same fingerprint chain
+}
+
+// Name returns the model's name, or "" for an anonymous model.
+func (m *Model) Name() string { return m.name }
+
+// ID returns a display id: the name of a named model, and for an
+// anonymous model "anonymous:" followed by the first 16 hex digits of its
+// fingerprint's hash. An anonymous id is stable (the same structure always
+// has the same id) but it is not a name: FindByName never returns an
+// anonymous model, and no valid model name contains ':'.
+func (m *Model) ID() string {
+	if m.name != "" {
+		return m.name
+	}
+	const hexd = "0123456789abcdef"
+	var b [len("anonymous:") + 16]byte
+	n := copy(b[:], "anonymous:")
+	for _, c := range m.fp.Sum[:8] {
+		b[n], b[n+1] = hexd[c>>4], hexd[c&15]
+		n += 2
+	}
+	return string(b[:])
+}
+
+// Anonymous reports whether the model is an anonymous nested structure.
+func (m *Model) Anonymous() bool { return m.def == nil }
+
+// Tenant returns the id of the tenant the model belongs to, or "" for the
+// global scope.
+func (m *Model) Tenant() string { return m.tenant }
+
+// Object returns the model's compiled structure.
+func (m *Model) Object() *definition.Object { return m.obj }
+
+// Definition returns the compiled definition of a named model (its
+// Object is the compiled structure, its Settings those of the definition),
+// or nil for an anonymous model.
+func (m *Model) Definition() *definition.Definition { return m.def }
+
+// Canonical returns the canonical form v1 of the model's structure. The
+// caller must not modify the returned bytes.
+func (m *Model) Canonical() []byte { return m.canonical }
+
+// Fingerprint returns the fingerprint of the model's canonical form.
+func (m *Model) Fingerprint() definition.Fingerprint { return m.fp }
+
+// Nested returns the anonymous models the model uses directly (nested
+// objects of its own properties, including array elements), in order of
+// first use, without duplicates. The caller must not modify the slice.
+func (m *Model) Nested() []*Model { return m.nested }
+
+// Refs returns the names of the models referenced anywhere in the model's
+// structure (nested objects and arrays included), sorted, without
+// duplicates.
+func (m *Model) Refs() []string {
+	var refs []string
+	seen := map[*definition.Object]bool{}
+	var walkObj func(o *definition.Object)
+	walkObj = func(o *definition.Object) {
+		if seen[o] {
+			return
+		}
+		seen[o] = true
+		for i := range o.Properties {
+			t := &o.Properties[i].Type
+			for t.Kind == definition.KindArray && t.Elem != nil {
+				t = t.Elem
+			}
+			switch t.Kind {
+			case definition.KindRef:
+				refs = append(refs, t.Ref)
+			case definition.KindNested:
+				walkObj(t.Object)
+			}
+		}
+	}
+	walkObj(m.obj)
+	slices.Sort(refs)
+	return slices.Compact(refs)
+}
+
+// approxModelBytes estimates the heap held by a model: the Model itself,
+// its canonical bytes, its own Object (nested Objects belong to their
+// anonymous models) and its names.
+func approxModelBytes(m *Model) int64 {
+	n := int64(unsafe.Sizeof(Model{})) + int64(cap(m.canonical)) + int64(len(m.name))
+	n += int64(unsafe.Sizeof(definition.Object{}))
+	n += int64(cap(m.nested)) * int64(unsafe.Sizeof(m))
+	for i := range m.obj.Properties {
+		p := &m.obj.Properties[i]
+		n += int64(unsafe.Sizeof(*p)) + int64(len(p.Default)) + int64(len(p.Pattern))
+		for t := &p.Type; t.Kind == definition.KindArray; t = t.Elem {
+			n += int64(unsafe.Sizeof(*t))
+		}
+	}
+	if m.def != nil {
+		n += int64(unsafe.Sizeof(*m.def)) + m.defBytes
+	}
+	// The index entries that refer to it: name and fingerprint.
+	n += 64
+	return n
+}

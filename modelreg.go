@@ -1,0 +1,259 @@
+// Package modelreg is a tenant-aware registry of data models with
+// collision-proof structural deduplication and complete tenant cleanup.
+//
+// A Registry keeps compiled, immutable models (see Model) in scopes: the
+// global scope, used by code whose context carries no tenant, and one
+// scope per tenant, selected with WithTenant. Each scope owns its own
+// indexes (by name, by structure, and the reference counts of its
+// anonymous models), so a tenant's cleanup drops them whole, at a cost
+// proportional to that tenant's models only.
+//
+// # Visibility
+//
+// A tenant sees its own models and the global named models, nothing else.
+// Code without a tenant sees only global models. Anonymous models never
+// cross scopes, and no lookup ever looks at another tenant:
+//
+//   - FindByName in a tenant looks in the tenant's named models, then in
+//     the global named models. Without a tenant it looks in the global
+//     named models. Anonymous models have no name and are never found by
+//     name.
+//   - FindByStructure looks in the context's own scope, anonymous models
+//     first, then named models; in a tenant it then looks in the global
+//     named models (never in global anonymous models).
+//   - Resolver resolves a reference by name exactly as FindByName does,
+//     at the time it is called.
+//   - Models lists exactly the models FindByName can return.
+//
+// # Conflict policy
+//
+//   - Redefining a named model in the same scope replaces it atomically: a
+//     concurrent FindByName returns the old or the new model, never
+//     nothing. Holders of the old Model keep a valid, unchanged value. The
+//     anonymous models that nothing uses any more are released.
+//   - A tenant model with the name of a global model shadows it, for that
+//     tenant only.
+//   - A nested object (at any depth, in arrays too) whose structure equals
+//     an existing anonymous model's in the same scope resolves to that
+//     model (counted as a reuse). It never resolves to a named model,
+//     even an identical one, and a tenant definition never reuses a
+//     global anonymous model: it gets its own.
+//   - Two named models may have the same structure; FindByStructure then
+//     returns the one with the smallest name (an anonymous model with that
+//     structure, if any, comes first).
+//   - A reference (a KindRef type) may name a model that does not exist
+//     yet, or that is later replaced or removed: references are names,
+//     resolved at use time with Resolver, never at definition time.
+//   - Structural identity is the canonical form v1 of package definition:
+//     a fingerprint (SHA-256 of the canonical bytes) selects candidates and
+//     every hit is confirmed by comparing the canonical bytes, so a hash
+//     collision can never return the wrong model (colliding structures
+//     simply coexist).
+//
+// # Tenants, activity and cleanup
+//
+// Only registrations (Define, DefineJSON) and Acquire create a tenant's
+// scope; lookups never do. A lookup marks its own tenant active (and no
+// other: tenantless lookups mark nothing); it does so with an atomic flag
+// rather than a clock read, and the flag is turned into a time by the next
+// CleanupIdle sweep (or TenantStats call), which records it as the time of
+// that sweep. So idle eviction never evicts a tenant that was active
+// within maxIdle, and evicts an idle tenant at most one sweep interval
+// later than its exact deadline. Registrations record the clock directly.
+//
+// CleanupTenant removes a tenant from every lookup path, index and gauge
+// and returns a CleanupReport; afterwards nothing of it is findable from
+// any context and, once callers drop the Models they hold, all its models
+// can be collected. A registration racing with the cleanup of its tenant
+// either lands before it (and is removed with it) or after it, in a new
+// scope: never in a dead one.
+//
+// # Concurrency and events
+//
+// A Registry is safe for concurrent use and keeps no package-level state.
+// Events (Subscribe) are sent without ever blocking a registry operation:
+// a subscriber whose buffer is full loses the event, which is counted.
+package modelreg
+
+import (
+	"hash/maphash"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelreg/modelreg/definition"
+)
+
+// Registry is a tenant-aware model registry. Create it with New. It is
+// safe for concurrent use.
+type Registry struct {
+	clock    func() time.Time
+	sum      func([]byte) definition.Fingerprint
+	defaults Policy
+	limits   definition.Limits
+	maxNodes int
+
+	global *scope
+	seed   maphash.Seed
+	shards [numShards]shard
+
+	subsMu sync.Mutex
+	subs   atomic.Pointer[[]*Subscription]
+
+	hooksMu sync.Mutex
+	hooks   atomic.Pointer[[]*hookEntry]
+
+	ctr counters
+	gau gauges
+
+	bufs sync.Pool // *[]byte canonical buffers
+}
+
+const numShards = 64
+
+// shard is one part of the tenant index: tenant id -> scope, and the
+// tenants' own policies.
+type shard struct {
+	mu       sync.RWMutex
+	scopes   map[string]*scope
+	peak     int // largest len(scopes) since the map was last rebuilt
+	policies map[string]Policy
+	_        [32]byte // keep shards on separate cache lines
+}
+
+// An Option configures a Registry.
+type Option func(*Registry)
+
+// WithClock sets the clock used for activity times, idle eviction and
+// event times (default time.Now). Report durations are always measured
+// with time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(r *Registry) {
+		if now != nil {
+			r.clock = now
+		}
+	}
+}
+
+// WithPolicy sets the default policy of every tenant (see Policy).
+func WithPolicy(p Policy) Option {
+	return func(r *Registry) { r.defaults = p }
+}
+
+// WithLimits sets the parser limits used by DefineJSON (default: the zero
+// definition.Limits, which means definition's defaults).
+func WithLimits(l definition.Limits) Option {
+	return func(r *Registry) { r.limits = l }
+}
+
+// withHash replaces the fingerprint function. Only tests use it (through
+// export_test.go), to inject collisions.
+func withHash(sum func([]byte) definition.Fingerprint) Option {
+	return func(r *Registry) { r.sum = sum }
+}
+
+// New returns an empty registry. It starts no goroutine (see
+// StartJanitor).
+func New(opts ...Option) *Registry {
+	r := &Registry{
+		clock:    time.Now,
+		sum:      definition.Sum,
+		seed:     maphash.MakeSeed(),
+		maxNodes: defaultMaxNodes,
+	}
+	for _, o := range opts {
+		o(r)
+	}
+	r.global = newScope("", false, 0)
+	r.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	return r
+}
+
+// defaultMaxNodes bounds the number of properties a compilation visits,
+// which bounds the canonical bytes of a definition built in Go with
+// shared sub-objects (a parsed definition is a tree bounded by its size).
+const defaultMaxNodes = 1 << 20
+
+func (r *Registry) now() int64 { return r.clock().UnixNano() }
+
+func (r *Registry) shard(id string) *shard {
+	return &r.shards[maphash.String(r.seed, id)%numShards]
+}
+
+// lookupScope returns the live-or-dying scope of tenant id, or nil. It
+// never creates one.
+func (r *Registry) lookupScope(id string) *scope {
+	sh := r.shard(id)
+	sh.mu.RLock()
+	s := sh.scopes[id]
+	sh.mu.RUnlock()
+	return s
+}
+
+// writeScope returns the live scope of tenant id, locked for writing,
+// creating it if needed (created reports that). The id must be valid.
+func (r *Registry) writeScope(id string) (s *scope, created bool) {
+	sh := r.shard(id)
+	for {
+		sh.mu.RLock()
+		s = sh.scopes[id]
+		sh.mu.RUnlock()
+		if s != nil {
+			s.mu.Lock()
+			if !s.dead {
+				return s, false
+			}
+			// Its cleanup removes it from the index under the shard
+			// lock before letting go of it; try again.
+			s.mu.Unlock()
+			continue
+		}
+		sh.mu.Lock()
+		if sh.scopes[id] != nil {
+			sh.mu.Unlock()
+			continue
+		}
+		now := r.now()
+		s = newScope(id, true, now)
+		s.mu.Lock() // uncontended: nobody else has it yet
+		if sh.scopes == nil {
+			sh.scopes = make(map[string]*scope)
+		}
+		sh.scopes[id] = s
+		sh.peak = max(sh.peak, len(sh.scopes))
+		sh.mu.Unlock()
+		r.gau.tenants.Add(1)
+		r.ctr.tenantsCreated.Add(1)
+		if r.hasSubscribers() {
+			r.emit(Event{Kind: EventTenantCreated, Tenant: id, Time: time.Unix(0, now)})
+		}
+		return s, true
+	}
+}
+
+// removeScope removes s from the tenant index. The caller holds s.mu
+// and sh.mu for writing. When the shard's map has shrunk to an eighth of
+// its peak it is rebuilt, since Go maps never give memory back; the copy
+// is paid for by the deletions since the peak, so it is amortized O(1).
+func (sh *shard) removeScope(id string) {
+	delete(sh.scopes, id)
+	if n := len(sh.scopes); sh.peak >= 512 && n*8 < sh.peak {
+		m := make(map[string]*scope, n)
+		for k, v := range sh.scopes {
+			m[k] = v
+		}
+		sh.scopes = m
+		sh.peak = n
+	}
+}
+
+// getBuf returns a pooled buffer for canonical bytes.
+func (r *Registry) getBuf() *[]byte { return r.bufs.Get().(*[]byte) }
+
+func (r *Registry) putBuf(b *[]byte) {
+	if cap(*b) > 64<<10 {
+		return // do not keep huge buffers alive
+	}
+	*b = (*b)[:0]
+	r.bufs.Put(b)
+}

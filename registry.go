@@ -1,0 +1,330 @@
+package modelreg
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/modelreg/modelreg/definition"
+)
+
+// Define compiles def into an immutable model and registers it in the
+// scope of ctx's tenant (creating that tenant's scope if needed), or in the
+// global scope when ctx carries no tenant. Nested objects become anonymous
+// models of that scope, reusing identical ones (see the package
+// documentation for the conflict policy). A model of the same name in the
+// same scope is replaced.
+//
+// Errors: a *TenantIDError for an invalid tenant id, a *QuotaError when
+// the tenant's policy refuses the model, a *DefinitionError when def
+// breaks an invariant of package definition. def is not modified and is
+// not retained (the model holds a compiled copy that shares its settings
+// and property options).
+func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Model, error) {
+	if def == nil {
+		return nil, &DefinitionError{Msg: "nil definition"}
+	}
+	id, isTenant := TenantFromContext(ctx)
+	var pol Policy
+	if isTenant {
+		if err := ValidTenantID(id); err != nil {
+			return nil, err
+		}
+		pol = r.Policy(id)
+	}
+	c := r.getCompiler(pol.MaxDepth)
+	defer r.putCompiler(c)
+	if err := c.compile(def); err != nil {
+		if c.tooDeep {
+			return nil, &QuotaError{Tenant: id, Quota: QuotaDepth, Limit: int64(pol.MaxDepth), Value: int64(c.depth)}
+		}
+		return nil, err
+	}
+	d := new(definition.Definition)
+	*d = c.top
+	m := &Model{
+		name:      d.Name,
+		tenant:    id,
+		def:       d,
+		obj:       &d.Object,
+		canonical: append([]byte(nil), c.arena[c.topStart:c.topEnd]...),
+		fp:        c.topFP,
+	}
+	m.defBytes = defBytes(len(m.canonical), d)
+	// Quotas a single model can break on its own are checked before the
+	// scope is created, so a refused registration never creates a tenant.
+	if pol.MaxModels < 0 {
+		pol.MaxModels = 0
+	}
+	if pol.MaxBytes < 0 {
+		pol.MaxBytes = 0
+	}
+	if pol.MaxBytes > 0 && m.defBytes > pol.MaxBytes {
+		return nil, &QuotaError{Tenant: id, Quota: QuotaBytes, Limit: pol.MaxBytes, Value: m.defBytes}
+	}
+
+	var s *scope
+	if isTenant {
+		s, _ = r.writeScope(id)
+	} else {
+		s = r.global
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	s.initMaps()
+	old := s.named[m.name]
+	if pol.MaxModels > 0 && old == nil && len(s.named)+1 > pol.MaxModels {
+		return nil, &QuotaError{Tenant: id, Quota: QuotaModels, Limit: int64(pol.MaxModels), Value: int64(len(s.named) + 1)}
+	}
+	if pol.MaxBytes > 0 {
+		total := s.defBytes + m.defBytes
+		if old != nil {
+			total -= old.defBytes
+		}
+		if total > pol.MaxBytes {
+			return nil, &QuotaError{Tenant: id, Quota: QuotaBytes, Limit: pol.MaxBytes, Value: total}
+		}
+	}
+
+	emit := r.hasSubscribers()
+	var created []*Model
+	var createdp *[]*Model
+	if emit {
+		createdp = &created
+	}
+	nAnon0 := s.nAnon
+	approx0 := s.approx
+	reuses := c.intern(s, createdp)
+	anonCreated := s.nAnon - nAnon0
+	m.nested = c.kids(c.topKids)
+	m.approx = approxModelBytes(m)
+	released := s.putNamed(m, old)
+
+	named := 1
+	if old != nil {
+		named = 0
+		r.ctr.replacements.Add(1)
+	}
+	r.addModels(s, named, s.nAnon-nAnon0, s.approx-approx0)
+	r.ctr.registrations.Add(1)
+	r.ctr.anonCreated.Add(uint64(anonCreated))
+	r.ctr.reuses.Add(uint64(reuses))
+	r.ctr.anonReleased.Add(uint64(released))
+	now := r.now()
+	s.setActive(now)
+	if emit {
+		t := time.Unix(0, now)
+		for _, a := range created {
+			r.emit(Event{Kind: EventModelRegistered, Tenant: id, Model: a.ID(), Anonymous: true, Time: t})
+		}
+		if reuses > 0 {
+			for i := range c.pend {
+				if p := &c.pend[i]; p.reused {
+					r.emit(Event{Kind: EventModelReused, Tenant: id, Model: p.model.ID(), Anonymous: true, Time: t})
+				}
+			}
+		}
+		r.emit(Event{Kind: EventModelRegistered, Tenant: id, Model: m.name, Replaced: old != nil, Time: t})
+	}
+	return m, nil
+}
+
+// DefineJSON parses data with definition.Parse (under the registry's
+// limits, see WithLimits) and defines the result as Define does. Parse
+// errors are *definition.Error values.
+func (r *Registry) DefineJSON(ctx context.Context, data []byte) (*Model, error) {
+	def, err := definition.Parse(data, r.limits)
+	if err != nil {
+		return nil, err
+	}
+	return r.Define(ctx, def)
+}
+
+// FindByName returns the named model called name that ctx can see: the
+// tenant's own model, else the global one. It never returns an anonymous
+// model, never creates a tenant, and marks only ctx's own tenant active.
+// It does not allocate.
+func (r *Registry) FindByName(ctx context.Context, name string) (*Model, bool) {
+	if id, ok := TenantFromContext(ctx); ok {
+		if s := r.lookupScope(id); s != nil {
+			s.mu.RLock()
+			if !s.dead {
+				s.touch()
+				if m := s.named[name]; m != nil {
+					s.mu.RUnlock()
+					return m, true
+				}
+			}
+			s.mu.RUnlock()
+		}
+	}
+	g := r.global
+	g.mu.RLock()
+	m := g.named[name]
+	g.mu.RUnlock()
+	return m, m != nil
+}
+
+// FindByStructure returns a model of ctx's scope whose structure is props
+// (compared by canonical form, so property order and type-name spelling do
+// not matter but options do): an anonymous model first, else a named one
+// (the smallest name if several). In a tenant it then looks at the global
+// named models, never at global anonymous ones. props is typically parsed
+// with definition.ParseProperties, whose objects are StrictOpen like nested
+// objects. It never creates a tenant and marks only ctx's own tenant
+// active.
+func (r *Registry) FindByStructure(ctx context.Context, props *definition.Object) (*Model, bool) {
+	if props == nil || !validQuery(props, 1, new(int), r.maxNodes) {
+		return nil, false
+	}
+	bp := r.getBuf()
+	canon := appendCanonical((*bp)[:0], props)
+	fp := r.sum(canon)
+	m := r.findStructure(ctx, fp, canon)
+	*bp = canon
+	r.putBuf(bp)
+	return m, m != nil
+}
+
+func (r *Registry) findStructure(ctx context.Context, fp definition.Fingerprint, canon []byte) *Model {
+	id, isTenant := TenantFromContext(ctx)
+	if isTenant {
+		if s := r.lookupScope(id); s != nil {
+			s.mu.RLock()
+			if !s.dead {
+				s.touch()
+				if m := s.findStructure(fp, canon, true); m != nil {
+					s.mu.RUnlock()
+					return m
+				}
+			}
+			s.mu.RUnlock()
+		}
+	}
+	g := r.global
+	g.mu.RLock()
+	m := g.findStructure(fp, canon, !isTenant)
+	g.mu.RUnlock()
+	return m
+}
+
+// validQuery reports whether o is a well-formed object (no cycle, no nil
+// pointer) that can be canonicalized safely.
+func validQuery(o *definition.Object, depth int, nodes *int, maxNodes int) bool {
+	if depth > maxCompileDepth {
+		return false
+	}
+	*nodes += len(o.Properties)
+	if *nodes > maxNodes {
+		return false
+	}
+	for i := range o.Properties {
+		t := &o.Properties[i].Type
+		for t.Kind == definition.KindArray {
+			if t.Elem == nil {
+				return false
+			}
+			t = t.Elem
+		}
+		if t.Kind == definition.KindNested && (t.Object == nil || !validQuery(t.Object, depth+1, nodes, maxNodes)) {
+			return false
+		}
+		if t.Kind == definition.KindInvalid || t.Kind > definition.KindNested {
+			return false
+		}
+	}
+	return true
+}
+
+// Models returns the named models ctx can see, sorted by name: exactly
+// those FindByName can return (a tenant's own models, and the global models
+// it does not shadow). It never creates a tenant and marks only ctx's own
+// tenant active.
+func (r *Registry) Models(ctx context.Context) []*Model {
+	var out []*Model
+	id, isTenant := TenantFromContext(ctx)
+	var own *scope
+	if isTenant {
+		if s := r.lookupScope(id); s != nil {
+			s.mu.RLock()
+			if !s.dead {
+				s.touch()
+				own = s
+				out = make([]*Model, 0, len(s.named))
+				for _, m := range s.named {
+					out = append(out, m)
+				}
+			}
+			s.mu.RUnlock()
+		}
+	}
+	slices.SortFunc(out, func(a, b *Model) int { return strings.Compare(a.name, b.name) })
+	n := len(out)
+	g := r.global
+	g.mu.RLock()
+	for name, m := range g.named {
+		if own != nil {
+			if _, shadowed := slices.BinarySearchFunc(out[:n], name, func(x *Model, name string) int { return strings.Compare(x.name, name) }); shadowed {
+				continue
+			}
+		}
+		out = append(out, m)
+	}
+	g.mu.RUnlock()
+	slices.SortFunc(out, func(a, b *Model) int { return strings.Compare(a.name, b.name) })
+	return out
+}
+
+// RemoveModel removes the named model called name from ctx's own scope
+// (never from the global scope when ctx has a tenant), releasing the
+// anonymous models nothing else uses. It reports whether a model was
+// removed. The tenant stays live, even if it has no model left; it is
+// not created if it does not exist.
+func (r *Registry) RemoveModel(ctx context.Context, name string) (bool, error) {
+	id, isTenant := TenantFromContext(ctx)
+	s := r.global
+	if isTenant {
+		if err := ValidTenantID(id); err != nil {
+			return false, err
+		}
+		if s = r.lookupScope(id); s == nil {
+			return false, nil
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dead {
+		return false, nil
+	}
+	old := s.named[name]
+	if old == nil {
+		return false, nil
+	}
+	delete(s.named, name)
+	nAnon0, approx0 := s.nAnon, s.approx
+	released := s.dropNamed(old)
+	r.addModels(s, -1, s.nAnon-nAnon0, s.approx-approx0)
+	r.ctr.removals.Add(1)
+	r.ctr.anonReleased.Add(uint64(released))
+	now := r.now()
+	s.setActive(now)
+	if r.hasSubscribers() {
+		r.emit(Event{Kind: EventModelRemoved, Tenant: id, Model: name, Time: time.Unix(0, now)})
+	}
+	return true, nil
+}
+
+// Resolver returns a function that resolves model references seen from
+// ctx, by name, exactly as FindByName: the tenant's model, else the
+// global one. Each call looks the name up at that time, so it follows
+// later definitions, replacements and removals.
+func (r *Registry) Resolver(ctx context.Context) func(name string) (*definition.Object, bool) {
+	return func(name string) (*definition.Object, bool) {
+		m, ok := r.FindByName(ctx, name)
+		if !ok {
+			return nil, false
+		}
+		return m.obj, true
+	}
+}
