@@ -53,6 +53,24 @@ type nestedRefs struct {
 	address, detail, item *definition.Object
 }
 
+// nameOps are the ops of name_hit: op i looks name[i] up in ctx[i] and must
+// return want[i].
+type nameOps struct {
+	t, m []int32 // the drawn tenant and model
+	ctx  []context.Context
+	name []string
+	want []*modelreg.Model
+}
+
+// structOps are the ops of struct_hit or struct_hit_nobuilder: op i looks
+// query[i] up in ctx[i] and must return the model whose Object is want[i].
+type structOps struct {
+	t, k  []int32 // the drawn tenant and query
+	ctx   []context.Context
+	query []*definition.Object
+	want  []*definition.Object
+}
+
 // runner holds the registry and the harness tables of one run.
 type runner struct {
 	ctx   context.Context // for cancellation between steps only
@@ -77,10 +95,11 @@ type runner struct {
 	weakModels  []weak.Pointer[modelreg.Model]
 	weakObjects []weak.Pointer[definition.Object]
 
-	nameHitT, nameHitM       []int32
-	structHitT, structHitK   []int32
-	noBuilderT, noBuilderK   []int32
-	globalHitK               []int32
+	// The W2 op sequences, one entry per op, so that the timed loops read
+	// their arguments and expected answers sequentially.
+	nameHit                  nameOps
+	structHit, noBuilder     structOps
+	globalHit                []*definition.Object
 	opsNameMiss, opsGlobMiss int
 }
 
@@ -241,19 +260,59 @@ func (r *runner) tables() error {
 	}
 	r.res.W2.Ops = ops
 	n, m, q := uint32(p.N), uint32(p.M), uint32(2*p.M+1)
-	r.nameHitT, r.nameHitM = pairs(SeedNameHit, ops.NameHit, n, m)
-	r.structHitT, r.structHitK = pairs(SeedStructHit, ops.StructHit, n, q)
-	r.noBuilderT, r.noBuilderK = pairs(SeedStructHitNoBuilder, ops.StructHitNoBuilder, n, q)
+	nh := &r.nameHit
+	nh.t, nh.m = pairs(SeedNameHit, ops.NameHit, n, m)
+	nh.ctx, nh.name, nh.want = make([]context.Context, len(nh.t)), make([]string, len(nh.t)), make([]*modelreg.Model, len(nh.t))
+	for i, t := range nh.t {
+		nh.ctx[i], nh.name[i] = r.tctx[t], r.names[int(t)*p.M+int(nh.m[i])]
+	}
+	r.structHit = r.structOps(SeedStructHit, ops.StructHit)
+	r.noBuilder = r.structOps(SeedStructHitNoBuilder, ops.StructHitNoBuilder)
 	g := NewXorShift32(SeedStructGlobalHit)
-	r.globalHitK = make([]int32, ops.StructGlobalHit)
-	for i := range r.globalHitK {
-		r.globalHitK[i] = int32(g.Next() % q)
+	r.globalHit = make([]*definition.Object, ops.StructGlobalHit)
+	for i := range r.globalHit {
+		r.globalHit[i] = r.queries[g.Next()%q]
 	}
 	r.opsNameMiss, r.opsGlobMiss = ops.NameMiss, ops.StructGlobalMiss
 
 	r.heapBaseline = HeapSample()
 	r.res.W4.HeapBaselineMiB = Num(toMiB(float64(r.heapBaseline)))
 	return nil
+}
+
+// structOps draws the ops of a struct_hit benchmark; want is filled after
+// W1.
+func (r *runner) structOps(seed uint32, ops int) structOps {
+	var so structOps
+	so.t, so.k = pairs(seed, ops, uint32(r.p.N), uint32(2*r.p.M+1))
+	so.ctx, so.query, so.want = make([]context.Context, ops), make([]*definition.Object, ops), make([]*definition.Object, ops)
+	for i, t := range so.t {
+		so.ctx[i], so.query[i] = r.tctx[t], r.queries[so.k[i]]
+	}
+	return so
+}
+
+// fillWants sets the expected answers of the W2 ops from the W1 models, or
+// clears them when the builders are dropped.
+func (r *runner) fillWants(drop bool) {
+	Q := 2*r.p.M + 1
+	nh := &r.nameHit
+	for i, t := range nh.t {
+		if drop {
+			nh.want[i] = nil
+		} else {
+			nh.want[i] = r.builders[t][nh.m[i]]
+		}
+	}
+	for _, so := range []*structOps{&r.structHit, &r.noBuilder} {
+		for i, t := range so.t {
+			if drop {
+				so.want[i] = nil
+			} else {
+				so.want[i] = r.expected[int(t)*Q+int(so.k[i])]
+			}
+		}
+	}
 }
 
 // pairs draws ops pairs (r()%a, then r()%b) from a fresh generator.
@@ -300,8 +359,15 @@ func (r *runner) w1() error {
 				models[m] = mod
 			}
 			r.builders[t] = models
+			if t%1024 == 1023 {
+				r.prog.tick("W1 tenants", t+1, p.N)
+				if err := r.ctx.Err(); err != nil {
+					return err
+				}
+			}
 		}
 		elapsed = time.Since(start)
+		defs = nil // parsed definitions are not part of the heap after define
 	} else {
 		start := time.Now()
 		for t := range p.N {
@@ -310,6 +376,12 @@ func (r *runner) w1() error {
 				return &WorkloadError{"W1", "define", err}
 			}
 			r.builders[t] = models
+			if t%1024 == 1023 {
+				r.prog.tick("W1 tenants", t+1, p.N)
+				if err := r.ctx.Err(); err != nil {
+					return err
+				}
+			}
 		}
 		elapsed = time.Since(start)
 	}
@@ -348,6 +420,7 @@ func (r *runner) w1() error {
 		}
 	}
 	w.AnonymousReused = 3*p.M*p.N - w.AnonymousCreated
+	r.fillWants(false)
 	w.RegistryEntriesPerTenant = Num(tenantEntries(r.reg, r.codes[0]))
 	if b, ok := tenantBytes(r.reg, r.codes[0]); ok {
 		w.RegistryBytesPerTenant = Num(b)
@@ -466,16 +539,17 @@ func timeOps(ops int, run opFunc) Bench {
 
 // suite runs the six lookup benchmarks.
 func (r *runner) suite() Suite {
-	reg, M, Q := r.reg, r.p.M, 2*r.p.M+1
+	reg := r.reg
 	var s Suite
-	s.NameHit = timeOps(len(r.nameHitT), func(n int) (errs, hits int) {
-		for i := range n {
-			t, m := r.nameHitT[i], r.nameHitM[i]
-			got, ok := reg.FindByName(r.tctx[t], r.names[int(t)*M+int(m)])
+	nh := &r.nameHit
+	s.NameHit = timeOps(len(nh.name), func(n int) (errs, hits int) {
+		ctx, name, want := nh.ctx[:n], nh.name[:n], nh.want[:n]
+		for i := range ctx {
+			got, ok := reg.FindByName(ctx[i], name[i])
 			if ok {
 				hits++
 			}
-			if !ok || got != r.builders[t][m] {
+			if !ok || got != want[i] {
 				errs++
 			}
 		}
@@ -490,31 +564,31 @@ func (r *runner) suite() Suite {
 		}
 		return errs, hits
 	})
-	structHit := func(ts, ks []int32) opFunc {
+	structHit := func(so *structOps) opFunc {
 		return func(n int) (errs, hits int) {
-			for i := range n {
-				t, k := ts[i], ks[i]
-				got, ok := reg.FindByStructure(r.tctx[t], r.queries[k])
+			ctx, query, want := so.ctx[:n], so.query[:n], so.want[:n]
+			for i := range ctx {
+				got, ok := reg.FindByStructure(ctx[i], query[i])
 				if ok {
 					hits++
 				}
-				if !ok || got.Object() != r.expected[int(t)*Q+int(k)] {
+				if !ok || got.Object() != want[i] {
 					errs++
 				}
 			}
 			return errs, hits
 		}
 	}
-	s.StructHit = timeOps(len(r.structHitT), structHit(r.structHitT, r.structHitK))
+	s.StructHit = timeOps(len(r.structHit.ctx), structHit(&r.structHit))
 	// modelreg has no builder argument: struct_hit_nobuilder runs exactly
 	// like struct_hit, with its own sequence.
-	s.StructHitNoBuilder = timeOps(len(r.noBuilderT), structHit(r.noBuilderT, r.noBuilderK))
+	s.StructHitNoBuilder = timeOps(len(r.noBuilder.ctx), structHit(&r.noBuilder))
 	// Without a tenant context only global models are searched; there are
 	// none, so every op must miss. An error is an op that returned a
 	// tenant's model (an isolation breach).
-	s.StructGlobalHit = timeOps(len(r.globalHitK), func(n int) (errs, hits int) {
-		for i := range n {
-			got, ok := reg.FindByStructure(bg(), r.queries[r.globalHitK[i]])
+	s.StructGlobalHit = timeOps(len(r.globalHit), func(n int) (errs, hits int) {
+		for _, q := range r.globalHit[:n] {
+			got, ok := reg.FindByStructure(bg(), q)
 			if ok {
 				hits++
 				if got.Tenant() != "" {
@@ -556,8 +630,11 @@ func (r *runner) w2() error {
 		if _, err := r.defineTenant(modelreg.WithTenant(bg(), code), code, p.M); err != nil {
 			return &WorkloadError{"W2", "churn define", err}
 		}
-		if i%1024 == 0 {
-			r.prog.tick("churn define", i, p.N)
+		if i%1024 == 1023 {
+			r.prog.tick("churn define", i+1, p.N)
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
 		}
 	}
 	w.ChurnDefineMs = Num(ms(time.Since(start)))
@@ -657,6 +734,7 @@ func (r *runner) w3() error {
 	w4.HeapAfterCleanupBuildersHeldMiB = Num(toMiB(float64(r.heapHeld)))
 	clear(r.builders)
 	clear(r.expected)
+	r.fillWants(true)
 	r.heapAfterCleanup = HeapSample()
 	w4.HeapAfterCleanupMiB = Num(toMiB(float64(r.heapAfterCleanup)))
 	w4.WeakAlive = r.weakAlive()
