@@ -3,17 +3,17 @@ package definition
 import (
 	"encoding/json"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Parse parses one model definition: a JSON object with a "name", a
 // "properties" map and any other settings. It never panics; every error is
 // an *Error (see the package documentation for the language it accepts).
 func Parse(data []byte, lim Limits) (*Definition, error) {
-	p, err := newParser(data, lim)
-	if err != nil {
+	var p parser
+	if err := p.init(data, lim, nil); err != nil {
 		return nil, err
 	}
 	d, perr := p.definition(0, "")
@@ -40,8 +40,8 @@ func Parse(data []byte, lim Limits) (*Definition, error) {
 // Anything else (a bare properties map, a scalar) is refused with an
 // *Error wrapping ErrInvalidName (no model name) or ErrInvalid.
 func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
-	p, err := newParser(data, lim)
-	if err != nil {
+	var p parser
+	if err := p.init(data, lim, nil); err != nil {
 		return nil, err
 	}
 	top := p.nodes[0]
@@ -85,14 +85,15 @@ func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
 // here (it only means "remove an inherited property" in a Definition).
 // Error paths start directly with the property name ("address.zip").
 func ParseProperties(data []byte, lim Limits) (*Object, error) {
-	p, err := newParser(data, lim)
-	if err != nil {
+	var p parser
+	if err := p.init(data, lim, nil); err != nil {
 		return nil, err
 	}
 	if p.nodes[0].kind != nObject {
 		return nil, p.errAt(0, ErrInvalid, "a properties map must be a JSON object, not "+kindName(p.nodes[0].kind))
 	}
-	o := new(Object)
+	p.reserve(0)
+	o := p.newObject()
 	if perr := p.props(0, o, nil); perr != nil {
 		return nil, perr
 	}
@@ -232,22 +233,208 @@ type parser struct {
 	lim   Limits
 	path  []seg
 	buf   []byte // scratch for decoded strings
+
+	arena     []byte // storage of names (see name)
+	arenaHint int    // size of the first arena chunk
+
+	// Storage reserved for the Properties, nested Objects and array
+	// element Types of the definition being parsed (see reserve).
+	propArena []Property
+	objArena  []Object
+	typeArena []Type
 }
 
-func newParser(data []byte, lim Limits) (*parser, *Error) {
+// census counts what interpreting a properties map will allocate.
+type census struct{ props, objects, types int }
+
+// reserve allocates, in one block each, the Properties, nested Objects
+// and element Types that interpreting the properties map at node i needs,
+// so that parsing a definition costs a handful of allocations. (The
+// allocators fall back to the heap if the count is short, which can only
+// happen for input that is refused anyway.)
+func (p *parser) reserve(i int) {
+	var c census
+	p.censusProps(i, &c)
+	if c.props > 0 {
+		p.propArena = make([]Property, c.props)
+	}
+	if c.objects > 0 {
+		p.objArena = make([]Object, c.objects)
+	}
+	if c.types > 0 {
+		p.typeArena = make([]Type, c.types)
+	}
+}
+
+func (p *parser) allocProps(n int) []Property {
+	if len(p.propArena) >= n {
+		s := p.propArena[:n:n]
+		p.propArena = p.propArena[n:]
+		return s
+	}
+	return make([]Property, n)
+}
+
+func (p *parser) newObject() *Object {
+	if len(p.objArena) > 0 {
+		o := &p.objArena[0]
+		p.objArena = p.objArena[1:]
+		return o
+	}
+	return new(Object)
+}
+
+func (p *parser) newType() *Type {
+	if len(p.typeArena) > 0 {
+		t := &p.typeArena[0]
+		p.typeArena = p.typeArena[1:]
+		return t
+	}
+	return new(Type)
+}
+
+// isLongForm reports whether object node v, in property position, is a
+// long-form declaration: it has a "type" key, or it is non-empty and all
+// its keys are property options. Otherwise it is a nested object literal.
+func (p *parser) isLongForm(v int) bool {
+	n := &p.nodes[v]
+	if n.form != 0 {
+		return n.form == formLong
+	}
+	hasType, allOptions, count := false, true, 0
+	for k := v + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
+		key := p.key(k)
+		if string(key) == "type" {
+			hasType = true
+			break
+		}
+		if allOptions && !isPropertyOption(key) {
+			allOptions = false
+		}
+		count++
+	}
+	long := hasType || (count > 0 && allOptions)
+	n.form = formNested
+	if long {
+		n.form = formLong
+	}
+	return long
+}
+
+// The census functions mirror props, decl, typeExpr, arrayType and
+// elemExpr without checking anything.
+
+func (p *parser) censusProps(i int, c *census) {
+	for k := i + 1; k < int(p.nodes[i].skip); k = int(p.nodes[k+1].skip) {
+		c.props++
+		p.censusDecl(k+1, c)
+	}
+}
+
+func (p *parser) censusDecl(v int, c *census) {
+	switch p.nodes[v].kind {
+	case nString:
+		p.censusName(v, c)
+	case nArray:
+		p.censusArray(v, c)
+	case nObject:
+		if !p.isLongForm(v) {
+			c.objects++
+			p.censusProps(v, c)
+			return
+		}
+		p.censusTypeKey(v, c)
+	}
+}
+
+// censusTypeKey counts the value of the first "type" key of object v.
+func (p *parser) censusTypeKey(v int, c *census) {
+	for k := v + 1; k < int(p.nodes[v].skip); k = int(p.nodes[k+1].skip) {
+		if string(p.key(k)) == "type" {
+			p.censusTypeExpr(k+1, c)
+			return
+		}
+	}
+}
+
+func (p *parser) censusName(v int, c *census) {
+	if n := p.nodes[v]; n.end-n.start == 7 || n.esc {
+		if k, _ := builtinKind(p.key(v)); k == KindArray {
+			c.types++
+		}
+	}
+}
+
+func (p *parser) censusTypeExpr(v int, c *census) {
+	switch p.nodes[v].kind {
+	case nString:
+		p.censusName(v, c)
+	case nArray:
+		p.censusArray(v, c)
+	case nObject:
+		c.objects++
+		p.censusProps(v, c)
+	}
+}
+
+func (p *parser) censusArray(v int, c *census) {
+	c.types++
+	if e := v + 1; e < int(p.nodes[v].skip) {
+		switch p.nodes[e].kind {
+		case nString:
+			p.censusName(e, c)
+		case nArray:
+			p.censusArray(e, c)
+		case nObject:
+			if p.hasKey(e, "type") {
+				p.censusTypeKey(e, c)
+				return
+			}
+			c.objects++
+			p.censusProps(e, c)
+		}
+	}
+}
+
+// init checks the size of data and scans it. nodes is the initial storage
+// for the node tree.
+func (p *parser) init(data []byte, lim Limits, nodes []node) *Error {
 	lim = lim.withDefaults()
 	if len(data) > lim.MaxBytes || len(data) > 1<<31-1 {
 		e := &Error{Offset: int64(lim.MaxBytes), Err: ErrTooLarge,
 			Msg: "definition is " + strconv.Itoa(len(data)) + " bytes, more than the limit of " +
 				strconv.Itoa(lim.MaxBytes)}
 		e.Line, e.Column = lineCol(data, lim.MaxBytes)
-		return nil, e
+		return e
 	}
-	nodes, err := scan(data, lim.MaxDepth, make([]node, 0, len(data)/5+8))
+	if est := len(data)/5 + 8; cap(nodes) < est {
+		nodes = make([]node, 0, est)
+	}
+	nodes, keyBytes, err := scan(data, lim.MaxDepth, nodes)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return &parser{data: data, nodes: nodes, lim: lim}, nil
+	p.data, p.nodes, p.lim = data, nodes, lim
+	p.path = make([]seg, 0, 8)
+	p.arenaHint = keyBytes + 64
+	return nil
+}
+
+// name returns b as a string stored in the parser's name arena: names are
+// packed into a few shared allocations instead of one each.
+func (p *parser) name(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if cap(p.arena)-len(p.arena) < len(b) {
+		p.arena = make([]byte, 0, max(len(b), p.arenaHint, 256))
+		p.arenaHint = 0
+	}
+	start := len(p.arena)
+	p.arena = append(p.arena, b...)
+	// The bytes of the arena are never written again once appended, so
+	// they can back an immutable string.
+	return unsafe.String(&p.arena[start], len(b))
 }
 
 func (p *parser) pathString() string {
@@ -406,6 +593,9 @@ func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
 	}
 
 	d := &Definition{}
+	if propsNode >= 0 && p.nodes[propsNode].kind == nObject {
+		p.reserve(propsNode)
+	}
 	// name
 	switch {
 	case nameNode >= 0:
@@ -417,7 +607,7 @@ func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
 			return nil, p.errIn("name", nameNode, ErrInvalidName, "invalid model name "+strconv.Quote(string(name))+
 				" (want 1 to "+strconv.Itoa(p.lim.MaxNameLen)+" ASCII letters, digits, '_' or '-', not starting with a digit or '-')")
 		}
-		d.Name = string(name)
+		d.Name = p.name(name)
 	case defaultName != "":
 		if !validName(defaultName, p.lim.MaxNameLen) {
 			return nil, p.errAt(i-1, ErrInvalidName, "invalid model name "+strconv.Quote(defaultName))
@@ -516,6 +706,9 @@ func (p *parser) strictness(i int) (Strictness, *Error) {
 // props interprets object node i as a properties map into o. removed is
 // non-nil only for a definition's top-level properties, where null and
 // false declare the removal of an inherited property.
+//
+// Names are sorted (and checked for duplicates) before the declarations
+// are interpreted, so each Property is built in its final place.
 func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 	n := p.nodes[i]
 	count := 0
@@ -528,7 +721,15 @@ func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 	if count == 0 {
 		return nil
 	}
-	o.Properties = make([]Property, 0, count)
+	type entry struct {
+		name string
+		k    int
+	}
+	var small [16]entry
+	ents := small[:0]
+	if count > len(small) {
+		ents = make([]entry, 0, count)
+	}
 	sorted := true
 	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
 		key := p.key(k)
@@ -537,63 +738,51 @@ func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 				strconv.Itoa(p.lim.MaxPropertyNameLen) + " ASCII letters, digits, '_' or '-', not starting with a digit or '-')"
 			return p.errIn(string(key), k, ErrInvalidName, msg)
 		}
-		name := string(key)
-		p.path = append(p.path, seg{name: name})
-		o.Properties = append(o.Properties, Property{Name: name})
-		last := len(o.Properties) - 1
-		rm, err := p.decl(k+1, &o.Properties[last], removed != nil)
+		name := p.name(key)
+		if len(ents) > 0 && ents[len(ents)-1].name >= name {
+			sorted = false
+		}
+		ents = append(ents, entry{name: name, k: k})
+	}
+	if !sorted {
+		// Insertion sort (stable): the later of two equal names stays
+		// after, so it is the one reported as a duplicate.
+		for a := 1; a < len(ents); a++ {
+			for b := a; b > 0 && ents[b].name < ents[b-1].name; b-- {
+				ents[b], ents[b-1] = ents[b-1], ents[b]
+			}
+		}
+		for a := 1; a < len(ents); a++ {
+			if ents[a].name == ents[a-1].name {
+				return p.errIn(ents[a].name, ents[a].k, ErrInvalid, "duplicate property name")
+			}
+		}
+	}
+	o.Properties = p.allocProps(count)
+	w := 0
+	for _, e := range ents {
+		prop := &o.Properties[w]
+		prop.Name = e.name
+		p.path = append(p.path, seg{name: e.name})
+		rm, err := p.decl(e.k+1, prop, removed != nil)
 		if err != nil {
 			return err
 		}
 		p.path = p.path[:len(p.path)-1]
 		if rm {
-			o.Properties = o.Properties[:last]
-			*removed = append(*removed, name)
+			*prop = Property{}
+			*removed = append(*removed, e.name)
 			continue
 		}
-		if last > 0 && o.Properties[last-1].Name >= name {
-			sorted = false
-		}
+		w++
 	}
-	ps := o.Properties
-	if !sorted {
-		slices.SortFunc(ps, func(a, b Property) int { return strings.Compare(a.Name, b.Name) })
-		for j := 1; j < len(ps); j++ {
-			if ps[j-1].Name == ps[j].Name {
-				return p.dupErr(i, ps[j].Name)
-			}
-		}
-	}
-	if removed != nil && len(*removed) > 0 {
-		rs := *removed
-		slices.Sort(rs)
-		for j, r := range rs {
-			if j > 0 && rs[j-1] == r {
-				return p.dupErr(i, r)
-			}
-			if _, found := o.Property(r); found {
-				return p.dupErr(i, r)
-			}
-		}
-	}
-	if len(ps) == 0 {
+	switch {
+	case w == 0:
 		o.Properties = nil
+	case w < count:
+		o.Properties = o.Properties[:w:w]
 	}
 	return nil
-}
-
-// dupErr reports the second occurrence of property name in object node i.
-func (p *parser) dupErr(i int, name string) *Error {
-	seen := false
-	for k := i + 1; k < int(p.nodes[i].skip); k = int(p.nodes[k+1].skip) {
-		if string(p.key(k)) == name {
-			if seen {
-				return p.errIn(name, k, ErrInvalid, "duplicate property name")
-			}
-			seen = true
-		}
-	}
-	return p.errIn(name, i, ErrInvalid, "duplicate property name")
 }
 
 // decl interprets node v as a property declaration into prop. It reports
@@ -620,23 +809,10 @@ func (p *parser) decl(v int, prop *Property, allowRemoval bool) (removed bool, e
 // when it has a "type" key or when it is non-empty and all its keys are
 // property options; otherwise a nested object literal.
 func (p *parser) objectDecl(v int, prop *Property) *Error {
-	n := p.nodes[v]
-	hasType, allOptions, count := false, true, 0
-	for k := v + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
-		key := p.key(k)
-		if string(key) == "type" {
-			hasType = true
-			break
-		}
-		if allOptions && !isPropertyOption(key) {
-			allOptions = false
-		}
-		count++
-	}
-	if hasType || (count > 0 && allOptions) {
+	if p.isLongForm(v) {
 		return p.longForm(v, prop)
 	}
-	obj := new(Object)
+	obj := p.newObject()
 	prop.Type = Type{Kind: KindNested, Object: obj}
 	return p.props(v, obj, nil)
 }
@@ -753,7 +929,7 @@ func (p *parser) typeExpr(v int, t *Type) *Error {
 	case nArray:
 		return p.arrayType(v, t)
 	case nObject:
-		obj := new(Object)
+		obj := p.newObject()
 		*t = Type{Kind: KindNested, Object: obj}
 		return p.props(v, obj, nil)
 	default:
@@ -764,7 +940,7 @@ func (p *parser) typeExpr(v int, t *Type) *Error {
 // arrayType interprets array node v as an array type: [] (of any) or [T].
 func (p *parser) arrayType(v int, t *Type) *Error {
 	n := p.nodes[v]
-	elem := new(Type)
+	elem := p.newType()
 	*t = Type{Kind: KindArray, Elem: elem}
 	if n.skip == int32(v+1) {
 		elem.Kind = KindAny
@@ -792,7 +968,7 @@ func (p *parser) elemExpr(e int, t *Type) *Error {
 		return p.arrayType(e, t)
 	case nObject:
 		if !p.hasKey(e, "type") {
-			obj := new(Object)
+			obj := p.newObject()
 			*t = Type{Kind: KindNested, Object: obj}
 			return p.props(e, obj, nil)
 		}
@@ -819,14 +995,16 @@ func (p *parser) typeName(v int, t *Type) *Error {
 	s := p.key(v)
 	if k, ok := builtinKind(s); ok {
 		if k == KindArray {
-			*t = Type{Kind: KindArray, Elem: &Type{Kind: KindAny}}
+			elem := p.newType()
+			elem.Kind = KindAny
+			*t = Type{Kind: KindArray, Elem: elem}
 		} else {
 			*t = Type{Kind: k}
 		}
 		return nil
 	}
 	if isRefName(s, p.lim.MaxNameLen) {
-		*t = Type{Kind: KindRef, Ref: string(s)}
+		*t = Type{Kind: KindRef, Ref: p.name(s)}
 		return nil
 	}
 	return p.errAt(v, ErrUnknownType, "unknown type "+strconv.Quote(string(s)))

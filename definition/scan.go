@@ -33,8 +33,15 @@ type node struct {
 	start, end int32 // the value is data[start:end] (strings include quotes)
 	skip       int32 // index of the first node after this node's subtree
 	kind       uint8
-	esc        bool // string containing backslash escapes
+	esc        bool  // string containing backslash escapes
+	form       uint8 // for an object in property position: formLong or formNested, once known
 }
+
+// Forms of an object in property position.
+const (
+	formLong   uint8 = 1
+	formNested uint8 = 2
+)
 
 // scanner checks JSON and builds the node tree.
 type scanner struct {
@@ -42,22 +49,23 @@ type scanner struct {
 	pos      int
 	nodes    []node
 	maxDepth int
+	keyBytes int // total length of object keys
 	err      *Error
 }
 
 // scan checks that data is one well-formed JSON value (with optional
 // surrounding whitespace) nesting no deeper than maxDepth, and returns its
 // node tree.
-func scan(data []byte, maxDepth int, nodes []node) ([]node, *Error) {
+func scan(data []byte, maxDepth int, nodes []node) ([]node, int, *Error) {
 	s := scanner{data: data, maxDepth: maxDepth, nodes: nodes}
 	if !s.value(0) {
-		return nil, s.err
+		return nil, 0, s.err
 	}
 	s.ws()
 	if s.pos < len(data) {
-		return nil, s.syntax("unexpected data after the top-level value")
+		return nil, 0, s.syntax("unexpected data after the top-level value")
 	}
-	return s.nodes, nil
+	return s.nodes, s.keyBytes, nil
 }
 
 func (s *scanner) syntax(msg string) *Error {
@@ -124,9 +132,11 @@ func (s *scanner) value(depth int) bool {
 			if s.pos >= len(s.data) || s.data[s.pos] != '"' {
 				return s.fail(s.describe() + ", expecting a string (object key)")
 			}
+			keyStart := s.pos
 			if !s.str() {
 				return false
 			}
+			s.keyBytes += s.pos - keyStart - 2
 			s.ws()
 			if s.pos >= len(s.data) || s.data[s.pos] != ':' {
 				return s.fail(s.describe() + ", expecting ':'")
