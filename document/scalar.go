@@ -3,6 +3,7 @@ package document
 import (
 	"encoding/base64"
 	"math"
+	"math/big"
 	"strconv"
 )
 
@@ -431,8 +432,18 @@ func trimSpaces(b []byte) []byte {
 	return b
 }
 
-// geoInRange checks a latitude (limit 90) or longitude (limit 180).
+// geoInRange checks exactly that a number literal is a latitude (limit
+// 90) or longitude (limit 180): rounding to float64 never moves a value
+// across the limit.
 func geoInRange(lit []byte, limit float64) bool {
-	f, err := strconv.ParseFloat(string(lit), 64)
-	return err == nil && f >= -limit && f <= limit
+	f, _ := strconv.ParseFloat(string(lit), 64)
+	switch a := math.Abs(f); {
+	case a < limit:
+		return true
+	case a > limit:
+		return false
+	}
+	// |f| == limit: the literal may be a hair beyond it.
+	r, ok := new(big.Rat).SetString(string(lit))
+	return ok && r.Abs(r).Cmp(new(big.Rat).SetFloat64(limit)) <= 0
 }

@@ -537,7 +537,7 @@ func (s *scanner) geoVal(g map[string]any) any {
 				}
 				ok = isNum && valid
 			}
-			if f := floatOf(x); ok && !(f >= -limit && f <= limit) {
+			if ok && !geoValueInRange(x, limit) {
 				s.violate(CodeGeoPointRange, "must be between -"+strconv.Itoa(int(limit))+" and "+strconv.Itoa(int(limit)))
 			}
 			out[name] = x
@@ -551,4 +551,13 @@ func (s *scanner) geoVal(g map[string]any) any {
 	}
 	s.depth--
 	return out
+}
+
+// geoValueInRange is geoInRange for a valid decoded number.
+func geoValueInRange(x any, limit float64) bool {
+	if n, ok := x.(json.Number); ok {
+		return geoInRange([]byte(n), limit)
+	}
+	f := floatOf(x)
+	return f >= -limit && f <= limit
 }
