@@ -57,6 +57,28 @@ type row struct {
 	decimals int
 }
 
+// cell formats one figure of r; times per op (unit "ns/op") also show
+// ops/s.
+func (r row) cell(v float64) string {
+	s := fmtVal(v, r.unit, r.decimals)
+	if r.unit == "ns/op" && v > 0 && !math.IsNaN(v) && !math.IsInf(v, 0) {
+		s = fmt.Sprintf("%14s %10s", s, fmtRate(1e9/v))
+	}
+	return s
+}
+
+// fmtRate formats ops/s with a k or M suffix.
+func fmtRate(x float64) string {
+	switch {
+	case x >= 1e6:
+		return fmt.Sprintf("%.2fM/s", x/1e6)
+	case x >= 1e3:
+		return fmt.Sprintf("%.1fk/s", x/1e3)
+	default:
+		return fmt.Sprintf("%.0f/s", x)
+	}
+}
+
 // WriteTable writes the human comparison with the old registry: the
 // figures a user of that registry cares about, each with the old median,
 // the ratio and, where issue 2 sets one, the target; then the correctness
@@ -85,8 +107,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 	for _, sec := range res.rows() {
 		cells = append(cells, []string{sec.title})
 		for _, r := range sec.rows {
-			cells = append(cells, []string{"  " + r.figure, fmtVal(r.got, r.unit, r.decimals),
-				fmtVal(r.js, r.unit, r.decimals), fmtRatio(r), fmtTarget(r)})
+			cells = append(cells, []string{"  " + r.figure, r.cell(r.got), r.cell(r.js), fmtRatio(r), fmtTarget(r)})
 		}
 	}
 	writeCells(&b, cells, []bool{false, true, true, true, false})
@@ -120,7 +141,7 @@ func (res *Result) rows() []section {
 		{"heap per tenant", float64(w1.HeapPerTenantKiB), jsRef.W1HeapPerTenantKiB, "KiB", lower, 40, 1},
 		{"heap, all N tenants", float64(w1.HeapDeltaMiB), jsRef.W1HeapDeltaMiB, "MiB", lower, nan, 2},
 	}}
-	lookups := section{title: "lookups (W2), time per op"}
+	lookups := section{title: "lookups (W2): time per op and ops/s"}
 	type lk struct {
 		name   string
 		b, a   Bench
@@ -136,8 +157,8 @@ func (res *Result) rows() []section {
 		{"structure, no tenant, miss", w2.BeforeChurn.StructGlobalMiss, w2.AfterChurn.StructGlobalMiss, jsRef.StructGlobalMiss, 1000},
 	} {
 		lookups.rows = append(lookups.rows,
-			row{l.name + ", before churn", float64(l.b.NsPerOp), nsPerOp(l.js[0]), "ns", lower, l.target, 1},
-			row{l.name + ", after churn", float64(l.a.NsPerOp), nsPerOp(l.js[1]), "ns", lower, l.target, 1})
+			row{l.name + ", before churn", float64(l.b.NsPerOp), nsPerOp(l.js[0]), "ns/op", lower, l.target, 1},
+			row{l.name + ", after churn", float64(l.a.NsPerOp), nsPerOp(l.js[1]), "ns/op", lower, l.target, 1})
 	}
 	lookups.rows = append(lookups.rows,
 		row{"name, hit: allocations per op", float64(w2.BeforeChurn.NameHit.AllocsPerOp), nan, "", lower, 0, 2},
