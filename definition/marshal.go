@@ -5,16 +5,24 @@ import (
 	"slices"
 )
 
-// MarshalJSON writes the definition in normalized long form:
+// MarshalJSON writes the definition in a normalized form:
 //
 //	{"name":N,"properties":{...},"strict":S, <settings in key order>}
 //
-// Every property is written {"type":T,...options,...extra options}, where T
-// is the canonical type name, [T] for an array, the model name for a
-// reference and a properties map for a nested object (array elements that
-// are nested objects are written {"type":{...}}). Removed properties are
-// written as null. Parse accepts the result and gives back the same
-// structure (same canonical bytes), settings, options and removals.
+// Properties are written in name order. A property without options is
+// written in its shortest form: the canonical type name ("string"), the
+// model name of a reference, [T] for an array, and an object literal for a
+// nested object (or {"type":{...}} when a literal would be read as a long
+// form, i.e. when it has a property called "type" or only properties named
+// like options). A property with options is written in long form:
+// {"type":T,"required":true,"id":true,"default":D,"pattern":P, <extra
+// options in key order>}. Removed properties are written as null.
+//
+// Parse accepts the result and gives back the same structure (same
+// canonical bytes), name, settings, options and removals. The result nests
+// no deeper than any input that parses to the same definition, so it
+// parses under the same Limits.MaxDepth; it is larger than the input only
+// when normalizing a default value lengthens it.
 func (d *Definition) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 512)
 	b = append(b, `{"name":`...)
@@ -80,54 +88,87 @@ func appendPropsJSON(b []byte, o *Object, removed []string) []byte {
 		p := &o.Properties[i]
 		i++
 		b = appendString(b, p.Name)
-		b = append(b, `:{"type":`...)
-		b = appendTypeJSON(b, &p.Type, false)
-		if p.Required {
-			b = append(b, `,"required":true`...)
-		}
-		if p.ID {
-			b = append(b, `,"id":true`...)
-		}
-		if len(p.Default) > 0 {
-			b = append(b, `,"default":`...)
-			b = append(b, p.Default...)
-		}
-		if p.Pattern != "" {
-			b = append(b, `,"pattern":`...)
-			b = appendString(b, p.Pattern)
-		}
-		if len(p.Extra) > 0 {
-			keys := make([]string, 0, len(p.Extra))
-			for k := range p.Extra {
-				switch k {
-				case "type", "required", "id", "default", "pattern":
-					continue
-				}
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				b = append(b, ',')
-				b = appendString(b, k)
-				b = append(b, ':')
-				b = appendRaw(b, p.Extra[k])
-			}
-		}
-		b = append(b, '}')
+		b = append(b, ':')
+		b = appendPropertyJSON(b, p)
 	}
 	return append(b, '}')
 }
 
-// appendTypeJSON writes a type as the value of a "type" key, or as an
-// array element when elem is set.
-func appendTypeJSON(b []byte, t *Type, elem bool) []byte {
+// hasOptions reports whether p has any option besides its type.
+func hasOptions(p *Property) bool {
+	if p.Required || p.ID || len(p.Default) > 0 || p.Pattern != "" {
+		return true
+	}
+	for k := range p.Extra {
+		if !isStructuralKey(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func isStructuralKey(k string) bool {
+	switch k {
+	case "type", "required", "id", "default", "pattern":
+		return true
+	}
+	return false
+}
+
+func appendPropertyJSON(b []byte, p *Property) []byte {
+	if !hasOptions(p) {
+		return appendTypeJSON(b, &p.Type, posProperty)
+	}
+	b = append(b, `{"type":`...)
+	b = appendTypeJSON(b, &p.Type, posType)
+	if p.Required {
+		b = append(b, `,"required":true`...)
+	}
+	if p.ID {
+		b = append(b, `,"id":true`...)
+	}
+	if len(p.Default) > 0 {
+		b = append(b, `,"default":`...)
+		b = append(b, p.Default...)
+	}
+	if p.Pattern != "" {
+		b = append(b, `,"pattern":`...)
+		b = appendString(b, p.Pattern)
+	}
+	if len(p.Extra) > 0 {
+		keys := make([]string, 0, len(p.Extra))
+		for k := range p.Extra {
+			if !isStructuralKey(k) {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			b = append(b, ',')
+			b = appendString(b, k)
+			b = append(b, ':')
+			b = appendRaw(b, p.Extra[k])
+		}
+	}
+	return append(b, '}')
+}
+
+// Positions of a type in a definition.
+const (
+	posProperty = iota // the value of a property
+	posType            // the value of a "type" key
+	posElem            // the element of an array type
+)
+
+// appendTypeJSON writes a type for the given position.
+func appendTypeJSON(b []byte, t *Type, pos int) []byte {
 	switch t.Kind {
 	case KindArray:
 		b = append(b, '[')
 		if t.Elem == nil {
 			b = append(b, `"any"`...)
 		} else {
-			b = appendTypeJSON(b, t.Elem, true)
+			b = appendTypeJSON(b, t.Elem, posElem)
 		}
 		return append(b, ']')
 	case KindRef:
@@ -137,12 +178,12 @@ func appendTypeJSON(b []byte, t *Type, elem bool) []byte {
 		if o == nil {
 			o = &Object{}
 		}
-		if elem {
-			b = append(b, `{"type":`...)
-			b = appendPropsJSON(b, o, nil)
-			return append(b, '}')
+		if pos == posType || literalOK(o, pos) {
+			return appendPropsJSON(b, o, nil)
 		}
-		return appendPropsJSON(b, o, nil)
+		b = append(b, `{"type":`...)
+		b = appendPropsJSON(b, o, nil)
+		return append(b, '}')
 	}
 	if name := builtinName(t.Kind); name != "" {
 		b = append(b, '"')
@@ -150,4 +191,21 @@ func appendTypeJSON(b []byte, t *Type, elem bool) []byte {
 		return append(b, '"')
 	}
 	return append(b, `"any"`...)
+}
+
+// literalOK reports whether o written as an object literal at pos (a
+// property value or an array element) reads back as a nested object.
+func literalOK(o *Object, pos int) bool {
+	if _, found := o.Property("type"); found {
+		return false
+	}
+	if pos == posElem || len(o.Properties) == 0 {
+		return true
+	}
+	for i := range o.Properties {
+		if !isPropertyOption([]byte(o.Properties[i].Name)) {
+			return true
+		}
+	}
+	return false
 }
