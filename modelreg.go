@@ -76,7 +76,8 @@
 package modelreg
 
 import (
-	"hash/maphash"
+	"context"
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,7 +95,6 @@ type Registry struct {
 	maxNodes int
 
 	global *scope
-	seed   maphash.Seed
 	shards [numShards]shard
 
 	subsMu sync.Mutex
@@ -109,7 +109,10 @@ type Registry struct {
 	bufs sync.Pool // *[]byte canonical buffers
 }
 
-const numShards = 64
+const (
+	shardBits = 6
+	numShards = 1 << shardBits
+)
 
 // shard is one part of the tenant index: tenant id -> scope, and the
 // tenants' own policies.
@@ -158,13 +161,12 @@ func New(opts ...Option) *Registry {
 	r := &Registry{
 		clock:    time.Now,
 		sum:      definition.Sum,
-		seed:     maphash.MakeSeed(),
 		maxNodes: defaultMaxNodes,
 	}
 	for _, o := range opts {
 		o(r)
 	}
-	r.global = newScope("", false, 0)
+	r.global = newScope(r, "", false, 0)
 	r.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
 	return r
 }
@@ -176,8 +178,23 @@ const defaultMaxNodes = 1 << 20
 
 func (r *Registry) now() int64 { return r.clock().UnixNano() }
 
+// shard returns the shard of tenant id. The shard only spreads lock
+// contention, so a cheap mix of the id's length and last 8 bytes (where
+// ids usually differ) is enough; the shard's map does the real hashing.
 func (r *Registry) shard(id string) *shard {
-	return &r.shards[maphash.String(r.seed, id)%numShards]
+	var x uint64
+	n := len(id)
+	if n >= 8 {
+		x = binary.LittleEndian.Uint64([]byte(id[n-8:]))
+	} else {
+		for i := 0; i < n; i++ {
+			x = x<<8 | uint64(id[i])
+		}
+	}
+	x ^= uint64(n) << 56
+	x ^= x >> 29
+	x *= 0x9E3779B97F4A7C15
+	return &r.shards[x>>(64-shardBits)]
 }
 
 // lookupScope returns the live-or-dying scope of tenant id, or nil. It
@@ -188,6 +205,33 @@ func (r *Registry) lookupScope(id string) *scope {
 	s := sh.scopes[id]
 	sh.mu.RUnlock()
 	return s
+}
+
+// readScope returns the live scope of ctx's tenant read-locked, or nil
+// (isTenant reports whether ctx carries a tenant). It never creates a
+// scope.
+func (r *Registry) readScope(ctx context.Context) (s *scope, isTenant bool) {
+	tv := tenantValueFrom(ctx)
+	if tv == nil {
+		return nil, false
+	}
+	if s = tv.scope.Load(); s != nil && s.reg == r {
+		s.mu.RLock()
+		if !s.dead {
+			return s, true
+		}
+		s.mu.RUnlock()
+	}
+	if s = r.lookupScope(tv.id); s == nil {
+		return nil, true
+	}
+	s.mu.RLock()
+	if s.dead {
+		s.mu.RUnlock()
+		return nil, true
+	}
+	tv.scope.Store(s)
+	return s, true
 }
 
 // writeScope returns the live scope of tenant id, locked for writing,
@@ -214,7 +258,7 @@ func (r *Registry) writeScope(id string) (s *scope, created bool) {
 			continue
 		}
 		now := r.now()
-		s = newScope(id, true, now)
+		s = newScope(r, id, true, now)
 		s.mu.Lock() // uncontended: nobody else has it yet
 		if sh.scopes == nil {
 			sh.scopes = make(map[string]*scope)

@@ -146,17 +146,12 @@ func (r *Registry) DefineJSON(ctx context.Context, data []byte) (*Model, error) 
 // model, never creates a tenant, and marks only ctx's own tenant active.
 // It does not allocate.
 func (r *Registry) FindByName(ctx context.Context, name string) (*Model, bool) {
-	if id, ok := TenantFromContext(ctx); ok {
-		if s := r.lookupScope(id); s != nil {
-			s.mu.RLock()
-			if !s.dead {
-				s.touch()
-				if m := s.named[name]; m != nil {
-					s.mu.RUnlock()
-					return m, true
-				}
-			}
-			s.mu.RUnlock()
+	if s, _ := r.readScope(ctx); s != nil {
+		s.touch()
+		m := s.named[name]
+		s.mu.RUnlock()
+		if m != nil {
+			return m, true
 		}
 	}
 	g := r.global
@@ -188,18 +183,13 @@ func (r *Registry) FindByStructure(ctx context.Context, props *definition.Object
 }
 
 func (r *Registry) findStructure(ctx context.Context, fp definition.Fingerprint, canon []byte) *Model {
-	id, isTenant := TenantFromContext(ctx)
-	if isTenant {
-		if s := r.lookupScope(id); s != nil {
-			s.mu.RLock()
-			if !s.dead {
-				s.touch()
-				if m := s.findStructure(fp, canon, true); m != nil {
-					s.mu.RUnlock()
-					return m
-				}
-			}
-			s.mu.RUnlock()
+	s, isTenant := r.readScope(ctx)
+	if s != nil {
+		s.touch()
+		m := s.findStructure(fp, canon, true)
+		s.mu.RUnlock()
+		if m != nil {
+			return m
 		}
 	}
 	g := r.global
@@ -243,21 +233,14 @@ func validQuery(o *definition.Object, depth int, nodes *int, maxNodes int) bool 
 // tenant active.
 func (r *Registry) Models(ctx context.Context) []*Model {
 	var out []*Model
-	id, isTenant := TenantFromContext(ctx)
-	var own *scope
-	if isTenant {
-		if s := r.lookupScope(id); s != nil {
-			s.mu.RLock()
-			if !s.dead {
-				s.touch()
-				own = s
-				out = make([]*Model, 0, len(s.named))
-				for _, m := range s.named {
-					out = append(out, m)
-				}
-			}
-			s.mu.RUnlock()
+	own, _ := r.readScope(ctx)
+	if own != nil {
+		own.touch()
+		out = make([]*Model, 0, len(own.named))
+		for _, m := range own.named {
+			out = append(out, m)
 		}
+		own.mu.RUnlock()
 	}
 	slices.SortFunc(out, func(a, b *Model) int { return strings.Compare(a.name, b.name) })
 	n := len(out)

@@ -10,6 +10,7 @@ import (
 // scope holds the models of the global scope or of one tenant. All its
 // indexes belong to it alone, so dropping a scope drops them whole.
 type scope struct {
+	reg    *Registry
 	id     string // tenant id, "" for the global scope
 	tenant bool
 	// created is the creation time (clock, unix ns); immutable.
@@ -38,8 +39,8 @@ type scope struct {
 	leases   int
 }
 
-func newScope(id string, tenant bool, now int64) *scope {
-	s := &scope{id: id, tenant: tenant, created: now}
+func newScope(r *Registry, id string, tenant bool, now int64) *scope {
+	s := &scope{reg: r, id: id, tenant: tenant, created: now}
 	s.lastActive.Store(now)
 	return s
 }

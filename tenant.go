@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 )
 
 // MaxTenantIDLen is the maximum length of a tenant id, in bytes.
@@ -17,23 +18,40 @@ const GlobalScopeID = "global"
 
 type tenantKey struct{}
 
+// tenantValue is what WithTenant stores in a context: the id, and the
+// scope the last lookup made with this context found, so that repeated
+// lookups with one context skip the tenant index. The cached scope is only
+// used while it is live (checked under its lock): a cleaned-up scope is
+// dead, holds no model, and is replaced by the index's answer.
+type tenantValue struct {
+	id    string
+	scope atomic.Pointer[scope]
+}
+
 // WithTenant returns a copy of ctx that carries the tenant id. Every
 // registry call made with the returned context acts in that tenant's
 // scope. The id is not checked here: registrations refuse an invalid id
 // with a *TenantIDError, and lookups treat it as a tenant that has no
 // models (they see the global named models only).
 func WithTenant(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, tenantKey{}, id)
+	return context.WithValue(ctx, tenantKey{}, &tenantValue{id: id})
+}
+
+func tenantValueFrom(ctx context.Context) *tenantValue {
+	if ctx == nil {
+		return nil
+	}
+	tv, _ := ctx.Value(tenantKey{}).(*tenantValue)
+	return tv
 }
 
 // TenantFromContext returns the tenant id carried by ctx, and false when
 // ctx carries none (global code). It does not allocate.
 func TenantFromContext(ctx context.Context) (string, bool) {
-	if ctx == nil {
-		return "", false
+	if tv := tenantValueFrom(ctx); tv != nil {
+		return tv.id, true
 	}
-	id, ok := ctx.Value(tenantKey{}).(string)
-	return id, ok
+	return "", false
 }
 
 // ValidTenantID reports whether id is a valid tenant id: 1 to

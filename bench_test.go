@@ -1,0 +1,204 @@
+package modelreg_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/modelreg/modelreg"
+	"github.com/modelreg/modelreg/definition"
+)
+
+// xorshift32 is the PRNG of WORKLOAD.md §4.2.
+type xorshift32 uint32
+
+func (x *xorshift32) next() uint32 {
+	v := uint32(*x)
+	v ^= v << 13
+	v ^= v >> 17
+	v ^= v << 5
+	*x = xorshift32(v)
+	return v
+}
+
+func parsed(tb testing.TB, js []byte) *definition.Definition {
+	tb.Helper()
+	d, err := definition.Parse(js, definition.Limits{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
+// BenchmarkFindByName looks up tenant t's model m in tenant t's context,
+// with (t, m) drawn as in the workload's name_hit.
+func BenchmarkFindByName(b *testing.B) {
+	const M = 10
+	for _, n := range []int{1, 1000} {
+		b.Run("tenants="+strconv.Itoa(n), func(b *testing.B) {
+			r := modelreg.New()
+			ctxs := make([]context.Context, n)
+			for t := range n {
+				tn := "tenant_" + strconv.Itoa(t)
+				defineTenant(b, r, tn, M)
+				ctxs[t] = tctx(tn)
+			}
+			const ops = 1 << 14
+			type op struct {
+				ctx  context.Context
+				name string
+			}
+			seq := make([]op, ops)
+			x := xorshift32(0x9E3779B9)
+			for i := range seq {
+				t := int(x.next() % uint32(n))
+				m := int(x.next() % M)
+				seq[i] = op{ctxs[t], fmt.Sprintf("tenant_%d_Model%d", t, m)}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				o := &seq[i&(ops-1)]
+				if _, ok := r.FindByName(o.ctx, o.name); !ok {
+					b.Fatal("not found")
+				}
+				i++
+			}
+		})
+	}
+	b.Run("global-miss", func(b *testing.B) {
+		r := modelreg.New()
+		defineTenant(b, r, "t", M)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := r.FindByName(bg, "NoSuchModel"); ok {
+				b.Fatal("found")
+			}
+		}
+	})
+}
+
+// BenchmarkFindByStructure looks up Q[k] in tenant t, as the workload's
+// struct_hit, over 100 tenants.
+func BenchmarkFindByStructure(b *testing.B) {
+	const M, N = 10, 100
+	r := modelreg.New()
+	ctxs := make([]context.Context, N)
+	for t := range N {
+		tn := "tenant_" + strconv.Itoa(t)
+		defineTenant(b, r, tn, M)
+		ctxs[t] = tctx(tn)
+	}
+	q := queries(b, M)
+	const ops = 1 << 12
+	type op struct {
+		ctx context.Context
+		q   *definition.Object
+	}
+	seq := make([]op, ops)
+	x := xorshift32(0x85EBCA6B)
+	for i := range seq {
+		t := x.next() % N
+		k := x.next() % uint32(len(q))
+		seq[i] = op{ctxs[t], q[k]}
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		o := &seq[i&(ops-1)]
+		if _, ok := r.FindByStructure(o.ctx, o.q); !ok {
+			b.Fatal("not found")
+		}
+		i++
+	}
+}
+
+// BenchmarkDefine defines the workload's model (JSON parse included).
+// new: models 0..9 of ever new tenants (tenants are cleaned up, untimed,
+// every 1000); replace: tenant t redefines one of its models.
+func BenchmarkDefine(b *testing.B) {
+	const M = 10
+	b.Run("new", func(b *testing.B) {
+		r := modelreg.New()
+		const tenants = 1000
+		js := make([][]byte, tenants*M)
+		ctxs := make([]context.Context, tenants)
+		for t := range tenants {
+			tn := "tenant_" + strconv.Itoa(t)
+			ctxs[t] = tctx(tn)
+			for m := range M {
+				js[t*M+m] = recipeJSON(tn, m)
+			}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if i == len(js) {
+				b.StopTimer()
+				for t := range tenants {
+					r.CleanupTenant(bg, "tenant_"+strconv.Itoa(t))
+				}
+				i = 0
+				b.StartTimer()
+			}
+			if _, err := r.DefineJSON(ctxs[i/M], js[i]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+	b.Run("replace", func(b *testing.B) {
+		r := modelreg.New()
+		defineTenant(b, r, "t", M)
+		ctx := tctx("t")
+		js := recipeJSON("t", 3)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.DefineJSON(ctx, js); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkCleanupTenant times the cleanup of a tenant of 100 models
+// (defined untimed) with 0 or 100,000 other tenants live (one model each).
+// Run it with a fixed count, e.g. -benchtime=2000x: each iteration defines
+// 100 models outside the timed region.
+func BenchmarkCleanupTenant(b *testing.B) {
+	const B = 100
+	defs := make([]*definition.Definition, B)
+	for m := range B {
+		defs[m] = parsed(b, recipeJSON("big", m))
+	}
+	for _, others := range []int{0, 100000} {
+		b.Run("others="+strconv.Itoa(others), func(b *testing.B) {
+			r := modelreg.New()
+			small := parsed(b, []byte(`{"name": "Small", "properties": {"a": "string", "o": {"x": "number"}}}`))
+			for t := range others {
+				if _, err := r.Define(tctx("other_"+strconv.Itoa(t)), small); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				id := "big_" + strconv.Itoa(i)
+				ctx := tctx(id)
+				for _, d := range defs {
+					if _, err := r.Define(ctx, d); err != nil {
+						b.Fatal(err)
+					}
+				}
+				i++
+				b.StartTimer()
+				rep, err := r.CleanupTenant(bg, id)
+				if err != nil || rep.ModelsRemoved != 2*B+2 {
+					b.Fatal(rep, err)
+				}
+			}
+		})
+	}
+}

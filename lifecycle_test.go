@@ -1,0 +1,468 @@
+package modelreg_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+	"weak"
+
+	"github.com/modelreg/modelreg"
+)
+
+func evicted(reps []modelreg.CleanupReport) []string {
+	var out []string
+	for _, r := range reps {
+		out = append(out, r.Tenant)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestIdleEviction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := modelreg.New()
+		mustDefine(t, r, tctx("a"), `{"name": "A", "properties": {"x": "string"}}`)
+		mustDefine(t, r, tctx("b"), `{"name": "B", "properties": {"x": "string"}}`)
+		mustDefine(t, r, bg, `{"name": "G", "properties": {"x": "string"}}`)
+		time.Sleep(60 * time.Millisecond)
+		// A lookup in b's context marks b only; tenantless lookups and
+		// lookups of other tenants' names mark nothing.
+		r.FindByName(tctx("b"), "A")
+		r.FindByName(bg, "A")
+		r.FindByName(bg, "G")
+		r.FindByStructure(bg, props(t, `{"x": "string"}`))
+		reps := r.CleanupIdle(bg, 30*time.Millisecond)
+		if got := evicted(reps); !slices.Equal(got, []string{"a"}) {
+			t.Fatalf("evicted %v, want [a]", got)
+		}
+		if reps[0].Reason != modelreg.ReasonIdle || reps[0].ModelsRemoved != 1 {
+			t.Errorf("report %+v", reps[0])
+		}
+		// b's lookup was recorded at the sweep's time (t=60ms): not idle
+		// at t=90ms, idle at t=91ms.
+		time.Sleep(30 * time.Millisecond)
+		if got := evicted(r.CleanupIdle(bg, 30*time.Millisecond)); got != nil {
+			t.Fatalf("evicted %v at the limit", got)
+		}
+		time.Sleep(time.Millisecond)
+		if got := evicted(r.CleanupIdle(bg, 30*time.Millisecond)); !slices.Equal(got, []string{"b"}) {
+			t.Fatalf("evicted %v, want [b]", got)
+		}
+		if c := r.Stats().Counters; c.Evictions != 2 || c.Cleanups != 0 {
+			t.Errorf("counters %+v", c)
+		}
+		if _, ok := r.FindByName(bg, "G"); !ok {
+			t.Error("the global scope was evicted")
+		}
+	})
+}
+
+func TestIdleNeverEvictsActiveTenant(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := modelreg.New()
+		mustDefine(t, r, tctx("a"), `{"name": "A", "properties": {"x": "string"}}`)
+		// Looked up every 10ms, swept every 7ms with maxIdle 15ms: a must
+		// survive every sweep.
+		for i := range 100 {
+			time.Sleep(time.Millisecond)
+			if i%10 == 0 {
+				r.FindByName(tctx("a"), "A")
+			}
+			if i%7 == 0 {
+				if got := evicted(r.CleanupIdle(bg, 15*time.Millisecond)); got != nil {
+					t.Fatalf("step %d: evicted %v", i, got)
+				}
+			}
+		}
+		// Registration activity counts too.
+		time.Sleep(14 * time.Millisecond)
+		mustDefine(t, r, tctx("a"), `{"name": "B", "properties": {"x": "string"}}`)
+		time.Sleep(14 * time.Millisecond)
+		if got := evicted(r.CleanupIdle(bg, 15*time.Millisecond)); got != nil {
+			t.Fatalf("evicted %v after a registration", got)
+		}
+	})
+}
+
+func TestIdlePolicies(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := modelreg.New(modelreg.WithPolicy(modelreg.Policy{MaxIdle: 50 * time.Millisecond}))
+		for _, id := range []string{"default", "never", "short", "leased"} {
+			mustDefine(t, r, tctx(id), `{"name": "A", "properties": {"x": "string"}}`)
+		}
+		must(t, r.SetPolicy("never", modelreg.Policy{MaxIdle: -1}))
+		must(t, r.SetPolicy("short", modelreg.Policy{MaxIdle: 10 * time.Millisecond}))
+		l, err := r.Acquire(bg, "leased")
+		must(t, err)
+		time.Sleep(20 * time.Millisecond)
+		if got := evicted(r.CleanupIdle(bg, 0)); !slices.Equal(got, []string{"short"}) {
+			t.Fatalf("evicted %v, want [short]", got)
+		}
+		time.Sleep(40 * time.Millisecond)
+		if got := evicted(r.CleanupIdle(bg, 0)); !slices.Equal(got, []string{"default"}) {
+			t.Fatalf("evicted %v, want [default]", got)
+		}
+		// The argument replaces the default policy's limit.
+		time.Sleep(time.Hour)
+		if got := evicted(r.CleanupIdle(bg, 2*time.Hour)); got != nil {
+			t.Fatalf("evicted %v", got)
+		}
+		l.Release()
+		l.Release() // harmless
+		// Releasing is activity: idle again 50ms later.
+		time.Sleep(50 * time.Millisecond)
+		if got := evicted(r.CleanupIdle(bg, 0)); got != nil {
+			t.Fatalf("evicted %v", got)
+		}
+		time.Sleep(time.Millisecond)
+		if got := evicted(r.CleanupIdle(bg, 0)); !slices.Equal(got, []string{"leased"}) {
+			t.Fatalf("evicted %v, want [leased]", got)
+		}
+		if _, ok := r.TenantStats("never"); !ok {
+			t.Fatal("tenant with MaxIdle -1 evicted")
+		}
+		// The policy survives the tenant's eviction.
+		if p := r.Policy("short"); p.MaxIdle != 10*time.Millisecond {
+			t.Errorf("policy after eviction %+v", p)
+		}
+	})
+}
+
+func TestJanitor(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := modelreg.New()
+		sub := r.Subscribe(16)
+		defer sub.Close()
+		ctx, cancel := context.WithCancel(bg)
+		defer cancel()
+		j, err := r.StartJanitor(ctx, 10*time.Millisecond, 25*time.Millisecond)
+		must(t, err)
+		mustDefine(t, r, tctx("a"), `{"name": "A", "properties": {"x": "string"}}`)
+		time.Sleep(25 * time.Millisecond)
+		synctest.Wait()
+		if _, ok := r.TenantStats("a"); !ok {
+			t.Fatal("evicted too early")
+		}
+		time.Sleep(10 * time.Millisecond) // sweep at 30ms
+		synctest.Wait()
+		if _, ok := r.TenantStats("a"); ok {
+			t.Fatal("not evicted by the janitor")
+		}
+		var kinds []modelreg.EventKind
+	drain:
+		for {
+			select {
+			case ev := <-sub.C():
+				kinds = append(kinds, ev.Kind)
+			default:
+				break drain
+			}
+		}
+		if len(kinds) == 0 || kinds[len(kinds)-1] != modelreg.EventTenantEvicted {
+			t.Errorf("events %v", kinds)
+		}
+		j.Stop()
+		j.Stop() // harmless
+		if _, err := r.StartJanitor(ctx, 0, time.Second); !errors.Is(err, modelreg.ErrInvalidArgument) {
+			t.Errorf("zero interval: %v", err)
+		}
+		// Stopping through the context.
+		j2, err := r.StartJanitor(ctx, time.Millisecond, time.Second)
+		must(t, err)
+		cancel()
+		<-j2.Done()
+		j2.Stop()
+	})
+}
+
+func TestLeases(t *testing.T) {
+	r := modelreg.New()
+	l1, err := r.Acquire(bg, "t")
+	must(t, err)
+	if st, ok := r.TenantStats("t"); !ok || st.Leases != 1 || st.Models != 0 {
+		t.Fatalf("after Acquire: %+v %v", st, ok)
+	}
+	l2, _ := r.Acquire(bg, "t")
+	if g := r.Stats().Gauges; g.Leases != 2 || g.Tenants != 1 {
+		t.Errorf("gauges %+v", g)
+	}
+	must(t, r.SetPolicy("t", modelreg.Policy{OnLastRelease: modelreg.ReleaseCleanup}))
+	l1.Release()
+	l1.Release()
+	if _, ok := r.TenantStats("t"); !ok {
+		t.Fatal("cleaned up before the last release")
+	}
+	l2.Release()
+	if _, ok := r.TenantStats("t"); ok {
+		t.Fatal("not cleaned up on last release")
+	}
+	if c := r.Stats().Counters; c.ReleaseCleanups != 1 {
+		t.Errorf("counters %+v", c)
+	}
+	if g := r.Stats().Gauges; g.Leases != 0 || g.Tenants != 0 {
+		t.Errorf("gauges %+v", g)
+	}
+	// An explicit cleanup wins over leases; the old lease is inert.
+	l3, _ := r.Acquire(bg, "u")
+	mustDefine(t, r, tctx("u"), `{"name": "A", "properties": {"x": "string"}}`)
+	if rep, err := r.CleanupTenant(bg, "u"); err != nil || rep.ModelsRemoved != 1 {
+		t.Fatal(rep, err)
+	}
+	l4, _ := r.Acquire(bg, "u")
+	l3.Release()
+	if st, ok := r.TenantStats("u"); !ok || st.Leases != 1 {
+		t.Errorf("an inert lease changed the new scope: %+v %v", st, ok)
+	}
+	l4.Release()
+	if g := r.Stats().Gauges; g.Leases != 0 {
+		t.Errorf("gauges %+v", g)
+	}
+	if _, err := r.Acquire(bg, "global"); !errors.Is(err, modelreg.ErrGlobalScope) {
+		t.Errorf("Acquire(global) = %v", err)
+	}
+	if _, err := r.Acquire(bg, ""); !errors.Is(err, modelreg.ErrInvalidTenant) {
+		t.Errorf("Acquire(\"\") = %v", err)
+	}
+}
+
+func TestQuotas(t *testing.T) {
+	r := modelreg.New(modelreg.WithPolicy(modelreg.Policy{MaxModels: 2, MaxDepth: 3}))
+	ctx := tctx("q")
+	mustDefine(t, r, ctx, `{"name": "A", "properties": {"x": "string"}}`)
+	mustDefine(t, r, ctx, `{"name": "B", "properties": {"x": "string"}}`)
+	_, err := r.DefineJSON(ctx, []byte(`{"name": "C", "properties": {"x": "string"}}`))
+	var qe *modelreg.QuotaError
+	if !errors.Is(err, modelreg.ErrQuota) || !errors.As(err, &qe) || qe.Quota != modelreg.QuotaModels || qe.Limit != 2 || qe.Value != 3 || qe.Tenant != "q" {
+		t.Fatalf("third model: %v", err)
+	}
+	// Replacing does not count as a new model.
+	mustDefine(t, r, ctx, `{"name": "B", "properties": {"y": "string"}}`)
+	// Depth: {"o": [{"p": "string"}]} has depth 3, one more level is 4.
+	mustDefine(t, r, tctx("d"), `{"name": "A", "properties": {"o": [{"p": "string"}]}}`)
+	_, err = r.DefineJSON(tctx("d"), []byte(`{"name": "B", "properties": {"o": [{"p": {"q": "string"}}]}}`))
+	if !errors.As(err, &qe) || qe.Quota != modelreg.QuotaDepth || qe.Value != 4 {
+		t.Fatalf("depth: %v", err)
+	}
+	// A refused registration does not create a tenant.
+	if _, err := r.DefineJSON(tctx("new"), []byte(`{"name": "B", "properties": {"o": [{"p": {"q": "string"}}]}}`)); err == nil {
+		t.Fatal("accepted")
+	}
+	if _, ok := r.TenantStats("new"); ok {
+		t.Error("a refused registration created the tenant")
+	}
+	// A tenant policy lifts the default limit; bytes.
+	must(t, r.SetPolicy("q", modelreg.Policy{MaxModels: -1, MaxBytes: 400}))
+	mustDefine(t, r, ctx, `{"name": "C", "properties": {"x": "string"}}`)
+	st, _ := r.TenantStats("q")
+	big := fmt.Sprintf(`{"name": "D", "properties": {"x": {"type": "string", "default": %q}}}`, strings.Repeat("a", int(400-st.DefinitionBytes)))
+	_, err = r.DefineJSON(ctx, []byte(big))
+	if !errors.As(err, &qe) || qe.Quota != modelreg.QuotaBytes || qe.Limit != 400 {
+		t.Fatalf("bytes: %v", err)
+	}
+	// Global code has no quotas.
+	for i := range 5 {
+		mustDefine(t, r, bg, fmt.Sprintf(`{"name": "G%d", "properties": {"o": [{"p": {"q": "string"}}]}}`, i))
+	}
+}
+
+func TestEventsNeverBlock(t *testing.T) {
+	r := modelreg.New()
+	stuck := r.Subscribe(1) // never read
+	defer stuck.Close()
+	for i := range 50 {
+		defineTenant(t, r, fmt.Sprintf("t%d", i), 3)
+		if _, err := r.CleanupTenant(bg, fmt.Sprintf("t%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if stuck.Dropped() == 0 || r.Stats().Counters.EventsDropped != stuck.Dropped() {
+		t.Errorf("dropped %d, counter %d", stuck.Dropped(), r.Stats().Counters.EventsDropped)
+	}
+	stuck.Close()
+	stuck.Close()
+	if _, open := <-stuck.C(); !open {
+		// The one buffered event may still be there; then the channel closes.
+		t.Log("closed")
+	}
+}
+
+func TestEventsOrder(t *testing.T) {
+	r := modelreg.New()
+	sub := r.Subscribe(100)
+	mustDefine(t, r, tctx("e"), `{"name": "A", "properties": {"o": {"x": "string"}, "p": {"x": "string"}}}`)
+	mustDefine(t, r, tctx("e"), `{"name": "A", "properties": {"o": {"x": "string"}}}`)
+	if _, err := r.RemoveModel(tctx("e"), "A"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.CleanupTenant(bg, "e"); err != nil {
+		t.Fatal(err)
+	}
+	sub.Close()
+	var got []string
+	for ev := range sub.C() {
+		s := ev.Kind.String()
+		if ev.Anonymous {
+			s += "(anon)"
+		}
+		if ev.Replaced {
+			s += "(replaced)"
+		}
+		if ev.Tenant != "e" {
+			t.Errorf("event %v of tenant %q", ev.Kind, ev.Tenant)
+		}
+		got = append(got, s)
+	}
+	want := []string{
+		"TenantCreated", "ModelRegistered(anon)", "ModelReused(anon)", "ModelRegistered",
+		"ModelReused(anon)", "ModelRegistered(replaced)", "ModelRemoved", "TenantCleaned",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events\n got %v\nwant %v", got, want)
+	}
+}
+
+func TestCleanupHookErrors(t *testing.T) {
+	r := modelreg.New()
+	sub := r.Subscribe(100)
+	defer sub.Close()
+	boom := errors.New("boom")
+	var seen []modelreg.CleanupReport
+	r.OnCleanup(func(_ context.Context, rep modelreg.CleanupReport) error {
+		seen = append(seen, rep)
+		return nil
+	})
+	remove := r.OnCleanup(func(context.Context, modelreg.CleanupReport) error { return boom })
+	defineTenant(t, r, "h", 2)
+	rep, err := r.CleanupTenant(bg, "h")
+	if !errors.Is(err, modelreg.ErrHook) || !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	var he *modelreg.HookError
+	if !errors.As(err, &he) || he.Tenant != "h" || rep.HookErr != err {
+		t.Errorf("hook error %v, report %+v", err, rep)
+	}
+	if rep.ModelsRemoved != 2+4 || len(seen) != 1 || seen[0].ModelsRemoved != 6 || seen[0].HookErr != nil {
+		t.Errorf("report %+v, seen %+v", rep, seen)
+	}
+	if _, ok := r.TenantStats("h"); ok {
+		t.Error("tenant still live after a failed hook")
+	}
+	if c := r.Stats().Counters; c.HookErrors != 1 {
+		t.Errorf("HookErrors = %d", c.HookErrors)
+	}
+	failed := false
+	for len(sub.C()) > 0 {
+		if ev := <-sub.C(); ev.Kind == modelreg.EventHookFailed && errors.Is(ev.Err, boom) {
+			failed = true
+		}
+	}
+	if !failed {
+		t.Error("no EventHookFailed")
+	}
+	remove()
+	defineTenant(t, r, "h", 1)
+	if _, err := r.CleanupTenant(bg, "h"); err != nil {
+		t.Errorf("after removing the hook: %v", err)
+	}
+}
+
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// collected runs the collector until every pointer is nil.
+func collected[T any](ws []weak.Pointer[T]) bool {
+	for range 20 {
+		runtime.GC()
+		if !slices.ContainsFunc(ws, func(w weak.Pointer[T]) bool { return w.Value() != nil }) {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCleanedTenantCollected(t *testing.T) {
+	r := modelreg.New()
+	ctx := tctx("w") // a context that cached the scope
+	var ws []weak.Pointer[modelreg.Model]
+	for _, m := range defineTenant(t, r, "w", 10) {
+		ws = append(ws, weak.Make(m))
+		for _, a := range m.Nested() {
+			ws = append(ws, weak.Make(a))
+		}
+	}
+	keep := defineTenant(t, r, "keep", 2)
+	r.FindByName(ctx, "w_Model1")
+	r.FindByStructure(ctx, props(t, `{"sku": "string", "qty": "number", "price": "number"}`))
+	l, _ := r.Acquire(bg, "w") // a lease still held
+	if collected(ws) {
+		t.Fatal("live models collected")
+	}
+	if _, err := r.CleanupTenant(bg, "w"); err != nil {
+		t.Fatal(err)
+	}
+	if !collected(ws) {
+		t.Error("models of the cleaned tenant still reachable")
+	}
+	runtime.KeepAlive(ctx)
+	runtime.KeepAlive(l)
+	runtime.KeepAlive(keep)
+}
+
+func TestReplaceReleasesOrphans(t *testing.T) {
+	r := modelreg.New()
+	ctx := tctx("edit")
+	n := 100000
+	if testing.Short() {
+		n = 10000
+	}
+	var orphans []weak.Pointer[modelreg.Model]
+	var shared, last *modelreg.Model
+	for i := range n {
+		m := mustDefine(t, r, ctx, fmt.Sprintf(`{"name": "M", "properties": {"v": {"f%d": {"g%d": "string"}}, "s": {"keep": "number"}}}`, i, i))
+		shared, last = nested(t, r, m, "s"), nested(t, r, m, "v")
+		if i%1000 == 0 {
+			orphans = append(orphans, weak.Make(last), weak.Make(nested(t, r, last, fmt.Sprintf("f%d", i))))
+		}
+	}
+	st, _ := r.TenantStats("edit")
+	if st.Models != 1 || st.Anonymous != 3 {
+		t.Errorf("after %d edits: %d models, %d anonymous, want 1 and 3", n, st.Models, st.Anonymous)
+	}
+	c := r.Stats().Counters
+	if c.Registrations != uint64(n) || c.Replacements != uint64(n-1) ||
+		c.AnonymousCreated != uint64(1+2*n) || c.AnonymousReleased != uint64(2*(n-1)) {
+		t.Errorf("counters %+v", c)
+	}
+	if g := r.Stats().Gauges; g.TenantModels != 1 || g.TenantAnonymous != 3 {
+		t.Errorf("gauges %+v", g)
+	}
+	if !collected(orphans) {
+		t.Error("orphaned anonymous models still reachable")
+	}
+	// Sanity: the live ones are not collected.
+	if collected([]weak.Pointer[modelreg.Model]{weak.Make(shared)}) || collected([]weak.Pointer[modelreg.Model]{weak.Make(last)}) {
+		t.Fatal("a live anonymous model was collected")
+	}
+	// Removing the model releases everything.
+	ws := []weak.Pointer[modelreg.Model]{weak.Make(shared), weak.Make(last)}
+	shared, last = nil, nil
+	if ok, err := r.RemoveModel(ctx, "M"); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if st, _ := r.TenantStats("edit"); st.Models != 0 || st.Anonymous != 0 || st.DefinitionBytes != 0 {
+		t.Errorf("after removal %+v", st)
+	}
+	if !collected(ws) {
+		t.Error("removed model's anonymous models still reachable")
+	}
+}
