@@ -1,0 +1,225 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/modelreg/modelreg/store"
+)
+
+// Token formats.
+//
+// A tenant token is "mrt_" + 16 hex digits (its public id) + "_" + 43
+// base64url characters (32 random bytes): 64 characters. The store keeps
+// only the id, the tenant and the SHA-256 hash of the whole token; a
+// request's token is found by id and checked by comparing hashes in
+// constant time. A generated admin token is "mra_" + 43 base64url
+// characters; an admin token given by the operator can be any string of at
+// least MinAdminTokenLen bytes.
+const (
+	tenantTokenPrefix = "mrt_"
+	adminTokenPrefix  = "mra_"
+	tokenIDLen        = 16
+	tokenSecretLen    = 43
+	tenantTokenLen    = len(tenantTokenPrefix) + tokenIDLen + 1 + tokenSecretLen
+
+	// MinAdminTokenLen is the minimum length of an operator-supplied admin
+	// token.
+	MinAdminTokenLen = 16
+
+	// adminHashSetting is the store setting that keeps the SHA-256 hash of
+	// a generated admin token.
+	adminHashSetting = "admin_token_sha256"
+)
+
+// ErrWeakAdminToken is returned for an admin token shorter than
+// MinAdminTokenLen.
+var ErrWeakAdminToken = errors.New("server: admin token shorter than 16 bytes")
+
+// principal is who a request's token belongs to.
+type principal struct {
+	admin  bool
+	tenant string // for tenant tokens
+}
+
+// canAccess reports whether p may act in tenant id's scope.
+func (p principal) canAccess(id string) bool { return p.admin || p.tenant == id }
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	rand.Read(b) // never returns an error (crypto/rand, Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// newTenantToken returns a new token string and its stored form.
+func newTenantToken(tenant string) (string, store.Token) {
+	var idb [tokenIDLen / 2]byte
+	rand.Read(idb[:])
+	id := hex.EncodeToString(idb[:])
+	tok := tenantTokenPrefix + id + "_" + randomString(32)
+	return tok, store.Token{ID: id, Tenant: tenant, Hash: sha256.Sum256([]byte(tok))}
+}
+
+// parseTenantToken returns the id of a well-formed tenant token.
+func parseTenantToken(tok string) (id string, ok bool) {
+	if len(tok) != tenantTokenLen || !strings.HasPrefix(tok, tenantTokenPrefix) || tok[len(tenantTokenPrefix)+tokenIDLen] != '_' {
+		return "", false
+	}
+	id = tok[len(tenantTokenPrefix) : len(tenantTokenPrefix)+tokenIDLen]
+	for i := 0; i < len(id); i++ {
+		if c := id[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return "", false
+		}
+	}
+	return id, true
+}
+
+// ResolveAdminToken decides the admin token of a server at start.
+//
+// When configured is not empty (from MODELREG_ADMIN_TOKEN or a file) it is
+// the admin token, and nothing is stored. Otherwise the hash of a token
+// generated at an earlier start is read from the store; when there is none,
+// a new token is generated, its hash stored, and the token returned in
+// generated so that the caller prints it, once. With reset, a new token is
+// generated even if one was stored.
+//
+// Only the SHA-256 hash of the admin token is kept, in memory and in the
+// store.
+func ResolveAdminToken(ctx context.Context, st store.Store, configured string, reset bool) (hash [32]byte, generated string, err error) {
+	if configured != "" {
+		if len(configured) < MinAdminTokenLen {
+			return hash, "", ErrWeakAdminToken
+		}
+		return sha256.Sum256([]byte(configured)), "", nil
+	}
+	if !reset {
+		switch v, err := st.Setting(ctx, adminHashSetting); {
+		case err == nil && len(v) == len(hash):
+			copy(hash[:], v)
+			return hash, "", nil
+		case err == nil:
+			return hash, "", fmt.Errorf("server: stored admin token hash has %d bytes", len(v))
+		case !errors.Is(err, store.ErrNotFound):
+			return hash, "", err
+		}
+	}
+	generated = adminTokenPrefix + randomString(32)
+	hash = sha256.Sum256([]byte(generated))
+	if err := st.PutSetting(ctx, adminHashSetting, hash[:]); err != nil {
+		return [32]byte{}, "", err
+	}
+	return hash, generated, nil
+}
+
+// authenticator checks bearer tokens. Verified tenant tokens are cached by
+// id (the cache holds hashes only) so that a request does not need the
+// store; the cache is bounded and purged of a tenant's tokens when the
+// tenant is deleted.
+type authenticator struct {
+	adminHash [32]byte
+	st        store.Store
+	max       int
+
+	mu       sync.RWMutex
+	gen      uint64 // bumped by every purge; a lookup caches only if it did not change
+	byID     map[string]cachedToken
+	byTenant map[string][]string
+}
+
+type cachedToken struct {
+	tenant string
+	hash   [32]byte
+}
+
+func newAuthenticator(adminHash [32]byte, st store.Store, maxCached int) *authenticator {
+	return &authenticator{adminHash: adminHash, st: st, max: maxCached,
+		byID: make(map[string]cachedToken), byTenant: make(map[string][]string)}
+}
+
+// bearer extracts the token of an "Authorization: Bearer" header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Get("Authorization")
+	const p = "Bearer "
+	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[len(p):])
+	return tok, tok != ""
+}
+
+var errBadToken = errors.New("invalid token")
+
+// authenticate returns the principal of a token, errBadToken for a token
+// that is not valid, or a store error.
+func (a *authenticator) authenticate(ctx context.Context, tok string) (principal, error) {
+	h := sha256.Sum256([]byte(tok))
+	if subtle.ConstantTimeCompare(h[:], a.adminHash[:]) == 1 {
+		return principal{admin: true}, nil
+	}
+	id, ok := parseTenantToken(tok)
+	if !ok {
+		return principal{}, errBadToken
+	}
+	a.mu.RLock()
+	c, hit := a.byID[id]
+	gen := a.gen
+	a.mu.RUnlock()
+	if !hit {
+		t, err := a.st.Token(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return principal{}, errBadToken
+		}
+		if err != nil {
+			return principal{}, err
+		}
+		c = cachedToken{tenant: t.Tenant, hash: t.Hash}
+		a.remember(id, c, gen)
+	}
+	if subtle.ConstantTimeCompare(h[:], c.hash[:]) != 1 {
+		return principal{}, errBadToken
+	}
+	return principal{tenant: c.tenant}, nil
+}
+
+func (a *authenticator) remember(id string, c cachedToken, gen uint64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.gen != gen {
+		return // a purge ran since the store was read: the token may be gone
+	}
+	if len(a.byID) >= a.max {
+		// Crude but bounded: start over. Tokens are re-read on next use.
+		a.byID = make(map[string]cachedToken)
+		a.byTenant = make(map[string][]string)
+	}
+	a.byID[id] = c
+	a.byTenant[c.tenant] = append(a.byTenant[c.tenant], id)
+}
+
+// purgeTenant forgets every cached token of a tenant. Call it after the
+// tenant's tokens were deleted from the store.
+func (a *authenticator) purgeTenant(tenant string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen++
+	for _, id := range a.byTenant[tenant] {
+		delete(a.byID, id)
+	}
+	delete(a.byTenant, tenant)
+}
+
+// cached returns the number of cached tokens.
+func (a *authenticator) cached() int {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return len(a.byID)
+}

@@ -1,0 +1,978 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modelreg/modelreg"
+	"github.com/modelreg/modelreg/definition"
+	"github.com/modelreg/modelreg/document"
+	"github.com/modelreg/modelreg/store"
+)
+
+// ---- helpers ------------------------------------------------------------
+
+// authorize authenticates the request's bearer token.
+func (s *Server) authorize(r *http.Request) (principal, error) {
+	tok, ok := bearer(r)
+	if !ok {
+		return principal{}, problem(http.StatusUnauthorized, ProblemUnauthorized, "send a token: Authorization: Bearer <token>")
+	}
+	p, err := s.auth.authenticate(r.Context(), tok)
+	if errors.Is(err, errBadToken) {
+		return principal{}, problem(http.StatusUnauthorized, ProblemUnauthorized, "invalid token")
+	}
+	if err != nil {
+		return principal{}, s.storeError(err)
+	}
+	return p, nil
+}
+
+func (s *Server) requireAdmin(r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	if !p.admin {
+		return problem(http.StatusForbidden, ProblemForbidden, "this operation needs the admin token")
+	}
+	return nil
+}
+
+// scopeOf returns the scope a request addresses: a tenant id (checked
+// against the principal) or store.Global for /v1/global routes.
+func (s *Server) scopeOf(r *http.Request, p principal) (string, error) {
+	if strings.HasPrefix(r.URL.Path, "/v1/global/") {
+		return store.Global, nil
+	}
+	return s.tenantAccess(r, p)
+}
+
+// scopeCtx returns a context that selects scope in the registry.
+func scopeCtx(ctx context.Context, scope string) context.Context {
+	if scope == store.Global {
+		return ctx
+	}
+	return modelreg.WithTenant(ctx, scope)
+}
+
+// acquireScope returns the read-locked state of scope, loading a tenant if
+// needed; release it with s.releaseScope.
+func (s *Server) acquireScope(ctx context.Context, scope string) (*tenantState, error) {
+	if scope == store.Global {
+		return s.global, nil
+	}
+	t, err := s.acquire(ctx, scope)
+	if errors.Is(err, errNoTenant) {
+		return nil, tenantNotFound(scope)
+	}
+	if err != nil {
+		return nil, s.storeError(err)
+	}
+	return t, nil
+}
+
+func (s *Server) releaseScope(t *tenantState) {
+	if t != s.global {
+		s.release(t)
+	}
+}
+
+// storeError turns a store (or load) error into a problem.
+func (s *Server) storeError(err error) error {
+	switch {
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "request canceled or timed out")
+		p.cause = err
+		return p
+	case errors.Is(err, store.ErrClosed):
+		p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "the server is shutting down")
+		p.cause = err
+		return p
+	}
+	p := problem(http.StatusInternalServerError, ProblemInternal, "storage error")
+	p.cause = err
+	return p
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	if err != nil {
+		return nil // the client went away; nothing more to say
+	}
+	return nil
+}
+
+// definitionProblem maps a definition parse error to a problem.
+func definitionProblem(err error) *Problem {
+	var de *definition.Error
+	if !errors.As(err, &de) {
+		return problem(http.StatusBadRequest, ProblemInvalidDefinition, "%v", err)
+	}
+	var p *Problem
+	switch {
+	case errors.Is(err, definition.ErrSyntax):
+		p = problem(http.StatusBadRequest, ProblemMalformedJSON, "%s", de.Error())
+	case errors.Is(err, definition.ErrTooLarge):
+		p = problem(http.StatusRequestEntityTooLarge, ProblemTooLarge, "%s", de.Error())
+	default:
+		p = problem(http.StatusBadRequest, ProblemInvalidDefinition, "%s", de.Error())
+	}
+	p.Path = de.Path
+	p.cause = err
+	return p
+}
+
+// registryProblem maps a registry error to a problem.
+func registryProblem(err error) *Problem {
+	var qe *modelreg.QuotaError
+	switch {
+	case errors.As(err, &qe):
+		p := problem(http.StatusConflict, ProblemQuotaExceeded, "%s quota exceeded: %d > %d", qe.Quota, qe.Value, qe.Limit)
+		p.Quota = qe.Quota.String()
+		p.cause = err
+		return p
+	case errors.Is(err, modelreg.ErrInvalidTenant), errors.Is(err, modelreg.ErrGlobalScope):
+		return problem(http.StatusBadRequest, ProblemInvalidTenantID, "%s", tenantIDReason(err))
+	case errors.Is(err, modelreg.ErrInvalidDefinition):
+		return problem(http.StatusBadRequest, ProblemInvalidDefinition, "%v", err)
+	}
+	p := problem(http.StatusInternalServerError, ProblemInternal, "registry error")
+	p.cause = err
+	return p
+}
+
+// withName returns the definition body with its "name" set to name: it
+// must either have no top-level "name" (it is then added) or have exactly
+// that name. Malformed input is returned unchanged (the parser reports it
+// with a position).
+func withName(body []byte, name string) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('{') {
+		return body, nil
+	}
+	empty := true
+	for dec.More() {
+		empty = false
+		k, err := dec.Token()
+		if err != nil {
+			return body, nil
+		}
+		if k == "name" {
+			var v any
+			if err := dec.Decode(&v); err != nil {
+				return body, nil
+			}
+			if got, ok := v.(string); ok && got != name {
+				return nil, problem(http.StatusBadRequest, ProblemNameMismatch, "the definition is named %q but the URL names %q", got, name)
+			}
+			return body, nil // the parser checks the rest
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return body, nil
+		}
+	}
+	i := bytes.IndexByte(body, '{')
+	q, _ := json.Marshal(name)
+	out := make([]byte, 0, len(body)+len(q)+10)
+	out = append(out, body[:i+1]...)
+	out = append(out, `"name":`...)
+	out = append(out, q...)
+	if !empty {
+		out = append(out, ',')
+	}
+	return append(out, body[i+1:]...), nil
+}
+
+// ---- responses ----------------------------------------------------------
+
+// modelJSON is a named or anonymous model in responses.
+type modelJSON struct {
+	Name        string          `json:"name,omitempty"`
+	ID          string          `json:"id,omitempty"` // anonymous models
+	Anonymous   bool            `json:"anonymous,omitempty"`
+	Scope       string          `json:"scope"` // "tenant" or "global"
+	Tenant      string          `json:"tenant,omitempty"`
+	Fingerprint string          `json:"fingerprint"`
+	Revision    int64           `json:"revision,omitempty"`
+	Created     *time.Time      `json:"created,omitempty"`
+	Updated     *time.Time      `json:"updated,omitempty"`
+	Refs        []string        `json:"refs"`
+	Definition  json.RawMessage `json:"definition,omitempty"`
+	Properties  json.RawMessage `json:"properties,omitempty"` // anonymous models
+	Canonical   json.RawMessage `json:"canonical"`
+}
+
+func (s *Server) modelResponse(m *modelreg.Model, full bool) (modelJSON, error) {
+	out := modelJSON{
+		Name:        m.Name(),
+		Scope:       "global",
+		Tenant:      m.Tenant(),
+		Fingerprint: m.Fingerprint().String(),
+		Refs:        m.Refs(),
+		Canonical:   json.RawMessage(m.Canonical()),
+	}
+	if out.Refs == nil {
+		out.Refs = []string{}
+	}
+	if m.Tenant() != "" {
+		out.Scope = "tenant"
+	}
+	if m.Anonymous() {
+		out.Name, out.ID, out.Anonymous = "", m.ID(), true
+		props, err := m.Object().MarshalJSON()
+		if err != nil {
+			return out, err
+		}
+		out.Properties = props
+		return out, nil
+	}
+	meta := s.metaOf(m)
+	if meta.revision > 0 {
+		out.Revision = meta.revision
+		c, u := meta.created, meta.updated
+		out.Created, out.Updated = &c, &u
+	}
+	if full {
+		def, err := m.Definition().MarshalJSON()
+		if err != nil {
+			return out, err
+		}
+		out.Definition = def
+	}
+	return out, nil
+}
+
+// metaOf returns the stored metadata of a named model, if its scope is
+// resident.
+func (s *Server) metaOf(m *modelreg.Model) modelMeta {
+	t := s.global
+	if m.Tenant() != "" {
+		if t = s.resident.get(m.Tenant()); t == nil {
+			return modelMeta{}
+		}
+	}
+	meta, _ := t.getMeta(m.Name())
+	return meta
+}
+
+func etag(rev int64) string { return `"` + strconv.FormatInt(rev, 10) + `"` }
+
+// ---- operational --------------------------------------------------------
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	if s.draining.Load() {
+		return problem(http.StatusServiceUnavailable, ProblemUnavailable, "shutting down")
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.st.Ping(ctx); err != nil {
+		p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "store unavailable")
+		p.cause = err
+		return p
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// ---- models -------------------------------------------------------------
+
+func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	scope, err := s.scopeOf(r, p)
+	if err != nil {
+		return err
+	}
+	if scope == store.Global && !p.admin {
+		return problem(http.StatusForbidden, ProblemForbidden, "writing global models needs the admin token")
+	}
+	name := r.PathValue("name")
+	if !definition.ValidModelName(name, s.cfg.Limits) {
+		return problem(http.StatusBadRequest, ProblemInvalidModelName, "invalid model name %q: 1 to %d bytes, an ASCII letter or '_' followed by letters, digits, '_' or '-'", name, definition.DefaultLimits().MaxNameLen)
+	}
+	cond, err := condition(r)
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	body, err = withName(body, name)
+	if err != nil {
+		return err
+	}
+	def, err := definition.Parse(body, s.cfg.Limits)
+	if err != nil {
+		return definitionProblem(err)
+	}
+	if def.Name != name {
+		return problem(http.StatusBadRequest, ProblemNameMismatch, "the definition is named %q but the URL names %q", def.Name, name)
+	}
+	ctx := r.Context()
+
+	// Writes to a scope are serialised, so the store and the registry see
+	// them in the same order.
+	var state *tenantState
+	if scope == store.Global {
+		s.globalMu.Lock()
+		defer s.globalMu.Unlock()
+		state = s.global
+	} else {
+		mu := s.stripe(scope)
+		mu.Lock()
+		defer mu.Unlock()
+		if state, err = s.loadLocked(ctx, scope, true); err != nil {
+			return s.storeError(err)
+		}
+		// Refuse what the registry would refuse before touching the
+		// store (the rest is caught after, and undone).
+		if pol := s.reg.Policy(scope); pol.MaxModels > 0 {
+			if _, exists := state.getMeta(name); !exists && len(state.meta) >= pol.MaxModels {
+				pq := problem(http.StatusConflict, ProblemQuotaExceeded, "models quota exceeded: %d > %d", len(state.meta)+1, pol.MaxModels)
+				pq.Quota = modelreg.QuotaModels.String()
+				return pq
+			}
+		}
+	}
+
+	// The previous stored version, to restore if the registry refuses
+	// the new one after it was stored.
+	prev, err := s.st.Model(ctx, scope, name)
+	hadPrev := err == nil
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return s.storeError(err)
+	}
+
+	// 1. Durable first.
+	t0 := time.Now()
+	stored, created, err := s.st.PutModel(ctx, store.Model{Scope: scope, Name: name, Definition: body, Fingerprint: def.Object.Fingerprint().String()}, cond)
+	s.m.observeStore("put_model", t0)
+	if errors.Is(err, store.ErrPrecondition) {
+		return problem(http.StatusPreconditionFailed, ProblemPreconditionFailed, "%v", err)
+	}
+	if err != nil {
+		return s.storeError(err)
+	}
+	// 2. Then memory. Stored definitions were parsed above, so only a
+	// quota can refuse it here: undo the store write.
+	m, err := s.reg.Define(scopeCtx(context.WithoutCancel(ctx), scope), def)
+	if err != nil {
+		uctx := context.WithoutCancel(ctx)
+		var uerr error
+		if hadPrev {
+			_, _, uerr = s.st.PutModel(uctx, prev, store.Condition{Revision: stored.Revision})
+		} else {
+			uerr = s.st.DeleteModel(uctx, scope, name)
+		}
+		if uerr != nil {
+			s.log.Error("could not undo a stored definition the registry refused; it will be skipped at the next load",
+				"scope", scope, "model", name, "err", uerr)
+		}
+		return registryProblem(err)
+	}
+	state.setMeta(name, modelMeta{revision: stored.Revision, created: stored.Created, updated: stored.Updated})
+
+	resp, err := s.modelResponse(m, true)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", etag(stored.Revision))
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+		w.Header().Set("Location", r.URL.EscapedPath())
+	}
+	return writeJSON(w, status, resp)
+}
+
+// condition reads If-Match / If-None-Match of a PUT.
+func condition(r *http.Request) (store.Condition, error) {
+	var c store.Condition
+	if v := r.Header.Get("If-None-Match"); v != "" {
+		if strings.TrimSpace(v) != "*" {
+			return c, problem(http.StatusBadRequest, ProblemInvalidRequest, `If-None-Match supports only "*"`)
+		}
+		c.MustNotExist = true
+	}
+	if v := r.Header.Get("If-Match"); v != "" {
+		v = strings.TrimSpace(v)
+		rev, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+		if err != nil || rev <= 0 || len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' {
+			return c, problem(http.StatusBadRequest, ProblemInvalidRequest, `If-Match must be an ETag of this API ("<revision>")`)
+		}
+		c.Revision = rev
+	}
+	return c, nil
+}
+
+func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	scope, err := s.scopeOf(r, p)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	t, err := s.acquireScope(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	defer s.releaseScope(t)
+	m, ok := s.reg.FindByName(scopeCtx(r.Context(), scope), name)
+	if !ok {
+		return problem(http.StatusNotFound, ProblemModelNotFound, "model %q not found", name)
+	}
+	resp, err := s.modelResponse(m, true)
+	if err != nil {
+		return err
+	}
+	if resp.Revision > 0 {
+		w.Header().Set("ETag", etag(resp.Revision))
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	scope, err := s.scopeOf(r, p)
+	if err != nil {
+		return err
+	}
+	t, err := s.acquireScope(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	defer s.releaseScope(t)
+	models := s.reg.Models(scopeCtx(r.Context(), scope))
+	out := struct {
+		Models []modelJSON `json:"models"`
+	}{Models: make([]modelJSON, 0, len(models))}
+	for _, m := range models {
+		mj, err := s.modelResponse(m, false)
+		if err != nil {
+			return err
+		}
+		out.Models = append(out.Models, mj)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	scope, err := s.scopeOf(r, p)
+	if err != nil {
+		return err
+	}
+	if scope == store.Global && !p.admin {
+		return problem(http.StatusForbidden, ProblemForbidden, "deleting global models needs the admin token")
+	}
+	name := r.PathValue("name")
+	ctx := r.Context()
+	var state *tenantState
+	if scope == store.Global {
+		s.globalMu.Lock()
+		defer s.globalMu.Unlock()
+		state = s.global
+	} else {
+		mu := s.stripe(scope)
+		mu.Lock()
+		defer mu.Unlock()
+		state, err = s.loadLocked(ctx, scope, false)
+		if errors.Is(err, errNoTenant) {
+			return tenantNotFound(scope)
+		}
+		if err != nil {
+			return s.storeError(err)
+		}
+	}
+	t0 := time.Now()
+	err = s.st.DeleteModel(ctx, scope, name)
+	s.m.observeStore("delete_model", t0)
+	if errors.Is(err, store.ErrNotFound) {
+		return problem(http.StatusNotFound, ProblemModelNotFound, "model %q not found", name)
+	}
+	if err != nil {
+		return s.storeError(err)
+	}
+	if _, err := s.reg.RemoveModel(scopeCtx(context.WithoutCancel(ctx), scope), name); err != nil {
+		return registryProblem(err)
+	}
+	state.dropMeta(name)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ---- lookup and validation ----------------------------------------------
+
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	scope, err := s.scopeOf(r, p)
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	var req struct {
+		Properties json.RawMessage `json:"properties"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return problem(http.StatusBadRequest, ProblemMalformedJSON, "%v", err)
+		}
+		return problem(http.StatusBadRequest, ProblemInvalidRequest, `the body must be {"properties": {...}}: %v`, err)
+	}
+	if dec.More() {
+		return problem(http.StatusBadRequest, ProblemMalformedJSON, "unexpected data after the JSON object")
+	}
+	if len(req.Properties) == 0 || string(req.Properties) == "null" {
+		return problem(http.StatusBadRequest, ProblemInvalidRequest, `the body must be {"properties": {...}}`)
+	}
+	props, err := definition.ParseProperties(req.Properties, s.cfg.Limits)
+	if err != nil {
+		pr := definitionProblem(err)
+		if pr.Path != "" {
+			pr.Path = "properties." + pr.Path
+		}
+		return pr
+	}
+	t, err := s.acquireScope(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	defer s.releaseScope(t)
+	m, ok := s.reg.FindByStructure(scopeCtx(r.Context(), scope), props)
+	if !ok {
+		return problem(http.StatusNotFound, ProblemNoMatch, "no model has this structure")
+	}
+	resp, err := s.modelResponse(m, true)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	scope, err := s.scopeOf(r, p)
+	if err != nil {
+		return err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	t, err := s.acquireScope(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	defer s.releaseScope(t)
+	ctx := scopeCtx(r.Context(), scope)
+	m, ok := s.reg.FindByName(ctx, name)
+	if !ok {
+		return problem(http.StatusNotFound, ProblemModelNotFound, "model %q not found", name)
+	}
+	v, err := s.validator(t, scope, m)
+	if err != nil {
+		pr := problem(http.StatusInternalServerError, ProblemInternal, "model %q cannot validate documents: %v", name, err)
+		pr.cause = err
+		return pr
+	}
+	buf := make([]byte, 0, len(body)+32)
+	buf = append(buf, `{"document":`...)
+	out, err := v.AppendValidate(buf, body)
+	if err != nil {
+		var ve *document.ValidationError
+		if !errors.As(err, &ve) {
+			return err
+		}
+		pr := problem(http.StatusUnprocessableEntity, ProblemValidationFailed, "%d violation(s)", len(ve.Violations))
+		if ve.Truncated {
+			pr.Detail += " (more not reported)"
+		}
+		pr.Violations = make([]Violation, len(ve.Violations))
+		for i, vi := range ve.Violations {
+			pr.Violations[i] = Violation{Path: vi.Path, Code: string(vi.Code), Message: vi.Message}
+		}
+		return pr
+	}
+	out = append(out, '}', '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(out)
+	return nil
+}
+
+// validator returns the cached validator of model m as seen from scope
+// (references resolve in the scope's tenant, then in the global scope).
+func (s *Server) validator(t *tenantState, scope string, m *modelreg.Model) (*document.Validator, error) {
+	t.vmu.RLock()
+	c, ok := t.validators[m.Name()]
+	t.vmu.RUnlock()
+	if ok && c.m == m {
+		return c.v, nil
+	}
+	v, err := document.New(m.Object(), s.reg.Resolver(scopeCtx(context.Background(), scope)),
+		document.WithLimits(s.cfg.DocumentLimits))
+	if err != nil {
+		return nil, err
+	}
+	t.vmu.Lock()
+	if t.validators == nil {
+		t.validators = make(map[string]cachedValidator)
+	}
+	t.validators[m.Name()] = cachedValidator{m: m, v: v}
+	t.vmu.Unlock()
+	return v, nil
+}
+
+func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	scope, err := s.scopeOf(r, p)
+	if err != nil {
+		return err
+	}
+	name := r.PathValue("name")
+	t, err := s.acquireScope(r.Context(), scope)
+	if err != nil {
+		return err
+	}
+	defer s.releaseScope(t)
+	ctx := scopeCtx(r.Context(), scope)
+	if _, ok := s.reg.FindByName(ctx, name); !ok {
+		return problem(http.StatusNotFound, ProblemModelNotFound, "model %q not found", name)
+	}
+	b, err := document.NamedSchema(name, s.reg.Resolver(ctx))
+	if err != nil {
+		var me *document.ModelError
+		if errors.As(err, &me) && me.Code == document.CodeUnresolvedRef {
+			pr := problem(http.StatusConflict, ProblemUnresolvedRef, "%s", me.Msg)
+			pr.Path = me.Path
+			return pr
+		}
+		return err
+	}
+	w.Header().Set("Content-Type", "application/schema+json")
+	w.WriteHeader(http.StatusOK)
+	w.Write(b)
+	return nil
+}
+
+// ---- tenants ------------------------------------------------------------
+
+// cleanupJSON is the report of DELETE /v1/tenants/{tenant}: the registry
+// cleanup report (the names users of the old registry monitor; duration in
+// milliseconds), plus what was purged from the store.
+type cleanupJSON struct {
+	Tenant           string   `json:"tenant"`
+	ModelsRemoved    int      `json:"modelsRemoved"`
+	MappingsRemoved  int      `json:"mappingsRemoved"`
+	CleanedModels    []string `json:"cleanedModels"`
+	Duration         float64  `json:"duration"`
+	AnonymousRemoved int      `json:"anonymousRemoved"`
+	StoredModels     int      `json:"storedModelsRemoved"`
+	TokensRevoked    int      `json:"tokensRevoked"`
+	TotalDuration    float64  `json:"totalDuration"`
+}
+
+func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
+
+func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
+	start := time.Now()
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	id, err := s.tenantAccess(r, p)
+	if err != nil {
+		return err
+	}
+	if !p.admin {
+		return problem(http.StatusForbidden, ProblemForbidden, "deleting a tenant needs the admin token")
+	}
+	ctx := r.Context()
+	mu := s.stripe(id)
+	mu.Lock()
+	defer mu.Unlock()
+	// Load it, so the report counts its models whether or not it was
+	// resident.
+	if _, err := s.loadLocked(ctx, id, false); errors.Is(err, errNoTenant) {
+		return tenantNotFound(id)
+	} else if err != nil {
+		return s.storeError(err)
+	}
+	t0 := time.Now()
+	purge, err := s.st.DeleteTenant(ctx, id)
+	s.m.observeStore("delete_tenant", t0)
+	if errors.Is(err, store.ErrNotFound) {
+		return tenantNotFound(id)
+	}
+	if err != nil {
+		return s.storeError(err)
+	}
+	s.auth.purgeTenant(id)
+	rep, _, err := s.unloadLocked(context.WithoutCancel(ctx), id, unloadDelete)
+	if err != nil {
+		return registryProblem(err)
+	}
+	out := cleanupJSON{
+		Tenant:           id,
+		ModelsRemoved:    rep.ModelsRemoved,
+		MappingsRemoved:  rep.MappingsRemoved,
+		CleanedModels:    rep.CleanedModels,
+		Duration:         ms(rep.Duration),
+		AnonymousRemoved: rep.AnonymousRemoved,
+		StoredModels:     purge.Models,
+		TokensRevoked:    purge.Tokens,
+		TotalDuration:    ms(time.Since(start)),
+	}
+	if out.CleanedModels == nil {
+		out.CleanedModels = []string{}
+	}
+	s.log.Info("tenant deleted", "tenant", id, "models", purge.Models, "tokens", purge.Tokens)
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) evictTenant(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	id, err := s.tenantAccess(r, p)
+	if err != nil {
+		return err
+	}
+	if !p.admin {
+		return problem(http.StatusForbidden, ProblemForbidden, "evicting a tenant needs the admin token")
+	}
+	ctx := r.Context()
+	mu := s.stripe(id)
+	mu.Lock()
+	defer mu.Unlock()
+	rep, evicted, err := s.unloadLocked(context.WithoutCancel(ctx), id, unloadEvict)
+	if err != nil {
+		return registryProblem(err)
+	}
+	if !evicted {
+		if _, err := s.st.Tenant(ctx, id); errors.Is(err, store.ErrNotFound) {
+			return tenantNotFound(id)
+		} else if err != nil {
+			return s.storeError(err)
+		}
+	}
+	return writeJSON(w, http.StatusOK, struct {
+		Tenant        string  `json:"tenant"`
+		Evicted       bool    `json:"evicted"`
+		ModelsRemoved int     `json:"modelsRemoved"`
+		Duration      float64 `json:"duration"`
+	}{id, evicted, rep.ModelsRemoved, ms(rep.Duration)})
+}
+
+// tenantStatsJSON describes one tenant: what the store holds and, when it
+// is resident, what memory holds.
+type tenantStatsJSON struct {
+	Tenant   string            `json:"tenant"`
+	Created  time.Time         `json:"created"`
+	Models   int               `json:"models"`
+	Tokens   int               `json:"tokens"`
+	Resident bool              `json:"resident"`
+	Memory   *tenantMemoryJSON `json:"memory,omitempty"`
+}
+
+type tenantMemoryJSON struct {
+	Models          int       `json:"models"`
+	Anonymous       int       `json:"anonymous"`
+	DefinitionBytes int64     `json:"definitionBytes"`
+	ApproxBytes     int64     `json:"approxBytes"`
+	LastActive      time.Time `json:"lastActive"`
+}
+
+func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	id, err := s.tenantAccess(r, p)
+	if err != nil {
+		return err
+	}
+	st, err := s.st.Tenant(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return tenantNotFound(id)
+	}
+	if err != nil {
+		return s.storeError(err)
+	}
+	out := tenantStatsJSON{Tenant: id, Created: st.Created, Models: st.Models, Tokens: st.Tokens}
+	if t := s.resident.get(id); t != nil {
+		out.Resident = true
+		mem := &tenantMemoryJSON{LastActive: time.Unix(0, t.lastActive.Load()).UTC()}
+		if ts, ok := s.reg.TenantStats(id); ok {
+			mem.Models, mem.Anonymous = ts.Models, ts.Anonymous
+			mem.DefinitionBytes, mem.ApproxBytes = ts.DefinitionBytes, ts.ApproxBytes
+		}
+		out.Memory = mem
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(r)
+	if err != nil {
+		return err
+	}
+	id, err := s.tenantAccess(r, p)
+	if err != nil {
+		return err
+	}
+	if !p.admin {
+		return problem(http.StatusForbidden, ProblemForbidden, "issuing tokens needs the admin token")
+	}
+	tok, rec := newTenantToken(id)
+	t0 := time.Now()
+	rec, err = s.st.PutToken(r.Context(), rec)
+	s.m.observeStore("put_token", t0)
+	if err != nil {
+		return s.storeError(err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	return writeJSON(w, http.StatusCreated, struct {
+		Token   string    `json:"token"`
+		ID      string    `json:"id"`
+		Tenant  string    `json:"tenant"`
+		Created time.Time `json:"created"`
+	}{tok, rec.ID, id, rec.Created})
+}
+
+func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
+	if err := s.requireAdmin(r); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return problem(http.StatusBadRequest, ProblemInvalidRequest, "limit must be 1 to 1000")
+		}
+		limit = n
+	}
+	list, err := s.st.Tenants(r.Context(), q.Get("after"), limit)
+	if err != nil {
+		return s.storeError(err)
+	}
+	type tenantJSON struct {
+		Tenant   string    `json:"tenant"`
+		Created  time.Time `json:"created"`
+		Models   int       `json:"models"`
+		Tokens   int       `json:"tokens"`
+		Resident bool      `json:"resident"`
+	}
+	out := struct {
+		Tenants []tenantJSON `json:"tenants"`
+		Next    string       `json:"next,omitempty"`
+	}{Tenants: make([]tenantJSON, 0, len(list))}
+	for _, t := range list {
+		out.Tenants = append(out.Tenants, tenantJSON{t.ID, t.Created, t.Models, t.Tokens, s.resident.get(t.ID) != nil})
+	}
+	if len(list) == limit {
+		out.Next = "/v1/tenants?after=" + url.QueryEscape(list[len(list)-1].ID) + "&limit=" + strconv.Itoa(limit)
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// statsJSON is the body of GET /v1/stats.
+type statsJSON struct {
+	Registry struct {
+		Gauges   map[string]int64  `json:"gauges"`
+		Counters map[string]uint64 `json:"counters"`
+	} `json:"registry"`
+	Server struct {
+		ResidentTenants int64 `json:"residentTenants"`
+		CachedTokens    int   `json:"cachedTokens"`
+		InFlight        int   `json:"inFlight"`
+	} `json:"server"`
+}
+
+func (s *Server) globalStats(w http.ResponseWriter, r *http.Request) error {
+	if err := s.requireAdmin(r); err != nil {
+		return err
+	}
+	var out statsJSON
+	out.Registry.Gauges, out.Registry.Counters = registryFigures(s.reg.Stats())
+	out.Server.ResidentTenants = s.resident.count.Load()
+	out.Server.CachedTokens = s.auth.cached()
+	out.Server.InFlight = len(s.lim.slots)
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// registryFigures names the registry's gauges and counters for JSON and
+// metrics.
+func registryFigures(st modelreg.Stats) (map[string]int64, map[string]uint64) {
+	g, c := st.Gauges, st.Counters
+	return map[string]int64{
+			"tenants":         int64(g.Tenants),
+			"globalModels":    int64(g.GlobalModels),
+			"globalAnonymous": int64(g.GlobalAnonymous),
+			"globalBytes":     g.GlobalBytes,
+			"tenantModels":    int64(g.TenantModels),
+			"tenantAnonymous": int64(g.TenantAnonymous),
+			"tenantBytes":     g.TenantBytes,
+		}, map[string]uint64{
+			"tenantsCreated":    c.TenantsCreated,
+			"registrations":     c.Registrations,
+			"replacements":      c.Replacements,
+			"anonymousCreated":  c.AnonymousCreated,
+			"reuses":            c.Reuses,
+			"anonymousReleased": c.AnonymousReleased,
+			"removals":          c.Removals,
+			"cleanups":          c.Cleanups,
+			"evictions":         c.Evictions,
+		}
+}

@@ -1,0 +1,176 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// metrics are the server's Prometheus metrics, in a registry of their own
+// (no global state). No metric has a tenant label: label values come from
+// small fixed sets (route patterns, methods, status codes, reasons), so the
+// number of series is bounded whatever the number of tenants.
+type metrics struct {
+	reg *prometheus.Registry
+
+	requests  *prometheus.CounterVec   // route, method, code
+	duration  *prometheus.HistogramVec // route, method
+	inFlight  prometheus.Gauge
+	rejected  *prometheus.CounterVec // reason
+	panics    prometheus.Counter
+	loads     *prometheus.CounterVec // result
+	loadTime  prometheus.Histogram
+	unloads   *prometheus.CounterVec // reason
+	loadSkips prometheus.Counter
+	storeOps  *prometheus.HistogramVec // op
+}
+
+func newMetrics() *metrics {
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modelreg_http_requests_total",
+		Help: "HTTP requests served, by route pattern, method and status code.",
+	}, []string{"route", "method", "code"})
+	m.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "modelreg_http_request_duration_seconds",
+		Help:    "HTTP request latency, by route pattern and method.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"route", "method"})
+	m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "modelreg_http_requests_in_flight",
+		Help: "HTTP requests being served.",
+	})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modelreg_http_rejected_total",
+		Help: "Requests refused before being served, by reason (overloaded, too_large).",
+	}, []string{"reason"})
+	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "modelreg_http_panics_total",
+		Help: "Handler panics recovered (each answered with a 500).",
+	})
+	m.loads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modelreg_tenant_loads_total",
+		Help: "Lazy loads of a tenant from the store into memory, by result.",
+	}, []string{"result"})
+	m.loadTime = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "modelreg_tenant_load_duration_seconds",
+		Help:    "Time to load a tenant from the store into memory.",
+		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	})
+	m.unloads = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modelreg_tenant_unloads_total",
+		Help: "Tenants unloaded from memory, by reason (idle, evict, delete).",
+	}, []string{"reason"})
+	m.loadSkips = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "modelreg_tenant_load_skipped_definitions_total",
+		Help: "Stored definitions that failed to compile during a tenant load and were skipped (see the logs).",
+	})
+	m.storeOps = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "modelreg_store_operation_duration_seconds",
+		Help:    "Durable store operations, by operation.",
+		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
+	}, []string{"op"})
+	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.rejected, m.panics,
+		m.loads, m.loadTime, m.unloads, m.loadSkips, m.storeOps,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// observeStore records the duration of a store operation started at t0.
+func (m *metrics) observeStore(op string, t0 time.Time) {
+	m.storeOps.WithLabelValues(op).Observe(time.Since(t0).Seconds())
+}
+
+// statusRecorder captures the status code written by a handler. For a
+// request that matched no route (the mux's own plain-text 404 and 405
+// answers) it writes a problem+json body instead.
+type statusRecorder struct {
+	http.ResponseWriter
+	req     *http.Request
+	status  int
+	swallow bool // the mux's plain-text body is being replaced
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status != 0 {
+		return
+	}
+	s.status = code
+	if s.req != nil && s.req.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+		s.swallow = true
+		p := problem(code, ProblemNotFound, "no route for %s %s", s.req.Method, s.req.URL.Path)
+		if code == http.StatusMethodNotAllowed {
+			p = problem(code, ProblemMethodNotAllowed, "method %s not allowed here (allowed: %s)", s.req.Method, s.Header().Get("Allow"))
+		}
+		s.Header().Del("Content-Length")
+		writeProblem(s.ResponseWriter, s.req, p)
+		return
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.WriteHeader(http.StatusOK)
+	}
+	if s.swallow {
+		return len(b), nil
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func codeLabel(code int) string {
+	if code == 0 {
+		code = http.StatusOK
+	}
+	return strconv.Itoa(code)
+}
+
+// registryCollector exports the registry's gauges and counters, and the
+// server's resident tenant count, at scrape time.
+type registryCollector struct {
+	s        *Server
+	gauge    *prometheus.Desc
+	counter  *prometheus.Desc
+	resident *prometheus.Desc
+}
+
+func newRegistryCollector(s *Server) *registryCollector {
+	return &registryCollector{
+		s: s,
+		gauge: prometheus.NewDesc("modelreg_registry_gauge",
+			"Live figures of the registry (tenants, models and approximate bytes per scope kind).", []string{"name"}, nil),
+		counter: prometheus.NewDesc("modelreg_registry_events_total",
+			"Monotonic counters of the registry (registrations, reuses, cleanups, ...).", []string{"name"}, nil),
+		resident: prometheus.NewDesc("modelreg_resident_tenants",
+			"Tenants loaded in memory.", nil, nil),
+	}
+}
+
+func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.gauge
+	ch <- c.counter
+	ch <- c.resident
+}
+
+func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
+	gauges, counters := registryFigures(c.s.reg.Stats())
+	for name, v := range gauges {
+		ch <- prometheus.MustNewConstMetric(c.gauge, prometheus.GaugeValue, float64(v), name)
+	}
+	for name, v := range counters {
+		ch <- prometheus.MustNewConstMetric(c.counter, prometheus.CounterValue, float64(v), name)
+	}
+	ch <- prometheus.MustNewConstMetric(c.resident, prometheus.GaugeValue, float64(c.s.resident.count.Load()))
+}

@@ -1,0 +1,138 @@
+package server
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+)
+
+// limiter bounds the number of requests served at once. A request that
+// finds every slot taken waits up to wait for one, then gets a 503
+// "overloaded" problem with Retry-After, so a burst queues briefly and a
+// sustained overload is shed early instead of piling up goroutines and
+// latency.
+type limiter struct {
+	slots chan struct{}
+	wait  time.Duration
+}
+
+func newLimiter(n int, wait time.Duration) *limiter {
+	return &limiter{slots: make(chan struct{}, n), wait: wait}
+}
+
+func (l *limiter) acquire(r *http.Request) bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if l.wait <= 0 {
+		return false
+	}
+	t := time.NewTimer(l.wait)
+	defer t.Stop()
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-r.Context().Done():
+		return false
+	}
+}
+
+func (l *limiter) release() { <-l.slots }
+
+// wrap is the middleware around every route: panic recovery, the
+// concurrency limit (not for the operational endpoints), metrics and
+// logging.
+func (s *Server) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t0 := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, req: r}
+		ops := isOperational(r.URL.Path)
+		s.m.inFlight.Inc()
+		defer func() {
+			s.m.inFlight.Dec()
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				s.m.panics.Inc()
+				s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				if rec.status == 0 {
+					writeProblem(rec, r, problem(http.StatusInternalServerError, ProblemInternal, "internal error"))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			d := time.Since(t0)
+			code := rec.status
+			s.m.requests.WithLabelValues(route, r.Method, codeLabel(code)).Inc()
+			s.m.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
+			switch {
+			case code >= 500:
+				s.log.Warn("request", "method", r.Method, "path", r.URL.Path, "status", code, "duration", d)
+			case s.cfg.AccessLog:
+				s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", codeLabel(code), "duration", d)
+			}
+		}()
+		if !ops {
+			if !s.lim.acquire(r) {
+				s.m.rejected.WithLabelValues("overloaded").Inc()
+				p := problem(http.StatusServiceUnavailable, ProblemOverloaded, "too many requests in flight; retry later")
+				p.retryAfter = 1
+				writeProblem(rec, r, p)
+				return
+			}
+			defer s.lim.release()
+		}
+		next.ServeHTTP(rec, r)
+	})
+}
+
+func isOperational(path string) bool {
+	return path == "/healthz" || path == "/readyz" || path == "/metrics"
+}
+
+// readBody reads the request body, at most s.cfg.MaxBodyBytes of it. It
+// refuses a body of another media type than JSON with 415 and one over the
+// limit with 413.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
+			return nil, problem(http.StatusUnsupportedMediaType, ProblemUnsupportedMedia, "send JSON (Content-Type: application/json)")
+		}
+	}
+	limit := s.cfg.MaxBodyBytes
+	tooLarge := func() error {
+		s.m.rejected.WithLabelValues("too_large").Inc()
+		return problem(http.StatusRequestEntityTooLarge, ProblemTooLarge, "request body exceeds %d bytes", limit)
+	}
+	if r.ContentLength > limit {
+		return nil, tooLarge()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge()
+		}
+		return nil, problem(http.StatusBadRequest, ProblemInvalidRequest, "reading the request body: %v", err)
+	}
+	return body, nil
+}
+
+// newLogger returns the default structured logger of a server: JSON lines
+// on w at the given level.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}

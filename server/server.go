@@ -1,0 +1,286 @@
+// Package server is the HTTP API of modelreg serve: the registry over
+// HTTP/JSON under /v1, backed by a durable store.Store.
+//
+// The store is the source of truth and memory is a cache of it: a write is
+// acknowledged only once it is durable in the store, tenants are loaded
+// into the registry lazily on first use (once, even under a stampede of
+// concurrent first requests) and unloaded from memory when idle; deleting
+// a tenant purges the store, the memory and the tenant's tokens.
+//
+// docs/api.md documents every route, body and problem type.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/modelreg/modelreg"
+	"github.com/modelreg/modelreg/definition"
+	"github.com/modelreg/modelreg/document"
+	"github.com/modelreg/modelreg/store"
+)
+
+// Config configures a Server. Only Store is required.
+type Config struct {
+	// Store is the durable store (required).
+	Store store.Store
+	// AdminTokenHash is the SHA-256 hash of the admin token (see
+	// ResolveAdminToken). The zero hash matches no token.
+	AdminTokenHash [32]byte
+	// Logger receives structured logs (default: JSON on stderr, Info).
+	Logger *slog.Logger
+	// AccessLog logs every request at Info level (default: only 5xx, at
+	// Warn).
+	AccessLog bool
+
+	// MaxBodyBytes is the largest request body accepted (default 1 MiB);
+	// larger bodies get 413.
+	MaxBodyBytes int64
+	// MaxInFlight is the number of API requests served at once (default
+	// 256); QueueWait is how long a request waits for a slot before it gets
+	// 503 overloaded (default 100 ms; negative: do not wait).
+	MaxInFlight int
+	QueueWait   time.Duration
+
+	// IdleTimeout is how long a tenant stays in memory without requests
+	// (default 15 minutes; negative: never unloaded). SweepInterval is how
+	// often idle tenants are looked for (default IdleTimeout/4, at most a
+	// minute, at least a second).
+	IdleTimeout   time.Duration
+	SweepInterval time.Duration
+	// LoadTimeout bounds one tenant load from the store (default 30 s).
+	LoadTimeout time.Duration
+
+	// Limits bounds definitions and structure queries (package
+	// definition defaults).
+	Limits definition.Limits
+	// DocumentLimits bounds validated documents (package document
+	// defaults).
+	DocumentLimits document.Limits
+	// Policy holds the per-tenant quotas (default: 10,000 models, 64 MiB of
+	// definitions, depth 32 per tenant).
+	Policy modelreg.Policy
+
+	// MaxCachedTokens bounds the cache of verified tenant tokens (default
+	// 100,000).
+	MaxCachedTokens int
+	// Clock is the time source for idleness (default time.Now).
+	Clock func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.Logger == nil {
+		c.Logger = newLogger(io.Discard, slog.LevelInfo)
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = 256
+	}
+	if c.QueueWait == 0 {
+		c.QueueWait = 100 * time.Millisecond
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 15 * time.Minute
+	}
+	if c.SweepInterval <= 0 {
+		c.SweepInterval = min(max(c.IdleTimeout/4, time.Second), time.Minute)
+	}
+	if c.LoadTimeout <= 0 {
+		c.LoadTimeout = 30 * time.Second
+	}
+	if c.Policy.MaxModels == 0 {
+		c.Policy.MaxModels = 10000
+	}
+	if c.Policy.MaxBytes == 0 {
+		c.Policy.MaxBytes = 64 << 20
+	}
+	if c.Policy.MaxDepth == 0 {
+		c.Policy.MaxDepth = 32
+	}
+	if c.MaxCachedTokens <= 0 {
+		c.MaxCachedTokens = 100000
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+}
+
+// Server serves the modelreg HTTP API. Create it with New, serve
+// Handler(), and Close it when done.
+type Server struct {
+	cfg  Config
+	st   store.Store
+	reg  *modelreg.Registry
+	log  *slog.Logger
+	m    *metrics
+	auth *authenticator
+	lim  *limiter
+	mux  *http.ServeMux
+
+	resident residentSet
+	stripes  [numStripes]sync.Mutex
+	flight   singleflight.Group
+
+	global   *tenantState // the global scope's state; always resident
+	globalMu sync.Mutex   // serialises global writes
+
+	draining atomic.Bool
+	janStop  chan struct{}
+	janDone  chan struct{}
+	janOnce  sync.Once
+}
+
+// New returns a server for cfg. It loads the global models from the store
+// and starts the idle janitor (stop it with Close).
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: Config.Store is required")
+	}
+	cfg.defaults()
+	s := &Server{
+		cfg: cfg,
+		st:  cfg.Store,
+		log: cfg.Logger,
+		m:   newMetrics(),
+		lim: newLimiter(cfg.MaxInFlight, cfg.QueueWait),
+	}
+	s.reg = modelreg.New(modelreg.WithPolicy(cfg.Policy), modelreg.WithClock(cfg.Clock))
+	s.auth = newAuthenticator(cfg.AdminTokenHash, cfg.Store, cfg.MaxCachedTokens)
+	s.resident.seed = maphash.MakeSeed()
+	s.global = &tenantState{id: store.Global, meta: map[string]modelMeta{}}
+	if err := s.loadGlobal(ctx); err != nil {
+		return nil, err
+	}
+	s.m.reg.MustRegister(newRegistryCollector(s))
+	s.routes()
+	if cfg.IdleTimeout > 0 {
+		s.janStop, s.janDone = make(chan struct{}), make(chan struct{})
+		go s.janitor(s.janStop, s.janDone)
+	}
+	return s, nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Clock() }
+
+// loadGlobal defines every stored global model.
+func (s *Server) loadGlobal(ctx context.Context) error {
+	models, err := s.st.Models(ctx, store.Global)
+	if err != nil {
+		return fmt.Errorf("server: loading global models: %w", err)
+	}
+	for _, sm := range models {
+		if err := s.defineStored(ctx, sm); err != nil {
+			s.m.loadSkips.Inc()
+			s.log.Error("skipping stored global definition that does not compile", "model", sm.Name, "err", err)
+			continue
+		}
+		s.global.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated}
+	}
+	return nil
+}
+
+// Registry returns the server's registry (for tests and embedding).
+func (s *Server) Registry() *modelreg.Registry { return s.reg }
+
+// Handler returns the HTTP handler of the API.
+func (s *Server) Handler() http.Handler { return s.wrap(s.mux) }
+
+// Drain makes /readyz report 503 so that load balancers stop sending new
+// requests; call it when shutdown starts.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Close stops the janitor. It does not close the store.
+func (s *Server) Close() error {
+	s.janOnce.Do(func() {
+		if s.janStop != nil {
+			close(s.janStop)
+			<-s.janDone
+		}
+	})
+	return nil
+}
+
+// SweepIdle unloads the tenants idle for longer than maxIdle now, as the
+// janitor does, and returns their ids. For tests and operations.
+func (s *Server) SweepIdle(ctx context.Context, maxIdle time.Duration) []string {
+	return s.sweepIdle(ctx, s.now(), maxIdle)
+}
+
+// Resident reports whether tenant id is loaded in memory.
+func (s *Server) Resident(id string) bool { return s.resident.get(id) != nil }
+
+// route is a handler that returns an error, turned into a problem.
+type route func(w http.ResponseWriter, r *http.Request) error
+
+// Routes lists every route pattern the server registers (docs/api.md
+// documents exactly these).
+func (s *Server) Routes() []string {
+	var out []string
+	for _, rt := range s.routeTable() {
+		out = append(out, rt.pattern)
+	}
+	return append(out, "GET /metrics")
+}
+
+type routeEntry struct {
+	pattern string
+	h       route
+}
+
+func (s *Server) routeTable() []routeEntry {
+	return []routeEntry{
+		{"GET /healthz", s.healthz},
+		{"GET /readyz", s.readyz},
+
+		{"GET /v1/stats", s.globalStats},
+		{"GET /v1/tenants", s.listTenants},
+		{"DELETE /v1/tenants/{tenant}", s.deleteTenant},
+		{"POST /v1/tenants/{tenant}/evict", s.evictTenant},
+		{"GET /v1/tenants/{tenant}/stats", s.tenantStats},
+		{"POST /v1/tenants/{tenant}/tokens", s.issueToken},
+		{"GET /v1/tenants/{tenant}/models", s.listModels},
+		{"PUT /v1/tenants/{tenant}/models/{name}", s.putModel},
+		{"GET /v1/tenants/{tenant}/models/{name}", s.getModel},
+		{"DELETE /v1/tenants/{tenant}/models/{name}", s.deleteModel},
+		{"POST /v1/tenants/{tenant}/models/{name}/validate", s.validate},
+		{"GET /v1/tenants/{tenant}/models/{name}/schema", s.schema},
+		{"POST /v1/tenants/{tenant}/lookup", s.lookup},
+
+		{"GET /v1/global/models", s.listModels},
+		{"PUT /v1/global/models/{name}", s.putModel},
+		{"GET /v1/global/models/{name}", s.getModel},
+		{"DELETE /v1/global/models/{name}", s.deleteModel},
+		{"POST /v1/global/models/{name}/validate", s.validate},
+		{"GET /v1/global/models/{name}/schema", s.schema},
+		{"POST /v1/global/lookup", s.lookup},
+	}
+}
+
+func (s *Server) routes() {
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routeTable() {
+		h := rt.h
+		s.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				p := asProblem(err)
+				if p.Status >= 500 {
+					s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+				}
+				writeProblem(w, r, p)
+			}
+		})
+	}
+	s.mux.Handle("GET /metrics", s.m.handler())
+}

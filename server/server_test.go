@@ -1,0 +1,573 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelreg/modelreg/store"
+)
+
+func TestModelLifecycle(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+
+	r := ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef))
+	m := r.json(t)
+	fp := m["fingerprint"].(string)
+	if !strings.HasPrefix(fp, "v1:") || len(fp) != 3+64 {
+		t.Errorf("fingerprint = %q", fp)
+	}
+	if m["name"] != "Customer" || m["scope"] != "tenant" || m["tenant"] != "acme" || m["revision"] != 1.0 {
+		t.Errorf("put response = %s", r.body)
+	}
+	if r.header.Get("ETag") != `"1"` || r.header.Get("Location") != "/v1/tenants/acme/models/Customer" {
+		t.Errorf("headers = %v", r.header)
+	}
+	if refs := fmt.Sprint(m["refs"]); refs != "[User]" {
+		t.Errorf("refs = %s", refs)
+	}
+
+	// Same structure again: 200 replaced, same fingerprint, revision 2.
+	r = ts.must(200, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef))
+	if m := r.json(t); m["fingerprint"] != fp || m["revision"] != 2.0 {
+		t.Errorf("replace response = %s", r.body)
+	}
+	// The name may be left out of the body; the URL names the model.
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, `{"properties": {"email": {"type": "string", "required": true}}}`))
+
+	r = ts.must(200, ts.do("GET", "/v1/tenants/acme/models/Customer", tok, nil))
+	if g := r.json(t); g["fingerprint"] != fp || g["definition"] == nil || g["canonical"] == nil {
+		t.Errorf("get = %s", r.body)
+	}
+	if r.header.Get("ETag") != `"2"` {
+		t.Errorf("get ETag = %q", r.header.Get("ETag"))
+	}
+
+	r = ts.must(200, ts.do("GET", "/v1/tenants/acme/models", tok, nil))
+	list := r.json(t)["models"].([]any)
+	if len(list) != 2 || list[0].(map[string]any)["name"] != "Customer" || list[1].(map[string]any)["name"] != "User" {
+		t.Errorf("list = %s", r.body)
+	}
+
+	// Conditional writes.
+	ts.must(412, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef, "If-Match", `"1"`))
+	ts.must(200, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef, "If-Match", `"2"`))
+	ts.must(412, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef, "If-None-Match", "*"))
+
+	// Lookup by structure: the nested address is an anonymous model.
+	r = ts.must(200, ts.do("POST", "/v1/tenants/acme/lookup", tok, `{"properties": {"city": "String", "street": "string"}}`))
+	if l := r.json(t); l["anonymous"] != true || l["scope"] != "tenant" {
+		t.Errorf("lookup = %s", r.body)
+	}
+	r = ts.must(200, ts.do("POST", "/v1/tenants/acme/lookup", tok, `{"properties": {"email": {"type": "string", "required": true}}}`))
+	if l := r.json(t); l["name"] != "User" {
+		t.Errorf("lookup User = %s", r.body)
+	}
+	r = ts.must(404, ts.do("POST", "/v1/tenants/acme/lookup", tok, `{"properties": {"nope": "string"}}`))
+	if r.problemType() != "no-match" {
+		t.Errorf("lookup miss = %s", r.body)
+	}
+
+	// Validation.
+	r = ts.must(200, ts.do("POST", "/v1/tenants/acme/models/Customer/validate", tok,
+		`{"name": "Ann", "age": "42", "owner": {"email": "a@b.c"}, "orders": [{"sku": "x", "qty": 2}]}`))
+	if d := r.json(t)["document"].(map[string]any); d["name"] != "Ann" || d["owner"] == nil {
+		t.Errorf("validate = %s", r.body)
+	}
+	r = ts.must(422, ts.do("POST", "/v1/tenants/acme/models/Customer/validate", tok,
+		`{"age": true, "extra": 1, "owner": {}, "orders": [{"qty": "many"}]}`))
+	if r.problemType() != "validation-failed" {
+		t.Errorf("invalid document problem = %s", r.body)
+	}
+	if v := r.json(t)["violations"].([]any); len(v) < 4 {
+		t.Errorf("want every violation (>= 4), got %s", r.body)
+	}
+
+	// JSON Schema export.
+	r = ts.must(200, ts.do("GET", "/v1/tenants/acme/models/Customer/schema", tok, nil))
+	if r.header.Get("Content-Type") != "application/schema+json" || !strings.Contains(string(r.body), "2020-12") {
+		t.Errorf("schema = %s %s", r.header.Get("Content-Type"), r.body)
+	}
+
+	// Delete.
+	ts.must(204, ts.do("DELETE", "/v1/tenants/acme/models/User", tok, nil))
+	ts.must(404, ts.do("DELETE", "/v1/tenants/acme/models/User", tok, nil))
+	r = ts.must(404, ts.do("GET", "/v1/tenants/acme/models/User", tok, nil))
+	if r.problemType() != "model-not-found" {
+		t.Errorf("get deleted = %s", r.body)
+	}
+	// Customer's reference to User is now unresolved.
+	r = ts.must(409, ts.do("GET", "/v1/tenants/acme/models/Customer/schema", tok, nil))
+	if r.problemType() != "unresolved-reference" {
+		t.Errorf("schema with missing ref = %s", r.body)
+	}
+
+	// Stats.
+	r = ts.must(200, ts.do("GET", "/v1/tenants/acme/stats", tok, nil))
+	if s := r.json(t); s["models"] != 1.0 || s["tokens"] != 1.0 || s["resident"] != true {
+		t.Errorf("stats = %s", r.body)
+	}
+}
+
+func TestGlobalScope(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+	r := ts.must(403, ts.do("PUT", "/v1/global/models/User", tok, userDef))
+	if r.problemType() != "forbidden" {
+		t.Errorf("tenant write to global = %s", r.body)
+	}
+	r = ts.must(201, ts.do("PUT", "/v1/global/models/User", testAdmin, userDef))
+	if m := r.json(t); m["scope"] != "global" || m["tenant"] != nil {
+		t.Errorf("global put = %s", r.body)
+	}
+	// Everyone reads global models; a tenant sees them next to its own.
+	ts.must(200, ts.do("GET", "/v1/global/models/User", tok, nil))
+	ts.must(200, ts.do("GET", "/v1/global/models", tok, nil))
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef))
+	r = ts.must(200, ts.do("GET", "/v1/tenants/acme/models", tok, nil))
+	if list := r.json(t)["models"].([]any); len(list) != 2 || list[1].(map[string]any)["scope"] != "global" {
+		t.Errorf("tenant list with global = %s", r.body)
+	}
+	// A tenant reference resolves to the global model.
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/models/Customer/validate", tok, `{"name": "x", "owner": {"email": "e"}}`))
+	r = ts.must(422, ts.do("POST", "/v1/tenants/acme/models/Customer/validate", tok, `{"name": "x", "owner": {}}`))
+	if !strings.Contains(string(r.body), "/owner") {
+		t.Errorf("violation path = %s", r.body)
+	}
+	// ... and a tenant model shadows the global one, for that tenant only.
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, `{"properties": {"login": {"type": "string", "required": true}}}`))
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/models/Customer/validate", tok, `{"name": "x", "owner": {"login": "l"}}`))
+	ts.must(200, ts.do("POST", "/v1/global/models/User/validate", tok, `{"email": "e"}`))
+	ts.must(403, ts.do("DELETE", "/v1/global/models/User", tok, nil))
+	ts.must(204, ts.do("DELETE", "/v1/global/models/User", testAdmin, nil))
+
+	// Global models survive a restart.
+	ts.must(201, ts.do("PUT", "/v1/global/models/Thing", testAdmin, `{"properties": {"x": "string"}}`))
+	ts.close()
+	ts2 := openTestServer(t, ts.dir)
+	ts2.must(200, ts2.do("GET", "/v1/global/models/Thing", testAdmin, nil))
+}
+
+func TestTokenIsolation(t *testing.T) {
+	ts := newTestServer(t)
+	a, b := ts.token("alpha"), ts.token("beta")
+	ts.must(201, ts.do("PUT", "/v1/tenants/alpha/models/Customer", a, customerDef))
+	ts.must(201, ts.do("PUT", "/v1/tenants/beta/models/Customer", b, customerDef))
+
+	paths := []struct{ method, path, body string }{
+		{"GET", "/models", ""},
+		{"GET", "/models/Customer", ""},
+		{"PUT", "/models/Customer", customerDef},
+		{"DELETE", "/models/Customer", ""},
+		{"POST", "/models/Customer/validate", `{"name": "x"}`},
+		{"GET", "/models/Customer/schema", ""},
+		{"POST", "/lookup", `{"properties": {"street": "string", "city": "string"}}`},
+		{"GET", "/stats", ""},
+		{"POST", "/evict", ""},
+		{"POST", "/tokens", ""},
+		{"DELETE", "", ""},
+	}
+	for _, p := range paths {
+		var body any
+		if p.body != "" {
+			body = p.body
+		}
+		// alpha's token on beta (exists) and on nobody (does not exist):
+		// the very same answer, apart from the instance path.
+		other := ts.do(p.method, "/v1/tenants/beta"+p.path, a, body)
+		none := ts.do(p.method, "/v1/tenants/nobody"+p.path, a, body)
+		if other.status != 404 || none.status != 404 || other.problemType() != "tenant-not-found" {
+			t.Errorf("%s %s: other tenant %d %s / missing tenant %d", p.method, p.path, other.status, other.body, none.status)
+		}
+		norm := func(r response) string {
+			s := strings.ReplaceAll(string(r.body), "beta", "X")
+			return strings.ReplaceAll(s, "nobody", "X")
+		}
+		if norm(other) != norm(none) {
+			t.Errorf("%s %s: answers differ:\n%s\n%s", p.method, p.path, other.body, none.body)
+		}
+	}
+	// Beta's data is untouched.
+	ts.must(200, ts.do("GET", "/v1/tenants/beta/models/Customer", b, nil))
+	// Admin-only routes.
+	for _, p := range []struct{ method, path string }{{"GET", "/v1/tenants"}, {"GET", "/v1/stats"}, {"POST", "/v1/tenants/alpha/tokens"}, {"DELETE", "/v1/tenants/alpha"}, {"POST", "/v1/tenants/alpha/evict"}} {
+		if r := ts.do(p.method, p.path, a, nil); r.status != 403 || r.problemType() != "forbidden" {
+			t.Errorf("%s %s with tenant token: %d %s", p.method, p.path, r.status, r.body)
+		}
+	}
+	// Bad tokens.
+	for _, tok := range []string{"", "nope", testAdmin + "x", a[:len(a)-1] + "A", strings.Replace(a, a[4:8], "0000", 1)} {
+		r := ts.do("GET", "/v1/tenants/alpha/models", tok, nil)
+		if r.status != 401 || r.problemType() != "unauthorized" || r.header.Get("WWW-Authenticate") == "" {
+			t.Errorf("token %q: %d %s", tok, r.status, r.body)
+		}
+	}
+}
+
+func TestDeleteTenantPurges(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef))
+	for _, evictFirst := range []bool{false, true} {
+		if evictFirst {
+			tok = ts.token("acme")
+			ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+			ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef))
+			ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+		}
+		r := ts.must(200, ts.do("DELETE", "/v1/tenants/acme", testAdmin, nil))
+		rep := r.json(t)
+		// Customer has 2 anonymous models (address, orders element).
+		if rep["tenant"] != "acme" || rep["modelsRemoved"] != 4.0 || rep["storedModelsRemoved"] != 2.0 || rep["tokensRevoked"] != 1.0 ||
+			fmt.Sprint(rep["cleanedModels"]) != "[Customer User]" || rep["mappingsRemoved"] == nil {
+			t.Errorf("evicted first %v: report = %s", evictFirst, r.body)
+		}
+		if _, ok := rep["duration"].(float64); !ok {
+			t.Errorf("duration = %v", rep["duration"])
+		}
+		// The token is revoked, the tenant is gone everywhere.
+		ts.must(401, ts.do("GET", "/v1/tenants/acme/models", tok, nil))
+		ts.must(404, ts.do("GET", "/v1/tenants/acme/models", testAdmin, nil))
+		ts.must(404, ts.do("GET", "/v1/tenants/acme/stats", testAdmin, nil))
+		ts.must(404, ts.do("DELETE", "/v1/tenants/acme", testAdmin, nil))
+		if ts.srv.Resident("acme") {
+			t.Errorf("tenant still resident")
+		}
+		if list, _ := ts.store.Store.Models(context.Background(), "acme"); len(list) != 0 {
+			t.Errorf("store still has %d models", len(list))
+		}
+	}
+}
+
+func TestEvictReloadSameFingerprints(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+	defs := map[string]string{"Customer": customerDef, "User": userDef}
+	for i := range 20 {
+		defs[fmt.Sprint("M", i)] = fmt.Sprintf(`{"properties": {"a%d": "string", "nested": {"x": "number", "deep": {"y": ["date"]}}}}`, i)
+	}
+	for name, def := range defs {
+		ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/"+name, tok, def))
+	}
+	snapshot := func() map[string]string {
+		out := map[string]string{}
+		for name := range defs {
+			r := ts.must(200, ts.do("GET", "/v1/tenants/acme/models/"+name, tok, nil))
+			m := r.json(t)
+			out[name] = fmt.Sprint(m["fingerprint"], m["revision"], string(r.body))
+		}
+		return out
+	}
+	before := snapshot()
+	loads := ts.store.loads.Load()
+	r := ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+	if e := r.json(t); e["evicted"] != true {
+		t.Errorf("evict = %s", r.body)
+	}
+	if ts.srv.Resident("acme") {
+		t.Fatal("still resident after evict")
+	}
+	after := snapshot()
+	for name := range defs {
+		if before[name] != after[name] {
+			t.Errorf("%s changed across evict/reload:\n%s\n%s", name, before[name], after[name])
+		}
+	}
+	if got := ts.store.loads.Load() - loads; got != 1 {
+		t.Errorf("%d loads after eviction, want 1", got)
+	}
+	// A second evict finds nothing resident; an unknown tenant is 404.
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+	r = ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+	if r.json(t)["evicted"] != false {
+		t.Errorf("second evict = %s", r.body)
+	}
+	ts.must(404, ts.do("POST", "/v1/tenants/nobody/evict", testAdmin, nil))
+}
+
+// TestStampedeLoadsOnce sends many concurrent first requests to a tenant
+// that is not resident: the store is asked for its models exactly once.
+func TestStampedeLoadsOnce(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxInFlight = 1000 })
+	tok := ts.token("acme")
+	for i := range 10 {
+		ts.must(201, ts.do("PUT", fmt.Sprint("/v1/tenants/acme/models/M", i), tok, `{"properties": {"a": "string"}}`))
+	}
+	for round := range 3 {
+		ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+		block := make(chan struct{})
+		ts.store.mu.Lock()
+		ts.store.block = block
+		ts.store.mu.Unlock()
+		before := ts.store.loads.Load()
+		const n = 64
+		var wg sync.WaitGroup
+		errs := make(chan string, n)
+		for i := range n {
+			wg.Go(func() {
+				r := ts.do("GET", fmt.Sprint("/v1/tenants/acme/models/M", i%10), tok, nil)
+				if r.status != 200 {
+					errs <- fmt.Sprint(r.status, string(r.body))
+				}
+			})
+		}
+		// Let the requests pile up behind the blocked load.
+		time.Sleep(50 * time.Millisecond)
+		ts.store.mu.Lock()
+		ts.store.block = nil
+		ts.store.mu.Unlock()
+		close(block)
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Errorf("round %d: %s", round, e)
+		}
+		if got := ts.store.loads.Load() - before; got != 1 {
+			t.Errorf("round %d: %d concurrent first requests caused %d loads, want 1", round, n, got)
+		}
+	}
+}
+
+func TestIdleSweepUnloadsAndReloads(t *testing.T) {
+	clk := newFakeClock()
+	ts := newTestServer(t, func(c *Config) { c.Clock = clk.now })
+	tok := ts.token("acme")
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	ts.token("quiet") // exists, no models, never used
+	ts.must(200, ts.do("GET", "/v1/tenants/quiet/models", testAdmin, nil))
+	idle := 10 * time.Minute
+
+	if got := ts.srv.sweepIdle(context.Background(), clk.now(), idle); len(got) != 0 {
+		t.Errorf("fresh tenants unloaded: %v", got)
+	}
+	clk.advance(6 * time.Minute)
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", tok, nil)) // acme active
+	ts.srv.sweepIdle(context.Background(), clk.now(), idle)
+	clk.advance(6 * time.Minute)
+	got := ts.srv.sweepIdle(context.Background(), clk.now(), idle)
+	if fmt.Sprint(got) != "[quiet]" {
+		t.Errorf("after 12 idle minutes unloaded %v, want [quiet]", got)
+	}
+	clk.advance(6 * time.Minute)
+	if got := ts.srv.sweepIdle(context.Background(), clk.now(), idle); fmt.Sprint(got) != "[acme]" {
+		t.Errorf("unloaded %v, want [acme]", got)
+	}
+	if ts.srv.Resident("acme") || ts.srv.reg.Stats().Gauges.Tenants != 0 {
+		t.Errorf("acme still in memory")
+	}
+	// Transparent reload.
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", tok, nil))
+	if !ts.srv.Resident("acme") {
+		t.Errorf("not reloaded")
+	}
+}
+
+// TestQuotaRefusalStoresNothing checks the atomicity of PUT: a definition
+// the registry refuses leaves the store as it was.
+func TestQuotaRefusalStoresNothing(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.Policy.MaxModels = 2
+		c.Policy.MaxBytes = 400
+	})
+	tok := ts.token("acme")
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/A", tok, `{"properties": {"a": "string"}}`))
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/B", tok, `{"properties": {"b": "string"}}`))
+	r := ts.must(409, ts.do("PUT", "/v1/tenants/acme/models/C", tok, `{"properties": {"c": "string"}}`))
+	if r.problemType() != "quota-exceeded" {
+		t.Errorf("models quota = %s", r.body)
+	}
+	// Bytes quota: refused by the registry after the store write, undone.
+	var big strings.Builder
+	big.WriteString(`{"properties": {`)
+	for i := range 40 {
+		fmt.Fprintf(&big, `"property_%d": "string",`, i)
+	}
+	big.WriteString(`"z": "string"}}`)
+	r = ts.must(409, ts.do("PUT", "/v1/tenants/acme/models/B", tok, big.String()))
+	if r.problemType() != "quota-exceeded" {
+		t.Errorf("bytes quota = %s", r.body)
+	}
+	ctx := context.Background()
+	list, _ := ts.store.Store.Models(ctx, "acme")
+	if len(list) != 2 {
+		t.Fatalf("store has %d models, want 2", len(list))
+	}
+	if b, _ := ts.store.Store.Model(ctx, "acme", "B"); !strings.Contains(string(b.Definition), `"b"`) {
+		t.Errorf("B in store = %s, want the previous definition back", b.Definition)
+	}
+	// Memory and store agree after a reload.
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+	r = ts.must(200, ts.do("GET", "/v1/tenants/acme/models/B", tok, nil))
+	if !strings.Contains(string(r.body), `"b"`) {
+		t.Errorf("B after reload = %s", r.body)
+	}
+}
+
+func TestAdminRoutes(t *testing.T) {
+	ts := newTestServer(t)
+	for _, id := range []string{"t1", "t2", "t3"} {
+		ts.must(201, ts.do("PUT", "/v1/tenants/"+id+"/models/User", testAdmin, userDef))
+	}
+	r := ts.must(200, ts.do("GET", "/v1/tenants?limit=2", testAdmin, nil))
+	m := r.json(t)
+	if list := m["tenants"].([]any); len(list) != 2 || m["next"] == nil {
+		t.Errorf("page 1 = %s", r.body)
+	}
+	r = ts.must(200, ts.do("GET", m["next"].(string), testAdmin, nil))
+	if list := r.json(t)["tenants"].([]any); len(list) != 1 || list[0].(map[string]any)["tenant"] != "t3" {
+		t.Errorf("page 2 = %s", r.body)
+	}
+	r = ts.must(200, ts.do("GET", "/v1/stats", testAdmin, nil))
+	if s := r.json(t); s["registry"].(map[string]any)["gauges"].(map[string]any)["tenants"] != 3.0 {
+		t.Errorf("stats = %s", r.body)
+	}
+	ts.must(200, ts.do("GET", "/healthz", "", nil))
+	ts.must(200, ts.do("GET", "/readyz", "", nil))
+	r = ts.must(200, ts.do("GET", "/metrics", "", nil))
+	for _, want := range []string{"modelreg_http_requests_total", "modelreg_registry_gauge", "modelreg_tenant_loads_total", "go_goroutines"} {
+		if !strings.Contains(string(r.body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(string(r.body), `tenant="`) || strings.Contains(string(r.body), "t1") {
+		t.Errorf("metrics carry a tenant label")
+	}
+	ts.srv.Drain()
+	ts.must(503, ts.do("GET", "/readyz", "", nil))
+}
+
+func TestOverloadSheds(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.MaxInFlight = 1
+		c.QueueWait = -1
+	})
+	tok := ts.token("acme")
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+	block := make(chan struct{})
+	ts.store.mu.Lock()
+	ts.store.block = block
+	ts.store.mu.Unlock()
+	before := ts.store.loads.Load()
+	done := make(chan response)
+	go func() { done <- ts.do("GET", "/v1/tenants/acme/models/User", tok, nil) }()
+	// Wait for the first request to hold the only slot (blocked in its load).
+	for ts.store.loads.Load() == before {
+		time.Sleep(time.Millisecond)
+	}
+	r := ts.do("GET", "/v1/tenants/acme/models/User", tok, nil)
+	if r.status != 503 || r.problemType() != "overloaded" || r.header.Get("Retry-After") == "" {
+		t.Errorf("second request = %d %s", r.status, r.body)
+	}
+	ts.must(200, ts.do("GET", "/healthz", "", nil)) // never limited
+	ts.store.mu.Lock()
+	ts.store.block = nil
+	ts.store.mu.Unlock()
+	close(block)
+	if r := <-done; r.status != 200 {
+		t.Errorf("first request = %d %s", r.status, r.body)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxBodyBytes = 64 << 10 })
+	tok := ts.token("acme")
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	deep := strings.Repeat(`{"a":`, 40) + `"string"` + strings.Repeat("}", 40)
+	deepDoc := strings.Repeat(`{"a":`, 100) + `1` + strings.Repeat("}", 100)
+	veryDeep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
+	huge := `{"properties": {"a": "` + strings.Repeat("x", 70<<10) + `"}}`
+	tests := []struct {
+		name, method, path, body string
+		hdr                      []string
+		status                   int
+		problem                  string
+	}{
+		{"malformed definition", "PUT", "/v1/tenants/acme/models/A", `{"properties": {`, nil, 400, "malformed-json"},
+		{"not an object", "PUT", "/v1/tenants/acme/models/A", `[1, 2]`, nil, 400, "invalid-definition"},
+		{"empty body", "PUT", "/v1/tenants/acme/models/A", ``, nil, 400, "malformed-json"},
+		{"unknown type", "PUT", "/v1/tenants/acme/models/A", `{"properties": {"a": "zipcode"}}`, nil, 400, "invalid-definition"},
+		{"deep definition", "PUT", "/v1/tenants/acme/models/A", `{"properties": ` + deep + `}`, nil, 400, "invalid-definition"},
+		{"very deep definition", "PUT", "/v1/tenants/acme/models/A", veryDeep, nil, 413, "payload-too-large"},
+		{"huge body", "PUT", "/v1/tenants/acme/models/A", huge, nil, 413, "payload-too-large"},
+		{"invalid model name", "PUT", "/v1/tenants/acme/models/9lives", `{"properties": {}}`, nil, 400, "invalid-model-name"},
+		{"name with colon", "GET", "/v1/tenants/acme/models/a:b", "", nil, 404, "model-not-found"},
+		{"name mismatch", "PUT", "/v1/tenants/acme/models/A", `{"name": "B", "properties": {}}`, nil, 400, "name-mismatch"},
+		{"invalid tenant id", "GET", "/v1/tenants/-bad/models", "", nil, 400, "invalid-tenant-id"},
+		{"reserved tenant id", "GET", "/v1/tenants/global/models", "", nil, 400, "invalid-tenant-id"},
+		{"long tenant id", "GET", "/v1/tenants/" + strings.Repeat("a", 200) + "/models", "", nil, 400, "invalid-tenant-id"},
+		{"unknown tenant", "GET", "/v1/tenants/nobody/models", "", nil, 404, "tenant-not-found"},
+		{"unknown model", "GET", "/v1/tenants/acme/models/Nope", "", nil, 404, "model-not-found"},
+		{"validate unknown model", "POST", "/v1/tenants/acme/models/Nope/validate", `{}`, nil, 404, "model-not-found"},
+		{"malformed document", "POST", "/v1/tenants/acme/models/User/validate", `{"email": `, nil, 422, "validation-failed"},
+		{"deep document", "POST", "/v1/tenants/acme/models/User/validate", deepDoc, nil, 422, "validation-failed"},
+		{"very deep document", "POST", "/v1/tenants/acme/models/User/validate", veryDeep[:60000], nil, 422, "validation-failed"},
+		{"lookup malformed", "POST", "/v1/tenants/acme/lookup", `{"properties": `, nil, 400, "malformed-json"},
+		{"lookup wrong shape", "POST", "/v1/tenants/acme/lookup", `{"props": {}}`, nil, 400, "invalid-request"},
+		{"lookup no properties", "POST", "/v1/tenants/acme/lookup", `{}`, nil, 400, "invalid-request"},
+		{"lookup bad type", "POST", "/v1/tenants/acme/lookup", `{"properties": {"a": "zipcode"}}`, nil, 400, "invalid-definition"},
+		{"lookup very deep", "POST", "/v1/tenants/acme/lookup", `{"properties": ` + veryDeep[:60000], nil, 400, "malformed-json"},
+		{"wrong content type", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"Content-Type", "text/plain"}, 415, "unsupported-media-type"},
+		{"bad If-Match", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"If-Match", "W/x"}, 400, "invalid-request"},
+		{"unknown route", "GET", "/v1/nope", "", nil, 404, "not-found"},
+		{"wrong method", "PATCH", "/v1/tenants/acme/models/User", "", nil, 405, "method-not-allowed"},
+		{"bad limit", "GET", "/v1/tenants?limit=0", "", nil, 400, "invalid-request"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			token := tok
+			if strings.HasPrefix(tc.path, "/v1/tenants?") {
+				token = testAdmin
+			}
+			if strings.Contains(tc.path, "/nobody/") {
+				token = testAdmin
+			}
+			var body any
+			if tc.body != "" || tc.method == "PUT" {
+				body = []byte(tc.body)
+			}
+			r := ts.do(tc.method, tc.path, token, body, tc.hdr...)
+			if r.status != tc.status || r.problemType() != tc.problem {
+				t.Errorf("%d %q, want %d %q: %.300s", r.status, r.problemType(), tc.status, tc.problem, r.body)
+			}
+		})
+	}
+	// The server is still fine.
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", tok, nil))
+	if got, _ := ts.store.Store.Models(context.Background(), "acme"); len(got) != 1 {
+		t.Errorf("bad input stored something: %d models", len(got))
+	}
+}
+
+func TestAdminTokenGeneratedOnce(t *testing.T) {
+	ctx := context.Background()
+	ts := newTestServer(t)
+	st := ts.store
+	h1, gen1, err := ResolveAdminToken(ctx, st, "", false)
+	if err != nil || gen1 == "" {
+		t.Fatalf("first start: %q, %v", gen1, err)
+	}
+	h2, gen2, err := ResolveAdminToken(ctx, st, "", false)
+	if err != nil || gen2 != "" || h2 != h1 {
+		t.Errorf("second start generated again (%q) or changed the hash", gen2)
+	}
+	if _, gen3, _ := ResolveAdminToken(ctx, st, "", true); gen3 == "" || gen3 == gen1 {
+		t.Errorf("reset did not generate a new token")
+	}
+	if _, _, err := ResolveAdminToken(ctx, st, "short", false); err == nil {
+		t.Errorf("short admin token accepted")
+	}
+	// Only the hash is stored.
+	v, err := st.Setting(ctx, adminHashSetting)
+	if err != nil || len(v) != 32 || strings.Contains(string(v), "mra_") {
+		t.Errorf("stored admin setting = %q, %v", v, err)
+	}
+	var _ store.Store = st
+	_ = http.StatusOK
+}

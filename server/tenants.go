@@ -1,0 +1,399 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelreg/modelreg"
+	"github.com/modelreg/modelreg/definition"
+	"github.com/modelreg/modelreg/document"
+	"github.com/modelreg/modelreg/store"
+)
+
+// Tenancy in the server.
+//
+// The store is the source of truth; the registry holds, for each resident
+// tenant, the compiled models of its stored definitions. The server keeps
+// a small state per resident tenant (tenantState) and coordinates three
+// kinds of actors:
+//
+//   - readers (GET, lookup, validate) take the state's read lock for the
+//     duration of their registry calls;
+//   - writers (PUT, DELETE model) and loaders hold the tenant's stripe lock
+//     (one of numStripes mutexes chosen by a hash of the tenant id), so the
+//     store and the registry see a tenant's writes in the same order;
+//   - unloaders (idle sweep, evict, tenant deletion) hold the stripe lock and
+//     then the state's write lock, mark the state dead, and only then drop
+//     the tenant from the registry: no reader can be between its residency
+//     check and its registry call while a tenant disappears under it.
+//
+// A tenant that is not resident is loaded on first use: concurrent first
+// requests share one load through a singleflight.Group keyed by tenant id,
+// and the stripe lock plus a re-check make it exactly one load even across
+// separate flights.
+
+const numStripes = 256
+
+// tenantState is the server's state for one resident tenant.
+type tenantState struct {
+	id string
+	mu sync.RWMutex // read: requests using the registry; write: unloading
+	// dead is set (under mu's write lock) when the tenant was unloaded; a
+	// reader that sees it starts over.
+	dead bool
+
+	active     atomic.Bool  // set by each request; folded into lastActive by the sweep
+	lastActive atomic.Int64 // unix nanoseconds
+
+	metaMu sync.RWMutex
+	meta   map[string]modelMeta // stored metadata of named models, by name
+
+	vmu        sync.RWMutex
+	validators map[string]cachedValidator // by model name, as seen from this scope
+}
+
+// cachedValidator is a compiled document validator for one model version.
+type cachedValidator struct {
+	m *modelreg.Model
+	v *document.Validator
+}
+
+// modelMeta is what the store knows about a model beyond its definition.
+type modelMeta struct {
+	revision         int64
+	created, updated time.Time
+}
+
+func (t *tenantState) getMeta(name string) (modelMeta, bool) {
+	t.metaMu.RLock()
+	defer t.metaMu.RUnlock()
+	m, ok := t.meta[name]
+	return m, ok
+}
+
+func (t *tenantState) setMeta(name string, m modelMeta) {
+	t.metaMu.Lock()
+	defer t.metaMu.Unlock()
+	t.meta[name] = m
+}
+
+func (t *tenantState) dropMeta(name string) {
+	t.metaMu.Lock()
+	defer t.metaMu.Unlock()
+	delete(t.meta, name)
+}
+
+// residentSet maps tenant ids to their states. It is sharded to spread
+// contention, and each shard's map is rebuilt when it shrinks to a fraction
+// of its peak, since Go maps never give memory back: a server that loaded
+// and unloaded many tenants returns to the footprint of a fresh one.
+type residentSet struct {
+	seed   maphash.Seed
+	shards [64]residentShard
+	count  atomic.Int64
+}
+
+type residentShard struct {
+	mu   sync.RWMutex
+	m    map[string]*tenantState
+	peak int
+	_    [40]byte
+}
+
+func (rs *residentSet) shard(id string) *residentShard {
+	return &rs.shards[maphash.String(rs.seed, id)%uint64(len(rs.shards))]
+}
+
+func (rs *residentSet) get(id string) *tenantState {
+	sh := rs.shard(id)
+	sh.mu.RLock()
+	t := sh.m[id]
+	sh.mu.RUnlock()
+	return t
+}
+
+func (rs *residentSet) put(t *tenantState) {
+	sh := rs.shard(t.id)
+	sh.mu.Lock()
+	if sh.m == nil {
+		sh.m = make(map[string]*tenantState)
+	}
+	if _, ok := sh.m[t.id]; !ok {
+		rs.count.Add(1)
+	}
+	sh.m[t.id] = t
+	sh.peak = max(sh.peak, len(sh.m))
+	sh.mu.Unlock()
+}
+
+func (rs *residentSet) remove(id string) {
+	sh := rs.shard(id)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.m[id]; !ok {
+		return
+	}
+	delete(sh.m, id)
+	rs.count.Add(-1)
+	if n := len(sh.m); sh.peak >= 64 && n*8 < sh.peak {
+		m := make(map[string]*tenantState, n)
+		for k, v := range sh.m {
+			m[k] = v
+		}
+		sh.m = m
+		sh.peak = n
+	}
+}
+
+// all returns every resident state (a snapshot).
+func (rs *residentSet) all() []*tenantState {
+	var out []*tenantState
+	for i := range rs.shards {
+		sh := &rs.shards[i]
+		sh.mu.RLock()
+		for _, t := range sh.m {
+			out = append(out, t)
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}
+
+func (s *Server) stripe(id string) *sync.Mutex {
+	return &s.stripes[maphash.String(s.resident.seed, id)%numStripes]
+}
+
+// errNoTenant reports that a tenant does not exist in the store.
+var errNoTenant = errors.New("tenant does not exist")
+
+// loadResult is what a (shared) load returns.
+type loadResult struct {
+	state *tenantState
+}
+
+// acquire returns tenant id's resident state read-locked, loading the
+// tenant from the store if it is not resident. It returns errNoTenant for
+// a tenant the store does not know. The caller must call release.
+func (s *Server) acquire(ctx context.Context, id string) (*tenantState, error) {
+	for range 100 {
+		t := s.resident.get(id)
+		if t == nil {
+			var err error
+			t, err = s.load(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+		}
+		t.mu.RLock()
+		if !t.dead {
+			t.active.Store(true)
+			return t, nil
+		}
+		t.mu.RUnlock() // unloaded meanwhile: start over
+	}
+	return nil, fmt.Errorf("tenant %q: unloaded 100 times while being acquired", id)
+}
+
+func (s *Server) release(t *tenantState) { t.mu.RUnlock() }
+
+// load loads tenant id through the singleflight group.
+func (s *Server) load(ctx context.Context, id string) (*tenantState, error) {
+	ch := s.flight.DoChan(id, func() (any, error) {
+		// The load is shared by every waiter: it must not fail because
+		// the first caller went away.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
+		defer cancel()
+		mu := s.stripe(id)
+		mu.Lock()
+		defer mu.Unlock()
+		t, err := s.loadLocked(lctx, id, false)
+		return loadResult{t}, err
+	})
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(loadResult).state, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// loadLocked returns the resident state of tenant id, loading it from the
+// store if needed. The caller holds the tenant's stripe lock. With create,
+// a tenant the store does not know gets an empty state (the caller is about
+// to create it); otherwise that is errNoTenant.
+func (s *Server) loadLocked(ctx context.Context, id string, create bool) (*tenantState, error) {
+	if t := s.resident.get(id); t != nil {
+		return t, nil
+	}
+	t0 := time.Now()
+	models, err := s.st.Models(ctx, id)
+	s.m.observeStore("models", t0)
+	if err != nil {
+		s.m.loads.WithLabelValues("error").Inc()
+		return nil, fmt.Errorf("loading tenant %q: %w", id, err)
+	}
+	if len(models) == 0 {
+		// No models: the tenant may still exist (it has tokens, or all
+		// its models were deleted).
+		if _, err := s.st.Tenant(ctx, id); errors.Is(err, store.ErrNotFound) {
+			if !create {
+				return nil, errNoTenant
+			}
+		} else if err != nil {
+			s.m.loads.WithLabelValues("error").Inc()
+			return nil, fmt.Errorf("loading tenant %q: %w", id, err)
+		}
+	}
+	t := &tenantState{id: id, meta: make(map[string]modelMeta, len(models))}
+	t.lastActive.Store(s.now().UnixNano())
+	tctx := modelreg.WithTenant(ctx, id)
+	for _, sm := range models {
+		if err := s.defineStored(tctx, sm); err != nil {
+			// A stored definition that no longer compiles (a parser
+			// made stricter, a quota lowered) must not make the whole
+			// tenant unavailable: skip it, loudly.
+			s.m.loadSkips.Inc()
+			s.log.Error("skipping stored definition that does not compile", "tenant", id, "model", sm.Name, "revision", sm.Revision, "err", err)
+			continue
+		}
+		t.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated}
+	}
+	s.resident.put(t)
+	s.m.loads.WithLabelValues("ok").Inc()
+	s.m.loadTime.Observe(time.Since(t0).Seconds())
+	return t, nil
+}
+
+// defineStored parses a stored definition and registers it.
+func (s *Server) defineStored(ctx context.Context, sm store.Model) error {
+	def, err := definition.Parse(sm.Definition, s.cfg.Limits)
+	if err != nil {
+		return err
+	}
+	if def.Name != sm.Name {
+		return fmt.Errorf("stored definition is named %q, not %q", def.Name, sm.Name)
+	}
+	m, err := s.reg.Define(ctx, def)
+	if err != nil {
+		return err
+	}
+	if sm.Fingerprint != "" && m.Fingerprint().String() != sm.Fingerprint {
+		// Not fatal: the canonical form is versioned, and a new version
+		// may fingerprint differently. Worth knowing, though.
+		s.log.Warn("stored fingerprint differs from the compiled model's", "tenant", sm.Scope, "model", sm.Name,
+			"stored", sm.Fingerprint, "compiled", m.Fingerprint().String())
+	}
+	return nil
+}
+
+// unloadReason says why a tenant leaves memory.
+type unloadReason string
+
+const (
+	unloadIdle   unloadReason = "idle"
+	unloadEvict  unloadReason = "evict"
+	unloadDelete unloadReason = "delete"
+)
+
+// unloadLocked drops tenant id from memory (server state and registry) and
+// returns the registry's cleanup report. The caller holds the stripe lock.
+// It is a no-op, with a zero report, for a tenant that is not resident.
+func (s *Server) unloadLocked(ctx context.Context, id string, why unloadReason) (modelreg.CleanupReport, bool, error) {
+	t := s.resident.get(id)
+	if t == nil {
+		return modelreg.CleanupReport{Tenant: id}, false, nil
+	}
+	t.mu.Lock()
+	t.dead = true
+	s.resident.remove(id)
+	rep, err := s.reg.CleanupTenant(ctx, id)
+	t.mu.Unlock()
+	if err != nil && !errors.Is(err, modelreg.ErrHook) {
+		return rep, true, err
+	}
+	s.m.unloads.WithLabelValues(string(why)).Inc()
+	return rep, true, nil
+}
+
+// sweepIdle unloads the resident tenants that have been idle for longer
+// than maxIdle at time now. A tenant is active when a request used it since
+// the previous sweep; its idle time is counted from that sweep. It returns
+// the ids it unloaded.
+func (s *Server) sweepIdle(ctx context.Context, now time.Time, maxIdle time.Duration) []string {
+	var out []string
+	for _, t := range s.resident.all() {
+		if t.active.Swap(false) {
+			t.lastActive.Store(now.UnixNano())
+			continue
+		}
+		if now.Sub(time.Unix(0, t.lastActive.Load())) < maxIdle {
+			continue
+		}
+		mu := s.stripe(t.id)
+		mu.Lock()
+		// Re-check under the lock: it may have been used, unloaded or
+		// reloaded since the snapshot.
+		if cur := s.resident.get(t.id); cur == t && !t.active.Load() {
+			if _, _, err := s.unloadLocked(ctx, t.id, unloadIdle); err != nil {
+				s.log.Error("idle unload", "tenant", t.id, "err", err)
+			} else {
+				out = append(out, t.id)
+			}
+		}
+		mu.Unlock()
+	}
+	if len(out) > 0 {
+		s.log.Info("unloaded idle tenants", "count", len(out))
+	}
+	return out
+}
+
+// janitor runs sweepIdle every interval until stop is closed.
+func (s *Server) janitor(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(s.cfg.SweepInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			s.sweepIdle(context.Background(), s.now(), s.cfg.IdleTimeout)
+		}
+	}
+}
+
+// tenantAccess resolves the {tenant} of a request for principal p: it
+// validates the id and checks that p may use it. A tenant token used on
+// another tenant gets exactly the answer a nonexistent tenant gets.
+func (s *Server) tenantAccess(r *http.Request, p principal) (string, error) {
+	id := r.PathValue("tenant")
+	if err := modelreg.ValidTenantID(id); err != nil {
+		return "", problem(http.StatusBadRequest, ProblemInvalidTenantID, "%s", tenantIDReason(err))
+	}
+	if !p.canAccess(id) {
+		return "", tenantNotFound(id)
+	}
+	return id, nil
+}
+
+func tenantNotFound(id string) *Problem {
+	return problem(http.StatusNotFound, ProblemTenantNotFound, "tenant %q not found", id)
+}
+
+func tenantIDReason(err error) string {
+	var te *modelreg.TenantIDError
+	if errors.As(err, &te) {
+		return "invalid tenant id: " + te.Reason
+	}
+	return "invalid tenant id"
+}
