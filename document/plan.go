@@ -19,6 +19,9 @@ type objPlan struct {
 	end []int
 	// words is the number of uint64 words in the "seen" bitset.
 	words int
+	// table maps property names to indexes (see buildTable).
+	table []uint32
+	mask  uint32
 	// err is set (and the rest empty) for a referenced model that cannot
 	// be compiled; validation reports it as CodeInvalidModel.
 	err *ModelError
@@ -103,6 +106,7 @@ func (c *compiler) object(o *definition.Object, path []byte) (*objPlan, *ModelEr
 		}
 	}
 	p.words = (len(p.props) + 63) / 64
+	p.buildTable()
 	c.nested[o] = p
 	return p, nil
 }
@@ -140,21 +144,49 @@ func (c *compiler) typ(t *definition.Type, re *regexp.Regexp, path []byte) (*typ
 	return tp, nil
 }
 
-// lookup returns the index of the property named key, or -1.
-func (p *objPlan) lookup(key []byte) int {
-	lo, hi := 0, len(p.props)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if p.props[m].name < string(key) {
-			lo = m + 1
-		} else {
-			hi = m
+// hashName is FNV-1a, for the property table.
+func hashName[S ~string | ~[]byte](s S) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
+}
+
+// buildTable fills p.table, an open-addressing (linear probing) hash
+// table of property indexes + 1 (0 is empty), at most half full.
+func (p *objPlan) buildTable() {
+	n := 4
+	for n < 2*len(p.props) {
+		n *= 2
+	}
+	p.table = make([]uint32, n)
+	p.mask = uint32(n - 1)
+	for i := range p.props {
+		h := hashName(p.props[i].name) & p.mask
+		for p.table[h] != 0 {
+			h = (h + 1) & p.mask
 		}
+		p.table[h] = uint32(i + 1)
 	}
-	if lo < len(p.props) && p.props[lo].name == string(key) {
-		return lo
+}
+
+// lookup returns the index of the property named key, or -1.
+func (p *objPlan) lookup(key []byte) int { return p.lookupHash(hashName(key), key) }
+
+// lookupHash is lookup given hashName(key).
+func (p *objPlan) lookupHash(h uint32, key []byte) int {
+	h &= p.mask
+	for {
+		i := int(p.table[h]) - 1
+		if i < 0 {
+			return -1
+		}
+		if p.props[i].name == string(key) {
+			return i
+		}
+		h = (h + 1) & p.mask
 	}
-	return -1
 }
 
 // kindName is the name of a kind in messages.

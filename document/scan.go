@@ -2,6 +2,7 @@ package document
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"strconv"
 	"unicode/utf8"
 
@@ -10,26 +11,39 @@ import (
 
 // This file is the raw-JSON path: a single-pass recursive-descent scanner
 // that checks JSON syntax, validates against the plan and writes the
-// coerced document in the same pass. Strings and numbers that need no
-// coercion are copied verbatim; insignificant whitespace is dropped.
+// coerced document in the same pass.
+//
+// The output is the input with edits: whitespace cut, coerced values
+// replaced, filtered members cut, defaults inserted. The scanner keeps a
+// mark, the start of the input not yet copied; an edit copies the input
+// from the mark to the edit, writes the replacement (if any) and moves
+// the mark past the edited input. So a compact document that needs no
+// coercion is copied with a single append at the end.
 
-type segKind uint8
+// seg is one step of the JSON Pointer to the current value, kept
+// pointer-free so that pushing it is cheap. a >= 0 is the offset in the
+// input of a key's opening quote; a == segIdx is the array index b;
+// a == segName is the name s.names[b]. Pointers are only built when a
+// violation is reported.
+type seg struct{ a, b int32 }
 
 const (
-	segName segKind = iota // a declared property: name
-	segRaw                 // a key from the input: raw (escaped if esc)
-	segIdx                 // an array index: idx
+	segIdx  = -1
+	segName = -2
 )
 
-// seg is one step of the JSON Pointer to the current value. Pointers are
-// only built when a violation is reported.
-type seg struct {
-	kind segKind
-	esc  bool
-	name string
-	raw  []byte
-	idx  int
+func (s *scanner) pushKey(off int) { s.path = append(s.path, seg{int32(off), 0}) }
+
+func (s *scanner) pushName(name string) {
+	s.names = append(s.names, name)
+	s.path = append(s.path, seg{segName, int32(len(s.names) - 1)})
 }
+
+func (s *scanner) pushIdx() { s.path = append(s.path, seg{segIdx, 0}) }
+
+func (s *scanner) setIdx(n int) { s.path[len(s.path)-1].b = int32(n) }
+
+func (s *scanner) pop() { s.path = s.path[:len(s.path)-1] }
 
 type refEntry struct {
 	name string
@@ -44,10 +58,15 @@ type scanner struct {
 
 	data  []byte
 	pos   int
+	mark  int // data[mark:pos] is yet to be copied to out
 	out   []byte
 	depth int
+	// skipping > 0 while scanning a value whose output does not matter
+	// (dropped, or replaced as a whole): no edits are made in it.
+	skipping int
 
 	path      []seg
+	names     []string // names in the path (see seg)
 	viols     []Violation
 	truncated bool
 	stop      bool // a fatal violation, or too many violations
@@ -69,9 +88,10 @@ type scanner struct {
 const maxPooledBuf = 64 << 10
 
 func (s *scanner) reset() {
-	s.data, s.out, s.pos, s.depth = nil, nil, 0, 0
-	clear(s.path[:cap(s.path)])
+	s.data, s.out, s.pos, s.mark, s.depth, s.skipping = nil, nil, 0, 0, 0, 0
 	s.path = s.path[:0]
+	clear(s.names[:cap(s.names)])
+	s.names = s.names[:0]
 	s.viols, s.truncated, s.stop = nil, false, false
 	s.inDefault, s.defMsg = 0, ""
 	clear(s.refs[:cap(s.refs)])
@@ -119,7 +139,7 @@ func (v *Validator) AppendValidate(dst, data []byte) ([]byte, error) {
 		s.object(v.root)
 	default:
 		s.violate(CodeType, "expected object, got "+jsonType(data[s.pos]))
-		s.anyValue(false)
+		s.skipValue()
 	}
 	if !s.stop {
 		s.ws()
@@ -127,11 +147,13 @@ func (v *Validator) AppendValidate(dst, data []byte) ([]byte, error) {
 			s.syntax("unexpected data after the document")
 		}
 	}
-	out := s.out
+	out := dst
 	var err error
 	if len(s.viols) > 0 {
 		err = &ValidationError{Violations: s.viols, Truncated: s.truncated}
-		out = dst
+	} else {
+		s.flush(s.pos)
+		out = s.out
 	}
 	v.putScanner(s)
 	return out, err
@@ -151,17 +173,22 @@ func (s *scanner) pointer(extra string) string {
 	b := buf[:0]
 	for _, sg := range s.path {
 		b = append(b, '/')
-		switch sg.kind {
-		case segName:
-			b = appendPointerToken(b, sg.name)
-		case segRaw:
-			if sg.esc {
-				b = appendPointerToken(b, string(unescape(nil, sg.raw)))
-			} else {
-				b = appendPointerToken(b, string(sg.raw))
+		switch {
+		case sg.a == segIdx:
+			b = strconv.AppendInt(b, int64(sg.b), 10)
+		case sg.a == segName:
+			b = appendPointerToken(b, s.names[sg.b])
+		default:
+			// A key that str accepted: find its closing quote.
+			d := s.data
+			i := int(sg.a) + 1
+			for i < len(d) && d[i] != '"' {
+				if d[i] == '\\' {
+					i++
+				}
+				i++
 			}
-		case segIdx:
-			b = strconv.AppendInt(b, int64(sg.idx), 10)
+			b = appendPointerToken(b, string(unescape(nil, d[sg.a+1:min(i, len(d))])))
 		}
 	}
 	if extra != "" {
@@ -227,27 +254,46 @@ func jsonType(c byte) string {
 	return "number"
 }
 
+// ---- output edits ----
+
+// flush copies the input from the mark to to.
+func (s *scanner) flush(to int) {
+	s.out = append(s.out, s.data[s.mark:to]...)
+	s.mark = to
+}
+
+// replace replaces the input [from, to) with b in the output.
+func (s *scanner) replace(from, to int, b []byte) {
+	s.out = append(s.out, s.data[s.mark:from]...)
+	s.out = append(s.out, b...)
+	s.mark = to
+}
+
 // ---- lexing ----
 
+// ws skips whitespace, and cuts it from the output.
 func (s *scanner) ws() {
+	if s.pos < len(s.data) && s.data[s.pos] > ' ' {
+		return
+	}
+	s.wsSlow()
+}
+
+func (s *scanner) wsSlow() {
+	start := s.pos
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\n', '\r':
 			s.pos++
-		default:
-			return
+			continue
 		}
+		break
+	}
+	if s.pos > start && s.skipping == 0 {
+		s.out = append(s.out, s.data[s.mark:start]...)
+		s.mark = s.pos
 	}
 }
-
-// strSafe marks the bytes that a string can contain without a closer
-// look: not '"', '\\', a control character or a non-ASCII byte.
-var strSafe = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
 
 func hex4(d []byte, i int) (rune, bool) {
 	if i+4 > len(d) {
@@ -269,6 +315,27 @@ func hex4(d []byte, i int) (rune, bool) {
 	return r, true
 }
 
+// plain8 reports whether the 8 bytes at d[i:] are all plain string
+// bytes: no byte < 0x20, '"', '\\' or >= 0x80 (bit tricks from "Bit
+// Twiddling Hacks": haszero and hasless).
+func plain8(d []byte, i int) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	x := binary.LittleEndian.Uint64(d[i:])
+	q, b := x^(lo*'"'), x^(lo*'\\')
+	return ((x-lo*0x20)&^x|(q-lo)&^q|(b-lo)&^b|x)&hi == 0
+}
+
+// plainByte marks the bytes that a string can contain as they are: not
+// '"', '\\', a control character or a non-ASCII byte.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
+func plain(c byte) bool { return plainByte[c] }
+
 // str scans the string at s.pos (which is '"'). [start, end) is its
 // content between the quotes; esc reports escapes in it. The content is
 // checked: valid escapes, no lone surrogates, valid UTF-8, no control
@@ -278,11 +345,10 @@ func (s *scanner) str() (start, end int, esc, ok bool) {
 	i := s.pos + 1
 	start = i
 	for {
-		for i+8 <= len(d) && strSafe[d[i]] && strSafe[d[i+1]] && strSafe[d[i+2]] && strSafe[d[i+3]] &&
-			strSafe[d[i+4]] && strSafe[d[i+5]] && strSafe[d[i+6]] && strSafe[d[i+7]] {
+		for i+8 <= len(d) && plain8(d, i) {
 			i += 8
 		}
-		for i < len(d) && strSafe[d[i]] {
+		for i < len(d) && plain(d[i]) {
 			i++
 		}
 		if i >= len(d) {
@@ -392,21 +458,18 @@ func (s *scanner) content(start, end int, esc bool) []byte {
 	return s.scratch
 }
 
-// lit checks and copies (if w) the literal true, false or null.
-func (s *scanner) lit(word string, w bool) bool {
+// lit checks the literal true, false or null.
+func (s *scanner) lit(word string) bool {
 	if len(s.data)-s.pos < len(word) || string(s.data[s.pos:s.pos+len(word)]) != word {
 		s.syntax("invalid literal")
 		return false
 	}
 	s.pos += len(word)
-	if w {
-		s.out = append(s.out, word...)
-	}
 	return true
 }
 
-// number checks and copies (if w) the number at s.pos and returns it.
-func (s *scanner) number(w bool) []byte {
+// number checks the number at s.pos and returns it.
+func (s *scanner) number() []byte {
 	n, check := numberLit(s.data[s.pos:])
 	if n == 0 {
 		s.syntax("invalid number")
@@ -417,40 +480,40 @@ func (s *scanner) number(w bool) []byte {
 	if check && !finite(lit) {
 		s.violate(CodeNumberRange, "number overflows float64")
 	}
-	if w {
-		s.out = append(s.out, lit...)
-	}
 	return lit
 }
 
 // ---- untyped values: any, object, unknown properties ----
 
-// anyValue checks any JSON value and copies it (if w) without
-// whitespace.
-func (s *scanner) anyValue(w bool) {
+// skipValue checks a value whose output does not matter.
+func (s *scanner) skipValue() {
+	s.skipping++
+	s.anyValue()
+	s.skipping--
+}
+
+// anyValue checks any JSON value (copied, without whitespace).
+func (s *scanner) anyValue() {
 	if s.pos >= len(s.data) {
 		s.syntax("unexpected end of input")
 		return
 	}
 	switch c := s.data[s.pos]; c {
 	case '"':
-		st, en, _, ok := s.str()
-		if ok && w {
-			s.out = append(s.out, s.data[st-1:en+1]...)
-		}
+		s.str()
 	case '{':
-		s.anyObject(w)
+		s.anyObject()
 	case '[':
-		s.anyArray(w)
+		s.anyArray()
 	case 't':
-		s.lit("true", w)
+		s.lit("true")
 	case 'f':
-		s.lit("false", w)
+		s.lit("false")
 	case 'n':
-		s.lit("null", w)
+		s.lit("null")
 	default:
 		if c == '-' || (c >= '0' && c <= '9') {
-			s.number(w)
+			s.number()
 		} else {
 			s.syntax("unexpected character " + strconv.QuoteRune(rune(c)))
 		}
@@ -498,24 +561,45 @@ func (s *scanner) dupKey(ks *keySet, key []byte, esc bool) bool {
 }
 
 // key scans an object key and the colon after it. It returns the raw key
-// (escaped if esc) and the decoded key (in s.scratch if esc).
-func (s *scanner) key() (raw, key []byte, esc, ok bool) {
-	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+// (escaped if esc), the decoded key (in s.scratch if esc) and the
+// decoded key's hashName.
+func (s *scanner) key() (raw, key []byte, esc bool, h uint32, ok bool) {
+	d := s.data
+	i := s.pos
+	if i >= len(d) || d[i] != '"' {
 		s.syntax("expected a string key")
 		return
 	}
-	st, en, esc, ok := s.str()
-	if !ok {
-		return
+	// Fast path: a plain key, hashed while scanned.
+	h = 2166136261
+	j := i + 1
+	for j < len(d) && plain(d[j]) {
+		h = (h ^ uint32(d[j])) * 16777619
+		j++
+	}
+	if j < len(d) && d[j] == '"' {
+		raw, key = d[i+1:j], d[i+1:j]
+		s.pos = j + 1
+	} else {
+		st, en, e, ok := s.str()
+		if !ok {
+			return nil, nil, false, 0, false
+		}
+		raw, key, esc = d[st:en], s.content(st, en, e), e
+		h = hashName(key)
+	}
+	if s.pos < len(d) && d[s.pos] == ':' {
+		s.pos++
+	} else {
+		s.ws()
+		if s.pos >= len(d) || d[s.pos] != ':' {
+			s.syntax("expected ':'")
+			return nil, nil, false, 0, false
+		}
+		s.pos++
 	}
 	s.ws()
-	if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-		s.syntax("expected ':'")
-		return nil, nil, false, false
-	}
-	s.pos++
-	s.ws()
-	return s.data[st:en], s.content(st, en, esc), esc, true
+	return raw, key, esc, h, true
 }
 
 // next consumes the ',' or the closing byte after a member or element.
@@ -550,39 +634,25 @@ func (s *scanner) empty(closer byte) bool {
 	return false
 }
 
-func (s *scanner) anyObject(w bool) {
+func (s *scanner) anyObject() {
 	if !s.enter() {
 		return
 	}
 	s.pos++
-	if w {
-		s.out = append(s.out, '{')
-	}
 	if !s.empty('}') {
 		ks := keySet{start: len(s.keys)}
-		first := true
 		for {
-			raw, key, esc, ok := s.key()
+			at := s.pos
+			_, key, esc, _, ok := s.key()
 			if !ok {
 				return
 			}
-			s.path = append(s.path, seg{kind: segRaw, raw: raw, esc: esc})
+			s.pushKey(at)
 			if s.dupKey(&ks, key, esc) {
 				s.violate(CodeDuplicateKey, "duplicate key")
-				s.anyValue(false)
-			} else {
-				if w {
-					if !first {
-						s.out = append(s.out, ',')
-					}
-					first = false
-					s.out = append(s.out, '"')
-					s.out = append(s.out, raw...)
-					s.out = append(s.out, '"', ':')
-				}
-				s.anyValue(w)
 			}
-			s.path = s.path[:len(s.path)-1]
+			s.anyValue()
+			s.pop()
 			if s.stop || !s.next('}') {
 				break
 			}
@@ -593,33 +663,24 @@ func (s *scanner) anyObject(w bool) {
 			return
 		}
 	}
-	if w {
-		s.out = append(s.out, '}')
-	}
 	s.depth--
 }
 
-func (s *scanner) anyArray(w bool) {
+func (s *scanner) anyArray() {
 	if !s.enter() {
 		return
 	}
 	s.pos++
-	if w {
-		s.out = append(s.out, '[')
-	}
 	if !s.empty(']') {
-		s.path = append(s.path, seg{kind: segIdx})
+		s.pushIdx()
 		for n := 0; ; n++ {
 			if n >= s.lim.MaxItems {
-				s.path = s.path[:len(s.path)-1]
+				s.pop()
 				s.fatal(CodeTooManyItems, "array has more than "+strconv.Itoa(s.lim.MaxItems)+" items")
 				return
 			}
-			s.path[len(s.path)-1].idx = n
-			if w && n > 0 {
-				s.out = append(s.out, ',')
-			}
-			s.anyValue(w)
+			s.setIdx(n)
+			s.anyValue()
 			if s.stop || !s.next(']') {
 				break
 			}
@@ -627,10 +688,7 @@ func (s *scanner) anyArray(w bool) {
 		if s.stop {
 			return
 		}
-		s.path = s.path[:len(s.path)-1]
-	}
-	if w {
-		s.out = append(s.out, ']')
+		s.pop()
 	}
 	s.depth--
 }
@@ -643,61 +701,74 @@ func (s *scanner) object(p *objPlan) {
 		return
 	}
 	s.pos++
-	s.out = append(s.out, '{')
 	bits := len(s.bits)
 	for range p.words {
 		s.bits = append(s.bits, 0)
 	}
-	wrote := false
+	members := 0 // members in the output so far
 	if !s.empty('}') {
 		ks := keySet{start: len(s.keys)}
 		for {
-			raw, key, esc, ok := s.key()
+			outStart := len(s.out) + s.pos - s.mark // where the member starts in the output
+			at := s.pos
+			_, key, esc, h, ok := s.key()
 			if !ok {
 				return
 			}
-			if i := p.lookup(key); i >= 0 {
+			s.pushKey(at)
+			keep := true
+			if i := p.lookupHash(h, key); i >= 0 {
 				pp := &p.props[i]
-				s.path = append(s.path, seg{kind: segName, name: pp.name})
 				w, b := bits+i>>6, uint64(1)<<(i&63)
 				if s.bits[w]&b != 0 {
 					s.violate(CodeDuplicateKey, "duplicate key")
-					s.anyValue(false)
+					keep = false
 				} else {
 					s.bits[w] |= b
-					if wrote {
-						s.out = append(s.out, ',')
-					}
-					wrote = true
-					s.out = append(s.out, '"')
-					s.out = append(s.out, raw...)
-					s.out = append(s.out, '"', ':')
 					s.prop(pp)
 				}
 			} else {
-				s.path = append(s.path, seg{kind: segRaw, raw: raw, esc: esc})
 				switch {
 				case s.dupKey(&ks, key, esc):
 					s.violate(CodeDuplicateKey, "duplicate key")
-					s.anyValue(false)
+					keep = false
 				case p.strict == definition.StrictOpen:
-					if wrote {
-						s.out = append(s.out, ',')
-					}
-					wrote = true
-					s.out = append(s.out, '"')
-					s.out = append(s.out, raw...)
-					s.out = append(s.out, '"', ':')
-					s.anyValue(true)
+					s.anyValue()
 				case p.strict == definition.StrictReject:
 					s.violate(CodeUnknownProperty, "unknown property")
-					s.anyValue(false)
+					keep = false
 				default: // StrictFilter: dropped
-					s.anyValue(false)
+					keep = false
 				}
 			}
-			s.path = s.path[:len(s.path)-1]
-			if s.stop || !s.next('}') {
+			if keep {
+				members++
+			} else {
+				// Cut the member, and the comma before it if any (the
+				// byte before the member: whitespace was cut).
+				s.flush(s.pos)
+				if members > 0 {
+					outStart--
+				}
+				s.out = s.out[:outStart]
+				s.skipValue()
+				s.mark = s.pos
+			}
+			s.pop()
+			if s.stop {
+				break
+			}
+			s.ws()
+			if s.pos < len(s.data) && s.data[s.pos] == ',' {
+				if members == 0 { // the members before were cut
+					s.flush(s.pos)
+					s.mark++
+				}
+				s.pos++
+				s.ws()
+				continue
+			}
+			if !s.next('}') {
 				break
 			}
 		}
@@ -707,6 +778,8 @@ func (s *scanner) object(p *objPlan) {
 			return
 		}
 	}
+	// Absent properties: defaults are inserted before the '}'.
+	end := s.pos - 1
 	for _, i := range p.end {
 		if s.bits[bits+i>>6]&(1<<(i&63)) != 0 {
 			continue
@@ -716,21 +789,21 @@ func (s *scanner) object(p *objPlan) {
 			s.violateAt(pp.name, CodeRequired, "required property is missing")
 			continue
 		}
-		if wrote {
+		s.flush(end)
+		if members > 0 {
 			s.out = append(s.out, ',')
 		}
-		wrote = true
+		members++
 		s.out = appendQuoted(s.out, pp.name)
 		s.out = append(s.out, ':')
-		s.path = append(s.path, seg{kind: segName, name: pp.name})
+		s.pushName(pp.name)
 		s.applyDefault(pp)
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
 		if s.stop {
 			return
 		}
 	}
 	s.bits = s.bits[:bits]
-	s.out = append(s.out, '}')
 	s.depth--
 }
 
@@ -752,8 +825,8 @@ func (s *scanner) applyDefault(pp *propPlan) {
 		s.out = append(s.out, '"')
 		return
 	}
-	data, pos := s.data, s.pos
-	s.data, s.pos = pp.def, 0
+	data, pos, mark, skipping := s.data, s.pos, s.mark, s.skipping
+	s.data, s.pos, s.mark, s.skipping = pp.def, 0, 0, 0
 	s.inDefault++
 	s.ws()
 	s.prop(pp)
@@ -763,8 +836,9 @@ func (s *scanner) applyDefault(pp *propPlan) {
 			s.syntax("unexpected data after the default")
 		}
 	}
+	s.flush(s.pos)
 	s.inDefault--
-	s.data, s.pos = data, pos
+	s.data, s.pos, s.mark, s.skipping = data, pos, mark, skipping
 	if s.defMsg != "" {
 		msg := s.defMsg
 		s.defMsg, s.stop = "", false
@@ -776,7 +850,7 @@ func (s *scanner) applyDefault(pp *propPlan) {
 // unless the property is required.
 func (s *scanner) prop(pp *propPlan) {
 	if s.pos < len(s.data) && s.data[s.pos] == 'n' {
-		if s.lit("null", true) && pp.required {
+		if s.lit("null") && pp.required {
 			s.violate(CodeRequired, "required property is null")
 		}
 		return
@@ -787,7 +861,7 @@ func (s *scanner) prop(pp *propPlan) {
 // elem validates an array element: null only for the type any.
 func (s *scanner) elem(t *typePlan) {
 	if s.pos < len(s.data) && s.data[s.pos] == 'n' && t.kind != definition.KindAny {
-		if s.lit("null", false) {
+		if s.lit("null") {
 			s.violate(CodeType, "expected "+kindName(t.kind)+", got null")
 		}
 		return
@@ -797,13 +871,13 @@ func (s *scanner) elem(t *typePlan) {
 
 func (s *scanner) mismatch(t *typePlan) {
 	s.violate(CodeType, "expected "+kindName(t.kind)+", got "+jsonType(s.data[s.pos]))
-	s.anyValue(false)
+	s.skipValue()
 }
 
 func isNumStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }
 
-// value validates and copies a non-null value of type t (null is handled
-// by prop and elem; here it is a type mismatch).
+// value validates (and coerces) a non-null value of type t (null is
+// handled by prop and elem; here it is a type mismatch).
 func (s *scanner) value(t *typePlan) {
 	if s.pos >= len(s.data) {
 		s.syntax("unexpected end of input")
@@ -811,31 +885,19 @@ func (s *scanner) value(t *typePlan) {
 	}
 	c := s.data[s.pos]
 	switch t.kind {
-	case definition.KindAny:
-		s.anyValue(true)
-	case definition.KindObject:
-		if c != '{' {
-			s.mismatch(t)
-			return
-		}
-		s.anyObject(true)
 	case definition.KindString:
 		if c != '"' {
 			s.mismatch(t)
 			return
 		}
 		st, en, esc, ok := s.str()
-		if !ok {
-			return
-		}
-		if t.re != nil && !t.re.Match(s.content(st, en, esc)) {
+		if ok && t.re != nil && !t.re.Match(s.content(st, en, esc)) {
 			s.violate(CodePattern, "does not match the pattern "+strconv.Quote(t.re.String()))
 		}
-		s.out = append(s.out, s.data[st-1:en+1]...)
 	case definition.KindNumber:
 		switch {
 		case isNumStart(c):
-			s.number(true)
+			s.number()
 		case c == '"':
 			st, en, esc, ok := s.str()
 			if !ok {
@@ -849,17 +911,29 @@ func (s *scanner) value(t *typePlan) {
 			case check && !finite(b):
 				s.violate(CodeNumberRange, "number overflows float64")
 			default:
-				s.out = append(s.out, b...)
+				s.replace(st-1, en+1, b)
 			}
 		default:
 			s.mismatch(t)
 		}
+	case definition.KindNested:
+		if c != '{' {
+			s.mismatch(t)
+			return
+		}
+		s.object(t.obj)
+	case definition.KindArray:
+		if c != '[' {
+			s.mismatch(t)
+			return
+		}
+		s.array(t.elem)
 	case definition.KindBoolean:
 		switch c {
 		case 't':
-			s.lit("true", true)
+			s.lit("true")
 		case 'f':
-			s.lit("false", true)
+			s.lit("false")
 		case '"':
 			st, en, esc, ok := s.str()
 			if !ok {
@@ -867,9 +941,9 @@ func (s *scanner) value(t *typePlan) {
 			}
 			switch string(s.content(st, en, esc)) {
 			case "true":
-				s.out = append(s.out, "true"...)
+				s.replace(st-1, en+1, []byte("true"))
 			case "false":
-				s.out = append(s.out, "false"...)
+				s.replace(st-1, en+1, []byte("false"))
 			default:
 				s.violate(CodeType, `expected boolean, got a string other than "true" or "false"`)
 			}
@@ -888,17 +962,26 @@ func (s *scanner) value(t *typePlan) {
 				s.violate(CodeDateFormat, msg)
 				return
 			}
-			s.out = append(s.out, '"')
-			s.out = appendDate(s.out, sec, nsec)
-			s.out = append(s.out, '"')
+			s.date(st-1, en+1, sec, nsec)
 		case isNumStart(c):
-			n, _ := numberLit(s.data[s.pos:])
+			st := s.pos
+			n, _ := numberLit(s.data[st:])
 			if n == 0 {
 				s.syntax("invalid number")
 				return
 			}
 			s.pos += n
-			s.millis(s.data[s.pos-n : s.pos])
+			ms, r := literalInt(s.data[st:s.pos])
+			if r == intFraction {
+				s.violate(CodeDateFormat, "epoch milliseconds must be an integer")
+				return
+			}
+			sec, nsec, ok := millisDate(ms)
+			if r == intTooBig || !ok {
+				s.violate(CodeDateFormat, "outside the years 0000-9999")
+				return
+			}
+			s.date(st, s.pos, sec, nsec)
 		default:
 			s.mismatch(t)
 		}
@@ -916,13 +999,21 @@ func (s *scanner) value(t *typePlan) {
 		switch {
 		case !ok:
 			s.violate(CodeBufferFormat, "not valid base64")
-		case canonical && !esc:
-			s.out = append(s.out, s.data[st-1:en+1]...)
-		default:
+		case !canonical || esc:
+			s.replace(st-1, st-1, nil)
 			s.out = append(s.out, '"')
 			s.out = base64.StdEncoding.AppendEncode(s.out, dec)
 			s.out = append(s.out, '"')
+			s.mark = en + 1
 		}
+	case definition.KindAny:
+		s.anyValue()
+	case definition.KindObject:
+		if c != '{' {
+			s.mismatch(t)
+			return
+		}
+		s.anyObject()
 	case definition.KindGeoPoint:
 		switch c {
 		case '{':
@@ -932,27 +1023,15 @@ func (s *scanner) value(t *typePlan) {
 		default:
 			s.mismatch(t)
 		}
-	case definition.KindArray:
-		if c != '[' {
-			s.mismatch(t)
-			return
-		}
-		s.array(t.elem)
-	case definition.KindNested:
-		if c != '{' {
-			s.mismatch(t)
-			return
-		}
-		s.object(t.obj)
 	case definition.KindRef:
 		p := s.resolve(t.ref)
 		switch {
 		case p == nil:
 			s.violate(CodeUnresolvedRef, "model "+strconv.Quote(t.ref)+" is not defined")
-			s.anyValue(false)
+			s.skipValue()
 		case p.err != nil:
 			s.violate(CodeInvalidModel, "model "+strconv.Quote(t.ref)+" is invalid: "+p.err.Error())
-			s.anyValue(false)
+			s.skipValue()
 		case c != '{':
 			s.mismatch(t)
 		default:
@@ -961,21 +1040,16 @@ func (s *scanner) value(t *typePlan) {
 	}
 }
 
-// millis writes the date for a number of milliseconds since the epoch.
-func (s *scanner) millis(lit []byte) {
-	ms, r := literalInt(lit)
-	if r == intFraction {
-		s.violate(CodeDateFormat, "epoch milliseconds must be an integer")
-		return
+// date replaces the input [from, to) with the date, as a JSON string,
+// unless it is already written so.
+func (s *scanner) date(from, to int, sec, nsec int64) {
+	var buf [40]byte
+	b := append(buf[:0], '"')
+	b = appendDate(b, sec, nsec)
+	b = append(b, '"')
+	if string(s.data[from:to]) != string(b) {
+		s.replace(from, to, b)
 	}
-	sec, nsec, ok := millisDate(ms)
-	if r == intTooBig || !ok {
-		s.violate(CodeDateFormat, "outside the years 0000-9999")
-		return
-	}
-	s.out = append(s.out, '"')
-	s.out = appendDate(s.out, sec, nsec)
-	s.out = append(s.out, '"')
 }
 
 func (s *scanner) resolve(name string) *objPlan {
@@ -999,19 +1073,15 @@ func (s *scanner) array(elem *typePlan) {
 		return
 	}
 	s.pos++
-	s.out = append(s.out, '[')
 	if !s.empty(']') {
-		s.path = append(s.path, seg{kind: segIdx})
+		s.pushIdx()
 		for n := 0; ; n++ {
 			if n >= s.lim.MaxItems {
-				s.path = s.path[:len(s.path)-1]
+				s.pop()
 				s.fatal(CodeTooManyItems, "array has more than "+strconv.Itoa(s.lim.MaxItems)+" items")
 				return
 			}
-			s.path[len(s.path)-1].idx = n
-			if n > 0 {
-				s.out = append(s.out, ',')
-			}
+			s.setIdx(n)
 			s.elem(elem)
 			if s.stop || !s.next(']') {
 				break
@@ -1020,27 +1090,32 @@ func (s *scanner) array(elem *typePlan) {
 		if s.stop {
 			return
 		}
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
 	}
-	s.out = append(s.out, ']')
 	s.depth--
 }
 
 // ---- geopoint ----
 
+// geoObject validates {"lat": ..., "lng": ...} and replaces it with its
+// normal form (lat first, no whitespace, numbers).
 func (s *scanner) geoObject() {
 	if !s.enter() {
 		return
 	}
+	from := s.pos
+	s.skipping++ // the whole value is replaced
 	s.pos++
 	var lat, lng []byte
 	var seen [2]bool
 	if !s.empty('}') {
 		for {
-			raw, key, esc, ok := s.key()
+			at := s.pos
+			_, key, _, _, ok := s.key()
 			if !ok {
 				return
 			}
+			s.pushKey(at)
 			which := -1
 			switch string(key) {
 			case "lat":
@@ -1049,14 +1124,12 @@ func (s *scanner) geoObject() {
 				which = 1
 			}
 			if which < 0 {
-				s.path = append(s.path, seg{kind: segRaw, raw: raw, esc: esc})
 				s.violate(CodeUnknownProperty, "a geopoint has only the properties lat and lng")
-				s.anyValue(false)
+				s.anyValue()
 			} else {
-				s.path = append(s.path, seg{kind: segName, name: [2]string{"lat", "lng"}[which]})
 				if seen[which] {
 					s.violate(CodeDuplicateKey, "duplicate key")
-					s.anyValue(false)
+					s.anyValue()
 				} else {
 					seen[which] = true
 					n := s.geoNumber([2]float64{90, 180}[which])
@@ -1067,7 +1140,7 @@ func (s *scanner) geoObject() {
 					}
 				}
 			}
-			s.path = s.path[:len(s.path)-1]
+			s.pop()
 			if s.stop || !s.next('}') {
 				break
 			}
@@ -1076,20 +1149,23 @@ func (s *scanner) geoObject() {
 			return
 		}
 	}
+	s.skipping--
 	if !seen[0] {
 		s.violateAt("lat", CodeRequired, "required property is missing")
 	}
 	if !seen[1] {
 		s.violateAt("lng", CodeRequired, "required property is missing")
 	}
-	s.writeGeo(lat, lng)
+	s.writeGeo(from, lat, lng)
 	s.depth--
 }
 
-func (s *scanner) writeGeo(lat, lng []byte) {
+// writeGeo replaces the input [from, s.pos) with the geopoint.
+func (s *scanner) writeGeo(from int, lat, lng []byte) {
 	if lat == nil || lng == nil {
 		return
 	}
+	s.replace(from, s.pos, nil)
 	s.out = append(s.out, `{"lat":`...)
 	s.out = append(s.out, lat...)
 	s.out = append(s.out, `,"lng":`...)
@@ -1107,7 +1183,7 @@ func (s *scanner) geoNumber(limit float64) []byte {
 	var lit []byte
 	switch c := s.data[s.pos]; {
 	case c == 'n':
-		if s.lit("null", false) {
+		if s.lit("null") {
 			s.violate(CodeRequired, "required property is null")
 		}
 		return nil
@@ -1134,7 +1210,7 @@ func (s *scanner) geoNumber(limit float64) []byte {
 		}
 	default:
 		s.violate(CodeType, "expected number, got "+jsonType(c))
-		s.anyValue(false)
+		s.anyValue()
 		return nil
 	}
 	if !geoInRange(lit, limit) {
@@ -1145,6 +1221,7 @@ func (s *scanner) geoNumber(limit float64) []byte {
 }
 
 func (s *scanner) geoString() {
+	from := s.pos
 	st, en, esc, ok := s.str()
 	if !ok {
 		return
@@ -1158,7 +1235,7 @@ func (s *scanner) geoString() {
 		s.violate(CodeGeoPointRange, "latitude must be between -90 and 90 and longitude between -180 and 180")
 		return
 	}
-	s.writeGeo(lat, lng)
+	s.writeGeo(from, lat, lng)
 }
 
 // appendQuoted appends s as a JSON string.

@@ -199,11 +199,11 @@ func (s *scanner) anyVal(x any) any {
 		}
 		out := make(map[string]any, len(n))
 		for _, k := range sortedKeys(n) {
-			s.path = append(s.path, seg{kind: segName, name: k})
+			s.pushName(k)
 			if s.checkString(k) {
 				out[k] = s.anyVal(n[k])
 			}
-			s.path = s.path[:len(s.path)-1]
+			s.pop()
 			if s.stop {
 				return nil
 			}
@@ -241,9 +241,9 @@ func (s *scanner) arrayVal(elem *typePlan, a []any) any {
 		return nil
 	}
 	out := make([]any, len(a))
-	s.path = append(s.path, seg{kind: segIdx})
+	s.pushIdx()
 	for i, x := range a {
-		s.path[len(s.path)-1].idx = i
+		s.setIdx(i)
 		switch {
 		case elem == nil:
 			out[i] = s.anyVal(x)
@@ -256,7 +256,7 @@ func (s *scanner) arrayVal(elem *typePlan, a []any) any {
 			return nil
 		}
 	}
-	s.path = s.path[:len(s.path)-1]
+	s.pop()
 	s.depth--
 	return out
 }
@@ -270,7 +270,7 @@ func (s *scanner) objectVal(p *objPlan, m map[string]any) any {
 	for i := range p.props {
 		pp := &p.props[i]
 		x, present := m[pp.name]
-		s.path = append(s.path, seg{kind: segName, name: pp.name})
+		s.pushName(pp.name)
 		switch {
 		case present && x == nil:
 			if pp.required {
@@ -287,7 +287,7 @@ func (s *scanner) objectVal(p *objPlan, m map[string]any) any {
 		if present {
 			declared++
 		}
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
 		if s.stop {
 			return nil
 		}
@@ -298,7 +298,7 @@ func (s *scanner) objectVal(p *objPlan, m map[string]any) any {
 			if p.lookup([]byte(k)) >= 0 {
 				continue
 			}
-			s.path = append(s.path, seg{kind: segName, name: k})
+			s.pushName(k)
 			if s.checkString(k) {
 				switch p.strict {
 				case definition.StrictOpen:
@@ -307,7 +307,7 @@ func (s *scanner) objectVal(p *objPlan, m map[string]any) any {
 					s.violate(CodeUnknownProperty, "unknown property")
 				}
 			}
-			s.path = s.path[:len(s.path)-1]
+			s.pop()
 			if s.stop {
 				return nil
 			}
@@ -513,7 +513,7 @@ func (s *scanner) geoVal(g map[string]any) any {
 			s.violateAt(name, CodeRequired, "required property is missing")
 			continue
 		}
-		s.path = append(s.path, seg{kind: segName, name: name})
+		s.pushName(name)
 		if x == nil {
 			s.violate(CodeRequired, "required property is null")
 		} else {
@@ -542,7 +542,7 @@ func (s *scanner) geoVal(g map[string]any) any {
 			}
 			out[name] = x
 		}
-		s.path = s.path[:len(s.path)-1]
+		s.pop()
 	}
 	for _, k := range sortedKeys(g) {
 		if k != "lat" && k != "lng" {
