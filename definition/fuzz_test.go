@@ -1,0 +1,129 @@
+package definition
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// Run with: go test ./definition/ -run '^$' -fuzz '^FuzzParse$' -fuzztime 10s
+// (and -fuzz '^FuzzParseProperties$').
+
+func addSeeds(f *testing.F) {
+	seeds := []string{
+		``, `{}`, `[]`, `null`, `{"name":"A"}`, string(benchModel),
+		`{"name":"A","strict":"filter","properties":{"a":{"type":"string","required":true,"default":"x","pattern":"^x$"}}}`,
+		`{"name":"A","properties":{"id":null,"x":{"type":{"type":"string"}},"y":[{"type":["Ref"]}],"z":{"defaultFn":"now"}}}`,
+		`{"a":{"type":"object","default":{"b":[1.5e3,-0,"\u00e9\ud83d\ude00",null,true]}}}`,
+		`[{"name":"A"},{"name":"B"}]`, `{"m":{"properties":{"a":"string"},"options":{"strict":true}}}`,
+		`{"name":"A","properties":{"a":"zipcode"}}`, `{"name":"A",}`, "{\"a\":\"\xff\"}",
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	if files, err := filepath.Glob(filepath.Join(corpusDir, "*", "*.json")); err == nil {
+		for _, name := range files {
+			if data, err := os.ReadFile(name); err == nil {
+				f.Add(data)
+			}
+		}
+	}
+}
+
+// checkParseError checks that err is a well-formed *Error.
+func checkParseError(t *testing.T, data []byte, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not an *Error", err, err)
+	}
+	known := false
+	for _, s := range []error{ErrSyntax, ErrUnknownType, ErrInvalidName, ErrTooDeep, ErrTooLarge, ErrInvalid} {
+		if errors.Is(err, s) {
+			known = true
+		}
+	}
+	if !known {
+		t.Fatalf("error %v wraps no sentinel", err)
+	}
+	if e.Offset < -1 || e.Offset > int64(len(data)) {
+		t.Fatalf("error %v: offset %d out of range (input %d bytes)", err, e.Offset, len(data))
+	}
+	if e.Msg == "" {
+		t.Fatalf("error without message")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := Parse(data, Limits{})
+		if err != nil {
+			checkParseError(t, data, err)
+			return
+		}
+		c := d.Canonical()
+		if !json.Valid(c) {
+			t.Fatalf("canonical form is not JSON: %s", c)
+		}
+		if !bytes.Equal(c, d.Canonical()) {
+			t.Fatal("canonical form not stable")
+		}
+		m, err := d.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2, err := Parse(m, Limits{MaxBytes: 1 << 30})
+		if err != nil {
+			t.Fatalf("Parse(MarshalJSON()) = %v\ninput %q\nmarshaled %s", err, data, m)
+		}
+		if !bytes.Equal(d2.Canonical(), c) {
+			t.Fatalf("round trip changed the canonical form\ninput %q\n%s\n%s", data, c, d2.Canonical())
+		}
+		if d2.Name != d.Name || !equalRaw(d.Settings, d2.Settings) || !equalExtras(&d.Object, &d2.Object) {
+			t.Fatalf("round trip changed the definition\ninput %q\nmarshaled %s", data, m)
+		}
+		if m2, _ := d2.MarshalJSON(); !bytes.Equal(m, m2) {
+			t.Fatalf("MarshalJSON not stable:\n%s\n%s", m, m2)
+		}
+		if all, err := ParseAll(data, Limits{}); err != nil || len(all) != 1 || !bytes.Equal(all[0].Canonical(), c) {
+			t.Fatalf("ParseAll disagrees with Parse: %v", err)
+		}
+	})
+}
+
+func FuzzParseProperties(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		o, err := ParseProperties(data, Limits{})
+		if err != nil {
+			checkParseError(t, data, err)
+			return
+		}
+		c := o.Canonical()
+		if !json.Valid(c) {
+			t.Fatalf("canonical form is not JSON: %s", c)
+		}
+		m, err := o.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		o2, err := ParseProperties(m, Limits{MaxBytes: 1 << 30})
+		if err != nil {
+			t.Fatalf("ParseProperties(MarshalJSON()) = %v\ninput %q\nmarshaled %s", err, data, m)
+		}
+		if !bytes.Equal(o2.Canonical(), c) {
+			t.Fatalf("round trip changed the canonical form\ninput %q\n%s\n%s", data, c, o2.Canonical())
+		}
+		if o.Depth() != o2.Depth() {
+			t.Fatal("round trip changed the depth")
+		}
+		for i := range o.Properties {
+			if p, ok := o.Property(o.Properties[i].Name); !ok || p != &o.Properties[i] {
+				t.Fatalf("Property(%q) not found", o.Properties[i].Name)
+			}
+		}
+	})
+}
