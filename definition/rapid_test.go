@@ -24,7 +24,7 @@ import (
 type gen struct{ t *rapid.T }
 
 func (g gen) intn(n int, label string) int { return rapid.IntRange(0, n-1).Draw(g.t, label) }
-func (g gen) bool(label string) bool      { return rapid.Bool().Draw(g.t, label) }
+func (g gen) bool(label string) bool       { return rapid.Bool().Draw(g.t, label) }
 func pick[E any](g gen, s []E, label string) E {
 	return rapid.SampledFrom(s).Draw(g.t, label)
 }
