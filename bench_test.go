@@ -148,6 +148,18 @@ func BenchmarkDefine(b *testing.B) {
 			i++
 		}
 	})
+	b.Run("parsed", func(b *testing.B) {
+		r := modelreg.New()
+		defineTenant(b, r, "t", M)
+		ctx := tctx("t")
+		d := parsed(b, recipeJSON("t", 3))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := r.Define(ctx, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("replace", func(b *testing.B) {
 		r := modelreg.New()
 		defineTenant(b, r, "t", M)

@@ -15,21 +15,21 @@ const maxCompileDepth = 256
 // pending is a nested object met while compiling a definition, in
 // post-order (children before their parent).
 type pending struct {
-	obj        *definition.Object // fresh copy, its nested types re-pointed when interned
-	slot       *definition.Type   // the type, in the parent's copy, that points to obj
+	src        *definition.Object // the object in the definition
 	start, end int                // canonical bytes in compiler.arena
 	fp         definition.Fingerprint
 	parent     int32 // index of the parent; -1: the named model; -2: not yet known
-	firstChild int32 // -1: none
+	firstChild int32 // -1: none; children are linked in property order
 	next       int32 // next sibling, -1: none
 	model      *Model
 	reused     bool
 }
 
 // compiler compiles one definition. The expensive, lock-free part
-// (copying, validating, canonicalizing and hashing every nested object) is
-// done by compile; intern then resolves the nested objects against a
-// locked scope.
+// (checking the definition, canonicalizing and hashing every nested
+// object) is done by compile; intern and build then resolve the nested
+// objects against a locked scope, copying only what becomes a new model.
+// The definition itself is never modified.
 type compiler struct {
 	r        *Registry
 	pend     []pending
@@ -38,7 +38,6 @@ type compiler struct {
 	depth    int // deepest level seen (1 = the model itself)
 	maxDepth int // quota, <= 0: none
 	tooDeep  bool
-	top      definition.Definition
 	topStart int
 	topEnd   int
 	topFP    definition.Fingerprint
@@ -67,28 +66,27 @@ func defErr(path []byte, msg string) error {
 	return &DefinitionError{Path: string(path), Msg: msg}
 }
 
-// compile copies and checks def, and computes the canonical form and
-// fingerprint of the model and of every nested object.
+// compile checks def and computes the canonical form and fingerprint of
+// the model and of every nested object.
 func (c *compiler) compile(def *definition.Definition) error {
 	if def.Name == "" {
 		return defErr(nil, "empty model name")
 	}
-	c.top = definition.Definition{Name: def.Name, Settings: def.Settings, Removed: def.Removed}
 	path := make([]byte, 0, 64)
 	path = append(path, "properties"...)
-	if err := c.object(&c.top.Object, &def.Object, 1, path); err != nil {
+	if err := c.object(&def.Object, 1, path); err != nil {
 		return err
 	}
 	c.topKids = c.adopt(0, -1)
 	for i := range c.pend {
 		p := &c.pend[i]
 		p.start = len(c.arena)
-		c.arena = appendCanonical(c.arena, p.obj)
+		c.arena = appendCanonical(c.arena, p.src)
 		p.end = len(c.arena)
 		p.fp = c.r.sum(c.arena[p.start:p.end])
 	}
 	c.topStart = len(c.arena)
-	c.arena = appendCanonical(c.arena, &c.top.Object)
+	c.arena = appendCanonical(c.arena, &def.Object)
 	c.topEnd = len(c.arena)
 	c.topFP = c.r.sum(c.arena[c.topStart:c.topEnd])
 	return nil
@@ -108,46 +106,6 @@ func (c *compiler) adopt(from int, parent int32) int32 {
 	return first
 }
 
-// object fills dst with a copy of src, checking the invariants of package
-// definition, and records the nested objects.
-func (c *compiler) object(dst, src *definition.Object, depth int, path []byte) error {
-	if src == nil {
-		return defErr(path, "nested type without an object")
-	}
-	if depth > maxCompileDepth {
-		return defErr(path, "nesting deeper than "+strconv.Itoa(maxCompileDepth))
-	}
-	if err := c.level(depth); err != nil {
-		return err
-	}
-	if src.Strict > definition.StrictFilter {
-		return defErr(path, "invalid strictness "+strconv.Itoa(int(src.Strict)))
-	}
-	dst.Strict = src.Strict
-	if len(src.Properties) > 0 {
-		dst.Properties = make([]definition.Property, len(src.Properties))
-		copy(dst.Properties, src.Properties)
-	}
-	c.nodes += len(src.Properties)
-	if c.nodes > c.r.maxNodes {
-		return defErr(nil, "more than "+strconv.Itoa(c.r.maxNodes)+" properties in all")
-	}
-	for i := range dst.Properties {
-		p := &dst.Properties[i]
-		ppath := append(append(path, '.'), p.Name...)
-		if p.Name == "" {
-			return defErr(path, "empty property name")
-		}
-		if i > 0 && dst.Properties[i-1].Name >= p.Name {
-			return defErr(ppath, "properties not sorted by name or duplicated")
-		}
-		if err := c.typ(&p.Type, depth, ppath); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // level records that the structure reaches nesting level depth.
 func (c *compiler) level(depth int) error {
 	if c.maxDepth > 0 && depth > c.maxDepth {
@@ -159,7 +117,42 @@ func (c *compiler) level(depth int) error {
 	return nil
 }
 
-// typ checks t (a copy, in the parent's copy, at nesting level depth) and
+// object checks the invariants of package definition on o (at nesting
+// level depth) and records its nested objects.
+func (c *compiler) object(o *definition.Object, depth int, path []byte) error {
+	if o == nil {
+		return defErr(path, "nested type without an object")
+	}
+	if depth > maxCompileDepth {
+		return defErr(path, "nesting deeper than "+strconv.Itoa(maxCompileDepth))
+	}
+	if err := c.level(depth); err != nil {
+		return err
+	}
+	if o.Strict > definition.StrictFilter {
+		return defErr(path, "invalid strictness "+strconv.Itoa(int(o.Strict)))
+	}
+	c.nodes += len(o.Properties)
+	if c.nodes > c.r.maxNodes {
+		return defErr(nil, "more than "+strconv.Itoa(c.r.maxNodes)+" properties in all")
+	}
+	for i := range o.Properties {
+		p := &o.Properties[i]
+		ppath := append(append(path, '.'), p.Name...)
+		if p.Name == "" {
+			return defErr(path, "empty property name")
+		}
+		if i > 0 && o.Properties[i-1].Name >= p.Name {
+			return defErr(ppath, "properties not sorted by name or duplicated")
+		}
+		if err := c.typ(&p.Type, depth, ppath); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// typ checks t (a property type of an object at nesting level depth) and
 // records its nested objects.
 func (c *compiler) typ(t *definition.Type, depth int, path []byte) error {
 	switch t.Kind {
@@ -176,22 +169,20 @@ func (c *compiler) typ(t *definition.Type, depth int, path []byte) error {
 		if t.Elem == nil {
 			return defErr(path, "array without an element type")
 		}
+		if depth+1 > maxCompileDepth {
+			return defErr(path, "nesting deeper than "+strconv.Itoa(maxCompileDepth))
+		}
 		if err := c.level(depth + 1); err != nil {
 			return err
 		}
-		e := new(definition.Type)
-		*e = *t.Elem
-		t.Elem = e
-		return c.typ(e, depth+1, append(path, "[]"...))
+		return c.typ(t.Elem, depth+1, append(path, "[]"...))
 	case definition.KindNested:
 		from := len(c.pend)
-		child := new(definition.Object)
-		if err := c.object(child, t.Object, depth+1, path); err != nil {
+		if err := c.object(t.Object, depth+1, path); err != nil {
 			return err
 		}
-		t.Object = child
 		kids := c.adopt(from, int32(len(c.pend)))
-		c.pend = append(c.pend, pending{obj: child, slot: t, parent: -2, firstChild: kids, next: -1})
+		c.pend = append(c.pend, pending{src: t.Object, parent: -2, firstChild: kids, next: -1})
 		return nil
 	}
 	return defErr(path, "invalid type kind "+strconv.Itoa(int(t.Kind)))
@@ -221,9 +212,50 @@ outer:
 	return out[:len(out):len(out)]
 }
 
+// build fills dst with a copy of src whose nested types point to the
+// interned objects of the children starting at kid (they are linked in
+// property order, which is the order their types appear in src).
+func (c *compiler) build(dst, src *definition.Object, kid int32) {
+	dst.Strict = src.Strict
+	if len(src.Properties) == 0 {
+		return
+	}
+	dst.Properties = make([]definition.Property, len(src.Properties))
+	copy(dst.Properties, src.Properties)
+	for i := range dst.Properties {
+		t := &dst.Properties[i].Type
+		if t.Kind != definition.KindNested && t.Kind != definition.KindArray {
+			continue
+		}
+		for t.Kind == definition.KindArray {
+			e := innerKind(t.Elem)
+			if e != definition.KindNested {
+				break // an array of scalars or references: share it
+			}
+			elem := new(definition.Type)
+			*elem = *t.Elem
+			t.Elem = elem
+			t = elem
+		}
+		if t.Kind == definition.KindNested {
+			t.Object = c.pend[kid].model.obj
+			kid = c.pend[kid].next
+		}
+	}
+}
+
+// innerKind returns the kind of t under any number of arrays.
+func innerKind(t *definition.Type) definition.Kind {
+	for t.Kind == definition.KindArray {
+		t = t.Elem
+	}
+	return t.Kind
+}
+
 // intern resolves every nested object against s, creating the missing
-// anonymous models, and returns the number of reuses and the models
-// created. The caller holds s.mu for writing. It cannot fail.
+// anonymous models, and returns the number of reuses; created (if not
+// nil) receives the models created. The caller holds s.mu for writing.
+// It cannot fail.
 func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 	for i := range c.pend {
 		p := &c.pend[i]
@@ -233,9 +265,11 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 			reuses++
 			p.reused = true
 		} else {
+			obj := new(definition.Object)
+			c.build(obj, p.src, p.firstChild)
 			m = &Model{
 				tenant:    s.id,
-				obj:       p.obj,
+				obj:       obj,
 				canonical: append([]byte(nil), canon...),
 				fp:        p.fp,
 				nested:    c.kids(p.firstChild),
@@ -247,9 +281,6 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 			}
 		}
 		p.model = m
-		// Point the parent's copy at the interned structure. If the
-		// parent is itself reused, the copy is dropped anyway.
-		p.slot.Object = m.obj
 	}
 	return reuses
 }

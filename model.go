@@ -34,6 +34,12 @@ type Model struct {
 	nextFP *Model // next model in the same fingerprint chain
 }
 
+// namedModel allocates a named model and its compiled definition together.
+type namedModel struct {
+	Model
+	def definition.Definition
+}
+
 // Name returns the model's name, or "" for an anonymous model.
 func (m *Model) Name() string { return m.name }
 

@@ -41,17 +41,15 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 		}
 		return nil, err
 	}
-	d := new(definition.Definition)
-	*d = c.top
-	m := &Model{
-		name:      d.Name,
-		tenant:    id,
-		def:       d,
-		obj:       &d.Object,
-		canonical: append([]byte(nil), c.arena[c.topStart:c.topEnd]...),
-		fp:        c.topFP,
-	}
-	m.defBytes = defBytes(len(m.canonical), d)
+	nm := &namedModel{def: definition.Definition{Name: def.Name, Settings: def.Settings, Removed: def.Removed}}
+	m := &nm.Model
+	m.name = def.Name
+	m.tenant = id
+	m.def = &nm.def
+	m.obj = &nm.def.Object
+	m.canonical = append([]byte(nil), c.arena[c.topStart:c.topEnd]...)
+	m.fp = c.topFP
+	m.defBytes = defBytes(len(m.canonical), def)
 	// Quotas a single model can break on its own are checked before the
 	// scope is created, so a refused registration never creates a tenant.
 	if pol.MaxModels < 0 {
@@ -97,6 +95,7 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 	approx0 := s.approx
 	reuses := c.intern(s, createdp)
 	anonCreated := s.nAnon - nAnon0
+	c.build(m.obj, &def.Object, c.topKids)
 	m.nested = c.kids(c.topKids)
 	m.approx = approxModelBytes(m)
 	released := s.putNamed(m, old)
