@@ -8,7 +8,88 @@
 // byte for byte; Fingerprint is a strong, versioned hash of those bytes.
 //
 // Values of the types in this package are immutable once parsed: callers
-// must not modify them, and may share them between goroutines.
+// must not modify them, and may share them between goroutines. The
+// Objects, Properties and Types of one parsed definition share a few
+// allocations, so keeping any part of it keeps all of it.
+//
+// # The definition language
+//
+// A definition is a JSON object. "name" is the model name; "properties"
+// maps property names to declarations; "strict" is the strictness; every
+// other key (base, relations, acls, mixins, options, hidden, validations,
+// ...) is kept verbatim in Definition.Settings and does not change the
+// structure. Property order never matters.
+//
+// A property declaration is one of:
+//
+//	"string"                      a type name (shorthand)
+//	["string"], [{...}], []       an array type: exactly one element type; [] is an array of any
+//	{"type": T, "required": true, "id": true, "default": V, "pattern": "re", ...}
+//	                              the long form; T is a type name, an array type, or an
+//	                              object, which is always a nested object literal
+//	{"street": "string", ...}     a nested object literal: an anonymous object type
+//	null or false                 (top-level properties of a definition only) LoopBack's way
+//	                              to remove a property inherited from the base model: the name
+//	                              goes to Definition.Removed and is not part of the structure
+//
+// An object in property position is a long form when it has a "type" key
+// (wherever the key is), or when it is not empty and every key is a known
+// property option (required, default, defaultFn, id, pattern, index,
+// unique, description, doc, title, comments, generated, length, precision,
+// scale, dataType, dataLength, dataPrecision, dataScale, nullable, json,
+// hidden, protected, enum, validators, format, columnName, updateOnly,
+// deprecated, useDefaultIdType, mysql, postgresql, mongodb, oracle, mssql,
+// db2, sqlite3); a long form without "type" has type any, so
+// {"defaultFn": "now"} and {"required": true} are properties of type any.
+// Every other object, including {}, is a nested object literal. To declare
+// a nested object that has a property called "type", or whose properties
+// are all named like options, write {"type": {...}}. An array element is
+// a type name, an array type, a nested object literal, or {"type": T}
+// (element types take no options).
+//
+// Type names are case-insensitive. The built-in names and their aliases:
+// string (text), number, boolean (bool), date, buffer (binary), object,
+// any (*, json), geopoint, and array (an array of any). Any other type
+// name is a reference to another model (KindRef) when it is a valid model
+// name that starts with an upper-case ASCII letter ("Address",
+// "OrderEntry"); otherwise it is refused with ErrUnknownType, so a typo such
+// as "zipcode" or "strng" is an error, never a silent reference.
+// References are not resolved here.
+//
+// Options that are part of the structure: "required" (true/false, null
+// means false), "id" (true/false, or a LoopBack id position number: any
+// non-zero number means true; null means false), "default" (any JSON value,
+// stored normalized in canonical JSON; null means no default) and
+// "pattern" (an RE2 regular expression, checked with regexp.Compile; "" or
+// null means none). Every other option is kept verbatim in Property.Extra
+// and is not part of the structure.
+//
+// "strict" is true, "throw" or "validate" (StrictReject), false
+// (StrictOpen) or "filter" (StrictFilter); absent means StrictOpen. As in
+// LoopBack 3, "options": {"strict": ...} is honoured too and wins over a
+// top-level "strict". Nested anonymous objects are always StrictOpen.
+//
+// Model names and property names are 1 to Limits.MaxNameLen (model) or
+// Limits.MaxPropertyNameLen (property) bytes of ASCII letters, digits,
+// '_' and '-', and do not start with a digit or '-'. Model names are
+// case-sensitive.
+//
+// The parser refuses, with an *Error: malformed JSON (including invalid
+// UTF-8, lone surrogate escapes and data after the value), duplicate keys in
+// any object it interprets (the definition, properties maps, declarations,
+// default values; opaque settings and extra options are kept as written),
+// unknown types, invalid names, documents nesting objects and arrays deeper
+// than Limits.MaxDepth anywhere (settings included), documents longer than
+// Limits.MaxBytes (checked before decoding) and objects with more than
+// Limits.MaxProperties properties. It never panics.
+//
+// # Legacy shapes
+//
+// Parse takes exactly one definition with a name; a file without "name" is
+// refused with ErrInvalidName at path "name", and the message says when the
+// file looks like a bare properties map (parse it with ParseProperties) or
+// a LoopBack 1.x multi-model models.json (parse it with ParseAll). ParseAll
+// also accepts a JSON array of definitions.
 package definition
 
 import "encoding/json"
