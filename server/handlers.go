@@ -599,10 +599,13 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err := s.readBody(w, r)
+	in := s.getBuf()
+	defer s.putBuf(in)
+	body, err := s.readBodyInto(w, r, (*in)[:0])
 	if err != nil {
 		return err
 	}
+	*in = body
 	name := r.PathValue("name")
 	t, err := s.acquireScope(r.Context(), scope)
 	if err != nil {
@@ -620,9 +623,11 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 		pr.cause = err
 		return pr
 	}
-	buf := make([]byte, 0, len(body)+32)
-	buf = append(buf, `{"document":`...)
-	out, err := v.AppendValidate(buf, body)
+	outp := s.getBuf()
+	defer s.putBuf(outp)
+	out := append((*outp)[:0], `{"document":`...)
+	out, err = v.AppendValidate(out, body)
+	*outp = out
 	if err != nil {
 		var ve *document.ValidationError
 		if !errors.As(err, &ve) {
@@ -639,11 +644,31 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 		return pr
 	}
 	out = append(out, '}', '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	*outp = out
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	h["Content-Length"] = []string{strconv.Itoa(len(out))}
 	w.WriteHeader(http.StatusOK)
 	w.Write(out)
 	return nil
+}
+
+// getBuf returns a pooled byte buffer; putBuf gives it back (buffers that
+// grew large are dropped, so the pool never pins much memory).
+func (s *Server) getBuf() *[]byte {
+	if b, ok := s.bufs.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, 4096)
+	return &b
+}
+
+func (s *Server) putBuf(b *[]byte) {
+	if cap(*b) > 256<<10 {
+		return
+	}
+	*b = (*b)[:0]
+	s.bufs.Put(b)
 }
 
 // validator returns the cached validator of model m as seen from scope

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 )
@@ -106,7 +107,12 @@ func isOperational(path string) bool {
 // refuses a body of another media type than JSON with 415 and one over the
 // limit with 413.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
+	return s.readBodyInto(w, r, nil)
+}
+
+// readBodyInto is readBody appending to buf (which may come from a pool).
+func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
 			return nil, problem(http.StatusUnsupportedMediaType, ProblemUnsupportedMedia, "send JSON (Content-Type: application/json)")
@@ -120,15 +126,27 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if r.ContentLength > limit {
 		return nil, tooLarge()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge()
-		}
-		return nil, problem(http.StatusBadRequest, ProblemInvalidRequest, "reading the request body: %v", err)
+	if r.ContentLength > 0 && int64(cap(buf)-len(buf)) < r.ContentLength+1 {
+		buf = slices.Grow(buf, int(r.ContentLength)+1) // +1: room to see EOF without growing
 	}
-	return body, nil
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := rd.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, tooLarge()
+			}
+			return nil, problem(http.StatusBadRequest, ProblemInvalidRequest, "reading the request body: %v", err)
+		}
+	}
 }
 
 // newLogger returns the default structured logger of a server: JSON lines

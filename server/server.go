@@ -136,6 +136,8 @@ type Server struct {
 	global   *tenantState // the global scope's state; always resident
 	globalMu sync.Mutex   // serialises global writes
 
+	bufs sync.Pool // *[]byte request and response buffers
+
 	draining atomic.Bool
 	janStop  chan struct{}
 	janDone  chan struct{}

@@ -1,0 +1,370 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/modelreg/modelreg/definition"
+)
+
+// client talks to a modelreg server.
+type client struct {
+	base   string
+	token  string
+	hc     *http.Client
+	stdout io.Writer
+}
+
+// apiError is a problem+json answer of the server.
+type apiError struct {
+	Status     int    `json:"status"`
+	Type       string `json:"type"`
+	Title      string `json:"title"`
+	Detail     string `json:"detail"`
+	Path       string `json:"path"`
+	Violations []struct {
+		Path, Code, Message string
+	} `json:"violations"`
+}
+
+func (e *apiError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s", e.Status, strings.TrimPrefix(e.Type, "urn:modelreg:problem:"))
+	if e.Detail != "" {
+		b.WriteString(": " + e.Detail)
+	} else if e.Title != "" {
+		b.WriteString(": " + e.Title)
+	}
+	for _, v := range e.Violations {
+		p := v.Path
+		if p == "" {
+			p = "/"
+		}
+		fmt.Fprintf(&b, "\n  %s: %s: %s", p, v.Code, v.Message)
+	}
+	return b.String()
+}
+
+// do sends a request and returns the body of a 2xx answer, or an
+// *apiError.
+func (c *client) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		e := &apiError{Status: resp.StatusCode}
+		if json.Unmarshal(b, e) != nil || e.Type == "" {
+			e.Type = http.StatusText(resp.StatusCode)
+			e.Detail = strings.TrimSpace(string(b))
+		}
+		return nil, e
+	}
+	return b, nil
+}
+
+// printJSON writes a JSON body indented.
+func (c *client) printJSON(b []byte) error {
+	var out bytes.Buffer
+	if err := json.Indent(&out, bytes.TrimSpace(b), "", "  "); err != nil {
+		_, err = c.stdout.Write(b)
+		return err
+	}
+	out.WriteByte('\n')
+	_, err := c.stdout.Write(out.Bytes())
+	return err
+}
+
+func readInput(file string) ([]byte, error) {
+	if file == "" {
+		return nil, fmt.Errorf("%w: -f FILE is required", errUsage)
+	}
+	if file == "-" {
+		return io.ReadAll(os.Stdin)
+	}
+	return os.ReadFile(file)
+}
+
+func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", envOr("MODELREG_URL", "http://127.0.0.1:8080"), "server URL (env MODELREG_URL)")
+	token := fs.String("token", os.Getenv("MODELREG_TOKEN"), "bearer token (env MODELREG_TOKEN)")
+	tenant := fs.String("tenant", os.Getenv("MODELREG_TENANT"), "tenant id (env MODELREG_TENANT)")
+	global := fs.Bool("global", false, "use the global scope instead of a tenant")
+	file := fs.String("f", "", `input file ("-": standard input)`)
+	timeout := fs.Duration("timeout", 30*time.Second, "request timeout")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: modelreg %s [flags] [arguments]\n\nflags:\n", cmd)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	c := &client{base: strings.TrimRight(*base, "/"), token: *token, hc: &http.Client{Timeout: *timeout}, stdout: stdout}
+
+	scope := func() (string, error) {
+		switch {
+		case *global && *tenant != "":
+			return "", fmt.Errorf("%w: --global and --tenant exclude each other", errUsage)
+		case *global:
+			return "/v1/global", nil
+		case *tenant != "":
+			return "/v1/tenants/" + url.PathEscape(*tenant), nil
+		}
+		return "", fmt.Errorf("%w: choose a scope with --tenant ID (or MODELREG_TENANT) or --global", errUsage)
+	}
+	tenantPath := func() (string, error) {
+		if *tenant == "" {
+			return "", fmt.Errorf("%w: --tenant ID (or MODELREG_TENANT) is required", errUsage)
+		}
+		return "/v1/tenants/" + url.PathEscape(*tenant), nil
+	}
+	name := func() (string, error) {
+		if len(pos) != 1 {
+			return "", fmt.Errorf("%w: expected one model name", errUsage)
+		}
+		return url.PathEscape(pos[0]), nil
+	}
+	noArgs := func() error {
+		if len(pos) > 0 {
+			return fmt.Errorf("%w: unexpected argument %q", errUsage, pos[0])
+		}
+		return nil
+	}
+
+	switch cmd {
+	case "define":
+		sc, err := scope()
+		if err != nil {
+			return err
+		}
+		if err := noArgs(); err != nil {
+			return err
+		}
+		data, err := readInput(*file)
+		if err != nil {
+			return err
+		}
+		return c.define(ctx, sc, data)
+	case "get", "delete", "schema":
+		sc, err := scope()
+		if err != nil {
+			return err
+		}
+		n, err := name()
+		if err != nil {
+			return err
+		}
+		switch cmd {
+		case "get":
+			b, err := c.do(ctx, "GET", sc+"/models/"+n, nil)
+			if err != nil {
+				return err
+			}
+			return c.printJSON(b)
+		case "schema":
+			b, err := c.do(ctx, "GET", sc+"/models/"+n+"/schema", nil)
+			if err != nil {
+				return err
+			}
+			return c.printJSON(b)
+		}
+		if _, err := c.do(ctx, "DELETE", sc+"/models/"+n, nil); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "deleted %s\n", pos[0])
+		return nil
+	case "list":
+		sc, err := scope()
+		if err != nil {
+			return err
+		}
+		if err := noArgs(); err != nil {
+			return err
+		}
+		b, err := c.do(ctx, "GET", sc+"/models", nil)
+		if err != nil {
+			return err
+		}
+		return c.printJSON(b)
+	case "lookup":
+		sc, err := scope()
+		if err != nil {
+			return err
+		}
+		if err := noArgs(); err != nil {
+			return err
+		}
+		data, err := readInput(*file)
+		if err != nil {
+			return err
+		}
+		body := append(append([]byte(`{"properties": `), bytes.TrimSpace(data)...), '}')
+		b, err := c.do(ctx, "POST", sc+"/lookup", body)
+		if err != nil {
+			return err
+		}
+		return c.printJSON(b)
+	case "validate":
+		sc, err := scope()
+		if err != nil {
+			return err
+		}
+		n, err := name()
+		if err != nil {
+			return err
+		}
+		data, err := readInput(*file)
+		if err != nil {
+			return err
+		}
+		b, err := c.do(ctx, "POST", sc+"/models/"+n+"/validate", data)
+		if err != nil {
+			return err
+		}
+		return c.printJSON(b)
+	case "stats":
+		if err := noArgs(); err != nil {
+			return err
+		}
+		path := "/v1/stats"
+		if *tenant != "" {
+			path = "/v1/tenants/" + url.PathEscape(*tenant) + "/stats"
+		}
+		b, err := c.do(ctx, "GET", path, nil)
+		if err != nil {
+			return err
+		}
+		return c.printJSON(b)
+	case "tenants":
+		if err := noArgs(); err != nil {
+			return err
+		}
+		return c.tenants(ctx)
+	case "cleanup", "evict":
+		tp, err := tenantPath()
+		if err != nil {
+			return err
+		}
+		if err := noArgs(); err != nil {
+			return err
+		}
+		method, path := "DELETE", tp
+		if cmd == "evict" {
+			method, path = "POST", tp+"/evict"
+		}
+		b, err := c.do(ctx, method, path, nil)
+		if err != nil {
+			return err
+		}
+		return c.printJSON(b)
+	case "token":
+		if len(pos) != 1 || pos[0] != "issue" {
+			return fmt.Errorf("%w: expected \"token issue --tenant ID\"", errUsage)
+		}
+		tp, err := tenantPath()
+		if err != nil {
+			return err
+		}
+		b, err := c.do(ctx, "POST", tp+"/tokens", nil)
+		if err != nil {
+			return err
+		}
+		var t struct{ Token string }
+		if err := json.Unmarshal(b, &t); err != nil || t.Token == "" {
+			return fmt.Errorf("unexpected answer: %s", b)
+		}
+		fmt.Fprintln(stdout, t.Token)
+		return nil
+	}
+	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
+}
+
+// define sends each definition of a file. A file holding one definition
+// is sent verbatim; an array or a LoopBack models.json map is split, and
+// each definition sent in its normalized form.
+func (c *client) define(ctx context.Context, scope string, data []byte) error {
+	defs, err := definition.ParseAll(data, definition.Limits{})
+	if err != nil {
+		return fmt.Errorf("the file is not a valid definition: %w", err)
+	}
+	for _, d := range defs {
+		body := data
+		if len(defs) > 1 {
+			if body, err = d.MarshalJSON(); err != nil {
+				return err
+			}
+		}
+		b, err := c.do(ctx, "PUT", scope+"/models/"+url.PathEscape(d.Name), body)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.Name, err)
+		}
+		var m struct {
+			Name        string
+			Fingerprint string
+			Revision    int64
+		}
+		json.Unmarshal(b, &m)
+		fmt.Fprintf(c.stdout, "%s\trevision %d\t%s\n", m.Name, m.Revision, m.Fingerprint)
+	}
+	return nil
+}
+
+// tenants prints every tenant, following the pages.
+func (c *client) tenants(ctx context.Context) error {
+	path := "/v1/tenants?limit=1000"
+	var all []json.RawMessage
+	for path != "" {
+		b, err := c.do(ctx, "GET", path, nil)
+		if err != nil {
+			return err
+		}
+		var page struct {
+			Tenants []json.RawMessage
+			Next    string
+		}
+		if err := json.Unmarshal(b, &page); err != nil {
+			return err
+		}
+		all = append(all, page.Tenants...)
+		path = page.Next
+	}
+	if all == nil {
+		all = []json.RawMessage{}
+	}
+	b, err := json.Marshal(map[string]any{"tenants": all})
+	if err != nil {
+		return err
+	}
+	return c.printJSON(b)
+}

@@ -1,0 +1,292 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The loadtest model: 20 properties, two nested objects and an array of
+// objects; the document fills them, with an array of 10 objects.
+const (
+	loadtestModel = `{"name": "Order", "strict": true, "properties": {
+		"id": {"type": "string", "required": true}, "customer": {"type": "string", "required": true},
+		"email": "string", "phone": "string", "status": "string", "currency": "string",
+		"total": "number", "tax": "number", "discount": "number", "weight": "number",
+		"paid": "boolean", "gift": "boolean", "created": "date", "notes": "string",
+		"tags": ["string"], "priority": "number", "channel": "string",
+		"shipping": {"street": "string", "city": "string", "zip": "string", "country": "string"},
+		"billing": {"street": "string", "city": "string", "zip": "string", "country": "string"},
+		"lines": [{"sku": {"type": "string", "required": true}, "qty": "number", "price": "number"}]}}`
+	loadtestDoc = `{"id": "o-1", "customer": "c-42", "email": "a@example.com", "phone": "+1 555",
+		"status": "open", "currency": "EUR", "total": 129.5, "tax": 21.2, "discount": 0, "weight": 1.25,
+		"paid": true, "gift": false, "created": "2024-05-01T10:00:00Z", "notes": "leave at door",
+		"tags": ["a", "b"], "priority": 2, "channel": "web",
+		"shipping": {"street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"},
+		"billing": {"street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"},
+		"lines": [{"sku": "s1", "qty": 1, "price": 9.5}, {"sku": "s2", "qty": 2, "price": 10},
+			{"sku": "s3", "qty": 1, "price": 11}, {"sku": "s4", "qty": 3, "price": 12},
+			{"sku": "s5", "qty": 1, "price": 13}, {"sku": "s6", "qty": 1, "price": 14},
+			{"sku": "s7", "qty": 2, "price": 15}, {"sku": "s8", "qty": 1, "price": 16},
+			{"sku": "s9", "qty": 1, "price": 17}, {"sku": "s10", "qty": 1, "price": 18}]}`
+)
+
+// loadReport is the result of a load test.
+type loadReport struct {
+	Requests    int     `json:"requests"`
+	Errors      int     `json:"errors"`
+	Seconds     float64 `json:"seconds"`
+	PerSecond   float64 `json:"perSecond"`
+	P50ms       float64 `json:"p50Ms"`
+	P90ms       float64 `json:"p90Ms"`
+	P99ms       float64 `json:"p99Ms"`
+	P999ms      float64 `json:"p999Ms"`
+	MaxMs       float64 `json:"maxMs"`
+	Concurrency int     `json:"concurrency"`
+	FirstError  string  `json:"firstError,omitempty"`
+}
+
+func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("url", envOr("MODELREG_URL", "http://127.0.0.1:8080"), "server URL (env MODELREG_URL)")
+	admin := fs.String("token", os.Getenv("MODELREG_TOKEN"), "admin token, to set up the tenant, model and a tenant token (env MODELREG_TOKEN)")
+	tenant := fs.String("tenant", "loadtest", "tenant to use (created if needed)")
+	dur := fs.Duration("duration", 10*time.Second, "how long to send requests (after the warm-up)")
+	warm := fs.Duration("warmup", 2*time.Second, "warm-up time, not measured")
+	conc := fs.Int("concurrency", 32, "concurrent connections")
+	docFile := fs.String("doc", "", "document to validate (default: a built-in 20-property order with 10 lines)")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: modelreg loadtest [flags]\n\nDefines a model in --tenant, issues a tenant token, then sends validate\nrequests from --concurrency connections for --duration, and reports\nthroughput and latency percentiles.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *admin == "" {
+		return fmt.Errorf("%w: --token (the admin token) is required", errUsage)
+	}
+	if *conc < 1 || *dur <= 0 {
+		return fmt.Errorf("%w: --concurrency and --duration must be positive", errUsage)
+	}
+	doc := []byte(loadtestDoc)
+	if *docFile != "" {
+		var err error
+		if doc, err = os.ReadFile(*docFile); err != nil {
+			return err
+		}
+	}
+	tr := &http.Transport{MaxIdleConns: *conc * 2, MaxIdleConnsPerHost: *conc * 2, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
+	c := &client{base: strings.TrimRight(*base, "/"), token: *admin, hc: hc, stdout: stdout}
+	tp := "/v1/tenants/" + url.PathEscape(*tenant)
+	if _, err := c.do(ctx, "PUT", tp+"/models/Order", []byte(loadtestModel)); err != nil {
+		return fmt.Errorf("defining the model: %w", err)
+	}
+	b, err := c.do(ctx, "POST", tp+"/tokens", nil)
+	if err != nil {
+		return fmt.Errorf("issuing a tenant token: %w", err)
+	}
+	var tok struct{ Token string }
+	if err := json.Unmarshal(b, &tok); err != nil {
+		return err
+	}
+	target := c.base + tp + "/models/Order/validate"
+	// Check once that the document is valid.
+	c.token = tok.Token
+	if _, err := c.do(ctx, "POST", tp+"/models/Order/validate", doc); err != nil {
+		return fmt.Errorf("the document does not validate: %w", err)
+	}
+	fmt.Fprintf(stderr, "loadtest: %d connections, %v warm-up, %v measured, POST %s\n", *conc, *warm, *dur, target)
+	rep, err := loadtest(ctx, target, tok.Token, doc, *conc, *warm, *dur)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out, _ := json.Marshal(rep)
+		fmt.Fprintln(stdout, string(out))
+	} else {
+		fmt.Fprintf(stdout, "requests   %d (%d errors) in %.1fs\nthroughput %.0f requests/s\nlatency    p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n",
+			rep.Requests, rep.Errors, rep.Seconds, rep.PerSecond, rep.P50ms, rep.P90ms, rep.P99ms, rep.P999ms, rep.MaxMs)
+		if rep.FirstError != "" {
+			fmt.Fprintf(stdout, "first error: %s\n", rep.FirstError)
+		}
+	}
+	if rep.Errors > 0 {
+		return errors.New("some requests failed")
+	}
+	return nil
+}
+
+// loadtest sends POST requests with body to target from conc workers, one
+// keep-alive connection each: warm-up first, then dur measured.
+//
+// It speaks HTTP/1.1 directly over TCP (a prebuilt request, a minimal
+// response parser) rather than through net/http's client, which costs
+// several times what the server spends on a request: on a 2-core machine
+// the load generator shares the CPU with the server, and a heavy client
+// would measure itself.
+func loadtest(ctx context.Context, target, token string, body []byte, conc int, warm, dur time.Duration) (loadReport, error) {
+	u, err := url.Parse(target)
+	if err != nil {
+		return loadReport{}, err
+	}
+	if u.Scheme != "http" {
+		return loadReport{}, fmt.Errorf("loadtest speaks plain http only, not %q", u.Scheme)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	req := []byte(fmt.Sprintf("POST %s HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n",
+		u.RequestURI(), u.Host, token, len(body)))
+	req = append(req, body...)
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		all      []time.Duration
+		errs     int
+		firstErr string
+	)
+	start := time.Now()
+	measureFrom := start.Add(warm)
+	end := measureFrom.Add(dur)
+	for range conc {
+		wg.Go(func() {
+			lat := make([]time.Duration, 0, 1<<16)
+			nerr := 0
+			var ferr string
+			fail := func(err error) {
+				nerr++
+				if ferr == "" {
+					ferr = err.Error()
+				}
+			}
+			var conn net.Conn
+			var br *bufio.Reader
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				if t0.After(end) {
+					break
+				}
+				if conn == nil {
+					var d net.Dialer
+					c, err := d.DialContext(ctx, "tcp", addr)
+					if err != nil {
+						if t0.After(measureFrom) {
+							fail(err)
+						}
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					conn, br = c, bufio.NewReaderSize(c, 64<<10)
+				}
+				conn.SetDeadline(t0.Add(30 * time.Second))
+				status, err := roundTrip(conn, br, req)
+				d := time.Since(t0)
+				if err != nil {
+					conn.Close()
+					conn = nil
+				} else if status != 200 {
+					err = fmt.Errorf("status %d", status)
+				}
+				if t0.Before(measureFrom) {
+					continue
+				}
+				if err != nil {
+					if ctx.Err() == nil {
+						fail(err)
+					}
+					continue
+				}
+				lat = append(lat, d)
+			}
+			if conn != nil {
+				conn.Close()
+			}
+			mu.Lock()
+			all = append(all, lat...)
+			errs += nerr
+			if firstErr == "" {
+				firstErr = ferr
+			}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(measureFrom)
+	slices.Sort(all)
+	pct := func(p float64) float64 {
+		if len(all) == 0 {
+			return 0
+		}
+		i := int(p * float64(len(all)-1))
+		return float64(all[i].Nanoseconds()) / 1e6
+	}
+	rep := loadReport{
+		Requests: len(all), Errors: errs, Seconds: elapsed.Seconds(), Concurrency: conc, FirstError: firstErr,
+		P50ms: pct(.50), P90ms: pct(.90), P99ms: pct(.99), P999ms: pct(.999), MaxMs: pct(1),
+	}
+	if elapsed > 0 {
+		rep.PerSecond = float64(len(all)) / elapsed.Seconds()
+	}
+	return rep, nil
+}
+
+// roundTrip writes one request and reads one response (status line,
+// headers, a Content-Length body), returning the status code.
+func roundTrip(conn net.Conn, br *bufio.Reader, req []byte) (int, error) {
+	if _, err := conn.Write(req); err != nil {
+		return 0, err
+	}
+	line, err := br.ReadSlice('\n')
+	if err != nil {
+		return 0, err
+	}
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	status, err := strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, fmt.Errorf("bad status line %q", line)
+	}
+	length := -1
+	for {
+		h, err := br.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		if len(h) <= 2 {
+			break
+		}
+		if len(h) > 16 && bytes.EqualFold(h[:15], []byte("Content-Length:")) {
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(h[15:]))); err != nil {
+				return 0, fmt.Errorf("bad Content-Length %q", h)
+			}
+		}
+	}
+	if length < 0 {
+		return 0, errors.New("response without Content-Length")
+	}
+	if _, err := br.Discard(length); err != nil {
+		return 0, err
+	}
+	return status, nil
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/modelreg/modelreg"
+	"github.com/modelreg/modelreg/server"
+	"github.com/modelreg/modelreg/store/sqlite"
+)
+
+// serveConfig is the configuration of "modelreg serve".
+type serveConfig struct {
+	addr, data          string
+	adminTokenFile      string
+	resetAdmin          bool
+	idleTimeout         time.Duration
+	sweepInterval       time.Duration
+	maxBody             int64
+	maxInFlight         int
+	queueWait           time.Duration
+	readHeaderTimeout   time.Duration
+	readTimeout         time.Duration
+	writeTimeout        time.Duration
+	connIdleTimeout     time.Duration
+	shutdownTimeout     time.Duration
+	logLevel            string
+	accessLog           bool
+	maxModels, maxDepth int
+	maxTenantBytes      int64
+	debugAddr           string
+}
+
+func durationEnv(key string, def time.Duration) time.Duration {
+	if v := os.Getenv(key); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return def
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var c serveConfig
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", envOr("MODELREG_ADDR", "127.0.0.1:8080"), "listen address (env MODELREG_ADDR); port 0 picks a free port")
+	fs.StringVar(&c.data, "data", envOr("MODELREG_DATA", "./modelreg-data"), "data directory (env MODELREG_DATA)")
+	fs.StringVar(&c.adminTokenFile, "admin-token-file", envOr("MODELREG_ADMIN_TOKEN_FILE", ""), "read the admin token from this file (env MODELREG_ADMIN_TOKEN_FILE); MODELREG_ADMIN_TOKEN takes precedence")
+	fs.BoolVar(&c.resetAdmin, "reset-admin-token", false, "generate and print a new admin token, replacing the stored one")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", durationEnv("MODELREG_IDLE_TIMEOUT", 15*time.Minute), "unload a tenant from memory after this long without requests; 0 or less: never (env MODELREG_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.sweepInterval, "sweep-interval", 0, "how often to look for idle tenants (default: idle-timeout/4, 1s to 1m)")
+	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest request body in bytes (larger: 413)")
+	fs.IntVar(&c.maxInFlight, "max-in-flight", 256, "API requests served at once (more wait up to --queue-wait, then get 503)")
+	fs.DurationVar(&c.queueWait, "queue-wait", 100*time.Millisecond, "how long a request waits for a slot when --max-in-flight are busy")
+	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "HTTP: time to read request headers")
+	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "HTTP: time to read a whole request")
+	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "HTTP: time to write a response")
+	fs.DurationVar(&c.connIdleTimeout, "conn-idle-timeout", 2*time.Minute, "HTTP: how long an idle keep-alive connection stays open")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let in-flight requests finish")
+	fs.StringVar(&c.logLevel, "log-level", envOr("MODELREG_LOG_LEVEL", "info"), "debug, info, warn or error (env MODELREG_LOG_LEVEL)")
+	fs.BoolVar(&c.accessLog, "access-log", false, "log every request (default: only server errors)")
+	fs.IntVar(&c.maxModels, "max-models", 10000, "quota: named models per tenant")
+	fs.Int64Var(&c.maxTenantBytes, "max-tenant-bytes", 64<<20, "quota: definition bytes per tenant")
+	fs.IntVar(&c.maxDepth, "max-depth", 32, "quota: nesting depth of a definition")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); off by default")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: modelreg serve [flags]\n\nRuns the HTTP API. The admin token comes from MODELREG_ADMIN_TOKEN, or\n--admin-token-file, or is generated at the first start and printed once.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level %q", errUsage, c.logLevel)
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	return serve(ctx, c, log, stderr)
+}
+
+func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Writer) error {
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(c.data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	dbPath := filepath.Join(c.data, "modelreg.db")
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := st.Close(); err != nil {
+			log.Error("closing the store", "err", err)
+		}
+	}()
+
+	adminToken := os.Getenv("MODELREG_ADMIN_TOKEN")
+	if adminToken == "" && c.adminTokenFile != "" {
+		b, err := os.ReadFile(c.adminTokenFile)
+		if err != nil {
+			return fmt.Errorf("admin token file: %w", err)
+		}
+		adminToken = strings.TrimSpace(string(b))
+		if adminToken == "" {
+			return fmt.Errorf("admin token file %s is empty", c.adminTokenFile)
+		}
+	}
+	hash, generated, err := server.ResolveAdminToken(ctx, st, adminToken, c.resetAdmin)
+	if err != nil {
+		return err
+	}
+	if generated != "" {
+		fmt.Fprintf(stderr, "\nmodelreg: generated the admin token. It is shown this once and only its hash is\n"+
+			"stored: keep it safe (or set MODELREG_ADMIN_TOKEN; --reset-admin-token makes a new one).\n\n"+
+			"    %s\n\n", generated)
+	}
+
+	srv, err := server.New(ctx, server.Config{
+		Store:          st,
+		AdminTokenHash: hash,
+		Logger:         log,
+		AccessLog:      c.accessLog,
+		MaxBodyBytes:   c.maxBody,
+		MaxInFlight:    c.maxInFlight,
+		QueueWait:      c.queueWait,
+		IdleTimeout:    nonPositiveNever(c.idleTimeout),
+		SweepInterval:  c.sweepInterval,
+		Policy:         modelreg.Policy{MaxModels: c.maxModels, MaxBytes: c.maxTenantBytes, MaxDepth: c.maxDepth},
+	})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: c.readHeaderTimeout,
+		ReadTimeout:       c.readTimeout,
+		WriteTimeout:      c.writeTimeout,
+		IdleTimeout:       c.connIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if c.debugAddr != "" {
+		stopDebug, err := serveDebug(c.debugAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("listening", "addr", ln.Addr().String(), "data", c.data, "idle_timeout", c.idleTimeout.String())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", c.shutdownTimeout.String())
+	srv.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
+	defer cancel()
+	err = hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown timeout: closing remaining connections")
+		hs.Close()
+	} else if err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func nonPositiveNever(d time.Duration) time.Duration {
+	if d <= 0 {
+		return -1
+	}
+	return d
+}
+
+// serveDebug serves the pprof handlers on their own listener, never on the
+// API's.
+func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go hs.Serve(ln)
+	log.Info("debug server (pprof) listening", "addr", ln.Addr().String())
+	return func() { hs.Close() }, nil
+}
