@@ -3,8 +3,11 @@ package modelreg_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/modelreg/modelreg"
 	"github.com/modelreg/modelreg/definition"
@@ -57,6 +60,7 @@ func BenchmarkFindByName(b *testing.B) {
 				seq[i] = op{ctxs[t], fmt.Sprintf("tenant_%d_Model%d", t, m)}
 			}
 			b.ReportAllocs()
+			defer reportCPU(b, cpuTime())
 			i := 0
 			for b.Loop() {
 				o := &seq[i&(ops-1)]
@@ -104,6 +108,7 @@ func BenchmarkFindByStructure(b *testing.B) {
 		seq[i] = op{ctxs[t], q[k]}
 	}
 	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
 	i := 0
 	for b.Loop() {
 		o := &seq[i&(ops-1)]
@@ -154,6 +159,7 @@ func BenchmarkDefine(b *testing.B) {
 		ctx := tctx("t")
 		d := parsed(b, recipeJSON("t", 3))
 		b.ReportAllocs()
+		defer reportCPU(b, cpuTime())
 		for b.Loop() {
 			if _, err := r.Define(ctx, d); err != nil {
 				b.Fatal(err)
@@ -166,6 +172,7 @@ func BenchmarkDefine(b *testing.B) {
 		ctx := tctx("t")
 		js := recipeJSON("t", 3)
 		b.ReportAllocs()
+		defer reportCPU(b, cpuTime())
 		for b.Loop() {
 			if _, err := r.DefineJSON(ctx, js); err != nil {
 				b.Fatal(err)
@@ -212,5 +219,90 @@ func BenchmarkCleanupTenant(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// BenchmarkTenantHeap reports the heap held per tenant of 10 recipe models
+// (WORKLOAD.md: 1000 tenants, two forced collections before each sample).
+func BenchmarkTenantHeap(b *testing.B) {
+	const N, M = 1000, 10
+	defs := make([][]*definition.Definition, N)
+	for t := range N {
+		for m := range M {
+			defs[t] = append(defs[t], parsed(b, recipeJSON("tenant_"+strconv.Itoa(t), m)))
+		}
+	}
+	var per float64
+	for b.Loop() {
+		r := modelreg.New()
+		before := liveHeap()
+		for t := range N {
+			ctx := tctx("tenant_" + strconv.Itoa(t))
+			for _, d := range defs[t] {
+				if _, err := r.Define(ctx, d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		after := liveHeap()
+		per = float64(after-before) / N
+		var approx int64
+		for _, ts := range r.Tenants() {
+			approx += ts.ApproxBytes
+		}
+		b.ReportMetric(float64(approx)/N, "approx-B/tenant")
+		runtime.KeepAlive(r)
+	}
+	b.ReportMetric(per, "heap-B/tenant")
+}
+
+// BenchmarkChurn defines a tenant of 10 recipe models (JSON parse
+// included) and cleans it up, per op.
+func BenchmarkChurn(b *testing.B) {
+	const M = 10
+	r := modelreg.New()
+	js := make([][]byte, M)
+	for m := range M {
+		js[m] = recipeJSON("cycle", m)
+	}
+	ctx := tctx("cycle")
+	b.ReportAllocs()
+	defer reportCPU(b, cpuTime())
+	for b.Loop() {
+		for _, j := range js {
+			if _, err := r.DefineJSON(ctx, j); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if rep, err := r.CleanupTenant(bg, "cycle"); err != nil || rep.ModelsRemoved != 2*M+2 {
+			b.Fatal(rep, err)
+		}
+	}
+}
+
+// cpuTime returns the CPU time the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports the process CPU time per op since start, a figure
+// less sensitive than wall time to other processes on a shared machine
+// (it includes the collector's work). Only for benchmarks without
+// untimed parts.
+func reportCPU(b *testing.B, start time.Duration) {
+	if b.N > 0 {
+		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 	}
 }

@@ -148,7 +148,7 @@ func (r *Registry) cleanup(ctx context.Context, id string, reason CleanupReason,
 	}
 	// Drop the indexes now, so that a Lease still holding the scope keeps
 	// nothing of the tenant alive.
-	s.named, s.namedFP, s.anonFP = nil, nil, nil
+	s.named, s.byKey = nil, nil
 	s.nAnon, s.defBytes, s.approx, s.leases = 0, 0, 0, 0
 	s.mu.Unlock()
 

@@ -17,7 +17,7 @@ const maxCompileDepth = 256
 type pending struct {
 	src        *definition.Object // the object in the definition
 	start, end int                // canonical bytes in compiler.arena
-	fp         definition.Fingerprint
+	key        uint64 // structure index key (hash of the canonical bytes)
 	parent     int32 // index of the parent; -1: the named model; -2: not yet known
 	firstChild int32 // -1: none; children are linked in property order
 	next       int32 // next sibling, -1: none
@@ -40,7 +40,7 @@ type compiler struct {
 	tooDeep  bool
 	topStart int
 	topEnd   int
-	topFP    definition.Fingerprint
+	topKey   uint64
 	topKids  int32 // first top-level child, -1: none
 }
 
@@ -83,12 +83,12 @@ func (c *compiler) compile(def *definition.Definition) error {
 		p.start = len(c.arena)
 		c.arena = appendCanonical(c.arena, p.src)
 		p.end = len(c.arena)
-		p.fp = c.r.sum(c.arena[p.start:p.end])
+		p.key = c.r.hash(c.arena[p.start:p.end])
 	}
 	c.topStart = len(c.arena)
 	c.arena = appendCanonical(c.arena, &def.Object)
 	c.topEnd = len(c.arena)
-	c.topFP = c.r.sum(c.arena[c.topStart:c.topEnd])
+	c.topKey = c.r.hash(c.arena[c.topStart:c.topEnd])
 	return nil
 }
 
@@ -260,7 +260,7 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 	for i := range c.pend {
 		p := &c.pend[i]
 		canon := c.arena[p.start:p.end]
-		m := s.findAnon(p.fp, canon)
+		m := s.findAnon(p.key, canon)
 		if m != nil {
 			reuses++
 			p.reused = true
@@ -271,7 +271,7 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 				tenant:    s.id,
 				obj:       obj,
 				canonical: append([]byte(nil), canon...),
-				fp:        p.fp,
+				key:       p.key,
 				nested:    c.kids(p.firstChild),
 			}
 			m.approx = approxModelBytes(m)

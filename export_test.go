@@ -1,9 +1,7 @@
 package modelreg
 
-import "github.com/modelreg/modelreg/definition"
-
-// WithHash replaces the fingerprint function, to inject collisions.
-func WithHash(sum func([]byte) definition.Fingerprint) Option { return withHash(sum) }
+// WithHash replaces the structure index hash, to inject collisions.
+func WithHash(hash func([]byte) uint64) Option { return withHash(hash) }
 
 // RefCount returns the reference count of an anonymous model.
 func (r *Registry) RefCount(m *Model) int32 {

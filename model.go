@@ -1,6 +1,7 @@
 package modelreg
 
 import (
+	"sync/atomic"
 	"slices"
 	"unsafe"
 
@@ -24,7 +25,8 @@ type Model struct {
 	def       *definition.Definition
 	obj       *definition.Object
 	canonical []byte
-	fp        definition.Fingerprint
+	key       uint64 // structure index key
+	fp        atomic.Pointer[definition.Fingerprint] // computed on first use
 	nested    []*Model // anonymous models used directly, in order of first use
 	defBytes  int64    // bytes counted against Policy.MaxBytes (named only)
 	approx    int64    // approximate heap footprint
@@ -55,7 +57,8 @@ func (m *Model) ID() string {
 	const hexd = "0123456789abcdef"
 	var b [len("anonymous:") + 16]byte
 	n := copy(b[:], "anonymous:")
-	for _, c := range m.fp.Sum[:8] {
+	fp := m.Fingerprint()
+	for _, c := range fp.Sum[:8] {
 		b[n], b[n+1] = hexd[c>>4], hexd[c&15]
 		n += 2
 	}
@@ -81,8 +84,17 @@ func (m *Model) Definition() *definition.Definition { return m.def }
 // caller must not modify the returned bytes.
 func (m *Model) Canonical() []byte { return m.canonical }
 
-// Fingerprint returns the fingerprint of the model's canonical form.
-func (m *Model) Fingerprint() definition.Fingerprint { return m.fp }
+// Fingerprint returns the fingerprint of the model's canonical form
+// (definition.Sum). It is computed on first use: the registry's own
+// indexes do not need it (see the package documentation).
+func (m *Model) Fingerprint() definition.Fingerprint {
+	if p := m.fp.Load(); p != nil {
+		return *p
+	}
+	f := definition.Sum(m.canonical)
+	m.fp.Store(&f)
+	return f
+}
 
 // Nested returns the anonymous models the model uses directly (nested
 // objects of its own properties, including array elements), in order of

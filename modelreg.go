@@ -76,6 +76,7 @@
 package modelreg
 
 import (
+	"hash/maphash"
 	"context"
 	"encoding/binary"
 	"sync"
@@ -89,7 +90,8 @@ import (
 // safe for concurrent use.
 type Registry struct {
 	clock    func() time.Time
-	sum      func([]byte) definition.Fingerprint
+	hash     func([]byte) uint64 // structure index key
+	seed     maphash.Seed
 	defaults Policy
 	limits   definition.Limits
 	maxNodes int
@@ -151,8 +153,8 @@ func WithLimits(l definition.Limits) Option {
 
 // withHash replaces the fingerprint function. Only tests use it (through
 // export_test.go), to inject collisions.
-func withHash(sum func([]byte) definition.Fingerprint) Option {
-	return func(r *Registry) { r.sum = sum }
+func withHash(hash func([]byte) uint64) Option {
+	return func(r *Registry) { r.hash = hash }
 }
 
 // New returns an empty registry. It starts no goroutine (see
@@ -160,11 +162,15 @@ func withHash(sum func([]byte) definition.Fingerprint) Option {
 func New(opts ...Option) *Registry {
 	r := &Registry{
 		clock:    time.Now,
-		sum:      definition.Sum,
+		seed:     maphash.MakeSeed(),
 		maxNodes: defaultMaxNodes,
 	}
 	for _, o := range opts {
 		o(r)
+	}
+	if r.hash == nil {
+		seed := r.seed
+		r.hash = func(b []byte) uint64 { return maphash.Bytes(seed, b) }
 	}
 	r.global = newScope(r, "", false, 0)
 	r.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }

@@ -48,7 +48,7 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 	m.def = &nm.def
 	m.obj = &nm.def.Object
 	m.canonical = append([]byte(nil), c.arena[c.topStart:c.topEnd]...)
-	m.fp = c.topFP
+	m.key = c.topKey
 	m.defBytes = defBytes(len(m.canonical), def)
 	// Quotas a single model can break on its own are checked before the
 	// scope is created, so a refused registration never creates a tenant.
@@ -174,18 +174,17 @@ func (r *Registry) FindByStructure(ctx context.Context, props *definition.Object
 	}
 	bp := r.getBuf()
 	canon := appendCanonical((*bp)[:0], props)
-	fp := r.sum(canon)
-	m := r.findStructure(ctx, fp, canon)
+	m := r.findStructure(ctx, r.hash(canon), canon)
 	*bp = canon
 	r.putBuf(bp)
 	return m, m != nil
 }
 
-func (r *Registry) findStructure(ctx context.Context, fp definition.Fingerprint, canon []byte) *Model {
+func (r *Registry) findStructure(ctx context.Context, key uint64, canon []byte) *Model {
 	s, isTenant := r.readScope(ctx)
 	if s != nil {
 		s.touch()
-		m := s.findStructure(fp, canon, true)
+		m := s.findStructure(key, canon, findAnon|findNamed)
 		s.mu.RUnlock()
 		if m != nil {
 			return m
@@ -193,7 +192,11 @@ func (r *Registry) findStructure(ctx context.Context, fp definition.Fingerprint,
 	}
 	g := r.global
 	g.mu.RLock()
-	m := g.findStructure(fp, canon, !isTenant)
+	which := findAnon | findNamed
+	if isTenant {
+		which = findNamed // global anonymous models never cross scopes
+	}
+	m := g.findStructure(key, canon, which)
 	g.mu.RUnlock()
 	return m
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/modelreg/modelreg"
-	"github.com/modelreg/modelreg/definition"
 )
 
 func TestRecipeTenantCounts(t *testing.T) {
@@ -284,8 +283,8 @@ func TestNestedNeverResolvesToNamed(t *testing.T) {
 }
 
 func TestCollisionNeverReturnsWrongModel(t *testing.T) {
-	// Every structure has the same fingerprint.
-	collide := func([]byte) definition.Fingerprint { return definition.Fingerprint{Version: 1} }
+	// Every structure has the same index key.
+	collide := func([]byte) uint64 { return 42 }
 	r := modelreg.New(modelreg.WithHash(collide))
 	ctx := tctx("c")
 	a := mustDefine(t, r, ctx, `{"name": "A", "properties": {"o": {"x": "string"}}}`)
@@ -293,9 +292,6 @@ func TestCollisionNeverReturnsWrongModel(t *testing.T) {
 	ao, bo := nested(t, r, a, "o"), nested(t, r, b, "o")
 	if ao == bo {
 		t.Fatal("colliding structures share a model")
-	}
-	if ao.Fingerprint() != bo.Fingerprint() {
-		t.Fatal("the hook did not make the fingerprints collide")
 	}
 	for _, tc := range []struct {
 		q    string

@@ -2,7 +2,6 @@ package modelreg
 
 import (
 	"bytes"
-	"github.com/modelreg/modelreg/definition"
 	"sync"
 	"sync/atomic"
 )
@@ -26,12 +25,12 @@ type scope struct {
 	dead bool // cleaned up: no longer in the tenant index, never revived
 	// named: name -> named model.
 	named map[string]*Model
-	// namedFP, anonFP: fingerprint -> chain (via Model.nextFP) of the
-	// named / anonymous models with that fingerprint. A chain has more
-	// than one element only for equal named structures or hash
-	// collisions.
-	namedFP map[definition.Fingerprint]*Model
-	anonFP  map[definition.Fingerprint]*Model
+	// byKey: structure index key (a seeded 64-bit hash of the canonical
+	// form) -> chain (via Model.nextFP) of the models with that key,
+	// anonymous ones first. A hit is always confirmed by comparing the
+	// canonical bytes; a chain has more than one element only for named
+	// models of equal structure or hash collisions.
+	byKey map[uint64]*Model
 	nAnon   int
 	// defBytes: definition bytes (quota), approx: approximate heap bytes.
 	defBytes int64
@@ -71,53 +70,62 @@ func (s *scope) fold(now int64) {
 	}
 }
 
-// findChain returns the model of chain head whose canonical form is
-// canon. For named chains it returns the one with the smallest name.
-func findChain(head *Model, canon []byte) *Model {
+// Which models a structure lookup considers.
+const (
+	findAnon  = 1 << iota // anonymous models
+	findNamed             // named models
+)
+
+// findStructure returns the model with canonical form canon among those
+// selected by which: an anonymous one first, else the named one with the
+// smallest name. The caller holds s.mu.
+func (s *scope) findStructure(key uint64, canon []byte, which int) *Model {
 	var best *Model
-	for m := head; m != nil; m = m.nextFP {
-		if bytes.Equal(m.canonical, canon) && (best == nil || m.name < best.name) {
-			best = m
+	for m := s.byKey[key]; m != nil; m = m.nextFP {
+		if m.def != nil { // named models follow the anonymous ones
+			if which&findNamed == 0 {
+				return nil
+			}
+			if (best == nil || m.name < best.name) && bytes.Equal(m.canonical, canon) {
+				best = m
+			}
+		} else if which&findAnon != 0 && bytes.Equal(m.canonical, canon) {
+			return m
 		}
 	}
 	return best
 }
 
-// findAnon returns the anonymous model with canonical form canon. The
-// caller holds s.mu.
-func (s *scope) findAnon(fp definition.Fingerprint, canon []byte) *Model {
-	if h := s.anonFP[fp]; h != nil {
-		return findChain(h, canon)
-	}
-	return nil
+// findAnon returns the anonymous model with canonical form canon.
+func (s *scope) findAnon(key uint64, canon []byte) *Model {
+	return s.findStructure(key, canon, findAnon)
 }
 
-// findStructure returns the anonymous, else named, model with canonical
-// form canon. The caller holds s.mu.
-func (s *scope) findStructure(fp definition.Fingerprint, canon []byte, anon bool) *Model {
-	if anon {
-		if m := s.findAnon(fp, canon); m != nil {
-			return m
-		}
+// index adds x to the structure index: anonymous models at the head of
+// their chain, named models after them.
+func (s *scope) index(x *Model) {
+	h := s.byKey[x.key]
+	if x.def == nil || h == nil || h.def != nil {
+		x.nextFP = h
+		s.byKey[x.key] = x
+		return
 	}
-	if h := s.namedFP[fp]; h != nil {
-		return findChain(h, canon)
+	p := h
+	for p.nextFP != nil && p.nextFP.def == nil {
+		p = p.nextFP
 	}
-	return nil
+	x.nextFP = p.nextFP
+	p.nextFP = x
 }
 
-func chainInsert(m map[definition.Fingerprint]*Model, x *Model) {
-	x.nextFP = m[x.fp]
-	m[x.fp] = x
-}
-
-func chainRemove(m map[definition.Fingerprint]*Model, x *Model) {
-	h := m[x.fp]
+// unindex removes x from the structure index.
+func (s *scope) unindex(x *Model) {
+	h := s.byKey[x.key]
 	if h == x {
 		if x.nextFP == nil {
-			delete(m, x.fp)
+			delete(s.byKey, x.key)
 		} else {
-			m[x.fp] = x.nextFP
+			s.byKey[x.key] = x.nextFP
 		}
 	} else {
 		for p := h; p != nil; p = p.nextFP {
@@ -133,15 +141,14 @@ func chainRemove(m map[definition.Fingerprint]*Model, x *Model) {
 func (s *scope) initMaps() {
 	if s.named == nil {
 		s.named = make(map[string]*Model)
-		s.namedFP = make(map[definition.Fingerprint]*Model)
-		s.anonFP = make(map[definition.Fingerprint]*Model)
+		s.byKey = make(map[uint64]*Model)
 	}
 }
 
 // addAnon indexes a new anonymous model and takes a reference on each of
 // its own anonymous models. The caller holds s.mu for writing.
 func (s *scope) addAnon(m *Model) {
-	chainInsert(s.anonFP, m)
+	s.index(m)
 	s.nAnon++
 	s.approx += m.approx
 	for _, d := range m.nested {
@@ -156,7 +163,7 @@ func (s *scope) release(m *Model) (removed int) {
 	for _, d := range m.nested {
 		d.refcnt--
 		if d.refcnt == 0 {
-			chainRemove(s.anonFP, d)
+			s.unindex(d)
 			s.nAnon--
 			s.approx -= d.approx
 			removed += 1 + s.release(d)
@@ -173,7 +180,7 @@ func (s *scope) putNamed(m, old *Model) int {
 		d.refcnt++
 	}
 	s.named[m.name] = m
-	chainInsert(s.namedFP, m)
+	s.index(m)
 	s.defBytes += m.defBytes
 	s.approx += m.approx
 	if old == nil {
@@ -185,7 +192,7 @@ func (s *scope) putNamed(m, old *Model) int {
 // dropNamed unindexes named model old (its name entry must already be
 // replaced or deleted) and releases its anonymous models.
 func (s *scope) dropNamed(old *Model) int {
-	chainRemove(s.namedFP, old)
+	s.unindex(old)
 	s.defBytes -= old.defBytes
 	s.approx -= old.approx
 	return s.release(old)
