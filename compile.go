@@ -17,10 +17,10 @@ const maxCompileDepth = 256
 type pending struct {
 	src        *definition.Object // the object in the definition
 	start, end int                // canonical bytes in compiler.arena
-	key        uint64 // structure index key (hash of the canonical bytes)
-	parent     int32 // index of the parent; -1: the named model; -2: not yet known
-	firstChild int32 // -1: none; children are linked in property order
-	next       int32 // next sibling, -1: none
+	key        uint64             // structure index key (hash of the canonical bytes)
+	parent     int32              // index of the parent; -1: the named model; -2: not yet known
+	firstChild int32              // -1: none; children are linked in property order
+	next       int32              // next sibling, -1: none
 	model      *Model
 	reused     bool
 }

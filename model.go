@@ -1,8 +1,8 @@
 package modelreg
 
 import (
-	"sync/atomic"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/modelreg/modelreg/definition"
@@ -25,11 +25,11 @@ type Model struct {
 	def       *definition.Definition
 	obj       *definition.Object
 	canonical []byte
-	key       uint64 // structure index key
+	key       uint64                                 // structure index key
 	fp        atomic.Pointer[definition.Fingerprint] // computed on first use
-	nested    []*Model // anonymous models used directly, in order of first use
-	defBytes  int64    // bytes counted against Policy.MaxBytes (named only)
-	approx    int64    // approximate heap footprint
+	nested    []*Model                               // anonymous models used directly, in order of first use
+	defBytes  int64                                  // bytes counted against Policy.MaxBytes (named only)
+	approx    int64                                  // approximate heap footprint
 
 	// Scope-owned state, guarded by the owning scope's mutex.
 	refcnt int32  // anonymous: number of live models using it directly

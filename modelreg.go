@@ -76,9 +76,9 @@
 package modelreg
 
 import (
-	"hash/maphash"
 	"context"
 	"encoding/binary"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"

@@ -31,7 +31,7 @@ type scope struct {
 	// canonical bytes; a chain has more than one element only for named
 	// models of equal structure or hash collisions.
 	byKey map[uint64]*Model
-	nAnon   int
+	nAnon int
 	// defBytes: definition bytes (quota), approx: approximate heap bytes.
 	defBytes int64
 	approx   int64
