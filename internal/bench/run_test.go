@@ -74,7 +74,7 @@ func TestRunSmall(t *testing.T) {
 			}
 			f := res.W4.Findability
 			if f.NamedFound+f.AnonNamesFound+f.StructuresFound+f.TenantCtxItemFound+f.TenantCtxNamedFound+f.TenantCtxModelsListed != 0 ||
-				f.NamedTotal != N*M || f.TenantCtxItemTotal != N {
+				f.StaleCtxFound != 0 || f.NamedTotal != N*M || f.TenantCtxItemTotal != N || f.StaleCtxTotal != N*M+N {
 				t.Errorf("findability after cleanup = %+v", f)
 			}
 			if res.W4.EmptyRegistriesRecreated != 0 || res.W4.LiveTenantsAfter != 0 {
@@ -165,6 +165,7 @@ func TestCheckCatchesFailures(t *testing.T) {
 		"findable":            func(r *Result) { r.W4.Findability.NamedFound = 1 },
 		"recreated":           func(r *Result) { r.W4.EmptyRegistriesRecreated = 5 },
 		"weak alive":          func(r *Result) { r.W4.WeakAlive = 1 },
+		"stale context":       func(r *Result) { r.W4.Findability.StaleCtxFound = 1 },
 		"W5 live":             func(r *Result) { r.W5.LiveTenantsEnd = 1 },
 		"P1":                  func(r *Result) { r.Probes.AnonNameLookupInTenantCtxReturnsOtherTenant = true },
 		"P4":                  func(r *Result) { r.Probes.NumberFieldReusesStringFieldModel = true },

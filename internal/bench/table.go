@@ -191,6 +191,7 @@ func (res *Result) rows() []section {
 	memory := section{"memory after cleanup (W4)", []row{
 		{"heap retained after cleaning every tenant", 100 * float64(w4.RetainedAfterCleanup), 100 * jsRef.RetainedAfterCleanup, "%", lower, 0.5, 2},
 		{"  same, application still holding its models", 100 * float64(w4.RetainedAfterCleanupBuilderHeld), 100 * jsRef.RetainedBuildersHeld, "%", noOrder, nan, 1},
+		{"  same, application still holding its tenant contexts", 100 * float64(w4.RetainedAfterCleanupContextsHeld), nan, "%", noOrder, nan, 2},
 	}}
 	secs := []section{define, lookups, cleanup, memory}
 	if w5 := res.W5; w5 != nil {
@@ -335,6 +336,7 @@ func (res *Result) writeCorrectness(b *strings.Builder) {
 		f.NamedFound, f.NamedTotal, f.AnonNamesFound, f.AnonNamesTotal, f.StructuresFound, f.StructuresTotal)
 	row("  findable after cleanup from the tenant's own context\t%d\t0",
 		f.TenantCtxItemFound+f.TenantCtxNamedFound+f.TenantCtxModelsListed)
+	row("  findable through contexts used before the cleanup\t%d/%d\t–", f.StaleCtxFound, f.StaleCtxTotal)
 	row("  empty tenant registries re-created by lookups\t%d\t%d", w4.EmptyRegistriesRecreated, p.N)
 	row("  watched models still alive after cleanup (weak pointers)\t%d/%d\t–", w4.WeakAlive, w4.WeakTracked)
 	if res.W5 != nil {
