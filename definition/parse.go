@@ -49,7 +49,7 @@ func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
 	case top.kind == nArray:
 		var out []*Definition
 		for e, idx := 1, 0; e < int(top.skip); e, idx = int(p.nodes[e].skip), idx+1 {
-			p.path = append(p.path, seg{index: idx, kind: segIndex})
+			p.path = append(p.path, seg{n: int32(idx), kind: segIndex})
 			d, perr := p.definition(e, "")
 			if perr != nil {
 				return nil, perr
@@ -62,7 +62,7 @@ func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
 		var out []*Definition
 		for k := 1; k < int(top.skip); k = int(p.nodes[k+1].skip) {
 			name := string(p.key(k))
-			p.path = append(p.path, seg{name: name})
+			p.path = append(p.path, seg{n: int32(k), kind: segKey})
 			d, perr := p.definition(k+1, name)
 			if perr != nil {
 				return nil, perr
@@ -162,6 +162,19 @@ func isRefName[S ~string | ~[]byte](s S, maxLen int) bool {
 // builtinKind maps a built-in type name, in any letter case, to its kind.
 // "array" maps to KindArray (an array of any).
 func builtinKind[S ~string | ~[]byte](s S) (Kind, bool) {
+	// Fast path: the canonical lower-case spellings.
+	switch string(s) {
+	case "string":
+		return KindString, true
+	case "number":
+		return KindNumber, true
+	case "boolean":
+		return KindBoolean, true
+	case "date":
+		return KindDate, true
+	case "object":
+		return KindObject, true
+	}
 	var b [8]byte
 	if len(s) == 0 || len(s) > len(b) {
 		return KindInvalid, false
@@ -215,15 +228,23 @@ func isPropertyOption(key []byte) bool {
 
 // Path segment kinds.
 const (
-	segName = iota
-	segElem
-	segIndex
+	segKey   = iota // the name of key node n
+	segLit          // the literal name number n (litProperties, ...)
+	segElem         // an array's element type, "[]"
+	segIndex        // an element of a top-level array, "[n]"
 )
 
+// Literal path names.
+const (
+	litProperties = iota
+	litOptions
+)
+
+// seg is one segment of the path of the element being interpreted. It
+// holds no pointer, so that pushing segments is cheap.
 type seg struct {
-	name  string
-	index int
-	kind  uint8
+	n    int32
+	kind uint8
 }
 
 // parser interprets a scanned document.
@@ -407,7 +428,7 @@ func (p *parser) init(data []byte, lim Limits, nodes []node) *Error {
 		e.Line, e.Column = lineCol(data, lim.MaxBytes)
 		return e
 	}
-	if est := len(data)/5 + 8; cap(nodes) < est {
+	if est := len(data)/8 + 8; cap(nodes) < est {
 		nodes = make([]node, 0, est)
 	}
 	nodes, keyBytes, err := scan(data, lim.MaxDepth, nodes)
@@ -415,7 +436,7 @@ func (p *parser) init(data []byte, lim Limits, nodes []node) *Error {
 		return err
 	}
 	p.data, p.nodes, p.lim = data, nodes, lim
-	p.path = make([]seg, 0, 8)
+	p.path = make([]seg, 0, 16)
 	p.arenaHint = keyBytes + 64
 	return nil
 }
@@ -438,9 +459,6 @@ func (p *parser) name(b []byte) string {
 }
 
 func (p *parser) pathString() string {
-	if len(p.path) == 0 {
-		return ""
-	}
 	var b strings.Builder
 	for i, s := range p.path {
 		switch s.kind {
@@ -448,22 +466,33 @@ func (p *parser) pathString() string {
 			b.WriteString("[]")
 		case segIndex:
 			b.WriteByte('[')
-			b.WriteString(strconv.Itoa(s.index))
+			b.WriteString(strconv.Itoa(int(s.n)))
 			b.WriteByte(']')
-		default:
-			if validName(s.name, 1<<30) {
-				if i > 0 {
-					b.WriteByte('.')
-				}
-				b.WriteString(s.name)
-			} else {
-				b.WriteByte('[')
-				b.Write(appendString(nil, s.name))
-				b.WriteByte(']')
+		case segLit:
+			if i > 0 {
+				b.WriteByte('.')
 			}
+			b.WriteString([...]string{litProperties: "properties", litOptions: "options"}[s.n])
+		default:
+			appendPathName(&b, string(p.key(int(s.n))), i == 0)
 		}
 	}
 	return b.String()
+}
+
+// appendPathName writes a path segment for name: ".name", or ["name"]
+// (JSON-quoted) for names outside the name charset.
+func appendPathName(b *strings.Builder, name string, first bool) {
+	if validName(name, 1<<30) {
+		if !first {
+			b.WriteByte('.')
+		}
+		b.WriteString(name)
+		return
+	}
+	b.WriteByte('[')
+	b.Write(appendString(nil, name))
+	b.WriteByte(']')
 }
 
 // errAt returns an error at node i (no position if i < 0) with the current
@@ -478,10 +507,15 @@ func (p *parser) errAt(i int, sentinel error, msg string) *Error {
 
 // errIn is errAt with name appended to the path.
 func (p *parser) errIn(name string, i int, sentinel error, msg string) *Error {
-	p.path = append(p.path, seg{name: name})
-	e := p.errAt(i, sentinel, msg)
-	p.path = p.path[:len(p.path)-1]
-	return e
+	var b strings.Builder
+	path := p.pathString()
+	b.WriteString(path)
+	appendPathName(&b, name, path == "")
+	off := -1
+	if i >= 0 {
+		off = int(p.nodes[i].start)
+	}
+	return newError(p.data, b.String(), off, sentinel, msg, false)
 }
 
 // key returns the decoded bytes of string node k. The result is only valid
@@ -575,7 +609,7 @@ func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
 				for ok := o + 1; ok < int(p.nodes[o].skip); ok = int(p.nodes[ok+1].skip) {
 					if string(p.key(ok)) == "strict" {
 						if optStrictNode >= 0 {
-							p.path = append(p.path, seg{name: "options"})
+							p.path = append(p.path, seg{n: litOptions, kind: segLit})
 							e := p.errIn("strict", ok, ErrInvalid, "duplicate key")
 							p.path = p.path[:len(p.path)-1]
 							return nil, e
@@ -627,7 +661,7 @@ func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
 
 	// strictness: "options.strict" wins over "strict", as in LoopBack 3.
 	if optStrictNode >= 0 {
-		p.path = append(p.path, seg{name: "options"})
+		p.path = append(p.path, seg{n: litOptions, kind: segLit})
 		s, err := p.strictness(optStrictNode)
 		p.path = p.path[:len(p.path)-1]
 		if err != nil {
@@ -649,7 +683,7 @@ func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
 
 	// properties
 	if propsNode >= 0 {
-		p.path = append(p.path, seg{name: "properties"})
+		p.path = append(p.path, seg{n: litProperties, kind: segLit})
 		if p.nodes[propsNode].kind != nObject {
 			e := p.errAt(propsNode, ErrInvalid, "properties must be a JSON object, not "+kindName(p.nodes[propsNode].kind))
 			p.path = p.path[:len(p.path)-1]
@@ -739,7 +773,7 @@ func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 			return p.errIn(string(key), k, ErrInvalidName, msg)
 		}
 		name := p.name(key)
-		if len(ents) > 0 && ents[len(ents)-1].name >= name {
+		if len(ents) > 0 && !less(ents[len(ents)-1].name, name) {
 			sorted = false
 		}
 		ents = append(ents, entry{name: name, k: k})
@@ -748,7 +782,7 @@ func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 		// Insertion sort (stable): the later of two equal names stays
 		// after, so it is the one reported as a duplicate.
 		for a := 1; a < len(ents); a++ {
-			for b := a; b > 0 && ents[b].name < ents[b-1].name; b-- {
+			for b := a; b > 0 && less(ents[b].name, ents[b-1].name); b-- {
 				ents[b], ents[b-1] = ents[b-1], ents[b]
 			}
 		}
@@ -763,7 +797,7 @@ func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 	for _, e := range ents {
 		prop := &o.Properties[w]
 		prop.Name = e.name
-		p.path = append(p.path, seg{name: e.name})
+		p.path = append(p.path, seg{n: int32(e.k), kind: segKey})
 		rm, err := p.decl(e.k+1, prop, removed != nil)
 		if err != nil {
 			return err
@@ -1008,4 +1042,13 @@ func (p *parser) typeName(v int, t *Type) *Error {
 		return nil
 	}
 	return p.errAt(v, ErrUnknownType, "unknown type "+strconv.Quote(string(s)))
+}
+
+// less reports whether a < b, comparing the first bytes inline (names
+// mostly differ there).
+func less(a, b string) bool {
+	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+		return a[0] < b[0]
+	}
+	return a < b
 }
