@@ -521,10 +521,15 @@ func (p *parser) errIn(name string, i int, sentinel error, msg string) *Error {
 // key returns the decoded bytes of string node k. The result is only valid
 // until the next call (it may use the scratch buffer).
 func (p *parser) key(k int) []byte {
-	n := p.nodes[k]
+	n := &p.nodes[k]
 	if !n.esc {
 		return p.data[n.start+1 : n.end-1]
 	}
+	return p.unquoteKey(k)
+}
+
+func (p *parser) unquoteKey(k int) []byte {
+	n := &p.nodes[k]
 	p.buf = unquote(p.buf[:0], p.data[n.start:n.end])
 	return p.buf
 }
