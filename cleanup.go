@@ -43,8 +43,10 @@ type CleanupReport struct {
 	// name index per named model, one in the structure index per model,
 	// and the tenant's entry in the tenant index.
 	MappingsRemoved int
-	// CleanedModels lists the names of the named models removed, sorted.
-	// Anonymous models have no name; they are counted, not listed.
+	// CleanedModels lists the names of the named models removed, in no
+	// particular order (sorting would cost more than the cleanup itself;
+	// sort them if needed). Anonymous models have no name; they are
+	// counted, not listed.
 	CleanedModels []string
 	// Duration is the time the registry took to remove the tenant, not
 	// counting OnCleanup hooks.
@@ -152,7 +154,6 @@ func (r *Registry) cleanup(ctx context.Context, id string, reason CleanupReason,
 	s.nAnon, s.defBytes, s.approx, s.leases = 0, 0, 0, 0
 	s.mu.Unlock()
 
-	slices.Sort(names)
 	rep := CleanupReport{
 		Tenant:           id,
 		Reason:           reason,

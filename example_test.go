@@ -3,6 +3,7 @@ package modelreg_test
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/modelreg/modelreg"
 	"github.com/modelreg/modelreg/definition"
@@ -41,6 +42,7 @@ func Example() {
 
 	// Cleaning the tenant up removes everything it registered.
 	rep, _ := reg.CleanupTenant(context.Background(), "acme")
+	slices.Sort(rep.CleanedModels)
 	fmt.Println(rep.ModelsRemoved, rep.CleanedModels)
 	// Output:
 	// Customer acme [User]

@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -422,7 +423,7 @@ func TestReplaceReleasesOrphans(t *testing.T) {
 	r := modelreg.New()
 	ctx := tctx("edit")
 	n := 100000
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		n = 10000
 	}
 	var orphans []weak.Pointer[modelreg.Model]
@@ -464,5 +465,90 @@ func TestReplaceReleasesOrphans(t *testing.T) {
 	}
 	if !collected(ws) {
 		t.Error("removed model's anonymous models still reachable")
+	}
+}
+
+func TestInjectedClock(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	r := modelreg.New(modelreg.WithClock(clock))
+	mustDefine(t, r, tctx("a"), `{"name": "A", "properties": {"x": "string"}}`)
+	st, _ := r.TenantStats("a")
+	if !st.Created.Equal(clock()) || !st.LastActive.Equal(clock()) || st.Idle != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	advance(2 * time.Hour)
+	r.FindByName(tctx("a"), "A") // recorded at the next fold: TenantStats
+	st, _ = r.TenantStats("a")
+	if !st.LastActive.Equal(clock()) {
+		t.Errorf("lookup not recorded: %+v", st)
+	}
+	advance(61 * time.Minute)
+	if st, _ := r.TenantStats("a"); st.Idle != 61*time.Minute {
+		t.Errorf("idle %v", st.Idle)
+	}
+	if got := evicted(r.CleanupIdle(bg, time.Hour)); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("evicted %v", got)
+	}
+}
+
+func TestChurnFlatHeap(t *testing.T) {
+	if raceEnabled {
+		t.Skip("heap figures are not meaningful under the race detector")
+	}
+	r := modelreg.New()
+	js := make([][]byte, 10)
+	for m := range js {
+		js[m] = recipeJSON("cycle", m)
+	}
+	ctx := tctx("cycle")
+	cycle := func() {
+		for _, j := range js {
+			if _, err := r.DefineJSON(ctx, j); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if rep, err := r.CleanupTenant(bg, "cycle"); err != nil || rep.ModelsRemoved != 22 {
+			t.Fatal(rep, err)
+		}
+	}
+	n := 4000
+	if testing.Short() {
+		n = 1000
+	}
+	for range n / 4 {
+		cycle()
+	}
+	before := liveHeap()
+	for range n {
+		cycle()
+	}
+	after := liveHeap()
+	if g := r.Stats().Gauges; g.Tenants != 0 || g.TenantModels != 0 || g.TenantAnonymous != 0 || g.TenantBytes != 0 {
+		t.Errorf("gauges %+v", g)
+	}
+	// One tenant of 10 models is about 30 KB: a leak of one byte per
+	// cycle would already show.
+	if growth := int64(after) - int64(before); growth > 64<<10 {
+		t.Errorf("heap grew by %d bytes over %d cycles", growth, n)
+	}
+}
+
+func TestLookupsDoNotAllocate(t *testing.T) {
+	r := modelreg.New()
+	defineTenant(t, r, "a", 2)
+	ctx := tctx("a")
+	q := props(t, `{"sku": "string", "qty": "number", "price": "number"}`)
+	for name, f := range map[string]func(){
+		"TenantFromContext": func() { modelreg.TenantFromContext(ctx) },
+		"FindByName":        func() { r.FindByName(ctx, "a_Model1") },
+		"FindByName global": func() { r.FindByName(bg, "a_Model1") },
+		"FindByStructure":   func() { r.FindByStructure(ctx, q) },
+	} {
+		if n := testing.AllocsPerRun(100, f); n != 0 {
+			t.Errorf("%s: %v allocations", name, n)
+		}
 	}
 }

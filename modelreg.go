@@ -44,11 +44,16 @@
 //   - A reference (a KindRef type) may name a model that does not exist
 //     yet, or that is later replaced or removed: references are names,
 //     resolved at use time with Resolver, never at definition time.
-//   - Structural identity is the canonical form v1 of package definition:
-//     a fingerprint (SHA-256 of the canonical bytes) selects candidates and
-//     every hit is confirmed by comparing the canonical bytes, so a hash
-//     collision can never return the wrong model (colliding structures
-//     simply coexist).
+//   - Structural identity is the canonical form v1 of package definition
+//     (property order, type-name spelling and shorthand/long forms do not
+//     matter; types, options and strictness do). Each scope indexes its
+//     models by a 64-bit hash of their canonical bytes, seeded at random
+//     per Registry (so collisions cannot be crafted to slow lookups down),
+//     and every hit is confirmed by comparing the canonical bytes: a hash
+//     collision can never return the wrong model, colliding structures
+//     simply coexist. A model's Fingerprint (definition.Sum, SHA-256) is
+//     its identity outside the process; it is computed on demand, the
+//     indexes do not need it.
 //
 // # Tenants, activity and cleanup
 //

@@ -25,7 +25,7 @@ import (
 func TestConcurrentStress(t *testing.T) {
 	const tenants = 6
 	iters := 1500
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		iters = 300
 	}
 	r := modelreg.New()

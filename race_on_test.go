@@ -1,0 +1,5 @@
+//go:build race
+
+package modelreg_test
+
+const raceEnabled = true
