@@ -13,7 +13,7 @@ import (
 // an *Error (see the package documentation for the language it accepts).
 func Parse(data []byte, lim Limits) (*Definition, error) {
 	var p parser
-	if err := p.init(data, lim, nil); err != nil {
+	if err := p.init(data, lim); err != nil {
 		return nil, err
 	}
 	d, perr := p.definition(0, "")
@@ -41,7 +41,7 @@ func Parse(data []byte, lim Limits) (*Definition, error) {
 // *Error wrapping ErrInvalidName (no model name) or ErrInvalid.
 func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
 	var p parser
-	if err := p.init(data, lim, nil); err != nil {
+	if err := p.init(data, lim); err != nil {
 		return nil, err
 	}
 	top := p.nodes[0]
@@ -86,7 +86,7 @@ func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
 // Error paths start directly with the property name ("address.zip").
 func ParseProperties(data []byte, lim Limits) (*Object, error) {
 	var p parser
-	if err := p.init(data, lim, nil); err != nil {
+	if err := p.init(data, lim); err != nil {
 		return nil, err
 	}
 	if p.nodes[0].kind != nObject {
@@ -102,9 +102,9 @@ func ParseProperties(data []byte, lim Limits) (*Object, error) {
 
 // ParseTypeName parses a type name as written in a definition: a built-in
 // type in any letter case ("String", "number", "*", "bool", ...), "array"
-// (an array of any), or a model reference (a valid model name starting with
-// an upper-case ASCII letter that is not a built-in name). Anything else is
-// an *Error wrapping ErrUnknownType.
+// (an array of any), or a model reference (a valid model name of at most
+// DefaultMaxNameLen bytes starting with an upper-case ASCII letter, that is
+// not a built-in name). Anything else is an *Error wrapping ErrUnknownType.
 func ParseTypeName(s string) (Type, error) {
 	var t Type
 	if k, ok := builtinKind(s); ok {
@@ -276,6 +276,7 @@ type census struct{ props, objects, types int }
 func (p *parser) reserve(i int) {
 	var c census
 	p.censusProps(i, &c)
+	p.propArena, p.objArena, p.typeArena = nil, nil, nil
 	if c.props > 0 {
 		p.propArena = make([]Property, c.props)
 	}
@@ -417,20 +418,18 @@ func (p *parser) censusArray(v int, c *census) {
 	}
 }
 
-// init checks the size of data and scans it. nodes is the initial storage
-// for the node tree.
-func (p *parser) init(data []byte, lim Limits, nodes []node) *Error {
+// init checks the size of data and scans it.
+func (p *parser) init(data []byte, lim Limits) *Error {
 	lim = lim.withDefaults()
 	if len(data) > lim.MaxBytes || len(data) > 1<<31-1 {
-		e := &Error{Offset: int64(lim.MaxBytes), Err: ErrTooLarge,
+		off := min(lim.MaxBytes, 1<<31-1)
+		e := &Error{Offset: int64(off), Err: ErrTooLarge,
 			Msg: "definition is " + strconv.Itoa(len(data)) + " bytes, more than the limit of " +
 				strconv.Itoa(lim.MaxBytes)}
-		e.Line, e.Column = lineCol(data, lim.MaxBytes)
+		e.Line, e.Column = lineCol(data, off)
 		return e
 	}
-	if est := len(data)/8 + 8; cap(nodes) < est {
-		nodes = make([]node, 0, est)
-	}
+	nodes := make([]node, 0, len(data)/8+8)
 	nodes, keyBytes, err := scan(data, lim.MaxDepth, nodes)
 	if err != nil {
 		return err
