@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -347,6 +348,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		if state, err = s.loadLocked(ctx, scope, true); err != nil {
 			return s.storeError(err)
 		}
+		state.active.Store(true) // a write is activity
 		// Refuse what the registry would refuse before touching the
 		// store (the rest is caught after, and undone).
 		if pol := s.reg.Policy(scope); pol.MaxModels > 0 {
@@ -515,6 +517,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return s.storeError(err)
 		}
+		state.active.Store(true)
 	}
 	t0 := time.Now()
 	err = s.st.DeleteModel(ctx, scope, name)
@@ -800,6 +803,7 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	if out.CleanedModels == nil {
 		out.CleanedModels = []string{}
 	}
+	slices.Sort(out.CleanedModels)
 	s.log.Info("tenant deleted", "tenant", id, "models", purge.Models, "tokens", purge.Tokens)
 	return writeJSON(w, http.StatusOK, out)
 }
