@@ -35,43 +35,72 @@ func parsed(tb testing.TB, js []byte) *definition.Definition {
 	return d
 }
 
-// BenchmarkFindByName looks up tenant t's model m in tenant t's context,
-// with (t, m) drawn as in the workload's name_hit.
+// BenchmarkFindByName looks up a tenant's models by name in the tenant's
+// context. tenants=N: one tenant of 10 models is looked up while N-1 other
+// tenants (one model each) are live, to show the cost does not depend on
+// the number of tenants. random/tenants=1000: the workload's name_hit, a
+// random tenant of 1000 (10 models each) per lookup, whose cost is mostly
+// cache misses.
 func BenchmarkFindByName(b *testing.B) {
 	const M = 10
-	for _, n := range []int{1, 1000} {
+	small := parsed(b, []byte(`{"name": "Small", "properties": {"a": "string", "o": {"x": "number"}}}`))
+	for _, n := range []int{1, 100000} {
 		b.Run("tenants="+strconv.Itoa(n), func(b *testing.B) {
 			r := modelreg.New()
-			ctxs := make([]context.Context, n)
-			for t := range n {
-				tn := "tenant_" + strconv.Itoa(t)
-				defineTenant(b, r, tn, M)
-				ctxs[t] = tctx(tn)
+			for t := range n - 1 {
+				if _, err := r.Define(tctx("other_"+strconv.Itoa(t)), small); err != nil {
+					b.Fatal(err)
+				}
 			}
-			const ops = 1 << 14
-			type op struct {
-				ctx  context.Context
-				name string
-			}
-			seq := make([]op, ops)
-			x := xorshift32(0x9E3779B9)
-			for i := range seq {
-				t := int(x.next() % uint32(n))
-				m := int(x.next() % M)
-				seq[i] = op{ctxs[t], fmt.Sprintf("tenant_%d_Model%d", t, m)}
+			defineTenant(b, r, "t", M)
+			ctx := tctx("t")
+			var names [16]string
+			for i := range names {
+				names[i] = fmt.Sprintf("t_Model%d", i%M)
 			}
 			b.ReportAllocs()
 			defer reportCPU(b, cpuTime())
 			i := 0
 			for b.Loop() {
-				o := &seq[i&(ops-1)]
-				if _, ok := r.FindByName(o.ctx, o.name); !ok {
+				if _, ok := r.FindByName(ctx, names[i&15]); !ok {
 					b.Fatal("not found")
 				}
 				i++
 			}
 		})
 	}
+	b.Run("random/tenants=1000", func(b *testing.B) {
+		const n = 1000
+		r := modelreg.New()
+		ctxs := make([]context.Context, n)
+		for t := range n {
+			tn := "tenant_" + strconv.Itoa(t)
+			defineTenant(b, r, tn, M)
+			ctxs[t] = tctx(tn)
+		}
+		const ops = 1 << 14
+		type op struct {
+			ctx  context.Context
+			name string
+		}
+		seq := make([]op, ops)
+		x := xorshift32(0x9E3779B9)
+		for i := range seq {
+			t := int(x.next() % n)
+			m := int(x.next() % M)
+			seq[i] = op{ctxs[t], fmt.Sprintf("tenant_%d_Model%d", t, m)}
+		}
+		b.ReportAllocs()
+		defer reportCPU(b, cpuTime())
+		i := 0
+		for b.Loop() {
+			o := &seq[i&(ops-1)]
+			if _, ok := r.FindByName(o.ctx, o.name); !ok {
+				b.Fatal("not found")
+			}
+			i++
+		}
+	})
 	b.Run("global-miss", func(b *testing.B) {
 		r := modelreg.New()
 		defineTenant(b, r, "t", M)
