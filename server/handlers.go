@@ -25,11 +25,11 @@ import (
 func (s *Server) authorize(r *http.Request) (principal, error) {
 	tok, ok := bearer(r)
 	if !ok {
-		return principal{}, problem(http.StatusUnauthorized, ProblemUnauthorized, "send a token: Authorization: Bearer <token>")
+		return principal{}, problem(ProblemUnauthorized, "send a token: Authorization: Bearer <token>")
 	}
 	p, err := s.auth.authenticate(r.Context(), tok)
 	if errors.Is(err, errBadToken) {
-		return principal{}, problem(http.StatusUnauthorized, ProblemUnauthorized, "invalid token")
+		return principal{}, problem(ProblemUnauthorized, "invalid token")
 	}
 	if err != nil {
 		return principal{}, s.storeError(err)
@@ -43,7 +43,7 @@ func (s *Server) requireAdmin(r *http.Request) error {
 		return err
 	}
 	if !p.admin {
-		return problem(http.StatusForbidden, ProblemForbidden, "this operation needs the admin token")
+		return problem(ProblemForbidden, "this operation needs the admin token")
 	}
 	return nil
 }
@@ -91,15 +91,15 @@ func (s *Server) releaseScope(t *tenantState) {
 func (s *Server) storeError(err error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "request canceled or timed out")
+		p := problem(ProblemUnavailable, "request canceled or timed out")
 		p.cause = err
 		return p
 	case errors.Is(err, store.ErrClosed):
-		p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "the server is shutting down")
+		p := problem(ProblemUnavailable, "the server is shutting down")
 		p.cause = err
 		return p
 	}
-	p := problem(http.StatusInternalServerError, ProblemInternal, "storage error")
+	p := problem(ProblemInternal, "storage error")
 	p.cause = err
 	return p
 }
@@ -122,16 +122,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 func definitionProblem(err error) *Problem {
 	var de *definition.Error
 	if !errors.As(err, &de) {
-		return problem(http.StatusBadRequest, ProblemInvalidDefinition, "%v", err)
+		return problem(ProblemInvalidDefinition, "%v", err)
 	}
 	var p *Problem
 	switch {
 	case errors.Is(err, definition.ErrSyntax):
-		p = problem(http.StatusBadRequest, ProblemMalformedJSON, "%s", de.Error())
+		p = problem(ProblemMalformedJSON, "%s", de.Error())
 	case errors.Is(err, definition.ErrTooLarge):
-		p = problem(http.StatusRequestEntityTooLarge, ProblemTooLarge, "%s", de.Error())
+		p = problem(ProblemTooLarge, "%s", de.Error())
 	default:
-		p = problem(http.StatusBadRequest, ProblemInvalidDefinition, "%s", de.Error())
+		p = problem(ProblemInvalidDefinition, "%s", de.Error())
 	}
 	p.Path = de.Path
 	p.cause = err
@@ -143,16 +143,16 @@ func registryProblem(err error) *Problem {
 	var qe *modelreg.QuotaError
 	switch {
 	case errors.As(err, &qe):
-		p := problem(http.StatusConflict, ProblemQuotaExceeded, "%s quota exceeded: %d > %d", qe.Quota, qe.Value, qe.Limit)
+		p := problem(ProblemQuotaExceeded, "%s quota exceeded: %d > %d", qe.Quota, qe.Value, qe.Limit)
 		p.Quota = qe.Quota.String()
 		p.cause = err
 		return p
 	case errors.Is(err, modelreg.ErrInvalidTenant), errors.Is(err, modelreg.ErrGlobalScope):
-		return problem(http.StatusBadRequest, ProblemInvalidTenantID, "%s", tenantIDReason(err))
+		return problem(ProblemInvalidTenantID, "%s", tenantIDReason(err))
 	case errors.Is(err, modelreg.ErrInvalidDefinition):
-		return problem(http.StatusBadRequest, ProblemInvalidDefinition, "%v", err)
+		return problem(ProblemInvalidDefinition, "%v", err)
 	}
-	p := problem(http.StatusInternalServerError, ProblemInternal, "registry error")
+	p := problem(ProblemInternal, "registry error")
 	p.cause = err
 	return p
 }
@@ -180,7 +180,7 @@ func withName(body []byte, name string) ([]byte, error) {
 				return body, nil
 			}
 			if got, ok := v.(string); ok && got != name {
-				return nil, problem(http.StatusBadRequest, ProblemNameMismatch, "the definition is named %q but the URL names %q", got, name)
+				return nil, problem(ProblemNameMismatch, "the definition is named %q but the URL names %q", got, name)
 			}
 			return body, nil // the parser checks the rest
 		}
@@ -283,12 +283,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.draining.Load() {
-		return problem(http.StatusServiceUnavailable, ProblemUnavailable, "shutting down")
+		return problem(ProblemUnavailable, "shutting down")
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.st.Ping(ctx); err != nil {
-		p := problem(http.StatusServiceUnavailable, ProblemUnavailable, "store unavailable")
+		p := problem(ProblemUnavailable, "store unavailable")
 		p.cause = err
 		return p
 	}
@@ -307,11 +307,11 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if scope == store.Global && !p.admin {
-		return problem(http.StatusForbidden, ProblemForbidden, "writing global models needs the admin token")
+		return problem(ProblemForbidden, "writing global models needs the admin token")
 	}
 	name := r.PathValue("name")
 	if !definition.ValidModelName(name, s.cfg.Limits) {
-		return problem(http.StatusBadRequest, ProblemInvalidModelName, "invalid model name %q: 1 to %d bytes, an ASCII letter or '_' followed by letters, digits, '_' or '-'", name, definition.DefaultLimits().MaxNameLen)
+		return problem(ProblemInvalidModelName, "invalid model name %q: 1 to %d bytes, an ASCII letter or '_' followed by letters, digits, '_' or '-'", name, definition.DefaultLimits().MaxNameLen)
 	}
 	cond, err := condition(r)
 	if err != nil {
@@ -330,7 +330,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		return definitionProblem(err)
 	}
 	if def.Name != name {
-		return problem(http.StatusBadRequest, ProblemNameMismatch, "the definition is named %q but the URL names %q", def.Name, name)
+		return problem(ProblemNameMismatch, "the definition is named %q but the URL names %q", def.Name, name)
 	}
 	ctx := r.Context()
 
@@ -353,7 +353,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		// store (the rest is caught after, and undone).
 		if pol := s.reg.Policy(scope); pol.MaxModels > 0 {
 			if _, exists := state.getMeta(name); !exists && len(state.meta) >= pol.MaxModels {
-				pq := problem(http.StatusConflict, ProblemQuotaExceeded, "models quota exceeded: %d > %d", len(state.meta)+1, pol.MaxModels)
+				pq := problem(ProblemQuotaExceeded, "models quota exceeded: %d > %d", len(state.meta)+1, pol.MaxModels)
 				pq.Quota = modelreg.QuotaModels.String()
 				return pq
 			}
@@ -373,7 +373,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	stored, created, err := s.st.PutModel(ctx, store.Model{Scope: scope, Name: name, Definition: body, Fingerprint: def.Object.Fingerprint().String()}, cond)
 	s.m.observeStore("put_model", t0)
 	if errors.Is(err, store.ErrPrecondition) {
-		return problem(http.StatusPreconditionFailed, ProblemPreconditionFailed, "%v", err)
+		return problem(ProblemPreconditionFailed, "%v", err)
 	}
 	if err != nil {
 		return s.storeError(err)
@@ -415,7 +415,7 @@ func condition(r *http.Request) (store.Condition, error) {
 	var c store.Condition
 	if v := r.Header.Get("If-None-Match"); v != "" {
 		if strings.TrimSpace(v) != "*" {
-			return c, problem(http.StatusBadRequest, ProblemInvalidRequest, `If-None-Match supports only "*"`)
+			return c, problem(ProblemInvalidRequest, `If-None-Match supports only "*"`)
 		}
 		c.MustNotExist = true
 	}
@@ -423,7 +423,7 @@ func condition(r *http.Request) (store.Condition, error) {
 		v = strings.TrimSpace(v)
 		rev, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
 		if err != nil || rev <= 0 || len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' {
-			return c, problem(http.StatusBadRequest, ProblemInvalidRequest, `If-Match must be an ETag of this API ("<revision>")`)
+			return c, problem(ProblemInvalidRequest, `If-Match must be an ETag of this API ("<revision>")`)
 		}
 		c.Revision = rev
 	}
@@ -447,7 +447,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	defer s.releaseScope(t)
 	m, ok := s.reg.FindByName(scopeCtx(r.Context(), scope), name)
 	if !ok {
-		return problem(http.StatusNotFound, ProblemModelNotFound, "model %q not found", name)
+		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
 	resp, err := s.modelResponse(m, true)
 	if err != nil {
@@ -497,7 +497,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if scope == store.Global && !p.admin {
-		return problem(http.StatusForbidden, ProblemForbidden, "deleting global models needs the admin token")
+		return problem(ProblemForbidden, "deleting global models needs the admin token")
 	}
 	name := r.PathValue("name")
 	ctx := r.Context()
@@ -523,7 +523,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	err = s.st.DeleteModel(ctx, scope, name)
 	s.m.observeStore("delete_model", t0)
 	if errors.Is(err, store.ErrNotFound) {
-		return problem(http.StatusNotFound, ProblemModelNotFound, "model %q not found", name)
+		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
 	if err != nil {
 		return s.storeError(err)
@@ -559,15 +559,15 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	if err := dec.Decode(&req); err != nil {
 		var se *json.SyntaxError
 		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return problem(http.StatusBadRequest, ProblemMalformedJSON, "%v", err)
+			return problem(ProblemMalformedJSON, "%v", err)
 		}
-		return problem(http.StatusBadRequest, ProblemInvalidRequest, `the body must be {"properties": {...}}: %v`, err)
+		return problem(ProblemInvalidRequest, `the body must be {"properties": {...}}: %v`, err)
 	}
 	if dec.More() {
-		return problem(http.StatusBadRequest, ProblemMalformedJSON, "unexpected data after the JSON object")
+		return problem(ProblemMalformedJSON, "unexpected data after the JSON object")
 	}
 	if len(req.Properties) == 0 || string(req.Properties) == "null" {
-		return problem(http.StatusBadRequest, ProblemInvalidRequest, `the body must be {"properties": {...}}`)
+		return problem(ProblemInvalidRequest, `the body must be {"properties": {...}}`)
 	}
 	props, err := definition.ParseProperties(req.Properties, s.cfg.Limits)
 	if err != nil {
@@ -584,7 +584,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	defer s.releaseScope(t)
 	m, ok := s.reg.FindByStructure(scopeCtx(r.Context(), scope), props)
 	if !ok {
-		return problem(http.StatusNotFound, ProblemNoMatch, "no model has this structure")
+		return problem(ProblemNoMatch, "no model has this structure")
 	}
 	resp, err := s.modelResponse(m, true)
 	if err != nil {
@@ -618,11 +618,11 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	ctx := scopeCtx(r.Context(), scope)
 	m, ok := s.reg.FindByName(ctx, name)
 	if !ok {
-		return problem(http.StatusNotFound, ProblemModelNotFound, "model %q not found", name)
+		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
 	v, err := s.validator(t, scope, m)
 	if err != nil {
-		pr := problem(http.StatusInternalServerError, ProblemInternal, "model %q cannot validate documents: %v", name, err)
+		pr := problem(ProblemInternal, "model %q cannot validate documents: %v", name, err)
 		pr.cause = err
 		return pr
 	}
@@ -636,7 +636,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 		if !errors.As(err, &ve) {
 			return err
 		}
-		pr := problem(http.StatusUnprocessableEntity, ProblemValidationFailed, "%d violation(s)", len(ve.Violations))
+		pr := problem(ProblemValidationFailed, "%d violation(s)", len(ve.Violations))
 		if ve.Truncated {
 			pr.Detail += " (more not reported)"
 		}
@@ -714,13 +714,13 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
 	defer s.releaseScope(t)
 	ctx := scopeCtx(r.Context(), scope)
 	if _, ok := s.reg.FindByName(ctx, name); !ok {
-		return problem(http.StatusNotFound, ProblemModelNotFound, "model %q not found", name)
+		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
 	b, err := document.NamedSchema(name, s.reg.Resolver(ctx))
 	if err != nil {
 		var me *document.ModelError
 		if errors.As(err, &me) && me.Code == document.CodeUnresolvedRef {
-			pr := problem(http.StatusConflict, ProblemUnresolvedRef, "%s", me.Msg)
+			pr := problem(ProblemUnresolvedRef, "%s", me.Msg)
 			pr.Path = me.Path
 			return pr
 		}
@@ -762,7 +762,7 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !p.admin {
-		return problem(http.StatusForbidden, ProblemForbidden, "deleting a tenant needs the admin token")
+		return problem(ProblemForbidden, "deleting a tenant needs the admin token")
 	}
 	ctx := r.Context()
 	mu := s.stripe(id)
@@ -818,7 +818,7 @@ func (s *Server) evictTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !p.admin {
-		return problem(http.StatusForbidden, ProblemForbidden, "evicting a tenant needs the admin token")
+		return problem(ProblemForbidden, "evicting a tenant needs the admin token")
 	}
 	ctx := r.Context()
 	mu := s.stripe(id)
@@ -901,7 +901,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if !p.admin {
-		return problem(http.StatusForbidden, ProblemForbidden, "issuing tokens needs the admin token")
+		return problem(ProblemForbidden, "issuing tokens needs the admin token")
 	}
 	tok, rec := newTenantToken(id)
 	t0 := time.Now()
@@ -928,7 +928,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			return problem(http.StatusBadRequest, ProblemInvalidRequest, "limit must be 1 to 1000")
+			return problem(ProblemInvalidRequest, "limit must be 1 to 1000")
 		}
 		limit = n
 	}

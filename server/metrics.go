@@ -106,9 +106,9 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
 	if s.req != nil && s.req.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
 		s.swallow = true
-		p := problem(code, ProblemNotFound, "no route for %s %s", s.req.Method, s.req.URL.Path)
+		p := problem(ProblemNotFound, "no route for %s %s", s.req.Method, s.req.URL.Path)
 		if code == http.StatusMethodNotAllowed {
-			p = problem(code, ProblemMethodNotAllowed, "method %s not allowed here (allowed: %s)", s.req.Method, s.Header().Get("Allow"))
+			p = problem(ProblemMethodNotAllowed, "method %s not allowed here (allowed: %s)", s.req.Method, s.Header().Get("Allow"))
 		}
 		s.Header().Del("Content-Length")
 		writeProblem(s.ResponseWriter, s.req, p)

@@ -67,7 +67,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 				s.m.panics.Inc()
 				s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				if rec.status == 0 {
-					writeProblem(rec, r, problem(http.StatusInternalServerError, ProblemInternal, "internal error"))
+					writeProblem(rec, r, problem(ProblemInternal, "internal error"))
 				}
 			}
 			route := r.Pattern
@@ -88,7 +88,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		if !ops {
 			if !s.lim.acquire(r) {
 				s.m.rejected.WithLabelValues("overloaded").Inc()
-				p := problem(http.StatusServiceUnavailable, ProblemOverloaded, "too many requests in flight; retry later")
+				p := problem(ProblemOverloaded, "too many requests in flight; retry later")
 				p.retryAfter = 1
 				writeProblem(rec, r, p)
 				return
@@ -115,13 +115,13 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json")) {
-			return nil, problem(http.StatusUnsupportedMediaType, ProblemUnsupportedMedia, "send JSON (Content-Type: application/json)")
+			return nil, problem(ProblemUnsupportedMedia, "send JSON (Content-Type: application/json)")
 		}
 	}
 	limit := s.cfg.MaxBodyBytes
 	tooLarge := func() error {
 		s.m.rejected.WithLabelValues("too_large").Inc()
-		return problem(http.StatusRequestEntityTooLarge, ProblemTooLarge, "request body exceeds %d bytes", limit)
+		return problem(ProblemTooLarge, "request body exceeds %d bytes", limit)
 	}
 	if r.ContentLength > limit {
 		return nil, tooLarge()
@@ -144,7 +144,7 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 			if errors.As(err, &mbe) {
 				return nil, tooLarge()
 			}
-			return nil, problem(http.StatusBadRequest, ProblemInvalidRequest, "reading the request body: %v", err)
+			return nil, problem(ProblemInvalidRequest, "reading the request body: %v", err)
 		}
 	}
 }

@@ -78,14 +78,14 @@ func ProblemTypes() []ProblemInfo {
 	}
 }
 
-// problemTitle returns the fixed title of a problem type.
-func problemTitle(t ProblemType) string {
+// problemInfo returns the status and title of a problem type.
+func problemInfo(t ProblemType) ProblemInfo {
 	for _, p := range ProblemTypes() {
 		if p.Type == t {
-			return p.Title
+			return p
 		}
 	}
-	return "Error"
+	return ProblemInfo{Type: t, Status: 500, Title: "Error"}
 }
 
 // Violation is one reason a document is invalid, in a 422 problem.
@@ -128,13 +128,14 @@ func (p *Problem) Error() string {
 // Unwrap returns the underlying error, if any.
 func (p *Problem) Unwrap() error { return p.cause }
 
-// problem builds a Problem of type t with the given status and detail.
-func problem(status int, t ProblemType, format string, args ...any) *Problem {
+// problem builds a Problem of type t, with the type's status, and a detail.
+func problem(t ProblemType, format string, args ...any) *Problem {
 	detail := format
 	if len(args) > 0 {
 		detail = fmt.Sprintf(format, args...)
 	}
-	return &Problem{Type: t, Title: problemTitle(t), Status: status, Detail: detail}
+	info := problemInfo(t)
+	return &Problem{Type: t, Title: info.Title, Status: info.Status, Detail: detail}
 }
 
 // writeProblem writes p as application/problem+json.
@@ -143,7 +144,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 		p.Instance = r.URL.EscapedPath()
 	}
 	if p.Title == "" {
-		p.Title = problemTitle(p.Type)
+		p.Title = problemInfo(p.Type).Title
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/problem+json")
@@ -173,7 +174,7 @@ func asProblem(err error) *Problem {
 	if errors.As(err, &p) {
 		return p
 	}
-	p = problem(http.StatusInternalServerError, ProblemInternal, "internal error")
+	p = problem(ProblemInternal, "internal error")
 	p.cause = err
 	return p
 }

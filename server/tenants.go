@@ -378,7 +378,7 @@ func (s *Server) janitor(stop <-chan struct{}, done chan<- struct{}) {
 func (s *Server) tenantAccess(r *http.Request, p principal) (string, error) {
 	id := r.PathValue("tenant")
 	if err := modelreg.ValidTenantID(id); err != nil {
-		return "", problem(http.StatusBadRequest, ProblemInvalidTenantID, "%s", tenantIDReason(err))
+		return "", problem(ProblemInvalidTenantID, "%s", tenantIDReason(err))
 	}
 	if !p.canAccess(id) {
 		return "", tenantNotFound(id)
@@ -387,7 +387,7 @@ func (s *Server) tenantAccess(r *http.Request, p principal) (string, error) {
 }
 
 func tenantNotFound(id string) *Problem {
-	return problem(http.StatusNotFound, ProblemTenantNotFound, "tenant %q not found", id)
+	return problem(ProblemTenantNotFound, "tenant %q not found", id)
 }
 
 func tenantIDReason(err error) string {
