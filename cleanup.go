@@ -127,11 +127,9 @@ func (r *Registry) cleanup(ctx context.Context, id string, reason CleanupReason,
 	sh.mu.Unlock()
 
 	// s is dead: nobody else reads or writes its indexes any more.
-	named, anon := len(s.named), s.nAnon
+	named, anon := s.named.len(), s.nAnon
 	names := make([]string, 0, named)
-	for name := range s.named {
-		names = append(names, name)
-	}
+	s.named.each(func(m *Model) { names = append(names, m.name) })
 	r.gau.tenants.Add(-1)
 	r.gau.leases.Add(-int64(s.leases))
 	r.addModels(s, -named, -anon, -s.approx)
@@ -150,7 +148,7 @@ func (r *Registry) cleanup(ctx context.Context, id string, reason CleanupReason,
 	}
 	// Drop the indexes now, so that a Lease still holding the scope keeps
 	// nothing of the tenant alive.
-	s.named, s.byKey = nil, nil
+	s.named, s.byKey = nameIndex{}, nil
 	s.nAnon, s.defBytes, s.approx, s.leases = 0, 0, 0, 0
 	s.mu.Unlock()
 

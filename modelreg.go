@@ -302,6 +302,9 @@ func (sh *shard) removeScope(id string) {
 	}
 }
 
+// nameHash returns the hash of a model name in the scopes' name indexes.
+func (r *Registry) nameHash(name string) uint64 { return maphash.String(r.seed, name) }
+
 // getBuf returns a pooled buffer for canonical bytes.
 func (r *Registry) getBuf() *[]byte { return r.bufs.Get().(*[]byte) }
 

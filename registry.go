@@ -71,9 +71,9 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 	}
 	defer s.mu.Unlock()
 	s.initMaps()
-	old := s.named[m.name]
-	if pol.MaxModels > 0 && old == nil && len(s.named)+1 > pol.MaxModels {
-		return nil, &QuotaError{Tenant: id, Quota: QuotaModels, Limit: int64(pol.MaxModels), Value: int64(len(s.named) + 1)}
+	old := s.named.get(r.nameHash(m.name), m.name)
+	if pol.MaxModels > 0 && old == nil && s.named.len()+1 > pol.MaxModels {
+		return nil, &QuotaError{Tenant: id, Quota: QuotaModels, Limit: int64(pol.MaxModels), Value: int64(s.named.len() + 1)}
 	}
 	if pol.MaxBytes > 0 {
 		total := s.defBytes + m.defBytes
@@ -145,9 +145,10 @@ func (r *Registry) DefineJSON(ctx context.Context, data []byte) (*Model, error) 
 // model, never creates a tenant, and marks only ctx's own tenant active.
 // It does not allocate.
 func (r *Registry) FindByName(ctx context.Context, name string) (*Model, bool) {
+	h := r.nameHash(name)
 	if s, _ := r.readScope(ctx); s != nil {
 		s.touch()
-		m := s.named[name]
+		m := s.named.get(h, name)
 		s.mu.RUnlock()
 		if m != nil {
 			return m, true
@@ -155,7 +156,7 @@ func (r *Registry) FindByName(ctx context.Context, name string) (*Model, bool) {
 	}
 	g := r.global
 	g.mu.RLock()
-	m := g.named[name]
+	m := g.named.get(h, name)
 	g.mu.RUnlock()
 	return m, m != nil
 }
@@ -238,24 +239,22 @@ func (r *Registry) Models(ctx context.Context) []*Model {
 	own, _ := r.readScope(ctx)
 	if own != nil {
 		own.touch()
-		out = make([]*Model, 0, len(own.named))
-		for _, m := range own.named {
-			out = append(out, m)
-		}
+		out = make([]*Model, 0, own.named.len())
+		own.named.each(func(m *Model) { out = append(out, m) })
 		own.mu.RUnlock()
 	}
 	slices.SortFunc(out, func(a, b *Model) int { return strings.Compare(a.name, b.name) })
 	n := len(out)
 	g := r.global
 	g.mu.RLock()
-	for name, m := range g.named {
+	g.named.each(func(m *Model) {
 		if own != nil {
-			if _, shadowed := slices.BinarySearchFunc(out[:n], name, func(x *Model, name string) int { return strings.Compare(x.name, name) }); shadowed {
-				continue
+			if _, shadowed := slices.BinarySearchFunc(out[:n], m.name, func(x *Model, name string) int { return strings.Compare(x.name, name) }); shadowed {
+				return
 			}
 		}
 		out = append(out, m)
-	}
+	})
 	g.mu.RUnlock()
 	slices.SortFunc(out, func(a, b *Model) int { return strings.Compare(a.name, b.name) })
 	return out
@@ -282,11 +281,10 @@ func (r *Registry) RemoveModel(ctx context.Context, name string) (bool, error) {
 	if s.dead {
 		return false, nil
 	}
-	old := s.named[name]
+	old := s.named.del(r.nameHash(name), name)
 	if old == nil {
 		return false, nil
 	}
-	delete(s.named, name)
 	nAnon0, approx0 := s.nAnon, s.approx
 	released := s.dropNamed(old)
 	r.addModels(s, -1, s.nAnon-nAnon0, s.approx-approx0)

@@ -24,7 +24,7 @@ type scope struct {
 	mu   sync.RWMutex
 	dead bool // cleaned up: no longer in the tenant index, never revived
 	// named: name -> named model.
-	named map[string]*Model
+	named nameIndex
 	// byKey: structure index key (a seeded 64-bit hash of the canonical
 	// form) -> chain (via Model.nextFP) of the models with that key,
 	// anonymous ones first. A hit is always confirmed by comparing the
@@ -139,8 +139,7 @@ func (s *scope) unindex(x *Model) {
 }
 
 func (s *scope) initMaps() {
-	if s.named == nil {
-		s.named = make(map[string]*Model)
+	if s.byKey == nil {
 		s.byKey = make(map[uint64]*Model)
 	}
 }
@@ -179,7 +178,7 @@ func (s *scope) putNamed(m, old *Model) int {
 	for _, d := range m.nested {
 		d.refcnt++
 	}
-	s.named[m.name] = m
+	s.named.put(s.reg.nameHash(m.name), m)
 	s.index(m)
 	s.defBytes += m.defBytes
 	s.approx += m.approx

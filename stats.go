@@ -172,7 +172,7 @@ func (s *scope) stats(now int64) (TenantStats, bool) {
 	last := s.lastActive.Load()
 	return TenantStats{
 		Tenant:          s.id,
-		Models:          len(s.named),
+		Models:          s.named.len(),
 		Anonymous:       s.nAnon,
 		DefinitionBytes: s.defBytes,
 		ApproxBytes:     s.approx,
