@@ -13,6 +13,12 @@ import (
 	"github.com/modelreg/modelreg/definition"
 )
 
+// tb is what the helpers need of a *testing.T, *testing.B or *rapid.T.
+type tb interface {
+	Helper()
+	Fatalf(format string, args ...any)
+}
+
 // Helpers that build Objects in Go.
 
 func tk(k definition.Kind) definition.Type { return definition.Type{Kind: k} }
@@ -97,7 +103,7 @@ func violations(err error) []string {
 	return out
 }
 
-func decodeNumber(t testing.TB, data []byte) any {
+func decodeNumber(t tb, data []byte) any {
 	t.Helper()
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.UseNumber()
@@ -111,7 +117,7 @@ func decodeNumber(t testing.TB, data []byte) any {
 // checkValuePath checks that ValidateValue on the decoded input agrees
 // with Validate on the raw input: same violations (as a set) or the same
 // output (decoded).
-func checkValuePath(t testing.TB, v *Validator, in []byte, out []byte, err error) {
+func checkValuePath(t tb, v *Validator, in []byte, out []byte, err error) {
 	t.Helper()
 	if !json.Valid(in) {
 		return

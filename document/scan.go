@@ -477,7 +477,7 @@ func (s *scanner) number() []byte {
 	}
 	lit := s.data[s.pos : s.pos+n]
 	s.pos += n
-	if check && !finite(lit) {
+	if check && s.skipping == 0 && !finite(lit) {
 		s.violate(CodeNumberRange, "number overflows float64")
 	}
 	return lit
@@ -485,7 +485,8 @@ func (s *scanner) number() []byte {
 
 // ---- untyped values: any, object, unknown properties ----
 
-// skipValue checks a value whose output does not matter.
+// skipValue checks a value that is dropped or already wrong: only its
+// syntax and the limits, no duplicate keys or number ranges inside.
 func (s *scanner) skipValue() {
 	s.skipping++
 	s.anyValue()
@@ -648,7 +649,7 @@ func (s *scanner) anyObject() {
 				return
 			}
 			s.pushKey(at)
-			if s.dupKey(&ks, key, esc) {
+			if s.skipping == 0 && s.dupKey(&ks, key, esc) {
 				s.violate(CodeDuplicateKey, "duplicate key")
 			}
 			s.anyValue()

@@ -52,7 +52,7 @@ const (
 
 // compileSchema compiles an exported schema with jsonschema/v6, asserting
 // formats (date-time).
-func compileSchema(t testing.TB, schema []byte) *jsonschema.Schema {
+func compileSchema(t tb, schema []byte) *jsonschema.Schema {
 	t.Helper()
 	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(schema))
 	if err != nil {
@@ -61,7 +61,7 @@ func compileSchema(t testing.TB, schema []byte) *jsonschema.Schema {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	if err := c.AddResource("mem://model.json", doc); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	sch, err := c.Compile("mem://model.json")
 	if err != nil {
@@ -70,7 +70,7 @@ func compileSchema(t testing.TB, schema []byte) *jsonschema.Schema {
 	return sch
 }
 
-func schemaAccepts(t testing.TB, sch *jsonschema.Schema, doc []byte) bool {
+func schemaAccepts(t tb, sch *jsonschema.Schema, doc []byte) bool {
 	t.Helper()
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
@@ -79,7 +79,7 @@ func schemaAccepts(t testing.TB, sch *jsonschema.Schema, doc []byte) bool {
 	return sch.Validate(inst) == nil
 }
 
-func sameJSON(t testing.TB, a, b []byte) bool {
+func sameJSON(t tb, a, b []byte) bool {
 	return reflect.DeepEqual(decodeNumber(t, a), decodeNumber(t, b))
 }
 
@@ -93,7 +93,7 @@ const (
 
 // agreement validates doc with both and returns the class, failing the
 // test if the two disagree in a way the design does not allow.
-func agreement(t testing.TB, v *Validator, sch *jsonschema.Schema, doc []byte) string {
+func agreement(t tb, v *Validator, sch *jsonschema.Schema, doc []byte) string {
 	t.Helper()
 	out, err := v.Validate(doc)
 	in := schemaAccepts(t, sch, doc)
