@@ -345,3 +345,21 @@ func reportCPU(b *testing.B, start time.Duration) {
 		b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op")
 	}
 }
+
+// BenchmarkFindByNameParallel looks up one tenant's models from every P.
+func BenchmarkFindByNameParallel(b *testing.B) {
+	r := modelreg.New()
+	defineTenant(b, r, "t", 10)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := tctx("t")
+		i := 0
+		for pb.Next() {
+			if _, ok := r.FindByName(ctx, "t_Model"+strconv.Itoa(i%10)); !ok {
+				b.Error("not found")
+				return
+			}
+			i++
+		}
+	})
+}

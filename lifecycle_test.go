@@ -13,6 +13,8 @@ import (
 	"time"
 	"weak"
 
+	"go.uber.org/goleak"
+
 	"github.com/modelreg/modelreg"
 )
 
@@ -551,4 +553,12 @@ func TestLookupsDoNotAllocate(t *testing.T) {
 			t.Errorf("%s: %v allocations", name, n)
 		}
 	}
+}
+
+func TestJanitorStopLeavesNoGoroutine(t *testing.T) {
+	r := modelreg.New()
+	j, err := r.StartJanitor(bg, time.Hour, time.Hour)
+	must(t, err)
+	j.Stop()
+	goleak.VerifyNone(t)
 }

@@ -69,7 +69,9 @@
 // CleanupTenant removes a tenant from every lookup path, index and gauge
 // and returns a CleanupReport; afterwards nothing of it is findable from
 // any context and, once callers drop the Models they hold, all its models
-// can be collected. A registration racing with the cleanup of its tenant
+// can be collected. (A context made by WithTenant remembers the scope its
+// last lookup found; a cleaned-up scope is marked dead and emptied, so such
+// a context only keeps an empty shell, which its next lookup replaces.) A registration racing with the cleanup of its tenant
 // either lands before it (and is removed with it) or after it, in a new
 // scope: never in a dead one.
 //
