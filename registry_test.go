@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/modelreg/modelreg"
+	"github.com/modelreg/modelreg/definition"
 )
 
 func TestRecipeTenantCounts(t *testing.T) {
@@ -469,5 +470,79 @@ func TestLookupsNeverCreateTenants(t *testing.T) {
 	}
 	if c := r.Stats().Counters.TenantsCreated; c != 0 {
 		t.Errorf("TenantsCreated = %d", c)
+	}
+}
+
+func TestMutualReferences(t *testing.T) {
+	r := modelreg.New()
+	ctx := tctx("refs")
+	// A references B before B exists.
+	a := mustDefine(t, r, ctx, `{"name": "A", "properties": {"b": "B", "bs": ["B"], "o": {"deep": "B"}}}`)
+	if !slices.Equal(a.Refs(), []string{"B"}) {
+		t.Errorf("refs %v", a.Refs())
+	}
+	resolve := r.Resolver(ctx)
+	if _, ok := resolve("B"); ok {
+		t.Fatal("B resolved before it exists")
+	}
+	b := mustDefine(t, r, ctx, `{"name": "B", "properties": {"a": "A", "g": "Glob"}}`)
+	if o, ok := resolve("B"); !ok || o != b.Object() {
+		t.Error("B not resolved once defined")
+	}
+	if o, ok := resolve("A"); !ok || o != a.Object() {
+		t.Error("A not resolved")
+	}
+	// A global model is resolved from the tenant, until the tenant shadows it.
+	g := mustDefine(t, r, bg, `{"name": "Glob", "properties": {"x": "string"}}`)
+	if o, ok := resolve("Glob"); !ok || o != g.Object() {
+		t.Error("global model not resolved from the tenant")
+	}
+	tg := mustDefine(t, r, ctx, `{"name": "Glob", "properties": {"y": "string"}}`)
+	if o, _ := resolve("Glob"); o != tg.Object() {
+		t.Error("tenant model does not shadow the global one")
+	}
+	// Another tenant does not see this tenant's models.
+	if _, ok := r.Resolver(tctx("other"))("A"); ok {
+		t.Error("another tenant resolved A")
+	}
+	// Replacing B is followed.
+	b2 := mustDefine(t, r, ctx, `{"name": "B", "properties": {"a": "A", "z": "number"}}`)
+	if o, _ := resolve("B"); o != b2.Object() {
+		t.Error("replacement not followed")
+	}
+}
+
+func TestInvalidDefinitions(t *testing.T) {
+	r := modelreg.New()
+	ctx := tctx("bad")
+	if _, err := r.DefineJSON(ctx, []byte(`{"name": "A", "properties": {"x": "zipcode"}}`)); !errors.Is(err, definition.ErrUnknownType) {
+		t.Errorf("unknown type: %v", err)
+	}
+	var de *definition.Error
+	if _, err := r.DefineJSON(ctx, []byte(`{"name": "A", "properties": {"a": {"b": 1}}}`)); !errors.As(err, &de) || de.Path == "" {
+		t.Errorf("positioned error: %v", err)
+	}
+	cyc := &definition.Object{}
+	cyc.Properties = []definition.Property{{Name: "self", Type: definition.Type{Kind: definition.KindNested, Object: cyc}}}
+	for name, d := range map[string]*definition.Definition{
+		"nil":       nil,
+		"no name":   {Object: definition.Object{}},
+		"unsorted":  {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "b", Type: definition.Type{Kind: definition.KindString}}, {Name: "a", Type: definition.Type{Kind: definition.KindString}}}}},
+		"duplicate": {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: definition.KindString}}, {Name: "a", Type: definition.Type{Kind: definition.KindString}}}}},
+		"nil obj":   {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: definition.KindNested}}}}},
+		"nil elem":  {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: definition.KindArray}}}}},
+		"bad kind":  {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: 200}}}}},
+		"empty ref": {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: definition.KindRef}}}}},
+		"cycle":     {Name: "A", Object: *cyc},
+	} {
+		if _, err := r.Define(ctx, d); !errors.Is(err, modelreg.ErrInvalidDefinition) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, ok := r.FindByStructure(ctx, cyc); ok {
+		t.Error("cyclic query found something")
+	}
+	if _, ok := r.TenantStats("bad"); ok {
+		t.Error("refused definitions created the tenant")
 	}
 }
