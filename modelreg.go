@@ -294,6 +294,13 @@ func (r *Registry) writeScope(id string) (s *scope, created bool) {
 // is paid for by the deletions since the peak, so it is amortized O(1).
 func (sh *shard) removeScope(id string) {
 	delete(sh.scopes, id)
+	if len(sh.scopes) == 0 {
+		// Empty: drop the buckets too (writeScope makes a new map), so a
+		// registry whose tenants all left is back to its fresh size
+		// even when no shard ever reached the rebuild threshold below.
+		sh.scopes, sh.peak = nil, 0
+		return
+	}
 	if n := len(sh.scopes); sh.peak >= 512 && n*8 < sh.peak {
 		m := make(map[string]*scope, n)
 		for k, v := range sh.scopes {
