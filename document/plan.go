@@ -1,6 +1,7 @@
 package document
 
 import (
+	"encoding/binary"
 	"regexp"
 
 	"github.com/modelreg/modelreg/definition"
@@ -29,6 +30,7 @@ type objPlan struct {
 
 type propPlan struct {
 	name     string
+	w0, wl   uint64 // keyWords(name)
 	t        *typePlan
 	required bool
 	// def is the default value as compact JSON, nil for none.
@@ -144,13 +146,26 @@ func (c *compiler) typ(t *definition.Type, re *regexp.Regexp, path []byte) (*typ
 	return tp, nil
 }
 
-// hashName is FNV-1a, for the property table.
-func hashName[S ~string | ~[]byte](s S) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h = (h ^ uint32(s[i])) * 16777619
+// keyWords returns the first and the last 8 bytes of a key, zero-padded
+// when it is shorter. Together with the length they identify keys of up
+// to 16 bytes, and they hash every key. It reads up to cap(b), never
+// beyond.
+func keyWords(b []byte) (w0, wl uint64) {
+	switch n := len(b); {
+	case n >= 8:
+		return binary.LittleEndian.Uint64(b), binary.LittleEndian.Uint64(b[n-8:])
+	case cap(b) >= 8:
+		w0 = binary.LittleEndian.Uint64(b[:8]) & (1<<(8*n) - 1)
+	default:
+		for i := n - 1; i >= 0; i-- {
+			w0 = w0<<8 | uint64(b[i])
+		}
 	}
-	return h
+	return w0, w0
+}
+
+func keyHash(w0, wl uint64, n int) uint32 {
+	return uint32((w0*0x9E3779B97F4A7C15 ^ (wl+uint64(n))*0xC2B2AE3D27D4EB4F) >> 32)
 }
 
 // buildTable fills p.table, an open-addressing (linear probing) hash
@@ -163,7 +178,9 @@ func (p *objPlan) buildTable() {
 	p.table = make([]uint32, n)
 	p.mask = uint32(n - 1)
 	for i := range p.props {
-		h := hashName(p.props[i].name) & p.mask
+		pp := &p.props[i]
+		pp.w0, pp.wl = keyWords([]byte(pp.name))
+		h := keyHash(pp.w0, pp.wl, len(pp.name)) & p.mask
 		for p.table[h] != 0 {
 			h = (h + 1) & p.mask
 		}
@@ -172,17 +189,21 @@ func (p *objPlan) buildTable() {
 }
 
 // lookup returns the index of the property named key, or -1.
-func (p *objPlan) lookup(key []byte) int { return p.lookupHash(hashName(key), key) }
+func (p *objPlan) lookup(key []byte) int {
+	w0, wl := keyWords(key)
+	return p.lookupWords(key, w0, wl)
+}
 
-// lookupHash is lookup given hashName(key).
-func (p *objPlan) lookupHash(h uint32, key []byte) int {
-	h &= p.mask
+// lookupWords is lookup given keyWords(key).
+func (p *objPlan) lookupWords(key []byte, w0, wl uint64) int {
+	h := keyHash(w0, wl, len(key)) & p.mask
 	for {
 		i := int(p.table[h]) - 1
 		if i < 0 {
 			return -1
 		}
-		if p.props[i].name == string(key) {
+		pp := &p.props[i]
+		if pp.w0 == w0 && pp.wl == wl && len(pp.name) == len(key) && (len(key) <= 16 || pp.name == string(key)) {
 			return i
 		}
 		h = (h + 1) & p.mask

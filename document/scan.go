@@ -561,46 +561,46 @@ func (s *scanner) dupKey(ks *keySet, key []byte, esc bool) bool {
 	return false
 }
 
-// key scans an object key and the colon after it. It returns the raw key
-// (escaped if esc), the decoded key (in s.scratch if esc) and the
-// decoded key's hashName.
-func (s *scanner) key() (raw, key []byte, esc bool, h uint32, ok bool) {
+// key scans an object key and the colon after it. It returns the
+// decoded key (in s.scratch if esc) and its keyWords.
+func (s *scanner) key() (key []byte, esc bool, w0, wl uint64, ok bool) {
 	d := s.data
 	i := s.pos
 	if i >= len(d) || d[i] != '"' {
 		s.syntax("expected a string key")
 		return
 	}
-	// Fast path: a plain key, hashed while scanned.
-	h = 2166136261
+	// Fast path: a plain key.
 	j := i + 1
-	for j < len(d) && plain(d[j]) {
-		h = (h ^ uint32(d[j])) * 16777619
+	for j+8 <= len(d) && plain8(d, j) {
+		j += 8
+	}
+	for j < len(d) && plainByte[d[j]] {
 		j++
 	}
 	if j < len(d) && d[j] == '"' {
-		raw, key = d[i+1:j], d[i+1:j]
+		key = d[i+1 : j]
 		s.pos = j + 1
 	} else {
 		st, en, e, ok := s.str()
 		if !ok {
-			return nil, nil, false, 0, false
+			return nil, false, 0, 0, false
 		}
-		raw, key, esc = d[st:en], s.content(st, en, e), e
-		h = hashName(key)
+		key, esc = s.content(st, en, e), e
 	}
+	w0, wl = keyWords(key)
 	if s.pos < len(d) && d[s.pos] == ':' {
 		s.pos++
 	} else {
 		s.ws()
 		if s.pos >= len(d) || d[s.pos] != ':' {
 			s.syntax("expected ':'")
-			return nil, nil, false, 0, false
+			return nil, false, 0, 0, false
 		}
 		s.pos++
 	}
 	s.ws()
-	return raw, key, esc, h, true
+	return key, esc, w0, wl, true
 }
 
 // next consumes the ',' or the closing byte after a member or element.
@@ -644,7 +644,7 @@ func (s *scanner) anyObject() {
 		ks := keySet{start: len(s.keys)}
 		for {
 			at := s.pos
-			_, key, esc, _, ok := s.key()
+			key, esc, _, _, ok := s.key()
 			if !ok {
 				return
 			}
@@ -712,13 +712,13 @@ func (s *scanner) object(p *objPlan) {
 		for {
 			outStart := len(s.out) + s.pos - s.mark // where the member starts in the output
 			at := s.pos
-			_, key, esc, h, ok := s.key()
+			key, esc, w0, wl, ok := s.key()
 			if !ok {
 				return
 			}
 			s.pushKey(at)
 			keep := true
-			if i := p.lookupHash(h, key); i >= 0 {
+			if i := p.lookupWords(key, w0, wl); i >= 0 {
 				pp := &p.props[i]
 				w, b := bits+i>>6, uint64(1)<<(i&63)
 				if s.bits[w]&b != 0 {
@@ -726,7 +726,11 @@ func (s *scanner) object(p *objPlan) {
 					keep = false
 				} else {
 					s.bits[w] |= b
-					s.prop(pp)
+					if s.pos < len(s.data) && s.data[s.pos] == 'n' {
+						s.prop(pp)
+					} else {
+						s.value(pp.t)
+					}
 				}
 			} else {
 				switch {
@@ -891,7 +895,21 @@ func (s *scanner) value(t *typePlan) {
 			s.mismatch(t)
 			return
 		}
-		st, en, esc, ok := s.str()
+		// Fast path: a plain string.
+		d := s.data
+		j := s.pos + 1
+		for j+8 <= len(d) && plain8(d, j) {
+			j += 8
+		}
+		for j < len(d) && plainByte[d[j]] {
+			j++
+		}
+		st, en, esc, ok := s.pos+1, j, false, true
+		if j < len(d) && d[j] == '"' {
+			s.pos = j + 1
+		} else {
+			st, en, esc, ok = s.str()
+		}
 		if ok && t.re != nil && !t.re.Match(s.content(st, en, esc)) {
 			s.violate(CodePattern, "does not match the pattern "+strconv.Quote(t.re.String()))
 		}
@@ -1112,7 +1130,7 @@ func (s *scanner) geoObject() {
 	if !s.empty('}') {
 		for {
 			at := s.pos
-			_, key, _, _, ok := s.key()
+			key, _, _, _, ok := s.key()
 			if !ok {
 				return
 			}
