@@ -141,6 +141,10 @@ func (rs *residentSet) remove(id string) {
 	}
 	delete(sh.m, id)
 	rs.count.Add(-1)
+	if len(sh.m) == 0 {
+		sh.m, sh.peak = nil, 0 // give the buckets back
+		return
+	}
 	if n := len(sh.m); sh.peak >= 64 && n*8 < sh.peak {
 		m := make(map[string]*tenantState, n)
 		for k, v := range sh.m {

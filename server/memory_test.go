@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelreg/modelreg/store"
+	"github.com/modelreg/modelreg/store/sqlite"
+)
+
+// memSample is the memory of this process at one point.
+type memSample struct {
+	heap uint64 // runtime HeapAlloc after two GCs
+	rss  uint64 // resident set size after returning free pages to the OS
+	ms   runtime.MemStats
+}
+
+func (m memSample) String() string {
+	return fmt.Sprintf("heapAlloc %d KiB, heapInuse %d KiB, heapIdle-released %d KiB, stack %d KiB, sys %d KiB, other %d KiB, rss %d KiB",
+		m.ms.HeapAlloc>>10, m.ms.HeapInuse>>10, (m.ms.HeapIdle-m.ms.HeapReleased)>>10, m.ms.StackInuse>>10, m.ms.Sys>>10,
+		(m.ms.Sys-m.ms.HeapSys-m.ms.StackSys)>>10, m.rss>>10)
+}
+
+func sampleMemory() memSample {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	debug.FreeOSMemory()
+	runtime.ReadMemStats(&ms)
+	return memSample{heap: ms.HeapAlloc, rss: readRSS(), ms: ms}
+}
+
+// readRSS returns the resident set size from /proc (0 where there is none).
+func readRSS() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// TestMemoryReturnsAfterTenantChurn loads many tenants through the API
+// (each: a validation and a lookup), lets the idle sweep unload them, and
+// checks that the heap returns to within 10% of the fresh server's. Two
+// shapes: every tenant resident at once, then all unloaded; and a churn
+// where tenants come and go in waves of 500. The full size (10,000
+// tenants) is the default; under the race detector it is 300.
+// MODELREG_CHURN_TENANTS overrides.
+func TestMemoryReturnsAfterTenantChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	n, waves := 10000, []int{10000, 500}
+	if raceEnabled {
+		n, waves = 300, []int{300}
+	}
+	if v := os.Getenv("MODELREG_CHURN_TENANTS"); v != "" {
+		n, _ = strconv.Atoi(v)
+		waves = []int{n, max(1, n/20)}
+	}
+	for _, wave := range waves {
+		t.Run(fmt.Sprint("wave=", wave), func(t *testing.T) {
+			res := tenantChurn(t, n, wave)
+			t.Logf("%d tenants in waves of %d: heap fresh %d KiB, peak %d KiB, after %d KiB (%+.1f%%); RSS fresh %d KiB, peak %d KiB, after %d KiB (%+.1f%%); took %v",
+				n, wave, res.fresh.heap>>10, res.loaded.heap>>10, res.after.heap>>10, pct(res.after.heap, res.fresh.heap),
+				res.fresh.rss>>10, res.loaded.rss>>10, res.after.rss>>10, pct(res.after.rss, res.fresh.rss), res.took)
+			t.Logf("fresh: %v", res.fresh)
+			t.Logf("peak:  %v", res.loaded)
+			t.Logf("after: %v", res.after)
+			if res.loaded.heap < res.fresh.heap+uint64(min(n, wave))*1024 {
+				t.Errorf("loading grew the heap by only %d KiB: the tenants were not really loaded", (res.loaded.heap-res.fresh.heap)>>10)
+			}
+			if float64(res.after.heap) > 1.10*float64(res.fresh.heap) {
+				t.Errorf("heap after unloading every tenant is %d KiB, more than 110%% of the fresh server's %d KiB", res.after.heap>>10, res.fresh.heap>>10)
+			}
+		})
+	}
+}
+
+func pct(a, b uint64) float64 { return 100 * (float64(a) - float64(b)) / float64(b) }
+
+type churnResult struct {
+	fresh, loaded, after memSample
+	took                 time.Duration
+}
+
+func tenantChurn(t testing.TB, n, wave int) churnResult {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "churn.db")
+	st, err := sqlite.Open(ctx, path, sqlite.WithSynchronous("OFF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The store is filled before the server starts, as after a restart.
+	for i := range n {
+		tenant := fmt.Sprint("tenant-", i)
+		for j, def := range []string{userDef, customerDef, benchModel} {
+			name := []string{"User", "Customer", "Order"}[j]
+			if _, _, err := st.PutModel(ctx, store.Model{Scope: tenant, Name: name, Definition: []byte(def)}, store.Condition{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	st.Close()
+
+	st, err = sqlite.Open(ctx, path, sqlite.WithSynchronous("OFF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	clk := newFakeClock()
+	hash, _, _ := ResolveAdminToken(ctx, st, testAdmin, false)
+	srv, err := New(ctx, Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1, Clock: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	h := srv.Handler()
+	call := func(method, path, body string) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdmin)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 {
+			t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+	}
+	// Warm up the server's own machinery (pools, metrics series, caches)
+	// with one tenant, then unload it: this is the fresh server.
+	warm := func(i int) {
+		tp := fmt.Sprint("/v1/tenants/tenant-", i)
+		call("POST", tp+"/models/Order/validate", benchDoc)
+		call("POST", tp+"/lookup", `{"properties": {"street": "string", "city": "string"}}`)
+	}
+	warm(0)
+	srv.sweepIdle(ctx, clk.now(), time.Minute) // marks
+	clk.advance(time.Hour)
+	srv.sweepIdle(ctx, clk.now(), time.Minute) // unloads
+	var res churnResult
+	res.fresh = sampleMemory()
+
+	start := time.Now()
+	for first := 0; first < n; first += wave {
+		last := min(first+wave, n)
+		for i := first; i < last; i++ {
+			warm(i)
+		}
+		if last == n {
+			res.loaded = sampleMemory()
+			writeHeapProfile(os.Getenv("MODELREG_CHURN_PEAKPROFILE"))
+		}
+		if got := srv.resident.count.Load(); got != int64(last-first) {
+			t.Fatalf("%d tenants resident, want %d", got, last-first)
+		}
+		srv.sweepIdle(ctx, clk.now(), time.Minute) // folds the activity marks
+		clk.advance(time.Hour)
+		if got := len(srv.sweepIdle(ctx, clk.now(), time.Minute)); got != last-first {
+			t.Fatalf("the idle sweep unloaded %d tenants, want %d", got, last-first)
+		}
+	}
+	res.took = time.Since(start)
+	res.after = sampleMemory()
+	writeHeapProfile(os.Getenv("MODELREG_CHURN_HEAPPROFILE"))
+	if g := srv.reg.Stats().Gauges; g.Tenants != 0 || g.TenantModels != 0 {
+		t.Fatalf("registry still holds tenants after the sweep: %+v", g)
+	}
+	return res
+}
+
+// writeHeapProfile writes a heap profile to file, if file is not empty.
+func writeHeapProfile(file string) {
+	if file == "" {
+		return
+	}
+	if w, err := os.Create(file); err == nil {
+		pprof.Lookup("heap").WriteTo(w, 0)
+		w.Close()
+	}
+}
