@@ -36,8 +36,8 @@
 //     are validated and coerced like document values ("$now" on a date is
 //     the Validator's clock).
 //   - string: strings only. number: numbers, or a string holding exactly
-//     a JSON number literal ("12" -> 12). boolean: true/false or the
-//     strings "true"/"false". date: an RFC 3339 date-time or full-date
+//     a JSON number literal ("12" -> 12). boolean: true/false, the strings
+//     "true"/"false" or the numbers 0/1. date: an RFC 3339 date-time or full-date
 //     string, or integer epoch milliseconds; output is an RFC 3339 UTC
 //     string with 3, 6 or 9 fraction digits. buffer: standard or URL-safe
 //     base64, padded or not; output is standard padded base64. object: any

@@ -155,7 +155,7 @@ func drawValue(t *rapid.T, ty *definition.Type, letters bool, depth int, label s
 		}
 		return n
 	case definition.KindBoolean:
-		return rapid.SampledFrom([]string{"true", "false", `"true"`, `"false"`}).Draw(t, label)
+		return rapid.SampledFrom([]string{"true", "false", `"true"`, `"false"`, "0", "1", "1.0"}).Draw(t, label)
 	case definition.KindDate:
 		ms := rapid.Int64Range(-62167219200000, 253402300799999).Draw(t, label+"ms")
 		tm := time.UnixMilli(ms).UTC()

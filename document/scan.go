@@ -967,7 +967,30 @@ func (s *scanner) value(t *typePlan) {
 				s.violate(CodeType, `expected boolean, got a string other than "true" or "false"`)
 			}
 		default:
-			s.mismatch(t)
+			if !isNumStart(c) {
+				s.mismatch(t)
+				return
+			}
+			st := s.pos
+			n, check := numberLit(s.data[st:])
+			if n == 0 {
+				s.syntax("invalid number")
+				return
+			}
+			s.pos += n
+			lit := s.data[st:s.pos]
+			if check && !finite(lit) {
+				s.violate(CodeNumberRange, "number overflows float64")
+				return
+			}
+			switch v, r := literalInt(lit); {
+			case r == intOK && v == 0:
+				s.replace(st, s.pos, []byte("false"))
+			case r == intOK && v == 1:
+				s.replace(st, s.pos, []byte("true"))
+			default:
+				s.violate(CodeType, "expected boolean, got a number other than 0 or 1")
+			}
 		}
 	case definition.KindDate:
 		switch {

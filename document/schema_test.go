@@ -172,6 +172,7 @@ func TestSchemaAgreement(t *testing.T) {
 		{coerced, `{"id":"x"}`}, // default applied
 		{coerced, `{"id":"x","status":"s","total":"12"}`},
 		{coerced, `{"id":"x","status":"s","paid":"false"}`},
+		{coerced, `{"id":"x","status":"s","paid":1}`},
 		{coerced, `{"id":"x","status":"s","createdAt":1714559400000}`},
 		{coerced, `{"id":"x","status":"s","createdAt":"2024-05-01T12:30:00+02:00"}`},
 		{coerced, `{"id":"x","status":"s","createdAt":"2024-05-01"}`},

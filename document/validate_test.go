@@ -122,7 +122,14 @@ func TestValidateTypes(t *testing.T) {
 		{name: "boolean from string", in: `{"b":"true"}`, out: `{"b":true}`},
 		{name: "boolean from string false", in: `{"b":"false"}`, out: `{"b":false}`},
 		{name: "boolean from TRUE", in: `{"b":"TRUE"}`, viol: []string{"/b type"}},
-		{name: "boolean from 1", in: `{"b":1}`, viol: []string{"/b type"}},
+		{name: "boolean from 1", in: `{"b":1}`, out: `{"b":true}`},
+		{name: "boolean from 0", in: `{"b":0}`, out: `{"b":false}`},
+		{name: "boolean from 1.0", in: `{"b":1.0}`, out: `{"b":true}`},
+		{name: "boolean from -0", in: `{"b":-0}`, out: `{"b":false}`},
+		{name: "boolean from 2", in: `{"b":2}`, viol: []string{"/b type"}},
+		{name: "boolean from 0.5", in: `{"b":0.5}`, viol: []string{"/b type"}},
+		{name: "boolean from 1e400", in: `{"b":1e400}`, viol: []string{"/b number_range"}},
+		{name: "boolean from string 1", in: `{"b":"1"}`, viol: []string{"/b type"}},
 
 		// date
 		{name: "date utc", in: `{"d":"2024-05-01T10:30:00Z"}`, out: `{"d":"2024-05-01T10:30:00.000Z"}`},

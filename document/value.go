@@ -398,7 +398,21 @@ func (s *scanner) val(t *typePlan, x any) any {
 			s.violate(CodeType, `expected boolean, got a string other than "true" or "false"`)
 			return nil
 		}
-		return mismatch()
+		isNum, valid := s.goNumber(x)
+		if !isNum {
+			return mismatch()
+		}
+		if !valid {
+			return nil
+		}
+		switch v, r := intOf(x); {
+		case r == intOK && v == 0:
+			return false
+		case r == intOK && v == 1:
+			return true
+		}
+		s.violate(CodeType, "expected boolean, got a number other than 0 or 1")
+		return nil
 	case definition.KindDate:
 		if str, ok := s.stringArg(x); ok {
 			sec, nsec, msg := parseDate([]byte(str))
