@@ -57,7 +57,8 @@ const (
 	// CodeInvalidModel: a referenced model cannot be compiled (invalid
 	// type or pattern). The root model's faults are reported by New.
 	CodeInvalidModel Code = "invalid_model"
-	// CodeTooLarge: the input is larger than Limits.MaxBytes. Fatal.
+	// CodeTooLarge: the input, or the output grown by defaults, is
+	// larger than Limits.MaxBytes. Fatal.
 	CodeTooLarge Code = "too_large"
 	// CodeTooDeep: arrays and objects nest deeper than Limits.MaxDepth.
 	// Fatal.

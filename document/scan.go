@@ -60,6 +60,7 @@ type scanner struct {
 	pos   int
 	mark  int // data[mark:pos] is yet to be copied to out
 	out   []byte
+	base  int // len(out) before the document
 	depth int
 	// skipping > 0 while scanning a value whose output does not matter
 	// (dropped, or replaced as a whole): no edits are made in it.
@@ -88,7 +89,7 @@ type scanner struct {
 const maxPooledBuf = 64 << 10
 
 func (s *scanner) reset() {
-	s.data, s.out, s.pos, s.mark, s.depth, s.skipping = nil, nil, 0, 0, 0, 0
+	s.data, s.out, s.pos, s.mark, s.base, s.depth, s.skipping = nil, nil, 0, 0, 0, 0, 0
 	s.path = s.path[:0]
 	clear(s.names[:cap(s.names)])
 	s.names = s.names[:0]
@@ -130,7 +131,7 @@ func (v *Validator) AppendValidate(dst, data []byte) ([]byte, error) {
 	}
 	s := v.getScanner()
 	s.lim = v.lim
-	s.data, s.out = data, dst
+	s.data, s.out, s.base = data, dst, len(dst)
 	s.ws()
 	switch {
 	case s.pos >= len(data):
@@ -153,10 +154,23 @@ func (v *Validator) AppendValidate(dst, data []byte) ([]byte, error) {
 		err = &ValidationError{Violations: s.viols, Truncated: s.truncated}
 	} else {
 		s.flush(s.pos)
-		out = s.out
+		if len(s.out)-s.base > s.lim.MaxBytes {
+			err = tooLarge(len(s.out)-s.base, s.lim.MaxBytes)
+		} else {
+			out = s.out
+		}
 	}
 	v.putScanner(s)
 	return out, err
+}
+
+// checkOutput stops validation when the output, grown by defaults, is
+// larger than MaxBytes: the output of an accepted document must be
+// accepted in turn, and a small document must not make a huge one.
+func (s *scanner) checkOutput() {
+	if len(s.out)-s.base+s.pos-s.mark > s.lim.MaxBytes {
+		s.fatal(CodeTooLarge, "the document with its defaults is larger than the limit of "+strconv.Itoa(s.lim.MaxBytes)+" bytes")
+	}
 }
 
 func tooLarge(n, limit int) error {
@@ -804,7 +818,7 @@ func (s *scanner) object(p *objPlan) {
 		s.pushName(pp.name)
 		s.applyDefault(pp)
 		s.pop()
-		if s.stop {
+		if s.checkOutput(); s.stop {
 			return
 		}
 	}

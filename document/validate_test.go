@@ -337,6 +337,20 @@ func TestValidateLimits(t *testing.T) {
 		t.Errorf("want a truncated error, got %#v", err)
 	}
 
+	// Defaults cannot blow a small document up beyond MaxBytes.
+	big := object(definition.StrictOpen, prop("pad", tString, def(`"`+strings.Repeat("x", 90)+`"`)))
+	vb := mustNew(t, object(definition.StrictOpen, prop("items", tArray(tNested(big)))), nil, WithLimits(Limits{MaxBytes: 1000}))
+	small := `{"items":[` + strings.Repeat(`{},`, 20) + `{}]}`
+	if _, err := vb.Validate([]byte(small)); !errors.Is(err, CodeTooLarge) {
+		t.Errorf("default amplification: %v", err)
+	}
+	if _, err := vb.ValidateValue(decodeNumber(t, []byte(small))); !errors.Is(err, CodeTooLarge) {
+		t.Errorf("default amplification (decoded): %v", err)
+	}
+	if out, err := vb.Validate([]byte(`{"items":[{},{}]}`)); err != nil || len(out) < 200 {
+		t.Errorf("two defaults: %s, %v", out, err)
+	}
+
 	// Deep input never overflows the stack: the limit stops it.
 	v2 := mustNew(t, o, nil)
 	deep := strings.Repeat(`{"x":[`, 1e5) + strings.Repeat(`]}`, 1e5)

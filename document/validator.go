@@ -1,6 +1,7 @@
 package document
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +18,10 @@ type Resolver = func(name string) (*definition.Object, bool)
 // Limits bound the work and memory of one validation. A zero field means
 // the default.
 type Limits struct {
-	// MaxBytes is the largest raw document accepted (default 4 MiB). It
-	// applies to Validate and AppendValidate only.
+	// MaxBytes is the largest raw document accepted (default 4 MiB, at
+	// most 2 GiB - 1), and the largest output: defaults cannot grow a
+	// document beyond it. For ValidateValue it bounds only the bytes
+	// that defaults add.
 	MaxBytes int
 	// MaxDepth is the deepest nesting of objects and arrays (default 64;
 	// the document itself is depth 1).
@@ -43,6 +46,7 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = DefaultMaxBytes
 	}
+	l.MaxBytes = min(l.MaxBytes, math.MaxInt32)
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
 	}

@@ -319,11 +319,16 @@ func (s *scanner) objectVal(p *objPlan, m map[string]any) any {
 
 // defaultVal returns the decoded, coerced default of an absent property.
 func (s *scanner) defaultVal(pp *propPlan) any {
-	out, data, pos := s.out, s.data, s.pos
-	s.out = nil
+	out, data, pos, mark := s.out, s.data, s.pos, s.mark
+	s.out, s.mark = nil, 0
 	s.applyDefault(pp)
 	buf := s.out
-	s.out, s.data, s.pos = out, data, pos
+	s.out, s.data, s.pos, s.mark = out, data, pos, mark
+	s.base -= len(buf) // the bytes of defaults count against MaxBytes
+	if -s.base > s.lim.MaxBytes {
+		s.fatal(CodeTooLarge, "the defaults add more than the limit of "+strconv.Itoa(s.lim.MaxBytes)+" bytes")
+		return nil
+	}
 	d := json.NewDecoder(bytes.NewReader(buf))
 	d.UseNumber()
 	var x any
