@@ -270,37 +270,57 @@ func liveHeap() uint64 {
 }
 
 // BenchmarkTenantHeap reports the heap held per tenant of 10 recipe models
-// (WORKLOAD.md: 1000 tenants, two forced collections before each sample).
+// (WORKLOAD.md: 1000 tenants, two forced collections before each sample),
+// defined from JSON (DefineJSON) or from parsed definitions (Define).
 func BenchmarkTenantHeap(b *testing.B) {
 	const N, M = 1000, 10
-	defs := make([][]*definition.Definition, N)
+	js := make([][][]byte, N)
 	for t := range N {
 		for m := range M {
-			defs[t] = append(defs[t], parsed(b, recipeJSON("tenant_"+strconv.Itoa(t), m)))
+			js[t] = append(js[t], recipeJSON("tenant_"+strconv.Itoa(t), m))
 		}
 	}
-	var per float64
-	for b.Loop() {
-		r := modelreg.New()
-		before := liveHeap()
-		for t := range N {
-			ctx := tctx("tenant_" + strconv.Itoa(t))
-			for _, d := range defs[t] {
-				if _, err := r.Define(ctx, d); err != nil {
-					b.Fatal(err)
+	for _, mode := range []string{"json", "parsed"} {
+		b.Run(mode, func(b *testing.B) {
+			var defs [][]*definition.Definition
+			if mode == "parsed" {
+				defs = make([][]*definition.Definition, N)
+				for t := range N {
+					for m := range M {
+						defs[t] = append(defs[t], parsed(b, js[t][m]))
+					}
 				}
 			}
-		}
-		after := liveHeap()
-		per = float64(after-before) / N
-		var approx int64
-		for _, ts := range r.Tenants() {
-			approx += ts.ApproxBytes
-		}
-		b.ReportMetric(float64(approx)/N, "approx-B/tenant")
-		runtime.KeepAlive(r)
+			var per float64
+			for b.Loop() {
+				r := modelreg.New()
+				before := liveHeap()
+				for t := range N {
+					ctx := tctx("tenant_" + strconv.Itoa(t))
+					for m := range M {
+						var err error
+						if mode == "parsed" {
+							_, err = r.Define(ctx, defs[t][m])
+						} else {
+							_, err = r.DefineJSON(ctx, js[t][m])
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				after := liveHeap()
+				per = float64(after-before) / N
+				var approx int64
+				for _, ts := range r.Tenants() {
+					approx += ts.ApproxBytes
+				}
+				b.ReportMetric(float64(approx)/N, "approx-B/tenant")
+				runtime.KeepAlive(r)
+			}
+			b.ReportMetric(per, "heap-B/tenant")
+		})
 	}
-	b.ReportMetric(per, "heap-B/tenant")
 }
 
 // BenchmarkChurn defines a tenant of 10 recipe models (JSON parse

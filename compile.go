@@ -265,15 +265,14 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 			reuses++
 			p.reused = true
 		} else {
-			obj := new(definition.Object)
-			c.build(obj, p.src, p.firstChild)
-			m = &Model{
-				tenant:    s.id,
-				obj:       obj,
-				canonical: append([]byte(nil), canon...),
-				key:       p.key,
-				nested:    c.kids(p.firstChild),
-			}
+			am := new(anonModel)
+			c.build(&am.obj, p.src, p.firstChild)
+			m = &am.Model
+			m.tenant = s.id
+			m.obj = &am.obj
+			m.canonical = append([]byte(nil), canon...)
+			m.key = p.key
+			m.nested = c.kids(p.firstChild)
 			m.approx = approxModelBytes(m)
 			s.addAnon(m)
 			if created != nil {

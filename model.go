@@ -42,6 +42,12 @@ type namedModel struct {
 	def definition.Definition
 }
 
+// anonModel allocates an anonymous model and its compiled object together.
+type anonModel struct {
+	Model
+	obj definition.Object
+}
+
 // Name returns the model's name, or "" for an anonymous model.
 func (m *Model) Name() string { return m.name }
 
