@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -87,6 +88,23 @@ func (m *metrics) handler() http.Handler {
 // observeStore records the duration of a store operation started at t0.
 func (m *metrics) observeStore(op string, t0 time.Time) {
 	m.storeOps.WithLabelValues(op).Observe(time.Since(t0).Seconds())
+}
+
+// routeMetrics are the series of one route pattern, resolved once.
+type routeMetrics struct {
+	method      string
+	duration    prometheus.Observer
+	ok, created prometheus.Counter
+}
+
+func (m *metrics) forRoute(pattern string) *routeMetrics {
+	method, _, _ := strings.Cut(pattern, " ")
+	return &routeMetrics{
+		method:   method,
+		duration: m.duration.WithLabelValues(pattern, method),
+		ok:       m.requests.WithLabelValues(pattern, method, "200"),
+		created:  m.requests.WithLabelValues(pattern, method, "201"),
+	}
 }
 
 // statusRecorder captures the status code written by a handler. For a

@@ -70,14 +70,27 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 					writeProblem(rec, r, problem(ProblemInternal, "internal error"))
 				}
 			}
-			route := r.Pattern
-			if route == "" {
-				route = "unmatched"
-			}
 			d := time.Since(t0)
 			code := rec.status
-			s.m.requests.WithLabelValues(route, r.Method, codeLabel(code)).Inc()
-			s.m.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
+			if rm := s.routeMetrics[r.Pattern]; rm != nil && rm.method == r.Method {
+				// The common case, without label hashing.
+				rm.duration.Observe(d.Seconds())
+				switch code {
+				case http.StatusOK:
+					rm.ok.Inc()
+				case http.StatusCreated:
+					rm.created.Inc()
+				default:
+					s.m.requests.WithLabelValues(r.Pattern, r.Method, codeLabel(code)).Inc()
+				}
+			} else {
+				route := r.Pattern
+				if route == "" {
+					route = "unmatched"
+				}
+				s.m.requests.WithLabelValues(route, r.Method, codeLabel(code)).Inc()
+				s.m.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
+			}
 			switch {
 			case code >= 500:
 				s.log.Warn("request", "method", r.Method, "path", r.URL.Path, "status", code, "duration", d)

@@ -138,6 +138,8 @@ type Server struct {
 
 	bufs sync.Pool // *[]byte request and response buffers
 
+	routeMetrics map[string]*routeMetrics // by route pattern; read-only after New
+
 	draining atomic.Bool
 	janStop  chan struct{}
 	janDone  chan struct{}
@@ -272,7 +274,9 @@ func (s *Server) routeTable() []routeEntry {
 
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
+	s.routeMetrics = map[string]*routeMetrics{"GET /metrics": s.m.forRoute("GET /metrics")}
 	for _, rt := range s.routeTable() {
+		s.routeMetrics[rt.pattern] = s.m.forRoute(rt.pattern)
 		h := rt.h
 		s.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
 			if err := h(w, r); err != nil {
