@@ -593,7 +593,7 @@ func (s *scanner) key() (key []byte, esc bool, w0, wl uint64, ok bool) {
 		j++
 	}
 	if j < len(d) && d[j] == '"' {
-		key = d[i+1 : j]
+		key = d[i+1 : j : len(d)] // keyWords may read up to len(d)
 		s.pos = j + 1
 	} else {
 		st, en, e, ok := s.str()
@@ -845,6 +845,7 @@ func (s *scanner) applyDefault(pp *propPlan) {
 		return
 	}
 	data, pos, mark, skipping := s.data, s.pos, s.mark, s.skipping
+	depth, path, bits, keys := s.depth, len(s.path), len(s.bits), len(s.keys)
 	s.data, s.pos, s.mark, s.skipping = pp.def, 0, 0, 0
 	s.inDefault++
 	s.ws()
@@ -858,6 +859,10 @@ func (s *scanner) applyDefault(pp *propPlan) {
 	s.flush(s.pos)
 	s.inDefault--
 	s.data, s.pos, s.mark, s.skipping = data, pos, mark, skipping
+	// A failure inside the default may have left its state behind.
+	s.depth, s.path, s.bits = depth, s.path[:path], s.bits[:bits]
+	clear(s.keys[keys:])
+	s.keys = s.keys[:keys]
 	if s.defMsg != "" {
 		msg := s.defMsg
 		s.defMsg, s.stop = "", false

@@ -243,7 +243,9 @@ func TestValidateOptions(t *testing.T) {
 		prop("g", tGeo, def(`"1,2"`)),
 		prop("h", tObject, def(`{"k":[1]}`)),
 	)
-	badDefault := object(definition.StrictOpen, prop("a", tNumber, def(`"x"`)), prop("b", tString, required, def(`null`)))
+	badDefault := object(definition.StrictOpen, prop("a", tNumber, def(`"x"`)), prop("b", tString, required, def(`null`)),
+		prop("c", tNested(object(definition.StrictReject, prop("x", tString))), def(`{"y":{"z":[1,`)),
+		prop("d", tArray(tArray(tArray(tAny))), def(`[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]`)))
 	req := object(definition.StrictOpen, prop("a", tString, required), prop("b", tAny, required), prop("c", tString, required, def(`"c"`)))
 	runCases(t, []vcase{
 		{name: "open keeps", obj: open, in: `{"x":{"y":[1]},"a":"b"}`, out: `{"x":{"y":[1]},"a":"b"}`},
@@ -261,8 +263,10 @@ func TestValidateOptions(t *testing.T) {
 		{name: "defaults", obj: defaults, in: `{}`, out: `{"a":"x","b":7,"c":[{"sku":"s","qty":1}],"d":"2024-05-01T10:30:00.123Z","e":"1970-01-01T00:00:00.000Z","f":null,"g":{"lat":1,"lng":2},"h":{"k":[1]}}`},
 		{name: "defaults not for null", obj: defaults, in: `{"a":null,"b":1}`, out: `{"a":null,"b":1,"c":[{"sku":"s","qty":1}],"d":"2024-05-01T10:30:00.123Z","e":"1970-01-01T00:00:00.000Z","f":null,"g":{"lat":1,"lng":2},"h":{"k":[1]}}`},
 		{name: "default required null", obj: defaults, in: `{"b":null}`, viol: []string{"/b required"}},
-		{name: "bad defaults", obj: badDefault, in: `{}`, viol: []string{"/a invalid_default", "/b invalid_default"}},
-		{name: "bad default unused", obj: badDefault, in: `{"a":1,"b":"x"}`, out: `{"a":1,"b":"x"}`},
+		{name: "bad defaults", obj: badDefault, in: `{}`, viol: []string{"/a invalid_default", "/b invalid_default", "/c invalid_default", "/d invalid_default"}},
+		{name: "bad defaults nested", obj: object(definition.StrictOpen, prop("n", tNested(badDefault))), in: `{"n":{"a":1},"zz":{"q":[1]}}`,
+			viol: []string{"/n/b invalid_default", "/n/c invalid_default", "/n/d invalid_default"}},
+		{name: "bad default unused", obj: badDefault, in: `{"a":1,"b":"x","c":null,"d":[]}`, out: `{"a":1,"b":"x","c":null,"d":[]}`},
 		{name: "required", obj: req, in: `{}`, viol: []string{"/a required", "/b required"}},
 		{name: "required null", obj: req, in: `{"a":null,"b":null}`, viol: []string{"/a required", "/b required"}},
 		{name: "required any present", obj: req, in: `{"a":"","b":false}`, out: `{"a":"","b":false,"c":"c"}`},
