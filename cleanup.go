@@ -191,14 +191,17 @@ func (r *Registry) runHooks(ctx context.Context, rep CleanupReport) error {
 // idle limit is its policy's MaxIdle if set, else maxIdle if non-zero,
 // else the default policy's MaxIdle; a limit <= 0 means never.
 //
-// Activity precision: registrations and lease operations record the clock;
-// a lookup only marks its tenant, and the sweep records the mark as the
-// sweep's own time. So a tenant active within its limit is never evicted,
-// and an idle tenant is evicted by the first sweep more than its limit
-// after its last registration, or after the first sweep that followed its
-// last lookup (at most one sweep interval late). Its cost is proportional
-// to the number of live tenants. It stops early, returning what it did,
-// when ctx is done.
+// Activity precision: registrations, RemoveModel and lease operations
+// record the clock; a lookup only marks its tenant, and the first sweep (or
+// TenantStats call) after it records the mark as its own time, never
+// earlier than the lookup. So a tenant active within its limit is never
+// evicted; a tenant last registered to at time t is evicted by the first
+// sweep after t+limit, and one last looked up at time t by the first sweep
+// more than limit after the first sweep following t (at most one sweep
+// interval later than exact timestamps would give). The check is repeated
+// under the tenant's lock, so a lookup or lease racing with the sweep
+// saves the tenant. Its cost is proportional to the number of live
+// tenants. It stops early, returning what it did, when ctx is done.
 func (r *Registry) CleanupIdle(ctx context.Context, maxIdle time.Duration) []CleanupReport {
 	now := r.now()
 	def := maxIdle

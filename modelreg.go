@@ -62,9 +62,11 @@
 // other: tenantless lookups mark nothing); it does so with an atomic flag
 // rather than a clock read, and the flag is turned into a time by the next
 // CleanupIdle sweep (or TenantStats call), which records it as the time of
-// that sweep. So idle eviction never evicts a tenant that was active
-// within maxIdle, and evicts an idle tenant at most one sweep interval
-// later than its exact deadline. Registrations record the clock directly.
+// that sweep (a lookup costs no clock read, which would cost more than the
+// lookup). So idle eviction never evicts a tenant that was active within
+// maxIdle, and evicts a tenant whose last activity was a lookup at most
+// one sweep interval later than exact timestamps would. Registrations,
+// RemoveModel and lease operations record the clock directly.
 //
 // CleanupTenant removes a tenant from every lookup path, index and gauge
 // and returns a CleanupReport; afterwards nothing of it is findable from
