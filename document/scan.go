@@ -43,7 +43,12 @@ func (s *scanner) pushIdx() { s.path = append(s.path, seg{segIdx, 0}) }
 
 func (s *scanner) setIdx(n int) { s.path[len(s.path)-1].b = int32(n) }
 
-func (s *scanner) pop() { s.path = s.path[:len(s.path)-1] }
+func (s *scanner) pop() {
+	if s.path[len(s.path)-1].a == segName {
+		s.names = s.names[:len(s.names)-1]
+	}
+	s.path = s.path[:len(s.path)-1]
+}
 
 type refEntry struct {
 	name string
@@ -182,7 +187,7 @@ func tooLarge(n, limit int) error {
 
 // ---- violations ----
 
-func (s *scanner) pointer(extra string) string {
+func (s *scanner) pointer() string {
 	var buf [128]byte
 	b := buf[:0]
 	for _, sg := range s.path {
@@ -205,15 +210,11 @@ func (s *scanner) pointer(extra string) string {
 			b = appendPointerToken(b, string(unescape(nil, d[sg.a+1:min(i, len(d))])))
 		}
 	}
-	if extra != "" {
-		b = appendPointerToken(append(b, '/'), extra)
-	}
 	return string(b)
 }
 
-// violateAt records a violation at the current path, plus the property
-// extra if it is not "".
-func (s *scanner) violateAt(extra string, code Code, msg string) {
+// violate records a violation at the current path.
+func (s *scanner) violate(code Code, msg string) {
 	if s.stop {
 		return
 	}
@@ -227,10 +228,16 @@ func (s *scanner) violateAt(extra string, code Code, msg string) {
 		s.truncated, s.stop = true, true
 		return
 	}
-	s.viols = append(s.viols, Violation{Path: s.pointer(extra), Code: code, Message: msg})
+	s.viols = append(s.viols, Violation{Path: s.pointer(), Code: code, Message: msg})
 }
 
-func (s *scanner) violate(code Code, msg string) { s.violateAt("", code, msg) }
+// violateIn records a violation at the property name of the current
+// object (a missing property).
+func (s *scanner) violateIn(name string, code Code, msg string) {
+	s.pushName(name)
+	s.violate(code, msg)
+	s.pop()
+}
 
 // fatal records a violation after which scanning cannot go on.
 func (s *scanner) fatal(code Code, msg string) {
@@ -805,7 +812,7 @@ func (s *scanner) object(p *objPlan) {
 		}
 		pp := &p.props[i]
 		if pp.def == nil {
-			s.violateAt(pp.name, CodeRequired, "required property is missing")
+			s.violateIn(pp.name, CodeRequired, "required property is missing")
 			continue
 		}
 		s.flush(end)
@@ -845,7 +852,7 @@ func (s *scanner) applyDefault(pp *propPlan) {
 		return
 	}
 	data, pos, mark, skipping := s.data, s.pos, s.mark, s.skipping
-	depth, path, bits, keys := s.depth, len(s.path), len(s.bits), len(s.keys)
+	depth, path, names, bits, keys := s.depth, len(s.path), len(s.names), len(s.bits), len(s.keys)
 	s.data, s.pos, s.mark, s.skipping = pp.def, 0, 0, 0
 	s.inDefault++
 	s.ws()
@@ -860,7 +867,7 @@ func (s *scanner) applyDefault(pp *propPlan) {
 	s.inDefault--
 	s.data, s.pos, s.mark, s.skipping = data, pos, mark, skipping
 	// A failure inside the default may have left its state behind.
-	s.depth, s.path, s.bits = depth, s.path[:path], s.bits[:bits]
+	s.depth, s.path, s.names, s.bits = depth, s.path[:path], s.names[:names], s.bits[:bits]
 	clear(s.keys[keys:])
 	s.keys = s.keys[:keys]
 	if s.defMsg != "" {
@@ -1212,10 +1219,10 @@ func (s *scanner) geoObject() {
 	}
 	s.skipping--
 	if !seen[0] {
-		s.violateAt("lat", CodeRequired, "required property is missing")
+		s.violateIn("lat", CodeRequired, "required property is missing")
 	}
 	if !seen[1] {
-		s.violateAt("lng", CodeRequired, "required property is missing")
+		s.violateIn("lng", CodeRequired, "required property is missing")
 	}
 	s.writeGeo(from, lat, lng)
 	s.depth--

@@ -529,7 +529,7 @@ func (s *scanner) geoVal(g map[string]any) any {
 		limit := [2]float64{90, 180}[i]
 		x, present := g[name]
 		if !present {
-			s.violateAt(name, CodeRequired, "required property is missing")
+			s.violateIn(name, CodeRequired, "required property is missing")
 			continue
 		}
 		s.pushName(name)
@@ -565,7 +565,7 @@ func (s *scanner) geoVal(g map[string]any) any {
 	}
 	for _, k := range sortedKeys(g) {
 		if k != "lat" && k != "lng" {
-			s.violateAt(k, CodeUnknownProperty, "a geopoint has only the properties lat and lng")
+			s.violateIn(k, CodeUnknownProperty, "a geopoint has only the properties lat and lng")
 		}
 	}
 	s.depth--
