@@ -345,7 +345,14 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		mu := s.stripe(scope)
 		mu.Lock()
 		defer mu.Unlock()
-		if state, err = s.loadLocked(ctx, scope, true); err != nil {
+		// Only the admin creates tenants. A tenant token implies its
+		// tenant exists, unless the tenant was deleted after the token
+		// was checked: then this write must not bring it back.
+		state, err = s.loadLocked(ctx, scope, p.admin)
+		if errors.Is(err, errNoTenant) {
+			return tenantNotFound(scope)
+		}
+		if err != nil {
 			return s.storeError(err)
 		}
 		state.active.Store(true) // a write is activity
