@@ -78,16 +78,21 @@ func FuzzValidate(f *testing.F) {
 		f.Add([]byte(s.def), []byte(s.doc))
 	}
 	base := fuzzModels(f)
+	fixed := []*definition.Object{typesObj, parseModels(f, orderDef)["Order"], parseModels(f, benchDef)["Order"], recObj}
 	f.Fuzz(func(t *testing.T, def, doc []byte) {
-		d, err := definition.Parse(def, definition.Limits{})
-		if err != nil {
-			return
+		// A definition that does not parse selects a fixed model, so that
+		// every input exercises the document.
+		var o *definition.Object
+		if d, err := definition.Parse(def, definition.Limits{}); err == nil {
+			o = &d.Object
+		} else {
+			o = fixed[len(def)%len(fixed)]
 		}
-		m := models{"Self": &d.Object}
+		m := models{"Self": o, "User": testModels["User"], "Rec": recObj}
 		for k, o := range base {
 			m[k] = o
 		}
-		v, err := New(&d.Object, m.resolve, WithClock(fixedClock), WithLimits(Limits{MaxDepth: 20, MaxItems: 100, MaxViolations: 20}))
+		v, err := New(o, m.resolve, WithClock(fixedClock), WithLimits(Limits{MaxDepth: 20, MaxItems: 100, MaxViolations: 20}))
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
@@ -107,16 +112,19 @@ func FuzzSchemaAgreement(f *testing.F) {
 	f.Add([]byte(`{"name": "T", "strict": true, "properties": {"d": ["date"], "b": {"type": "buffer", "required": true}}}`), []byte(`{"d":["2024-01-01T00:00:00.000Z"],"b":"aGk="}`))
 	f.Add([]byte(`{"name": "T", "properties": {"s": {"type": "string", "pattern": "^a+$"}, "a": "Address"}}`), []byte(`{"s":"aa","a":{"zip":"1"}}`))
 	base := fuzzModels(f)
+	fixed := []*definition.Object{typesObj, parseModels(f, orderDef)["Order"], parseModels(f, benchDef)["Order"], recObj}
 	f.Fuzz(func(t *testing.T, def, doc []byte) {
-		d, err := definition.Parse(def, definition.Limits{})
-		if err != nil {
-			return
+		var o *definition.Object
+		if d, err := definition.Parse(def, definition.Limits{}); err == nil {
+			o = &d.Object
+		} else {
+			o = fixed[len(def)%len(fixed)]
 		}
-		m := models{"Self": &d.Object}
+		m := models{"Self": o, "User": testModels["User"], "Rec": recObj, "Ghost": recObj}
 		for k, o := range base {
 			m[k] = o
 		}
-		v, err := New(&d.Object, m.resolve)
+		v, err := New(o, m.resolve)
 		if err != nil {
 			t.Fatalf("New: %v", err)
 		}
@@ -129,7 +137,7 @@ func FuzzSchemaAgreement(f *testing.F) {
 		if verr == nil && !json.Valid(doc) {
 			t.Fatalf("accepted invalid JSON %q as %q", doc, out)
 		}
-		schema, err := Schema(&d.Object, m.resolve)
+		schema, err := Schema(o, m.resolve)
 		if errors.Is(err, CodeUnresolvedRef) {
 			return
 		}
