@@ -79,11 +79,13 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// migrations are applied in order; migration i moves the schema from
-// version i to version i+1. Never edit a released migration: append.
-var migrations = []string{
-	// 1: tenants, models, tokens, settings.
-	`CREATE TABLE tenants (
+// migrations returns the schema migrations, applied in order: migration i
+// moves the schema from version i to version i+1. Never edit a released
+// migration: append.
+func migrations() []string {
+	return []string{
+		// 1: tenants, models, tokens, settings.
+		`CREATE TABLE tenants (
 		id         TEXT PRIMARY KEY,
 		created_at INTEGER NOT NULL
 	) WITHOUT ROWID;
@@ -108,6 +110,7 @@ var migrations = []string{
 		key   TEXT PRIMARY KEY,
 		value BLOB NOT NULL
 	) WITHOUT ROWID;`,
+	}
 }
 
 // SchemaVersion is the schema version this build writes.
@@ -162,6 +165,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
+	migrations := migrations()
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return err

@@ -23,9 +23,13 @@ func open(t *testing.T, path string, opts ...Option) *Store {
 	return s
 }
 
+// TestConformance runs the store conformance suite. It runs with
+// synchronous=OFF to keep it fast (the suite checks behaviour, not
+// durability; TestDurabilitySettings checks the production settings and
+// the end-to-end crash test checks durability).
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		return open(t, filepath.Join(t.TempDir(), "modelreg.db"))
+		return open(t, filepath.Join(t.TempDir(), "modelreg.db"), WithSynchronous("OFF"))
 	})
 }
 

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CanceledContext", testCanceled},
 		{"Closed", testClosed},
 	}
+	t.Run("ModelBased", func(t *testing.T) { runModelBased(t, open) })
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := open(t)
