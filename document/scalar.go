@@ -3,7 +3,6 @@ package document
 import (
 	"encoding/base64"
 	"math"
-	"math/big"
 	"strconv"
 )
 
@@ -79,25 +78,42 @@ const (
 	intTooBig
 )
 
-// literalInt returns the exact integer value of a valid JSON number
-// literal such as 1600000000000, -5, 1.6e12 or 12.000. It reports
-// intFraction if the value is not an integer and intTooBig if its
-// magnitude is 1e18 or more.
-func literalInt(lit []byte) (int64, int) {
+// decimal is a valid JSON number literal taken apart: its value is
+// ±digits[lo:hi] × 10^exp, where the digits are the integer digits then
+// the fraction digits, without leading or trailing zeros (lo == hi for
+// zero).
+type decimal struct {
+	lit                         []byte
+	neg                         bool
+	intStart, intEnd, fracStart int
+	lo, hi, exp                 int
+}
+
+func (d *decimal) digit(k int) byte {
+	if n := d.intEnd - d.intStart; k >= n {
+		return d.lit[d.fracStart+k-n]
+	}
+	return d.lit[d.intStart+k]
+}
+
+// parseDecimal takes a valid JSON number literal apart. Exponents are
+// clamped to ±1e8, beyond any value that matters here.
+func parseDecimal(lit []byte) decimal {
+	d := decimal{lit: lit}
 	i := 0
-	neg := lit[0] == '-'
-	if neg {
+	if lit[0] == '-' {
+		d.neg = true
 		i++
 	}
-	intStart := i
+	d.intStart = i
 	for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
 		i++
 	}
-	intEnd := i
-	fracStart, fracEnd := i, i
+	d.intEnd, d.fracStart = i, i
+	fracEnd := i
 	if i < len(lit) && lit[i] == '.' {
 		i++
-		fracStart = i
+		d.fracStart = i
 		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
 			i++
 		}
@@ -120,41 +136,52 @@ func literalInt(lit []byte) (int64, int) {
 			e = -e
 		}
 	}
-	// The significant digits are the integer digits then the fraction
-	// digits; the value is digits × 10^exp.
-	ni := intEnd - intStart
-	digit := func(k int) byte {
-		if k < ni {
-			return lit[intStart+k]
-		}
-		return lit[fracStart+k-ni]
+	d.hi = d.intEnd - d.intStart + fracEnd - d.fracStart
+	d.exp = e - (fracEnd - d.fracStart)
+	for d.lo < d.hi && d.digit(d.lo) == '0' {
+		d.lo++
 	}
-	lo, hi := 0, ni+fracEnd-fracStart
-	exp := e - (fracEnd - fracStart)
-	for lo < hi && digit(lo) == '0' {
-		lo++
+	for d.lo < d.hi && d.digit(d.hi-1) == '0' {
+		d.hi--
+		d.exp++
 	}
-	if lo == hi {
-		return 0, intOK
-	}
-	for digit(hi-1) == '0' {
-		hi--
-		exp++
-	}
-	if exp < 0 {
-		return 0, intFraction
-	}
-	if hi-lo+exp > 18 {
-		return 0, intTooBig
+	return d
+}
+
+// intPart returns the integer part of |value|, or false if it has 19
+// digits or more.
+func (d *decimal) intPart() (int64, bool) {
+	n := d.hi - d.lo + d.exp // integer digits
+	if n > 18 {
+		return 0, false
 	}
 	var v int64
-	for k := lo; k < hi; k++ {
-		v = v*10 + int64(digit(k)-'0')
-	}
-	for range exp {
+	for k := 0; k < n; k++ {
 		v *= 10
+		if d.lo+k < d.hi {
+			v += int64(d.digit(d.lo + k) - '0')
+		}
 	}
-	if neg {
+	return v, true
+}
+
+// literalInt returns the exact integer value of a valid JSON number
+// literal such as 1600000000000, -5, 1.6e12 or 12.000. It reports
+// intFraction if the value is not an integer and intTooBig if its
+// magnitude is 1e18 or more.
+func literalInt(lit []byte) (int64, int) {
+	d := parseDecimal(lit)
+	if d.lo == d.hi {
+		return 0, intOK
+	}
+	if d.exp < 0 {
+		return 0, intFraction
+	}
+	v, ok := d.intPart()
+	if !ok {
+		return 0, intTooBig
+	}
+	if d.neg {
 		v = -v
 	}
 	return v, intOK
@@ -443,7 +470,10 @@ func geoInRange(lit []byte, limit float64) bool {
 	case a > limit:
 		return false
 	}
-	// |f| == limit: the literal may be a hair beyond it.
-	r, ok := new(big.Rat).SetString(string(lit))
-	return ok && r.Abs(r).Cmp(new(big.Rat).SetFloat64(limit)) <= 0
+	// |f| == limit: the literal may be a hair beyond it. Its integer
+	// part is limit or limit-1; with a fraction it is beyond limit if the
+	// integer part is limit.
+	d := parseDecimal(lit)
+	ip, _ := d.intPart()
+	return ip < int64(limit) || (ip == int64(limit) && d.exp >= 0)
 }
