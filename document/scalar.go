@@ -159,7 +159,7 @@ func (d *decimal) intPart() (int64, bool) {
 	for k := 0; k < n; k++ {
 		v *= 10
 		if d.lo+k < d.hi {
-			v += int64(d.digit(d.lo + k) - '0')
+			v += int64(d.digit(d.lo+k) - '0')
 		}
 	}
 	return v, true
