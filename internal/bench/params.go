@@ -63,6 +63,7 @@ type ParamError struct {
 	Msg   string // what is allowed
 }
 
+// Error implements error.
 func (e *ParamError) Error() string {
 	return fmt.Sprintf("bench: -%s=%s: %s", e.Name, e.Value, e.Msg)
 }

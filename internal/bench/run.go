@@ -30,6 +30,7 @@ type WorkloadError struct {
 	Err   error
 }
 
+// Error implements error.
 func (e *WorkloadError) Error() string {
 	return fmt.Sprintf("bench: %s: %s: %v", e.Phase, e.Op, e.Err)
 }
@@ -43,6 +44,7 @@ type offsetClock struct {
 	off atomic.Int64 // nanoseconds
 }
 
+// Now is the clock given to the registry.
 func (c *offsetClock) Now() time.Time { return time.Now().Add(time.Duration(c.off.Load())) }
 
 func (c *offsetClock) advance(d time.Duration) { c.off.Add(int64(d)) }
@@ -531,7 +533,8 @@ func checkTenantReuse(refs []nestedRefs, prev nestedRefs) (distinct, violations 
 	return len(seen), violations
 }
 
-// lookupResult is one W2 op's outcome.
+// opFunc runs the first n ops of a lookup benchmark and returns how many
+// were wrong and how many found a model.
 type opFunc func(n int) (errs, hits int)
 
 // timeOps runs the untimed warm-up, then times all ops (WORKLOAD.md §4.2).
