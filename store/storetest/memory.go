@@ -1,0 +1,291 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelreg/modelreg/store"
+)
+
+// Memory is an in-memory store.Store for tests: it keeps nothing across
+// processes and starts no goroutine (so it works inside testing/synctest
+// bubbles). It passes the conformance suite, so tests that use it see the
+// same behaviour as with the durable stores.
+type Memory struct {
+	mu       sync.Mutex
+	now      func() time.Time
+	closed   bool
+	tenants  map[string]time.Time
+	models   map[string]map[string]store.Model
+	tokens   map[string]store.Token
+	settings map[string][]byte
+}
+
+var _ store.Store = (*Memory)(nil)
+
+// NewMemory returns an empty in-memory store that stamps times with now
+// (time.Now when nil).
+func NewMemory(now func() time.Time) *Memory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Memory{now: now, tenants: map[string]time.Time{}, models: map[string]map[string]store.Model{},
+		tokens: map[string]store.Token{}, settings: map[string][]byte{}}
+}
+
+func (m *Memory) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return store.ErrClosed
+	}
+	return nil
+}
+
+func (m *Memory) ensureTenant(id string) bool {
+	if _, ok := m.tenants[id]; ok {
+		return false
+	}
+	m.tenants[id] = m.now().UTC()
+	return true
+}
+
+func (m *Memory) tenant(id string) store.Tenant {
+	n := 0
+	for _, t := range m.tokens {
+		if t.Tenant == id {
+			n++
+		}
+	}
+	return store.Tenant{ID: id, Created: m.tenants[id], Models: len(m.models[id]), Tokens: n}
+}
+
+// CreateTenant implements store.Store.
+func (m *Memory) CreateTenant(ctx context.Context, id string) (bool, error) {
+	if id == store.Global {
+		return false, fmt.Errorf("%w: empty tenant id", store.ErrInvalid)
+	}
+	if err := m.lock(ctx); err != nil {
+		return false, err
+	}
+	defer m.mu.Unlock()
+	return m.ensureTenant(id), nil
+}
+
+// Tenant implements store.Store.
+func (m *Memory) Tenant(ctx context.Context, id string) (store.Tenant, error) {
+	if err := m.lock(ctx); err != nil {
+		return store.Tenant{}, err
+	}
+	defer m.mu.Unlock()
+	if _, ok := m.tenants[id]; !ok {
+		return store.Tenant{}, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
+	}
+	return m.tenant(id), nil
+}
+
+// Tenants implements store.Store.
+func (m *Memory) Tenants(ctx context.Context, after string, limit int) ([]store.Tenant, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	var ids []string
+	for id := range m.tenants {
+		if id > after {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if limit > 0 && len(ids) > limit {
+		ids = ids[:limit]
+	}
+	var out []store.Tenant
+	for _, id := range ids {
+		out = append(out, m.tenant(id))
+	}
+	return out, nil
+}
+
+// DeleteTenant implements store.Store.
+func (m *Memory) DeleteTenant(ctx context.Context, id string) (store.Purge, error) {
+	if id == store.Global {
+		return store.Purge{}, fmt.Errorf("%w: empty tenant id", store.ErrInvalid)
+	}
+	if err := m.lock(ctx); err != nil {
+		return store.Purge{}, err
+	}
+	defer m.mu.Unlock()
+	if _, ok := m.tenants[id]; !ok {
+		return store.Purge{}, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
+	}
+	p := store.Purge{Models: len(m.models[id])}
+	for tid, t := range m.tokens {
+		if t.Tenant == id {
+			delete(m.tokens, tid)
+			p.Tokens++
+		}
+	}
+	delete(m.models, id)
+	delete(m.tenants, id)
+	return p, nil
+}
+
+// PutModel implements store.Store.
+func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condition) (store.Model, bool, error) {
+	if md.Name == "" {
+		return store.Model{}, false, fmt.Errorf("%w: empty model name", store.ErrInvalid)
+	}
+	if err := m.lock(ctx); err != nil {
+		return store.Model{}, false, err
+	}
+	defer m.mu.Unlock()
+	old, exists := m.models[md.Scope][md.Name]
+	switch {
+	case cond.MustNotExist && exists:
+		return store.Model{}, false, fmt.Errorf("model %q exists: %w", md.Name, store.ErrPrecondition)
+	case cond.Revision > 0 && old.Revision != cond.Revision:
+		return store.Model{}, false, fmt.Errorf("model %q has revision %d, not %d: %w", md.Name, old.Revision, cond.Revision, store.ErrPrecondition)
+	}
+	if md.Scope != store.Global {
+		m.ensureTenant(md.Scope)
+	}
+	now := m.now().UTC()
+	md.Definition = slices.Clone(md.Definition)
+	if md.Definition == nil {
+		md.Definition = []byte{}
+	}
+	md.Revision = old.Revision + 1
+	md.Created, md.Updated = now, now
+	if exists {
+		md.Created = old.Created
+	}
+	if m.models[md.Scope] == nil {
+		m.models[md.Scope] = map[string]store.Model{}
+	}
+	m.models[md.Scope][md.Name] = md
+	return md, !exists, nil
+}
+
+// Model implements store.Store.
+func (m *Memory) Model(ctx context.Context, scope, name string) (store.Model, error) {
+	if err := m.lock(ctx); err != nil {
+		return store.Model{}, err
+	}
+	defer m.mu.Unlock()
+	md, ok := m.models[scope][name]
+	if !ok {
+		return store.Model{}, fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+	}
+	md.Definition = slices.Clone(md.Definition)
+	return md, nil
+}
+
+// Models implements store.Store.
+func (m *Memory) Models(ctx context.Context, scope string) ([]store.Model, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	var out []store.Model
+	for _, md := range m.models[scope] {
+		md.Definition = slices.Clone(md.Definition)
+		out = append(out, md)
+	}
+	slices.SortFunc(out, func(a, b store.Model) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
+}
+
+// DeleteModel implements store.Store.
+func (m *Memory) DeleteModel(ctx context.Context, scope, name string) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	if _, ok := m.models[scope][name]; !ok {
+		return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+	}
+	delete(m.models[scope], name)
+	return nil
+}
+
+// PutToken implements store.Store.
+func (m *Memory) PutToken(ctx context.Context, t store.Token) (store.Token, error) {
+	if t.ID == "" || t.Tenant == store.Global {
+		return store.Token{}, fmt.Errorf("%w: token needs an id and a tenant", store.ErrInvalid)
+	}
+	if err := m.lock(ctx); err != nil {
+		return store.Token{}, err
+	}
+	defer m.mu.Unlock()
+	if _, dup := m.tokens[t.ID]; dup {
+		return store.Token{}, fmt.Errorf("token %q exists", t.ID)
+	}
+	m.ensureTenant(t.Tenant)
+	t.Created = m.now().UTC()
+	m.tokens[t.ID] = t
+	return t, nil
+}
+
+// Token implements store.Store.
+func (m *Memory) Token(ctx context.Context, id string) (store.Token, error) {
+	if err := m.lock(ctx); err != nil {
+		return store.Token{}, err
+	}
+	defer m.mu.Unlock()
+	t, ok := m.tokens[id]
+	if !ok {
+		return store.Token{}, fmt.Errorf("token: %w", store.ErrNotFound)
+	}
+	return t, nil
+}
+
+// Setting implements store.Store.
+func (m *Memory) Setting(ctx context.Context, key string) ([]byte, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	v, ok := m.settings[key]
+	if !ok {
+		return nil, fmt.Errorf("setting %q: %w", key, store.ErrNotFound)
+	}
+	return slices.Clone(v), nil
+}
+
+// PutSetting implements store.Store.
+func (m *Memory) PutSetting(ctx context.Context, key string, value []byte) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	m.settings[key] = slices.Clone(value)
+	return nil
+}
+
+// Ping implements store.Store.
+func (m *Memory) Ping(ctx context.Context) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// Close implements store.Store.
+func (m *Memory) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return store.ErrClosed
+	}
+	m.closed = true
+	return nil
+}
