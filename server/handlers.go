@@ -451,7 +451,12 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer s.releaseScope(t)
+	held := true
+	defer func() {
+		if held {
+			s.releaseScope(t)
+		}
+	}()
 	m, ok := s.reg.FindByName(scopeCtx(r.Context(), scope), name)
 	if !ok {
 		return problem(ProblemModelNotFound, "model %q not found", name)
@@ -460,6 +465,10 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Let go of the tenant before writing: a slow client must not
+	// hold up its unloading.
+	s.releaseScope(t)
+	held = false
 	if resp.Revision > 0 {
 		w.Header().Set("ETag", etag(resp.Revision))
 	}
@@ -479,7 +488,12 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer s.releaseScope(t)
+	held := true
+	defer func() {
+		if held {
+			s.releaseScope(t)
+		}
+	}()
 	models := s.reg.Models(scopeCtx(r.Context(), scope))
 	out := struct {
 		Models []modelJSON `json:"models"`
@@ -491,6 +505,10 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Models = append(out.Models, mj)
 	}
+	// Let go of the tenant before writing: a slow client must not
+	// hold up its unloading.
+	s.releaseScope(t)
+	held = false
 	return writeJSON(w, http.StatusOK, out)
 }
 
@@ -588,7 +606,12 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer s.releaseScope(t)
+	held := true
+	defer func() {
+		if held {
+			s.releaseScope(t)
+		}
+	}()
 	m, ok := s.reg.FindByStructure(scopeCtx(r.Context(), scope), props)
 	if !ok {
 		return problem(ProblemNoMatch, "no model has this structure")
@@ -597,6 +620,10 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Let go of the tenant before writing: a slow client must not
+	// hold up its unloading.
+	s.releaseScope(t)
+	held = false
 	return writeJSON(w, http.StatusOK, resp)
 }
 
@@ -621,7 +648,12 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer s.releaseScope(t)
+	held := true
+	defer func() {
+		if held {
+			s.releaseScope(t)
+		}
+	}()
 	ctx := scopeCtx(r.Context(), scope)
 	m, ok := s.reg.FindByName(ctx, name)
 	if !ok {
@@ -655,6 +687,10 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	}
 	out = append(out, '}', '\n')
 	*outp = out
+	// Let go of the tenant before writing: a slow client must not
+	// hold up its unloading.
+	s.releaseScope(t)
+	held = false
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Content-Length"] = []string{strconv.Itoa(len(out))}
@@ -718,7 +754,12 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer s.releaseScope(t)
+	held := true
+	defer func() {
+		if held {
+			s.releaseScope(t)
+		}
+	}()
 	ctx := scopeCtx(r.Context(), scope)
 	if _, ok := s.reg.FindByName(ctx, name); !ok {
 		return problem(ProblemModelNotFound, "model %q not found", name)
@@ -733,6 +774,10 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	// Let go of the tenant before writing: a slow client must not
+	// hold up its unloading.
+	s.releaseScope(t)
+	held = false
 	w.Header().Set("Content-Type", "application/schema+json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
