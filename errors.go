@@ -120,6 +120,6 @@ func (e *HookError) Error() string {
 // Unwrap returns ErrHook and the joined hook errors.
 func (e *HookError) Unwrap() []error { return []error{ErrHook, e.Err} }
 
-func fmt_errorf(format string, args ...any) error {
+func invalidArgf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
 }

@@ -22,7 +22,7 @@ type Janitor struct {
 // with ErrInvalidArgument.
 func (r *Registry) StartJanitor(ctx context.Context, interval, maxIdle time.Duration) (*Janitor, error) {
 	if interval <= 0 {
-		return nil, fmt_errorf("janitor interval %v is not positive", interval)
+		return nil, invalidArgf("janitor interval %v is not positive", interval)
 	}
 	j := &Janitor{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
