@@ -11,7 +11,17 @@
 // sentinel errors so that implementations other than the embedded SQLite one
 // (store/sqlite), such as a PostgreSQL store shared by several replicas, can
 // be added without changing callers. Package storetest holds a conformance
-// suite that every implementation runs.
+// suite that every implementation runs, and an in-memory store for tests.
+//
+// Nothing in the interface is SQLite-specific: conditional writes are
+// expressed as a Condition (a revision compare, i.e. an UPDATE ... WHERE
+// revision = $n in SQL), a tenant deletion is one transaction, and times
+// and revisions are set by the store. A store shared by several replicas
+// will add a change feed (for PostgreSQL, LISTEN/NOTIFY on model and
+// tenant changes) so that each replica unloads the tenants changed
+// elsewhere; the server's unload path (the one POST .../evict uses) is
+// where such notifications land, and the next request reloads the tenant
+// from the store.
 package store
 
 import (
