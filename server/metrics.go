@@ -117,6 +117,8 @@ type statusRecorder struct {
 	swallow bool // the mux's plain-text body is being replaced
 }
 
+// WriteHeader records the status (and replaces the mux's plain-text 404
+// and 405 answers with problems).
 func (s *statusRecorder) WriteHeader(code int) {
 	if s.status != 0 {
 		return
@@ -135,6 +137,7 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
+// Write writes the body (or swallows the mux's replaced plain text).
 func (s *statusRecorder) Write(b []byte) (int, error) {
 	if s.status == 0 {
 		s.WriteHeader(http.StatusOK)
@@ -176,12 +179,14 @@ func newRegistryCollector(s *Server) *registryCollector {
 	}
 }
 
+// Describe implements prometheus.Collector.
 func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.gauge
 	ch <- c.counter
 	ch <- c.resident
 }
 
+// Collect implements prometheus.Collector.
 func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
 	gauges, counters := registryFigures(c.s.reg.Stats())
 	for name, v := range gauges {

@@ -118,6 +118,7 @@ type Problem struct {
 	cause      error
 }
 
+// Error returns the type and the detail.
 func (p *Problem) Error() string {
 	if p.Detail != "" {
 		return string(p.Type) + ": " + p.Detail
