@@ -10,9 +10,9 @@ import (
 	"github.com/modelreg/modelreg/definition"
 )
 
-// corpusDir holds real-world LoopBack definitions (see its README.md). The
-// test is skipped where it is absent.
-const corpusDir = "/work/shared/corpus/loopback"
+// corpusDir holds real-world LoopBack definitions (see its README.md): the
+// shared folder beside the repository. The test is skipped where it is absent.
+var corpusDir = filepath.Join("..", "..", "shared", "corpus", "loopback")
 
 // TestCorpus compiles a Validator and exports a JSON Schema for every
 // model of the real-world corpus (references resolve within the same
