@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -12,7 +13,8 @@ import (
 // "properties" map and any other settings. It never panics; every error is
 // an *Error (see the package documentation for the language it accepts).
 func Parse(data []byte, lim Limits) (*Definition, error) {
-	var p parser
+	p := getParser()
+	defer p.release()
 	if err := p.init(data, lim); err != nil {
 		return nil, err
 	}
@@ -40,7 +42,8 @@ func Parse(data []byte, lim Limits) (*Definition, error) {
 // Anything else (a bare properties map, a scalar) is refused with an
 // *Error wrapping ErrInvalidName (no model name) or ErrInvalid.
 func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
-	var p parser
+	p := getParser()
+	defer p.release()
 	if err := p.init(data, lim); err != nil {
 		return nil, err
 	}
@@ -85,14 +88,15 @@ func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
 // here (it only means "remove an inherited property" in a Definition).
 // Error paths start directly with the property name ("address.zip").
 func ParseProperties(data []byte, lim Limits) (*Object, error) {
-	var p parser
+	p := getParser()
+	defer p.release()
 	if err := p.init(data, lim); err != nil {
 		return nil, err
 	}
 	if p.nodes[0].kind != nObject {
 		return nil, p.errAt(0, ErrInvalid, "a properties map must be a JSON object, not "+kindName(p.nodes[0].kind))
 	}
-	p.reserve(0)
+	p.reserve(0, 0)
 	o := p.newObject()
 	if perr := p.props(0, o, nil); perr != nil {
 		return nil, perr
@@ -255,8 +259,7 @@ type parser struct {
 	path  []seg
 	buf   []byte // scratch for decoded strings
 
-	arena     []byte // storage of names (see name)
-	arenaHint int    // size of the first arena chunk
+	arena []byte // storage of names (see name)
 
 	// Storage reserved for the Properties, nested Objects and array
 	// element Types of the definition being parsed (see reserve).
@@ -266,17 +269,24 @@ type parser struct {
 }
 
 // census counts what interpreting a properties map will allocate.
-type census struct{ props, objects, types int }
+type census struct{ props, objects, types, names int }
 
-// reserve allocates, in one block each, the Properties, nested Objects
-// and element Types that interpreting the properties map at node i needs,
-// so that parsing a definition costs a handful of allocations. (The
-// allocators fall back to the heap if the count is short, which can only
-// happen for input that is refused anyway.)
-func (p *parser) reserve(i int) {
-	var c census
-	p.censusProps(i, &c)
-	p.propArena, p.objArena, p.typeArena = nil, nil, nil
+// reserve allocates, in one exactly sized block each, the Properties,
+// nested Objects, element Types and names that interpreting the properties
+// map at node i (none if i < 0) needs, plus nameBytes more bytes of names,
+// so that parsing a definition costs a handful of allocations and the
+// result holds no spare room. (The allocators fall back to the heap if
+// the count is short, which can only happen for input that is refused
+// anyway.)
+func (p *parser) reserve(i int, nameBytes int) {
+	c := census{names: nameBytes}
+	if i >= 0 {
+		p.censusProps(i, &c)
+	}
+	p.propArena, p.objArena, p.typeArena, p.arena = nil, nil, nil, nil
+	if c.names > 0 {
+		p.arena = make([]byte, 0, c.names)
+	}
 	if c.props > 0 {
 		p.propArena = make([]Property, c.props)
 	}
@@ -349,6 +359,7 @@ func (p *parser) isLongForm(v int) bool {
 func (p *parser) censusProps(i int, c *census) {
 	for k := i + 1; k < int(p.nodes[i].skip); k = int(p.nodes[k+1].skip) {
 		c.props++
+		c.names += int(p.nodes[k].end-p.nodes[k].start) - 2
 		p.censusDecl(k+1, c)
 	}
 }
@@ -380,10 +391,12 @@ func (p *parser) censusTypeKey(v int, c *census) {
 }
 
 func (p *parser) censusName(v int, c *census) {
-	if n := p.nodes[v]; n.end-n.start == 7 || n.esc {
-		if k, _ := builtinKind(p.key(v)); k == KindArray {
-			c.types++
-		}
+	s := p.key(v)
+	switch k, ok := builtinKind(s); {
+	case k == KindArray:
+		c.types++
+	case !ok:
+		c.names += len(s) // a reference
 	}
 }
 
@@ -429,15 +442,46 @@ func (p *parser) init(data []byte, lim Limits) *Error {
 		e.Line, e.Column = lineCol(data, off)
 		return e
 	}
-	nodes := make([]node, 0, len(data)/8+8)
-	nodes, keyBytes, err := scan(data, lim.MaxDepth, nodes)
+	nodes := p.nodes[:0]
+	if want := len(data)/8 + 8; cap(nodes) < want {
+		nodes = make([]node, 0, want)
+	}
+	nodes, err := scan(data, lim.MaxDepth, nodes)
 	if err != nil {
 		return err
 	}
 	p.data, p.nodes, p.lim = data, nodes, lim
-	p.path = make([]seg, 0, 16)
-	p.arenaHint = keyBytes + 64
+	p.path = p.path[:0]
 	return nil
+}
+
+// Largest scratch buffers a released parser keeps for reuse; bigger ones
+// (from unusually large documents) are left to the garbage collector.
+const (
+	maxPooledNodes = 4096
+	maxPooledBuf   = 64 << 10
+)
+
+// parserPool recycles the parser's scratch state (the node tree, the path
+// and the string buffer) between calls. It is a cache only: a parser taken
+// from it is indistinguishable from a new one.
+var parserPool = sync.Pool{New: func() any { return new(parser) }}
+
+func getParser() *parser { return parserPool.Get().(*parser) }
+
+// release returns p to the pool. It drops every reference into the
+// parsed result and into the caller's data, so a pooled parser keeps
+// neither alive.
+func (p *parser) release() {
+	nodes, path, buf := p.nodes[:0], p.path[:0], p.buf[:0]
+	if cap(nodes) > maxPooledNodes {
+		nodes = nil
+	}
+	if cap(buf) > maxPooledBuf {
+		buf = nil
+	}
+	*p = parser{nodes: nodes, path: path, buf: buf}
+	parserPool.Put(p)
 }
 
 // name returns b as a string stored in the parser's name arena: names are
@@ -447,8 +491,7 @@ func (p *parser) name(b []byte) string {
 		return ""
 	}
 	if cap(p.arena)-len(p.arena) < len(b) {
-		p.arena = make([]byte, 0, max(len(b), p.arenaHint, 256))
-		p.arenaHint = 0
+		p.arena = make([]byte, 0, max(len(b), 32))
 	}
 	start := len(p.arena)
 	p.arena = append(p.arena, b...)
@@ -631,9 +674,14 @@ func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
 	}
 
 	d := &Definition{}
+	propsObj, nameBytes := -1, 0
 	if propsNode >= 0 && p.nodes[propsNode].kind == nObject {
-		p.reserve(propsNode)
+		propsObj = propsNode
 	}
+	if nameNode >= 0 && p.nodes[nameNode].kind == nString {
+		nameBytes = int(p.nodes[nameNode].end-p.nodes[nameNode].start) - 2
+	}
+	p.reserve(propsObj, nameBytes)
 	// name
 	switch {
 	case nameNode >= 0:

@@ -49,23 +49,22 @@ type scanner struct {
 	pos      int
 	nodes    []node
 	maxDepth int
-	keyBytes int // total length of object keys
 	err      *Error
 }
 
 // scan checks that data is one well-formed JSON value (with optional
 // surrounding whitespace) nesting no deeper than maxDepth, and returns its
 // node tree.
-func scan(data []byte, maxDepth int, nodes []node) ([]node, int, *Error) {
+func scan(data []byte, maxDepth int, nodes []node) ([]node, *Error) {
 	s := scanner{data: data, maxDepth: maxDepth, nodes: nodes}
 	if !s.value(0) {
-		return nil, 0, s.err
+		return nil, s.err
 	}
 	s.ws()
 	if s.pos < len(data) {
-		return nil, 0, s.syntax("unexpected data after the top-level value")
+		return nil, s.syntax("unexpected data after the top-level value")
 	}
-	return s.nodes, s.keyBytes, nil
+	return s.nodes, nil
 }
 
 func (s *scanner) syntax(msg string) *Error {
@@ -132,11 +131,9 @@ func (s *scanner) value(depth int) bool {
 			if s.pos >= len(s.data) || s.data[s.pos] != '"' {
 				return s.fail(s.describe() + ", expecting a string (object key)")
 			}
-			keyStart := s.pos
 			if !s.str() {
 				return false
 			}
-			s.keyBytes += s.pos - keyStart - 2
 			s.ws()
 			if s.pos >= len(s.data) || s.data[s.pos] != ':' {
 				return s.fail(s.describe() + ", expecting ':'")
