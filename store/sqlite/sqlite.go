@@ -51,10 +51,13 @@ var ErrSchemaTooNew = errors.New("sqlite store: database schema is newer than th
 type Option func(*config)
 
 type config struct {
-	now      func() time.Time
-	readers  int
-	busy     time.Duration
-	syncMode string
+	now     func() time.Time
+	readers int
+	// readerIdle is how long a read connection may stay idle before it is
+	// closed.
+	readerIdle time.Duration
+	busy       time.Duration
+	syncMode   string
 }
 
 // WithClock sets the clock used for Created/Updated times (default
@@ -64,6 +67,11 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.now = n
 // WithReaders sets the number of read connections (default: GOMAXPROCS, at
 // least 2).
 func WithReaders(n int) Option { return func(c *config) { c.readers = n } }
+
+// WithReaderIdleTime sets how long an idle read connection is kept open
+// before it is closed to give its memory back (default one minute; zero or
+// negative: kept forever).
+func WithReaderIdleTime(d time.Duration) Option { return func(c *config) { c.readerIdle = d } }
 
 // WithSynchronous overrides the synchronous pragma ("FULL" by default).
 // Only tests and benchmarks that do not need durability should use
@@ -119,7 +127,7 @@ const SchemaVersion = 1
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
 func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
-	cfg := config{now: time.Now, readers: max(2, runtime.GOMAXPROCS(0)), busy: 10 * time.Second, syncMode: "FULL"}
+	cfg := config{now: time.Now, readers: max(2, runtime.GOMAXPROCS(0)), readerIdle: time.Minute, busy: 10 * time.Second, syncMode: "FULL"}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -157,9 +165,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite store: open %s: %w", path, err)
 	}
+	// A read connection holds its own page cache and schema in memory
+	// that modernc's libc allocates outside the Go heap; one left idle
+	// (after a burst of tenant loads, say) is closed so that memory goes
+	// back, and the next read opens a fresh one.
 	r.SetMaxOpenConns(cfg.readers)
 	r.SetMaxIdleConns(cfg.readers)
-	r.SetConnMaxIdleTime(0)
+	r.SetConnMaxIdleTime(cfg.readerIdle)
 	r.SetConnMaxLifetime(0)
 	return &Store{w: w, r: r, now: cfg.now}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelreg/modelreg/store"
 	"github.com/modelreg/modelreg/store/storetest"
@@ -181,5 +182,25 @@ func BenchmarkModels100(b *testing.B) {
 		if list, err := s.Models(ctx, "acme"); err != nil || len(list) != 100 {
 			b.Fatal(len(list), err)
 		}
+	}
+}
+
+// TestIdleReadersClosed checks that read connections left idle are closed
+// (their SQLite page caches live outside the Go heap) and that reads work
+// again afterwards.
+func TestIdleReadersClosed(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "idle.db"), WithReaderIdleTime(time.Millisecond))
+	defer s.Close()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// database/sql closes expired idle connections from a background
+	// cleaner; wait for it rather than for a fixed time.
+	for s.r.Stats().MaxIdleTimeClosed == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("read after the idle connections were closed: %v", err)
 	}
 }
