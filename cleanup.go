@@ -122,7 +122,7 @@ func (r *Registry) cleanup(ctx context.Context, id string, reason CleanupReason,
 		sh.mu.Unlock()
 		return CleanupReport{}, false
 	}
-	s.dead = true
+	s.dead.Store(true)
 	sh.removeScope(id)
 	sh.mu.Unlock()
 
@@ -148,7 +148,8 @@ func (r *Registry) cleanup(ctx context.Context, id string, reason CleanupReason,
 	}
 	// Drop the indexes now, so that a Lease still holding the scope keeps
 	// nothing of the tenant alive.
-	s.named, s.byKey = nameIndex{}, nil
+	s.named.reset()
+	s.byKey = nil
 	s.nAnon, s.defBytes, s.approx, s.leases = 0, 0, 0, 0
 	s.mu.Unlock()
 

@@ -48,7 +48,7 @@ func (l *Lease) Release() {
 	}
 	r, s := l.r, l.s
 	s.mu.Lock()
-	if s.dead {
+	if s.dead.Load() {
 		s.mu.Unlock()
 		return
 	}

@@ -232,7 +232,7 @@ func (r *Registry) readScope(ctx context.Context) (s *scope, isTenant bool) {
 	}
 	if s = tv.scope.Load(); s != nil && s.reg == r {
 		s.mu.RLock()
-		if !s.dead {
+		if !s.dead.Load() {
 			return s, true
 		}
 		s.mu.RUnlock()
@@ -241,12 +241,31 @@ func (r *Registry) readScope(ctx context.Context) (s *scope, isTenant bool) {
 		return nil, true
 	}
 	s.mu.RLock()
-	if s.dead {
+	if s.dead.Load() {
 		s.mu.RUnlock()
 		return nil, true
 	}
 	tv.scope.Store(s)
 	return s, true
+}
+
+// nameScope returns the live scope of ctx's tenant, without locking it, or
+// nil. It never creates a scope. Only lock-free readers (the name index)
+// may use the result.
+func (r *Registry) nameScope(ctx context.Context) *scope {
+	tv := tenantValueFrom(ctx)
+	if tv == nil {
+		return nil
+	}
+	if s := tv.scope.Load(); s != nil && s.reg == r && !s.dead.Load() {
+		return s
+	}
+	s := r.lookupScope(tv.id)
+	if s == nil || s.dead.Load() {
+		return nil
+	}
+	tv.scope.Store(s)
+	return s
 }
 
 // writeScope returns the live scope of tenant id, locked for writing,
@@ -259,7 +278,7 @@ func (r *Registry) writeScope(id string) (s *scope, created bool) {
 		sh.mu.RUnlock()
 		if s != nil {
 			s.mu.Lock()
-			if !s.dead {
+			if !s.dead.Load() {
 				return s, false
 			}
 			// Its cleanup removes it from the index under the shard

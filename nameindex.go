@@ -1,124 +1,228 @@
 package modelreg
 
+import (
+	"sync/atomic"
+	"unsafe"
+)
+
 // nameIndex is a scope's index of its named models by name: an
-// open-addressing hash table with linear probing and backward-shift
-// deletion. Compared with a Go map it touches fewer cache lines per lookup
-// (one slot, holding the hash and the name, then the name's bytes), which
-// is what a lookup among thousands of tenants pays for; and it shrinks
-// when models are removed, where a Go map never does. The hash is the
-// registry's seeded maphash of the name. The owning scope's mutex guards
-// it.
+// open-addressing hash table with linear probing, read without locks.
+//
+// A lookup among thousands of tenants is bound by dependent cache misses,
+// so the table is laid out for them: a slot is one 64-byte cache line
+// holding a 64-bit tag (the seeded maphash of the name, whose low byte is
+// replaced by the name's length), the model, and the name's bytes inline
+// (names of up to inlineName bytes; longer names are compared through the
+// model). A hit therefore touches one slot line and nothing else; the
+// model's name is never dereferenced for a short name.
+//
+// Concurrency: writers hold the owning scope's mutex. Readers take no
+// lock: they read the table pointer and mask under a sequence counter (a
+// seqlock made of atomics only), then the slots. A published table is
+// never rewritten except in two ways safe for readers: an empty slot is
+// filled (name bytes and model first, then the tag, so a reader that sees
+// the tag sees the rest), and a slot's model is replaced atomically (same
+// name; nil for a deleted entry, a tombstone). Resizing builds and
+// publishes a new table, so the old one stays valid for the readers still
+// using it; the table shrinks when models are removed, where a Go map
+// never does.
 type nameIndex struct {
-	slots []nameSlot // len is 0 or a power of two
-	n     int
+	seq  atomic.Uint64            // odd while tab and mask are being changed
+	tab  atomic.Pointer[nameSlot] // first slot of the table, nil: empty
+	mask atomic.Uint64            // len(table)-1
+	// Guarded by the scope's mutex: live entries, and filled slots
+	// (live entries and tombstones).
+	n, used int
 }
 
+// inlineName is the longest name stored in the slot itself.
+const inlineName = 48
+
 type nameSlot struct {
-	h    uint64
-	name string
-	m    *Model // nil: empty slot
+	tag  atomic.Uint64 // 0: empty slot
+	m    atomic.Pointer[Model]
+	name [inlineName]byte // the name if it fits, written before tag
 }
 
 const nameIndexMin = 8
 
+// nameTag returns the tag of a name of hash h: never 0 for a non-empty name.
+func nameTag(h uint64, name string) uint64 {
+	return h&^0xFF | uint64(min(len(name), 0xFF))
+}
+
+// home returns the first slot probed for tag t.
+func home(t, mask uint64) uint64 { return (t >> 8) & mask }
+
 func (x *nameIndex) len() int { return x.n }
 
-// get returns the model called name (hash h), or nil.
+// table returns a consistent snapshot of the table (nil when empty).
+func (x *nameIndex) table() []nameSlot {
+	for {
+		v := x.seq.Load()
+		p := x.tab.Load()
+		mask := x.mask.Load()
+		if v&1 == 0 && x.seq.Load() == v {
+			if p == nil {
+				return nil
+			}
+			return unsafe.Slice(p, mask+1)
+		}
+	}
+}
+
+// publish makes slots the table. The caller holds the scope's mutex.
+func (x *nameIndex) publish(slots []nameSlot) {
+	x.seq.Add(1)
+	if len(slots) == 0 {
+		x.tab.Store(nil)
+		x.mask.Store(0)
+	} else {
+		x.tab.Store(&slots[0])
+		x.mask.Store(uint64(len(slots) - 1))
+	}
+	x.seq.Add(1)
+}
+
+// match reports whether slot s, whose tag equals nameTag(_, name), holds name.
+func (s *nameSlot) match(name string) bool {
+	if len(name) <= inlineName {
+		return string(s.name[:len(name)]) == name
+	}
+	m := s.m.Load() // a tombstone of a long name matches nothing
+	return m != nil && m.name == name
+}
+
+// get returns the model called name (hash h), or nil. It takes no lock.
 func (x *nameIndex) get(h uint64, name string) *Model {
-	if x.n == 0 {
+	slots := x.table()
+	if len(slots) == 0 || name == "" {
 		return nil
 	}
-	mask := uint64(len(x.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &x.slots[i]
-		if s.m == nil {
+	t := nameTag(h, name)
+	mask := uint64(len(slots) - 1)
+	for i := home(t, mask); ; i = (i + 1) & mask {
+		s := &slots[i]
+		st := s.tag.Load()
+		if st == 0 {
 			return nil
 		}
-		if s.h == h && s.name == name {
-			return s.m
+		if st == t && s.match(name) {
+			return s.m.Load() // nil for a tombstone
 		}
 	}
 }
 
 // put indexes m (hash h) and returns the model of the same name it
-// replaces, or nil.
+// replaces, or nil. The caller holds the scope's mutex.
 func (x *nameIndex) put(h uint64, m *Model) *Model {
-	if (x.n+1)*4 > len(x.slots)*3 {
-		x.resize(max(nameIndexMin, 2*len(x.slots)))
+	slots := x.table()
+	if (x.used+1)*4 > len(slots)*3 {
+		slots = x.rebuild(x.n + 1)
 	}
-	mask := uint64(len(x.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		s := &x.slots[i]
-		if s.m == nil {
-			*s = nameSlot{h, m.name, m}
+	t := nameTag(h, m.name)
+	mask := uint64(len(slots) - 1)
+	for i := home(t, mask); ; i = (i + 1) & mask {
+		s := &slots[i]
+		st := s.tag.Load()
+		if st == 0 {
+			s.fill(t, m)
 			x.n++
+			x.used++
 			return nil
 		}
-		if s.h == h && s.name == m.name {
-			old := s.m
-			s.m = m
-			s.name = m.name
+		if st == t && s.match(m.name) {
+			old := s.m.Swap(m)
+			if old == nil { // a tombstone of the same name
+				x.n++
+			}
 			return old
 		}
 	}
 }
 
-// del removes the model called name (hash h) and returns it, or nil.
+// fill writes an entry into empty slot s, publishing it with the tag last.
+func (s *nameSlot) fill(t uint64, m *Model) {
+	copy(s.name[:], m.name)
+	s.m.Store(m)
+	s.tag.Store(t)
+}
+
+// del removes the model called name (hash h) and returns it, or nil. The
+// slot keeps its tag and inline name as a tombstone (holding no model),
+// which put revives for the same name and rebuild drops. The caller holds
+// the scope's mutex.
 func (x *nameIndex) del(h uint64, name string) *Model {
-	if x.n == 0 {
+	slots := x.table()
+	if len(slots) == 0 || name == "" {
 		return nil
 	}
-	mask := uint64(len(x.slots) - 1)
-	i := h & mask
-	for {
-		s := &x.slots[i]
-		if s.m == nil {
+	t := nameTag(h, name)
+	mask := uint64(len(slots) - 1)
+	for i := home(t, mask); ; i = (i + 1) & mask {
+		s := &slots[i]
+		st := s.tag.Load()
+		if st == 0 {
 			return nil
 		}
-		if s.h == h && s.name == name {
-			break
+		if st == t && s.match(name) {
+			old := s.m.Swap(nil)
+			if old == nil {
+				return nil
+			}
+			x.n--
+			if len(slots) > nameIndexMin && x.n*8 <= len(slots) {
+				x.rebuild(x.n)
+			}
+			return old
 		}
-		i = (i + 1) & mask
-	}
-	old := x.slots[i].m
-	// Shift back the entries of the probe run that follow, so that no
-	// entry is separated from its home slot by an empty one.
-	for j := (i + 1) & mask; x.slots[j].m != nil; j = (j + 1) & mask {
-		home := x.slots[j].h & mask
-		// Entry j may move to i unless its home lies cyclically in (i, j].
-		if (j > i && (home <= i || home > j)) || (j < i && home <= i && home > j) {
-			x.slots[i] = x.slots[j]
-			i = j
-		}
-	}
-	x.slots[i] = nameSlot{}
-	x.n--
-	if len(x.slots) > nameIndexMin && x.n*8 <= len(x.slots) {
-		x.resize(len(x.slots) / 2)
-	}
-	return old
-}
-
-func (x *nameIndex) resize(n int) {
-	old := x.slots
-	x.slots = make([]nameSlot, n)
-	mask := uint64(n - 1)
-	for _, s := range old {
-		if s.m == nil {
-			continue
-		}
-		i := s.h & mask
-		for x.slots[i].m != nil {
-			i = (i + 1) & mask
-		}
-		x.slots[i] = s
 	}
 }
 
-// each calls f for every indexed model, in no particular order.
+// rebuild publishes a new table holding the live entries, sized for n
+// entries at a load of at most one half (none at all when n is 0), and
+// returns it.
+func (x *nameIndex) rebuild(n int) []nameSlot {
+	old := x.table()
+	var slots []nameSlot
+	if n > 0 {
+		size := nameIndexMin
+		for size < 2*n {
+			size *= 2
+		}
+		slots = make([]nameSlot, size)
+		mask := uint64(size - 1)
+		for i := range old {
+			o := &old[i]
+			m := o.m.Load()
+			if m == nil {
+				continue // empty or tombstone
+			}
+			t := o.tag.Load()
+			j := home(t, mask)
+			for slots[j].tag.Load() != 0 {
+				j = (j + 1) & mask
+			}
+			slots[j].fill(t, m)
+		}
+	}
+	x.used = x.n
+	x.publish(slots)
+	return slots
+}
+
+// reset empties the index. The caller holds the scope's mutex.
+func (x *nameIndex) reset() {
+	x.publish(nil)
+	x.n, x.used = 0, 0
+}
+
+// each calls f for every indexed model, in no particular order. The
+// caller holds the scope's mutex.
 func (x *nameIndex) each(f func(*Model)) {
-	for i := range x.slots {
-		if m := x.slots[i].m; m != nil {
+	slots := x.table()
+	for i := range slots {
+		if m := slots[i].m.Load(); m != nil {
 			f(m)
 		}
 	}

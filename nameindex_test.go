@@ -1,7 +1,9 @@
 package modelreg
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -21,7 +23,8 @@ func TestNameIndexModel(t *testing.T) {
 		}
 		var x nameIndex
 		ref := map[string]*Model{}
-		names := rapid.SampledFrom([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r"})
+		names := rapid.SampledFrom([]string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r",
+			strings.Repeat("x", inlineName+1), strings.Repeat("y", inlineName+1), strings.Repeat("z", inlineName)})
 		for i := range rapid.IntRange(1, 300).Draw(t, "ops") {
 			name := names.Draw(t, "name")
 			switch rapid.IntRange(0, 2).Draw(t, "op") {
@@ -62,8 +65,8 @@ func TestNameIndexModel(t *testing.T) {
 				t.Fatalf("each saw %d, want %d", seen, len(ref))
 			}
 		}
-		if len(x.slots) > nameIndexMin && x.n*8 <= len(x.slots) {
-			t.Fatalf("not shrunk: %d of %d", x.n, len(x.slots))
+		if len(x.table()) > nameIndexMin && x.n*8 <= len(x.table()) {
+			t.Fatalf("not shrunk: %d of %d", x.n, len(x.table()))
 		}
 	})
 }
@@ -81,7 +84,30 @@ func TestNameIndexShrinks(t *testing.T) {
 			t.Fatalf("%s missing", n)
 		}
 	}
-	if x.len() != 10 || len(x.slots) > 128 {
-		t.Errorf("len %d, %d slots", x.len(), len(x.slots))
+	if x.len() != 10 || len(x.table()) > 128 {
+		t.Errorf("len %d, %d slots", x.len(), len(x.table()))
+	}
+}
+
+// TestTenantContext checks that the tenant context behaves as a context
+// built by context.WithValue: other values, cancellation and wrapping.
+func TestTenantContext(t *testing.T) {
+	type other struct{}
+	base := context.WithValue(context.Background(), other{}, 7)
+	ctx, cancel := context.WithCancel(WithTenant(base, "acme"))
+	ctx = context.WithValue(ctx, other{}, 8)
+	if id, ok := TenantFromContext(ctx); !ok || id != "acme" {
+		t.Fatalf("tenant %q %v", id, ok)
+	}
+	if v := WithTenant(base, "x").Value(other{}); v != 7 {
+		t.Fatalf("parent value %v", v)
+	}
+	cancel()
+	if ctx.Err() == nil {
+		t.Fatal("not canceled")
+	}
+	//lint:ignore SA1012 a nil context stands for context.Background
+	if id, ok := TenantFromContext(WithTenant(nil, "n")); !ok || id != "n" {
+		t.Fatalf("nil parent: %q %v", id, ok)
 	}
 }

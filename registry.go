@@ -146,18 +146,13 @@ func (r *Registry) DefineJSON(ctx context.Context, data []byte) (*Model, error) 
 // It does not allocate.
 func (r *Registry) FindByName(ctx context.Context, name string) (*Model, bool) {
 	h := r.nameHash(name)
-	if s, _ := r.readScope(ctx); s != nil {
+	if s := r.nameScope(ctx); s != nil {
 		s.touch()
-		m := s.named.get(h, name)
-		s.mu.RUnlock()
-		if m != nil {
+		if m := s.named.get(h, name); m != nil {
 			return m, true
 		}
 	}
-	g := r.global
-	g.mu.RLock()
-	m := g.named.get(h, name)
-	g.mu.RUnlock()
+	m := r.global.named.get(h, name)
 	return m, m != nil
 }
 
@@ -278,7 +273,7 @@ func (r *Registry) RemoveModel(ctx context.Context, name string) (bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.dead {
+	if s.dead.Load() {
 		return false, nil
 	}
 	old := s.named.del(r.nameHash(name), name)

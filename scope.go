@@ -9,7 +9,13 @@ import (
 // scope holds the models of the global scope or of one tenant. All its
 // indexes belong to it alone, so dropping a scope drops them whole.
 type scope struct {
-	reg    *Registry
+	// The fields a name lookup reads come first, in one cache line.
+	reg *Registry
+	// named: name -> named model; read without locking (see nameIndex).
+	named   nameIndex
+	dead    atomic.Bool // cleaned up: no longer in the tenant index, never revived (set under mu)
+	touched atomic.Bool // a lookup happened since the last fold
+
 	id     string // tenant id, "" for the global scope
 	tenant bool
 	// created is the creation time (clock, unix ns); immutable.
@@ -19,12 +25,8 @@ type scope struct {
 	// registrations store the clock; lookups only set touched, which
 	// sweeps fold into lastActive (see Registry.fold).
 	lastActive atomic.Int64
-	touched    atomic.Bool
 
-	mu   sync.RWMutex
-	dead bool // cleaned up: no longer in the tenant index, never revived
-	// named: name -> named model.
-	named nameIndex
+	mu sync.RWMutex
 	// byKey: structure index key (a seeded 64-bit hash of the canonical
 	// form) -> chain (via Model.nextFP) of the models with that key,
 	// anonymous ones first. A hit is always confirmed by comparing the

@@ -166,7 +166,7 @@ func (s *scope) stats(now int64) (TenantStats, bool) {
 	s.fold(now)
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.dead {
+	if s.dead.Load() {
 		return TenantStats{}, false
 	}
 	last := s.lastActive.Load()

@@ -18,31 +18,55 @@ const GlobalScopeID = "global"
 
 type tenantKey struct{}
 
-// tenantValue is what WithTenant stores in a context: the id, and the
-// scope the last lookup made with this context found, so that repeated
-// lookups with one context skip the tenant index. The cached scope is only
-// used while it is live (checked under its lock): a cleaned-up scope is
-// dead, holds no model, and is replaced by the index's answer.
-type tenantValue struct {
+// tenantCtx is the context WithTenant returns: it carries the tenant id,
+// and the scope the last lookup made with this context found, so that
+// repeated lookups with one context skip the tenant index. The cached
+// scope is only used while it is live: a cleaned-up scope is dead, holds
+// no model, and is replaced by the index's answer. The context is its own
+// value (rather than a context.WithValue holding a pointer), so that a
+// lookup reaches the cached scope with one memory access fewer.
+type tenantCtx struct {
+	context.Context
 	id    string
 	scope atomic.Pointer[scope]
+}
+
+// Value returns the tenantCtx itself for the package's key, and otherwise
+// asks the parent.
+func (c *tenantCtx) Value(key any) any {
+	if key == (tenantKey{}) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// String describes the context as context.WithValue's contexts do.
+func (c *tenantCtx) String() string {
+	return fmt.Sprint(c.Context) + ".WithTenant(" + strconv.Quote(c.id) + ")"
 }
 
 // WithTenant returns a copy of ctx that carries the tenant id. Every
 // registry call made with the returned context acts in that tenant's
 // scope. The id is not checked here: registrations refuse an invalid id
 // with a *TenantIDError, and lookups treat it as a tenant that has no
-// models (they see the global named models only).
+// models (they see the global named models only). A nil ctx stands for
+// context.Background().
 func WithTenant(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, tenantKey{}, &tenantValue{id: id})
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return &tenantCtx{Context: ctx, id: id}
 }
 
-func tenantValueFrom(ctx context.Context) *tenantValue {
+func tenantValueFrom(ctx context.Context) *tenantCtx {
+	if tc, ok := ctx.(*tenantCtx); ok {
+		return tc // the common case: no dynamic call
+	}
 	if ctx == nil {
 		return nil
 	}
-	tv, _ := ctx.Value(tenantKey{}).(*tenantValue)
-	return tv
+	tc, _ := ctx.Value(tenantKey{}).(*tenantCtx)
+	return tc
 }
 
 // TenantFromContext returns the tenant id carried by ctx, and false when
