@@ -3,6 +3,7 @@ package definition
 import (
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -807,14 +808,14 @@ func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 	if count == 0 {
 		return nil
 	}
-	type entry struct {
-		name string
-		k    int
-	}
-	var small [16]entry
-	ents := small[:0]
-	if count > len(small) {
-		ents = make([]entry, 0, count)
+	// names[j] is the j-th name in document order, keys[j] its key node;
+	// ord is sorted instead of the names, so that sorting moves no
+	// pointers (no write barriers).
+	var smallNames [16]string
+	var smallKeys, smallOrd [16]int32
+	names, keys, ord := smallNames[:0], smallKeys[:0], smallOrd[:0]
+	if count > len(smallNames) {
+		names, keys, ord = make([]string, 0, count), make([]int32, 0, count), make([]int32, 0, count)
 	}
 	sorted := true
 	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
@@ -825,39 +826,46 @@ func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 			return p.errIn(string(key), k, ErrInvalidName, msg)
 		}
 		name := p.name(key)
-		if len(ents) > 0 && !less(ents[len(ents)-1].name, name) {
+		if len(names) > 0 && !less(names[len(names)-1], name) {
 			sorted = false
 		}
-		ents = append(ents, entry{name: name, k: k})
+		ord = append(ord, int32(len(names)))
+		names = append(names, name)
+		keys = append(keys, int32(k))
 	}
 	if !sorted {
-		// Insertion sort (stable): the later of two equal names stays
-		// after, so it is the one reported as a duplicate.
-		for a := 1; a < len(ents); a++ {
-			for b := a; b > 0 && less(ents[b].name, ents[b-1].name); b-- {
-				ents[b], ents[b-1] = ents[b-1], ents[b]
+		// A stable sort: the later of two equal names stays after, so it
+		// is the one reported as a duplicate.
+		if len(ord) <= 32 {
+			for a := 1; a < len(ord); a++ {
+				for b := a; b > 0 && less(names[ord[b]], names[ord[b-1]]); b-- {
+					ord[b], ord[b-1] = ord[b-1], ord[b]
+				}
 			}
+		} else {
+			slices.SortStableFunc(ord, func(x, y int32) int { return strings.Compare(names[x], names[y]) })
 		}
-		for a := 1; a < len(ents); a++ {
-			if ents[a].name == ents[a-1].name {
-				return p.errIn(ents[a].name, ents[a].k, ErrInvalid, "duplicate property name")
+		for a := 1; a < len(ord); a++ {
+			if j := ord[a]; names[j] == names[ord[a-1]] {
+				return p.errIn(names[j], int(keys[j]), ErrInvalid, "duplicate property name")
 			}
 		}
 	}
 	o.Properties = p.allocProps(count)
 	w := 0
-	for _, e := range ents {
+	for _, j := range ord {
+		k := int(keys[j])
 		prop := &o.Properties[w]
-		prop.Name = e.name
-		p.path = append(p.path, seg{n: int32(e.k), kind: segKey})
-		rm, err := p.decl(e.k+1, prop, removed != nil)
+		prop.Name = names[j]
+		p.path = append(p.path, seg{n: int32(k), kind: segKey})
+		rm, err := p.decl(k+1, prop, removed != nil)
 		if err != nil {
 			return err
 		}
 		p.path = p.path[:len(p.path)-1]
 		if rm {
 			*prop = Property{}
-			*removed = append(*removed, e.name)
+			*removed = append(*removed, names[j])
 			continue
 		}
 		w++
