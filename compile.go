@@ -42,6 +42,13 @@ type compiler struct {
 	topEnd   int
 	topKey   uint64
 	topKids  int32 // first top-level child, -1: none
+	// owned: the definition was parsed by the registry and is referenced
+	// by nobody else, so the named model may take its top-level property
+	// slice over (pointing its nested types at the interned objects)
+	// instead of copying it. Anonymous models always copy: they may
+	// outlive the named model, and must not keep its definition's memory
+	// (which the parser may allocate in one block) alive.
+	owned bool
 }
 
 var compilerPool = sync.Pool{New: func() any { return new(compiler) }}
@@ -189,8 +196,8 @@ func (c *compiler) typ(t *definition.Type, depth int, path []byte) error {
 }
 
 // kids returns the models of the children starting at first, without
-// duplicates, in order.
-func (c *compiler) kids(first int32) []*Model {
+// duplicates, in order, in inline when they fit.
+func (c *compiler) kids(first int32, inline []*Model) []*Model {
 	n := 0
 	for k := first; k >= 0; k = c.pend[k].next {
 		n++
@@ -198,7 +205,10 @@ func (c *compiler) kids(first int32) []*Model {
 	if n == 0 {
 		return nil
 	}
-	out := make([]*Model, 0, n)
+	out := inline[:0:min(n, len(inline))]
+	if n > len(inline) {
+		out = make([]*Model, 0, n)
+	}
 outer:
 	for k := first; k >= 0; k = c.pend[k].next {
 		m := c.pend[k].model
@@ -214,10 +224,27 @@ outer:
 
 // build fills dst with a copy of src whose nested types point to the
 // interned objects of the children starting at kid (they are linked in
-// property order, which is the order their types appear in src).
-func (c *compiler) build(dst, src *definition.Object, kid int32) {
+// property order, which is the order their types appear in src). With
+// owned, src is nobody else's: dst takes its properties over, in place.
+func (c *compiler) build(dst, src *definition.Object, kid int32, owned bool) {
 	dst.Strict = src.Strict
 	if len(src.Properties) == 0 {
+		return
+	}
+	if owned {
+		// Nobody else has src: take its properties over, in place (array
+		// element types included, they are src's own too).
+		dst.Properties = src.Properties
+		for i := range dst.Properties {
+			t := &dst.Properties[i].Type
+			for t.Kind == definition.KindArray {
+				t = t.Elem
+			}
+			if t.Kind == definition.KindNested {
+				t.Object = c.pend[kid].model.obj
+				kid = c.pend[kid].next
+			}
+		}
 		return
 	}
 	dst.Properties = make([]definition.Property, len(src.Properties))
@@ -266,13 +293,13 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 			p.reused = true
 		} else {
 			am := new(anonModel)
-			c.build(&am.obj, p.src, p.firstChild)
+			c.build(&am.obj, p.src, p.firstChild, false)
 			m = &am.Model
 			m.tenant = s.id
 			m.obj = &am.obj
 			m.canonical = append([]byte(nil), canon...)
 			m.key = p.key
-			m.nested = c.kids(p.firstChild)
+			m.nested = c.kids(p.firstChild, am.nestedBuf[:])
 			m.approx = approxModelBytes(m)
 			s.addAnon(m)
 			if created != nil {

@@ -39,13 +39,19 @@ type Model struct {
 // namedModel allocates a named model and its compiled definition together.
 type namedModel struct {
 	Model
-	def definition.Definition
+	def       definition.Definition
+	nestedBuf [inlineNested]*Model // Model.nested when it fits
 }
+
+// inlineNested is how many nested models a model holds without a
+// separate allocation.
+const inlineNested = 3
 
 // anonModel allocates an anonymous model and its compiled object together.
 type anonModel struct {
 	Model
-	obj definition.Object
+	obj       definition.Object
+	nestedBuf [inlineNested]*Model // Model.nested when it fits
 }
 
 // Name returns the model's name, or "" for an anonymous model.
