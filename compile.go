@@ -42,13 +42,6 @@ type compiler struct {
 	topEnd   int
 	topKey   uint64
 	topKids  int32 // first top-level child, -1: none
-	// owned: the definition was parsed by the registry and is referenced
-	// by nobody else, so the named model may take its top-level property
-	// slice over (pointing its nested types at the interned objects)
-	// instead of copying it. Anonymous models always copy: they may
-	// outlive the named model, and must not keep its definition's memory
-	// (which the parser may allocate in one block) alive.
-	owned bool
 }
 
 var compilerPool = sync.Pool{New: func() any { return new(compiler) }}
@@ -224,27 +217,10 @@ outer:
 
 // build fills dst with a copy of src whose nested types point to the
 // interned objects of the children starting at kid (they are linked in
-// property order, which is the order their types appear in src). With
-// owned, src is nobody else's: dst takes its properties over, in place.
-func (c *compiler) build(dst, src *definition.Object, kid int32, owned bool) {
+// property order, which is the order their types appear in src).
+func (c *compiler) build(dst, src *definition.Object, kid int32) {
 	dst.Strict = src.Strict
 	if len(src.Properties) == 0 {
-		return
-	}
-	if owned {
-		// Nobody else has src: take its properties over, in place (array
-		// element types included, they are src's own too).
-		dst.Properties = src.Properties
-		for i := range dst.Properties {
-			t := &dst.Properties[i].Type
-			for t.Kind == definition.KindArray {
-				t = t.Elem
-			}
-			if t.Kind == definition.KindNested {
-				t.Object = c.pend[kid].model.obj
-				kid = c.pend[kid].next
-			}
-		}
 		return
 	}
 	dst.Properties = make([]definition.Property, len(src.Properties))
@@ -293,7 +269,7 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 			p.reused = true
 		} else {
 			am := new(anonModel)
-			c.build(&am.obj, p.src, p.firstChild, false)
+			c.build(&am.obj, p.src, p.firstChild)
 			m = &am.Model
 			m.tenant = s.id
 			m.obj = &am.obj

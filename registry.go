@@ -22,13 +22,6 @@ import (
 // not retained (the model holds a compiled copy that shares its settings
 // and property options).
 func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Model, error) {
-	return r.define(ctx, def, false)
-}
-
-// define is Define; owned reports that def was parsed by the registry and
-// is referenced by nobody else, so the model may take its parts over
-// instead of copying them.
-func (r *Registry) define(ctx context.Context, def *definition.Definition, owned bool) (*Model, error) {
 	if def == nil {
 		return nil, &DefinitionError{Msg: "nil definition"}
 	}
@@ -41,7 +34,6 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, owned
 		pol = r.Policy(id)
 	}
 	c := r.getCompiler(pol.MaxDepth)
-	c.owned = owned
 	defer r.putCompiler(c)
 	if err := c.compile(def); err != nil {
 		if c.tooDeep {
@@ -103,7 +95,7 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, owned
 	approx0 := s.approx
 	reuses := c.intern(s, createdp)
 	anonCreated := s.nAnon - nAnon0
-	c.build(m.obj, &def.Object, c.topKids, c.owned)
+	c.build(m.obj, &def.Object, c.topKids)
 	m.nested = c.kids(c.topKids, nm.nestedBuf[:])
 	m.approx = approxModelBytes(m)
 	released := s.putNamed(m, old)
@@ -145,7 +137,7 @@ func (r *Registry) DefineJSON(ctx context.Context, data []byte) (*Model, error) 
 	if err != nil {
 		return nil, err
 	}
-	return r.define(ctx, def, true)
+	return r.Define(ctx, def)
 }
 
 // FindByName returns the named model called name that ctx can see: the
