@@ -87,6 +87,79 @@ func (s *Server) releaseScope(t *tenantState) {
 	}
 }
 
+// authorizeScope authenticates r and resolves the scope it addresses.
+func (s *Server) authorizeScope(r *http.Request) (principal, string, error) {
+	p, err := s.authorize(r)
+	if err != nil {
+		return principal{}, "", err
+	}
+	scope, err := s.scopeOf(r, p)
+	if err != nil {
+		return principal{}, "", err
+	}
+	return p, scope, nil
+}
+
+// pinnedScope is a scope held resident (read-locked) while a handler reads
+// it. A handler defers release and also calls it once its response is
+// ready but before writing it: a tenant is let go of before the response
+// is written, so a slow client cannot hold up its unloading. release is
+// idempotent.
+type pinnedScope struct {
+	s    *Server
+	t    *tenantState
+	ctx  context.Context // selects the scope in the registry
+	held bool
+}
+
+// pinScope acquires scope (loading a tenant if needed) for a read; see
+// pinnedScope.
+func (s *Server) pinScope(ctx context.Context, scope string) (pinnedScope, error) {
+	t, err := s.acquireScope(ctx, scope)
+	if err != nil {
+		return pinnedScope{}, err
+	}
+	return pinnedScope{s: s, t: t, ctx: scopeCtx(ctx, scope), held: true}, nil
+}
+
+// release lets go of the scope; calls after the first do nothing.
+func (ps *pinnedScope) release() {
+	if ps.held {
+		ps.held = false
+		ps.s.releaseScope(ps.t)
+	}
+}
+
+// lockScope locks scope for a write and returns its state, loading a
+// tenant if needed (creating it if create is set, else a missing tenant is
+// a tenantNotFound problem). Writes to a scope are serialised, so the store
+// and the registry see them in the same order. The caller must call unlock
+// once done; on error nothing is held.
+func (s *Server) lockScope(ctx context.Context, scope string, create bool) (state *tenantState, unlock func(), err error) {
+	if scope == store.Global {
+		s.globalMu.Lock()
+		return s.global, s.globalMu.Unlock, nil
+	}
+	mu := s.stripe(scope)
+	mu.Lock()
+	held := false
+	defer func() {
+		if !held {
+			mu.Unlock()
+		}
+	}()
+	state, err = s.loadLocked(ctx, scope, create)
+	if errors.Is(err, errNoTenant) {
+		return nil, nil, tenantNotFound(scope)
+	}
+	if err != nil {
+		return nil, nil, s.storeError(err)
+	}
+	state.active.Store(true) // a write is activity
+	held = true
+	return state, mu.Unlock, nil
+}
+
 // storeError turns a store (or load) error into a problem.
 func (s *Server) storeError(err error) error {
 	switch {
@@ -298,11 +371,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 // ---- models -------------------------------------------------------------
 
 func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
-	if err != nil {
-		return err
-	}
-	scope, err := s.scopeOf(r, p)
+	p, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
@@ -334,28 +403,15 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx := r.Context()
 
-	// Writes to a scope are serialised, so the store and the registry see
-	// them in the same order.
-	var state *tenantState
-	if scope == store.Global {
-		s.globalMu.Lock()
-		defer s.globalMu.Unlock()
-		state = s.global
-	} else {
-		mu := s.stripe(scope)
-		mu.Lock()
-		defer mu.Unlock()
-		// Only the admin creates tenants. A tenant token implies its
-		// tenant exists, unless the tenant was deleted after the token
-		// was checked: then this write must not bring it back.
-		state, err = s.loadLocked(ctx, scope, p.admin)
-		if errors.Is(err, errNoTenant) {
-			return tenantNotFound(scope)
-		}
-		if err != nil {
-			return s.storeError(err)
-		}
-		state.active.Store(true) // a write is activity
+	// Only the admin creates tenants. A tenant token implies its tenant
+	// exists, unless the tenant was deleted after the token was checked:
+	// then this write must not bring it back.
+	state, unlock, err := s.lockScope(ctx, scope, p.admin)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if scope != store.Global {
 		// Refuse what the registry would refuse before touching the
 		// store (the rest is caught after, and undone).
 		if pol := s.reg.Policy(scope); pol.MaxModels > 0 {
@@ -438,26 +494,17 @@ func condition(r *http.Request) (store.Condition, error) {
 }
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
-	if err != nil {
-		return err
-	}
-	scope, err := s.scopeOf(r, p)
+	_, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
 	name := r.PathValue("name")
-	t, err := s.acquireScope(r.Context(), scope)
+	ps, err := s.pinScope(r.Context(), scope)
 	if err != nil {
 		return err
 	}
-	held := true
-	defer func() {
-		if held {
-			s.releaseScope(t)
-		}
-	}()
-	m, ok := s.reg.FindByName(scopeCtx(r.Context(), scope), name)
+	defer ps.release()
+	m, ok := s.reg.FindByName(ps.ctx, name)
 	if !ok {
 		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
@@ -465,10 +512,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Let go of the tenant before writing: a slow client must not
-	// hold up its unloading.
-	s.releaseScope(t)
-	held = false
+	ps.release() // before writing: see pinnedScope
 	if resp.Revision > 0 {
 		w.Header().Set("ETag", etag(resp.Revision))
 	}
@@ -476,25 +520,16 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
+	_, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
-	scope, err := s.scopeOf(r, p)
+	ps, err := s.pinScope(r.Context(), scope)
 	if err != nil {
 		return err
 	}
-	t, err := s.acquireScope(r.Context(), scope)
-	if err != nil {
-		return err
-	}
-	held := true
-	defer func() {
-		if held {
-			s.releaseScope(t)
-		}
-	}()
-	models := s.reg.Models(scopeCtx(r.Context(), scope))
+	defer ps.release()
+	models := s.reg.Models(ps.ctx)
 	out := struct {
 		Models []modelJSON `json:"models"`
 	}{Models: make([]modelJSON, 0, len(models))}
@@ -505,19 +540,12 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 		}
 		out.Models = append(out.Models, mj)
 	}
-	// Let go of the tenant before writing: a slow client must not
-	// hold up its unloading.
-	s.releaseScope(t)
-	held = false
+	ps.release() // before writing: see pinnedScope
 	return writeJSON(w, http.StatusOK, out)
 }
 
 func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
-	if err != nil {
-		return err
-	}
-	scope, err := s.scopeOf(r, p)
+	p, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
@@ -526,24 +554,11 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := r.PathValue("name")
 	ctx := r.Context()
-	var state *tenantState
-	if scope == store.Global {
-		s.globalMu.Lock()
-		defer s.globalMu.Unlock()
-		state = s.global
-	} else {
-		mu := s.stripe(scope)
-		mu.Lock()
-		defer mu.Unlock()
-		state, err = s.loadLocked(ctx, scope, false)
-		if errors.Is(err, errNoTenant) {
-			return tenantNotFound(scope)
-		}
-		if err != nil {
-			return s.storeError(err)
-		}
-		state.active.Store(true)
+	state, unlock, err := s.lockScope(ctx, scope, false)
+	if err != nil {
+		return err
 	}
+	defer unlock()
 	t0 := time.Now()
 	err = s.st.DeleteModel(ctx, scope, name)
 	s.m.observeStore("delete_model", t0)
@@ -564,11 +579,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 // ---- lookup and validation ----------------------------------------------
 
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
-	if err != nil {
-		return err
-	}
-	scope, err := s.scopeOf(r, p)
+	_, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
@@ -602,17 +613,12 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 		}
 		return pr
 	}
-	t, err := s.acquireScope(r.Context(), scope)
+	ps, err := s.pinScope(r.Context(), scope)
 	if err != nil {
 		return err
 	}
-	held := true
-	defer func() {
-		if held {
-			s.releaseScope(t)
-		}
-	}()
-	m, ok := s.reg.FindByStructure(scopeCtx(r.Context(), scope), props)
+	defer ps.release()
+	m, ok := s.reg.FindByStructure(ps.ctx, props)
 	if !ok {
 		return problem(ProblemNoMatch, "no model has this structure")
 	}
@@ -620,19 +626,12 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Let go of the tenant before writing: a slow client must not
-	// hold up its unloading.
-	s.releaseScope(t)
-	held = false
+	ps.release() // before writing: see pinnedScope
 	return writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
-	if err != nil {
-		return err
-	}
-	scope, err := s.scopeOf(r, p)
+	_, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
@@ -644,22 +643,16 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	}
 	*in = body
 	name := r.PathValue("name")
-	t, err := s.acquireScope(r.Context(), scope)
+	ps, err := s.pinScope(r.Context(), scope)
 	if err != nil {
 		return err
 	}
-	held := true
-	defer func() {
-		if held {
-			s.releaseScope(t)
-		}
-	}()
-	ctx := scopeCtx(r.Context(), scope)
-	m, ok := s.reg.FindByName(ctx, name)
+	defer ps.release()
+	m, ok := s.reg.FindByName(ps.ctx, name)
 	if !ok {
 		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
-	v, err := s.validator(t, scope, m)
+	v, err := s.validator(ps.t, scope, m)
 	if err != nil {
 		pr := problem(ProblemInternal, "model %q cannot validate documents: %v", name, err)
 		pr.cause = err
@@ -687,10 +680,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	}
 	out = append(out, '}', '\n')
 	*outp = out
-	// Let go of the tenant before writing: a slow client must not
-	// hold up its unloading.
-	s.releaseScope(t)
-	held = false
+	ps.release() // before writing: see pinnedScope
 	h := w.Header()
 	h["Content-Type"] = []string{"application/json"}
 	h["Content-Length"] = []string{strconv.Itoa(len(out))}
@@ -741,30 +731,20 @@ func (s *Server) validator(t *tenantState, scope string, m *modelreg.Model) (*do
 }
 
 func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
-	if err != nil {
-		return err
-	}
-	scope, err := s.scopeOf(r, p)
+	_, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
 	name := r.PathValue("name")
-	t, err := s.acquireScope(r.Context(), scope)
+	ps, err := s.pinScope(r.Context(), scope)
 	if err != nil {
 		return err
 	}
-	held := true
-	defer func() {
-		if held {
-			s.releaseScope(t)
-		}
-	}()
-	ctx := scopeCtx(r.Context(), scope)
-	if _, ok := s.reg.FindByName(ctx, name); !ok {
+	defer ps.release()
+	if _, ok := s.reg.FindByName(ps.ctx, name); !ok {
 		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
-	b, err := document.NamedSchema(name, s.reg.Resolver(ctx))
+	b, err := document.NamedSchema(name, s.reg.Resolver(ps.ctx))
 	if err != nil {
 		var me *document.ModelError
 		if errors.As(err, &me) && me.Code == document.CodeUnresolvedRef {
@@ -774,10 +754,7 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	// Let go of the tenant before writing: a slow client must not
-	// hold up its unloading.
-	s.releaseScope(t)
-	held = false
+	ps.release() // before writing: see pinnedScope
 	w.Header().Set("Content-Type", "application/schema+json")
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
