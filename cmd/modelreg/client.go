@@ -91,6 +91,15 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) ([]by
 	return b, nil
 }
 
+// show sends a request and prints the JSON body of its answer indented.
+func (c *client) show(ctx context.Context, method, path string, body []byte) error {
+	b, err := c.do(ctx, method, path, body)
+	if err != nil {
+		return err
+	}
+	return c.printJSON(b)
+}
+
 // printJSON writes a JSON body indented.
 func (c *client) printJSON(b []byte) error {
 	var out bytes.Buffer
@@ -161,14 +170,27 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		}
 		return nil
 	}
+	// scopeNoArgs is scope() for a command that takes no arguments.
+	scopeNoArgs := func() (string, error) {
+		sc, err := scope()
+		if err != nil {
+			return "", err
+		}
+		return sc, noArgs()
+	}
+	// scopeName is scope() and name() for a command on one model.
+	scopeName := func() (sc, n string, err error) {
+		if sc, err = scope(); err != nil {
+			return "", "", err
+		}
+		n, err = name()
+		return sc, n, err
+	}
 
 	switch cmd {
 	case "define":
-		sc, err := scope()
+		sc, err := scopeNoArgs()
 		if err != nil {
-			return err
-		}
-		if err := noArgs(); err != nil {
 			return err
 		}
 		data, err := readInput(*file)
@@ -177,27 +199,15 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		}
 		return c.define(ctx, sc, data)
 	case "get", "delete", "schema":
-		sc, err := scope()
-		if err != nil {
-			return err
-		}
-		n, err := name()
+		sc, n, err := scopeName()
 		if err != nil {
 			return err
 		}
 		switch cmd {
 		case "get":
-			b, err := c.do(ctx, "GET", sc+"/models/"+n, nil)
-			if err != nil {
-				return err
-			}
-			return c.printJSON(b)
+			return c.show(ctx, "GET", sc+"/models/"+n, nil)
 		case "schema":
-			b, err := c.do(ctx, "GET", sc+"/models/"+n+"/schema", nil)
-			if err != nil {
-				return err
-			}
-			return c.printJSON(b)
+			return c.show(ctx, "GET", sc+"/models/"+n+"/schema", nil)
 		}
 		if _, err := c.do(ctx, "DELETE", sc+"/models/"+n, nil); err != nil {
 			return err
@@ -205,24 +215,14 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		fmt.Fprintf(stdout, "deleted %s\n", pos[0])
 		return nil
 	case "list":
-		sc, err := scope()
+		sc, err := scopeNoArgs()
 		if err != nil {
 			return err
 		}
-		if err := noArgs(); err != nil {
-			return err
-		}
-		b, err := c.do(ctx, "GET", sc+"/models", nil)
-		if err != nil {
-			return err
-		}
-		return c.printJSON(b)
+		return c.show(ctx, "GET", sc+"/models", nil)
 	case "lookup":
-		sc, err := scope()
+		sc, err := scopeNoArgs()
 		if err != nil {
-			return err
-		}
-		if err := noArgs(); err != nil {
 			return err
 		}
 		data, err := readInput(*file)
@@ -230,17 +230,9 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 			return err
 		}
 		body := append(append([]byte(`{"properties": `), bytes.TrimSpace(data)...), '}')
-		b, err := c.do(ctx, "POST", sc+"/lookup", body)
-		if err != nil {
-			return err
-		}
-		return c.printJSON(b)
+		return c.show(ctx, "POST", sc+"/lookup", body)
 	case "validate":
-		sc, err := scope()
-		if err != nil {
-			return err
-		}
-		n, err := name()
+		sc, n, err := scopeName()
 		if err != nil {
 			return err
 		}
@@ -248,11 +240,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if err != nil {
 			return err
 		}
-		b, err := c.do(ctx, "POST", sc+"/models/"+n+"/validate", data)
-		if err != nil {
-			return err
-		}
-		return c.printJSON(b)
+		return c.show(ctx, "POST", sc+"/models/"+n+"/validate", data)
 	case "stats":
 		if err := noArgs(); err != nil {
 			return err
@@ -261,11 +249,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if *tenant != "" {
 			path = "/v1/tenants/" + url.PathEscape(*tenant) + "/stats"
 		}
-		b, err := c.do(ctx, "GET", path, nil)
-		if err != nil {
-			return err
-		}
-		return c.printJSON(b)
+		return c.show(ctx, "GET", path, nil)
 	case "tenants":
 		if err := noArgs(); err != nil {
 			return err
@@ -283,11 +267,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if cmd == "evict" {
 			method, path = "POST", tp+"/evict"
 		}
-		b, err := c.do(ctx, method, path, nil)
-		if err != nil {
-			return err
-		}
-		return c.printJSON(b)
+		return c.show(ctx, method, path, nil)
 	case "token":
 		if len(pos) != 1 || pos[0] != "issue" {
 			return fmt.Errorf("%w: expected \"token issue --tenant ID\"", errUsage)
