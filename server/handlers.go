@@ -100,6 +100,33 @@ func (s *Server) authorizeScope(r *http.Request) (principal, string, error) {
 	return p, scope, nil
 }
 
+// authorizeTenant authenticates r and checks its access to the tenant the
+// URL names.
+func (s *Server) authorizeTenant(r *http.Request) (principal, string, error) {
+	p, err := s.authorize(r)
+	if err != nil {
+		return principal{}, "", err
+	}
+	id, err := s.tenantAccess(r, p)
+	if err != nil {
+		return principal{}, "", err
+	}
+	return p, id, nil
+}
+
+// adminTenant is authorizeTenant for an admin-only operation; doing names
+// it in the forbidden problem ("<doing> needs the admin token").
+func (s *Server) adminTenant(r *http.Request, doing string) (string, error) {
+	p, id, err := s.authorizeTenant(r)
+	if err != nil {
+		return "", err
+	}
+	if !p.admin {
+		return "", problem(ProblemForbidden, "%s needs the admin token", doing)
+	}
+	return id, nil
+}
+
 // pinnedScope is a scope held resident (read-locked) while a handler reads
 // it. A handler defers release and also calls it once its response is
 // ready but before writing it: a tenant is let go of before the response
@@ -782,16 +809,9 @@ func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
-	p, err := s.authorize(r)
+	id, err := s.adminTenant(r, "deleting a tenant")
 	if err != nil {
 		return err
-	}
-	id, err := s.tenantAccess(r, p)
-	if err != nil {
-		return err
-	}
-	if !p.admin {
-		return problem(ProblemForbidden, "deleting a tenant needs the admin token")
 	}
 	ctx := r.Context()
 	mu := s.stripe(id)
@@ -838,16 +858,9 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) evictTenant(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
+	id, err := s.adminTenant(r, "evicting a tenant")
 	if err != nil {
 		return err
-	}
-	id, err := s.tenantAccess(r, p)
-	if err != nil {
-		return err
-	}
-	if !p.admin {
-		return problem(ProblemForbidden, "evicting a tenant needs the admin token")
 	}
 	ctx := r.Context()
 	mu := s.stripe(id)
@@ -892,11 +905,7 @@ type tenantMemoryJSON struct {
 }
 
 func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
-	if err != nil {
-		return err
-	}
-	id, err := s.tenantAccess(r, p)
+	_, id, err := s.authorizeTenant(r)
 	if err != nil {
 		return err
 	}
@@ -921,16 +930,9 @@ func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.authorize(r)
+	id, err := s.adminTenant(r, "issuing tokens")
 	if err != nil {
 		return err
-	}
-	id, err := s.tenantAccess(r, p)
-	if err != nil {
-		return err
-	}
-	if !p.admin {
-		return problem(ProblemForbidden, "issuing tokens needs the admin token")
 	}
 	tok, rec := newTenantToken(id)
 	t0 := time.Now()
