@@ -2,7 +2,6 @@ package modelreg
 
 import (
 	"strconv"
-	"sync"
 
 	"github.com/modelreg/modelreg/definition"
 )
@@ -33,7 +32,8 @@ type pending struct {
 type compiler struct {
 	r        *Registry
 	pend     []pending
-	arena    []byte
+	arena    []byte            // the model's canonical bytes
+	spans    []definition.Span // where each pending object's canonical bytes lie in arena
 	nodes    int
 	depth    int // deepest level seen (1 = the model itself)
 	maxDepth int // quota, <= 0: none
@@ -44,22 +44,26 @@ type compiler struct {
 	topKids  int32 // first top-level child, -1: none
 }
 
-var compilerPool = sync.Pool{New: func() any { return new(compiler) }}
-
+// getCompiler returns a compiler from the registry's pool (see
+// Registry.compilers): its scratch slices are reused from one definition
+// to the next.
 func (r *Registry) getCompiler(maxDepth int) *compiler {
-	c := compilerPool.Get().(*compiler)
+	c, _ := r.compilers.Get().(*compiler)
+	if c == nil {
+		c = new(compiler)
+	}
 	c.r = r
 	c.maxDepth = maxDepth
 	return c
 }
 
 func (r *Registry) putCompiler(c *compiler) {
-	if cap(c.arena) > 256<<10 || cap(c.pend) > 4096 {
+	if cap(c.arena) > 256<<10 || cap(c.pend) > 4096 || cap(c.spans) > 4096 {
 		return
 	}
 	clear(c.pend[:cap(c.pend)]) // drop pointers to Objects and Models
-	*c = compiler{pend: c.pend[:0], arena: c.arena[:0]}
-	compilerPool.Put(c)
+	*c = compiler{pend: c.pend[:0], arena: c.arena[:0], spans: c.spans[:0]}
+	r.compilers.Put(c)
 }
 
 func defErr(path []byte, msg string) error {
@@ -78,17 +82,23 @@ func (c *compiler) compile(def *definition.Definition) error {
 		return err
 	}
 	c.topKids = c.adopt(0, -1)
+	// One walk writes the model's canonical form; a nested object's
+	// canonical form is a part of it (its parent's includes it verbatim),
+	// and the walk says where. The checking walk above recorded the
+	// nested objects in the same order (post-order, properties in order).
+	c.arena, c.spans = def.Object.AppendCanonicalSpans(c.arena[:0], c.spans[:0])
+	if len(c.spans) != len(c.pend) {
+		return defErr(nil, "nested objects changed while compiling")
+	}
 	for i := range c.pend {
 		p := &c.pend[i]
-		p.start = len(c.arena)
-		c.arena = appendCanonical(c.arena, p.src)
-		p.end = len(c.arena)
+		sp := c.spans[i]
+		p.start, p.end = sp.Start, sp.End
 		p.key = c.r.hash(c.arena[p.start:p.end])
 	}
-	c.topStart = len(c.arena)
-	c.arena = appendCanonical(c.arena, &def.Object)
+	c.topStart = 0
 	c.topEnd = len(c.arena)
-	c.topKey = c.r.hash(c.arena[c.topStart:c.topEnd])
+	c.topKey = c.r.hash(c.arena)
 	return nil
 }
 

@@ -124,7 +124,8 @@ type Registry struct {
 	ctr counters
 	gau gauges
 
-	bufs sync.Pool // *[]byte canonical buffers
+	bufs      sync.Pool // *[]byte canonical buffers
+	compilers sync.Pool // *compiler: per-definition scratch (see getCompiler)
 }
 
 const (

@@ -62,6 +62,27 @@ func (o *Object) Canonical() []byte {
 // equal exactly when their canonical forms are equal. The Object must be
 // valid as Parse builds it (properties sorted by name, names unique).
 func (o *Object) AppendCanonical(dst []byte) []byte {
+	return o.appendCanonical(dst, nil)
+}
+
+// A Span is the range dst[Start:End] of the bytes appended by
+// AppendCanonicalSpans.
+type Span struct{ Start, End int }
+
+// AppendCanonicalSpans appends the canonical form of the structure to dst,
+// exactly as AppendCanonical does, and appends to spans where the canonical
+// form of every nested object (KindNested, in arrays too) lies in the
+// result: in post-order (an object after the objects nested in it), and
+// siblings in property order. A nested object's canonical form is thus
+// known without walking it again.
+func (o *Object) AppendCanonicalSpans(dst []byte, spans []Span) ([]byte, []Span) {
+	dst = o.appendCanonical(dst, &spans)
+	return dst, spans
+}
+
+// appendCanonical appends the canonical form, recording the spans of
+// nested objects in *spans unless spans is nil.
+func (o *Object) appendCanonical(dst []byte, spans *[]Span) []byte {
 	dst = append(dst, `{"properties":{`...)
 	for i := range o.Properties {
 		p := &o.Properties[i]
@@ -87,7 +108,7 @@ func (o *Object) AppendCanonical(dst []byte) []byte {
 			dst = append(dst, `"required":true,`...)
 		}
 		dst = append(dst, `"type":`...)
-		dst = p.Type.appendCanonical(dst)
+		dst = p.Type.appendCanonical(dst, spans)
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `},"strict":`...)
@@ -157,14 +178,14 @@ func (s Strictness) String() string {
 	return "invalid"
 }
 
-func (t *Type) appendCanonical(dst []byte) []byte {
+func (t *Type) appendCanonical(dst []byte, spans *[]Span) []byte {
 	switch t.Kind {
 	case KindArray:
 		dst = append(dst, '[')
 		if t.Elem == nil {
 			dst = append(dst, `"any"`...)
 		} else {
-			dst = t.Elem.appendCanonical(dst)
+			dst = t.Elem.appendCanonical(dst, spans)
 		}
 		return append(dst, ']')
 	case KindRef:
@@ -172,10 +193,16 @@ func (t *Type) appendCanonical(dst []byte) []byte {
 		dst = appendString(dst, t.Ref)
 		return append(dst, '}')
 	case KindNested:
+		start := len(dst)
 		if t.Object == nil {
-			return append(dst, `{"properties":{},"strict":false}`...)
+			dst = append(dst, `{"properties":{},"strict":false}`...)
+		} else {
+			dst = t.Object.appendCanonical(dst, spans)
 		}
-		return t.Object.AppendCanonical(dst)
+		if spans != nil {
+			*spans = append(*spans, Span{start, len(dst)})
+		}
+		return dst
 	}
 	if name := builtinName(t.Kind); name != "" {
 		dst = append(dst, '"')
