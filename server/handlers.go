@@ -89,25 +89,23 @@ func (s *Server) releaseScope(t *tenantState) {
 
 // authorizeScope authenticates r and resolves the scope it addresses.
 func (s *Server) authorizeScope(r *http.Request) (principal, string, error) {
-	p, err := s.authorize(r)
-	if err != nil {
-		return principal{}, "", err
-	}
-	scope, err := s.scopeOf(r, p)
-	if err != nil {
-		return principal{}, "", err
-	}
-	return p, scope, nil
+	return s.authorizeWith(r, s.scopeOf)
 }
 
 // authorizeTenant authenticates r and checks its access to the tenant the
 // URL names.
 func (s *Server) authorizeTenant(r *http.Request) (principal, string, error) {
+	return s.authorizeWith(r, s.tenantAccess)
+}
+
+// authorizeWith authenticates r, then resolves what it addresses with
+// resolve (which checks the principal's access).
+func (s *Server) authorizeWith(r *http.Request, resolve func(*http.Request, principal) (string, error)) (principal, string, error) {
 	p, err := s.authorize(r)
 	if err != nil {
 		return principal{}, "", err
 	}
-	id, err := s.tenantAccess(r, p)
+	id, err := resolve(r, p)
 	if err != nil {
 		return principal{}, "", err
 	}
