@@ -227,13 +227,14 @@ outer:
 
 // build fills dst with a copy of src whose nested types point to the
 // interned objects of the children starting at kid (they are linked in
-// property order, which is the order their types appear in src).
-func (c *compiler) build(dst, src *definition.Object, kid int32) {
+// property order, which is the order their types appear in src). props
+// (len(src.Properties) long) receives the properties.
+func (c *compiler) build(dst, src *definition.Object, kid int32, props []definition.Property) {
 	dst.Strict = src.Strict
 	if len(src.Properties) == 0 {
 		return
 	}
-	dst.Properties = make([]definition.Property, len(src.Properties))
+	dst.Properties = props
 	copy(dst.Properties, src.Properties)
 	for i := range dst.Properties {
 		t := &dst.Properties[i].Type
@@ -278,8 +279,8 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 			reuses++
 			p.reused = true
 		} else {
-			am := new(anonModel)
-			c.build(&am.obj, p.src, p.firstChild)
+			am, props := allocModel[anonModel](len(p.src.Properties))
+			c.build(&am.obj, p.src, p.firstChild, props)
 			m = &am.Model
 			m.tenant = s.id
 			m.obj = &am.obj

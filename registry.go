@@ -41,7 +41,8 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 		}
 		return nil, err
 	}
-	nm := &namedModel{def: definition.Definition{Name: def.Name, Settings: def.Settings, Removed: def.Removed}}
+	nm, props := allocModel[namedModel](len(def.Properties))
+	nm.def = definition.Definition{Name: def.Name, Settings: def.Settings, Removed: def.Removed}
 	m := &nm.Model
 	m.name = def.Name
 	m.tenant = id
@@ -95,7 +96,7 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 	approx0 := s.approx
 	reuses := c.intern(s, createdp)
 	anonCreated := s.nAnon - nAnon0
-	c.build(m.obj, &def.Object, c.topKids)
+	c.build(m.obj, &def.Object, c.topKids, props)
 	m.nested = c.kids(c.topKids, nm.nestedBuf[:])
 	m.approx = approxModelBytes(m)
 	released := s.putNamed(m, old)
