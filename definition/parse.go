@@ -26,6 +26,58 @@ func Parse(data []byte, lim Limits) (*Definition, error) {
 	return d, nil
 }
 
+// Scratch is storage that ParseScratch reuses from one call to the next.
+// The zero Scratch is ready to use. A Scratch must not be used by two
+// goroutines at once.
+type Scratch struct {
+	def   Definition
+	props []Property
+	objs  []Object
+	// Used lengths of props and objs: what Reset clears.
+	nProps, nObjs int
+}
+
+// maxScratch is the largest storage (in properties or objects) a Scratch
+// keeps after Reset.
+const maxScratch = 1024
+
+// ParseScratch parses data exactly as Parse does, but stores the returned
+// Definition, its Properties and its nested Objects in s: they are valid
+// only until the next call with s or s.Reset, and the caller must copy
+// what it keeps of them. Everything they refer to (names, defaults,
+// patterns, settings, extra options, Removed, array element Types) is
+// allocated as by Parse and stays valid. It is for callers that compile
+// a definition into their own structures, such as a registry.
+func ParseScratch(data []byte, lim Limits, s *Scratch) (*Definition, error) {
+	s.Reset()
+	p := getParser()
+	defer p.release()
+	p.scratch = s
+	if err := p.init(data, lim); err != nil {
+		return nil, err
+	}
+	d, perr := p.definition(0, "")
+	if perr != nil {
+		return nil, perr
+	}
+	return d, nil
+}
+
+// Reset drops every reference s holds into the last parsed definition,
+// and storage grown unusually large.
+func (s *Scratch) Reset() {
+	clear(s.props[:s.nProps])
+	clear(s.objs[:s.nObjs])
+	s.nProps, s.nObjs = 0, 0
+	s.def = Definition{}
+	if cap(s.props) > maxScratch {
+		s.props = nil
+	}
+	if cap(s.objs) > maxScratch {
+		s.objs = nil
+	}
+}
+
 // ParseAll parses a file that holds one or several model definitions:
 //
 //   - a single definition (an object with a "name" or "properties" key):
@@ -267,6 +319,10 @@ type parser struct {
 	propArena []Property
 	objArena  []Object
 	typeArena []Type
+
+	// scratch, if not nil, holds the Definition, Properties and Objects
+	// (see ParseScratch).
+	scratch *Scratch
 }
 
 // census counts what interpreting a properties map will allocate.
@@ -288,11 +344,33 @@ func (p *parser) reserve(i int, nameBytes int) {
 	if c.names > 0 {
 		p.arena = make([]byte, 0, c.names)
 	}
-	if c.props > 0 {
-		p.propArena = make([]Property, c.props)
-	}
-	if c.objects > 0 {
-		p.objArena = make([]Object, c.objects)
+	if s := p.scratch; s != nil {
+		// Storage used by an earlier call was cleared by Reset.
+		if c.props > 0 {
+			if s.nProps+c.props > cap(s.props) {
+				clear(s.props[:s.nProps])
+				s.props, s.nProps = make([]Property, max(c.props, 2*cap(s.props))), 0
+			}
+			s.props = s.props[:cap(s.props)]
+			p.propArena = s.props[s.nProps : s.nProps+c.props]
+			s.nProps += c.props
+		}
+		if c.objects > 0 {
+			if s.nObjs+c.objects > cap(s.objs) {
+				clear(s.objs[:s.nObjs])
+				s.objs, s.nObjs = make([]Object, max(c.objects, 2*cap(s.objs))), 0
+			}
+			s.objs = s.objs[:cap(s.objs)]
+			p.objArena = s.objs[s.nObjs : s.nObjs+c.objects]
+			s.nObjs += c.objects
+		}
+	} else {
+		if c.props > 0 {
+			p.propArena = make([]Property, c.props)
+		}
+		if c.objects > 0 {
+			p.objArena = make([]Object, c.objects)
+		}
 	}
 	if c.types > 0 {
 		p.typeArena = make([]Type, c.types)
@@ -675,6 +753,10 @@ func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
 	}
 
 	d := &Definition{}
+	if p.scratch != nil {
+		d = &p.scratch.def
+		*d = Definition{}
+	}
 	propsObj, nameBytes := -1, 0
 	if propsNode >= 0 && p.nodes[propsNode].kind == nObject {
 		propsObj = propsNode
