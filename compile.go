@@ -42,18 +42,20 @@ type compiler struct {
 	topEnd   int
 	topKey   uint64
 	topKids  int32 // first top-level child, -1: none
+	// scratch holds the definition DefineJSON parses (see
+	// definition.ParseScratch).
+	scratch definition.Scratch
 }
 
 // getCompiler returns a compiler from the registry's pool (see
 // Registry.compilers): its scratch slices are reused from one definition
 // to the next.
-func (r *Registry) getCompiler(maxDepth int) *compiler {
+func (r *Registry) getCompiler() *compiler {
 	c, _ := r.compilers.Get().(*compiler)
 	if c == nil {
 		c = new(compiler)
 	}
 	c.r = r
-	c.maxDepth = maxDepth
 	return c
 }
 
@@ -62,7 +64,8 @@ func (r *Registry) putCompiler(c *compiler) {
 		return
 	}
 	clear(c.pend[:cap(c.pend)]) // drop pointers to Objects and Models
-	*c = compiler{pend: c.pend[:0], arena: c.arena[:0], spans: c.spans[:0]}
+	c.scratch.Reset()
+	*c = compiler{pend: c.pend[:0], arena: c.arena[:0], spans: c.spans[:0], scratch: c.scratch}
 	r.compilers.Put(c)
 }
 

@@ -25,6 +25,13 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 	if def == nil {
 		return nil, &DefinitionError{Msg: "nil definition"}
 	}
+	c := r.getCompiler()
+	defer r.putCompiler(c)
+	return r.define(ctx, def, c)
+}
+
+// define is Define with compiler c.
+func (r *Registry) define(ctx context.Context, def *definition.Definition, c *compiler) (*Model, error) {
 	id, isTenant := TenantFromContext(ctx)
 	var pol Policy
 	if isTenant {
@@ -33,8 +40,7 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 		}
 		pol = r.Policy(id)
 	}
-	c := r.getCompiler(pol.MaxDepth)
-	defer r.putCompiler(c)
+	c.maxDepth = pol.MaxDepth
 	if err := c.compile(def); err != nil {
 		if c.tooDeep {
 			return nil, &QuotaError{Tenant: id, Quota: QuotaDepth, Limit: int64(pol.MaxDepth), Value: int64(c.depth)}
@@ -134,11 +140,18 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 // limits, see WithLimits) and defines the result as Define does. Parse
 // errors are *definition.Error values.
 func (r *Registry) DefineJSON(ctx context.Context, data []byte) (*Model, error) {
-	def, err := definition.Parse(data, r.limits)
+	// The parsed definition lives in the compiler's scratch storage:
+	// Define copies what the model keeps (see compiler.build), so it
+	// never refers to that storage.
+	c := r.getCompiler()
+	def, err := definition.ParseScratch(data, r.limits, &c.scratch)
 	if err != nil {
+		r.putCompiler(c)
 		return nil, err
 	}
-	return r.Define(ctx, def)
+	m, err := r.define(ctx, def, c)
+	r.putCompiler(c)
+	return m, err
 }
 
 // FindByName returns the named model called name that ctx can see: the
