@@ -45,6 +45,10 @@ type compiler struct {
 	// scratch holds the definition DefineJSON parses (see
 	// definition.ParseScratch).
 	scratch definition.Scratch
+	// ownsTypes: the array element Types of the definition were made for
+	// this compilation alone (DefineJSON's parse), so build may point
+	// them to interned objects rather than copy them.
+	ownsTypes bool
 }
 
 // getCompiler returns a compiler from the registry's pool (see
@@ -248,6 +252,10 @@ func (c *compiler) build(dst, src *definition.Object, kid int32, props []definit
 			e := innerKind(t.Elem)
 			if e != definition.KindNested {
 				break // an array of scalars or references: share it
+			}
+			if c.ownsTypes {
+				t = t.Elem // this parse's own Type: compiled in place
+				continue
 			}
 			elem := new(definition.Type)
 			*elem = *t.Elem

@@ -149,6 +149,7 @@ func (r *Registry) DefineJSON(ctx context.Context, data []byte) (*Model, error) 
 		r.putCompiler(c)
 		return nil, err
 	}
+	c.ownsTypes = true
 	m, err := r.define(ctx, def, c)
 	r.putCompiler(c)
 	return m, err
