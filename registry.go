@@ -78,7 +78,8 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	}
 	defer s.mu.Unlock()
 	s.initMaps()
-	old := s.named.get(r.nameHash(m.name), m.name)
+	nh := r.nameHash(m.name)
+	old := s.named.get(nh, m.name)
 	if pol.MaxModels > 0 && old == nil && s.named.len()+1 > pol.MaxModels {
 		return nil, &QuotaError{Tenant: id, Quota: QuotaModels, Limit: int64(pol.MaxModels), Value: int64(s.named.len() + 1)}
 	}
@@ -105,7 +106,7 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	c.build(m.obj, &def.Object, c.topKids, props)
 	m.nested = c.kids(c.topKids, nm.nestedBuf[:])
 	m.approx = approxModelBytes(m)
-	released := s.putNamed(m, old)
+	released := s.putNamed(m, nh, old)
 
 	named := 1
 	if old != nil {

@@ -178,14 +178,15 @@ func (s *scope) release(m *Model) (removed int) {
 	return removed
 }
 
-// putNamed installs named model m, replacing old (the current model of
+// putNamed installs named model m (whose name has hash nameHash),
+// replacing old (the current model of
 // that name, or nil), and releases what old no longer needs. It returns
 // the number of anonymous models released. The caller holds s.mu.
-func (s *scope) putNamed(m, old *Model) int {
+func (s *scope) putNamed(m *Model, nameHash uint64, old *Model) int {
 	for _, d := range m.nested {
 		d.refcnt++
 	}
-	s.named.put(s.reg.nameHash(m.name), m)
+	s.named.put(nameHash, m)
 	s.index(m)
 	s.defBytes += m.defBytes
 	s.approx += m.approx
