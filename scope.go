@@ -179,9 +179,9 @@ func (s *scope) release(m *Model) (removed int) {
 }
 
 // putNamed installs named model m (whose name has hash nameHash),
-// replacing old (the current model of
-// that name, or nil), and releases what old no longer needs. It returns
-// the number of anonymous models released. The caller holds s.mu.
+// replacing old (the current model of that name, or nil), and releases
+// what old no longer needs. It returns the number of anonymous models
+// released. The caller holds s.mu.
 func (s *scope) putNamed(m *Model, nameHash uint64, old *Model) int {
 	for _, d := range m.nested {
 		d.refcnt++
