@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"pgregory.net/rapid"
 )
@@ -110,24 +109,5 @@ func TestTenantContext(t *testing.T) {
 	//lint:ignore SA1012 a nil context stands for context.Background
 	if id, ok := TenantFromContext(WithTenant(nil, "n")); !ok || id != "n" {
 		t.Fatalf("nil parent: %q %v", id, ok)
-	}
-}
-
-// TestScopeLayout checks that a scope fills a 64-byte-aligned size class
-// and that the fields a name lookup reads lie in its first cache line.
-func TestScopeLayout(t *testing.T) {
-	var s scope
-	if size := unsafe.Sizeof(s); size != 192 {
-		t.Errorf("scope is %d bytes, want 192 (a size class of 64-byte-aligned objects)", size)
-	}
-	if end := unsafe.Offsetof(s.touched) + unsafe.Sizeof(s.touched); end > 64 {
-		t.Errorf("name lookup fields end at byte %d, past the first cache line", end)
-	}
-	scopes := make([]*scope, 100) // on the heap, as a registry's
-	for i := range scopes {
-		scopes[i] = new(scope)
-		if p := uintptr(unsafe.Pointer(scopes[i])); p%64 != 0 {
-			t.Fatalf("scope allocated at %#x, not 64-byte aligned", p)
-		}
 	}
 }

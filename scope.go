@@ -38,11 +38,6 @@ type scope struct {
 	defBytes int64
 	approx   int64
 	leases   int
-
-	// Pad to 192 bytes, a size class whose objects all start on a 64-byte
-	// boundary, so that the fields a name lookup reads (above dead and
-	// touched) always share one cache line (see TestScopeLayout).
-	_ [32]byte
 }
 
 func newScope(r *Registry, id string, tenant bool, now int64) *scope {
