@@ -107,6 +107,7 @@ func TestConcurrentStress(t *testing.T) {
 				}
 				u := m.Nested()[0]
 				mu.Lock()
+				idx := len(defs[tn]) // other definers may append to defs[tn] meanwhile
 				defs[tn] = append(defs[tn], defRec{tn, name, m, u, start, end, 0})
 				mu.Unlock()
 				got, ok := r.FindByName(tctx(ids[tn]), name)
@@ -116,7 +117,7 @@ func TestConcurrentStress(t *testing.T) {
 					// again once it has, at the end.
 					lost.Add(1)
 					mu.Lock()
-					defs[tn][len(defs[tn])-1].lend = -lend // mark
+					defs[tn][idx].lend = -lend // mark
 					mu.Unlock()
 				}
 			}
