@@ -181,6 +181,7 @@ func (s *Server) lockScope(ctx context.Context, scope string, create bool) (stat
 		return nil, nil, s.storeError(err)
 	}
 	state.active.Store(true) // a write is activity
+	s.touch(state)
 	held = true
 	return state, mu.Unlock, nil
 }

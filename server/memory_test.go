@@ -91,44 +91,65 @@ func readRSS() uint64 {
 
 // TestMemoryReturnsAfterTenantChurn loads many tenants through the API
 // (each: a validation and a lookup), lets the idle sweep unload them, and
-// checks that the heap returns to within 10% of the fresh server's, and
-// that the resident set does too once the Go runtime's own metadata is
-// set aside. That metadata (span structures, GC bitmaps: about 3% of the
-// peak heap) is sized to the peak and never returned to the OS, so a
-// process that held 10,000 tenants at once stays some MiB above a fresh
-// one whatever the server frees; everything else (our caches, SQLite's
-// page caches and other libc allocations outside the Go heap, goroutine
-// stacks) must come back. Two
-// shapes: every tenant resident at once, then all unloaded; and a churn
-// where tenants come and go in waves of 500. The full size (10,000
-// tenants) is the default; under the race detector it is 300.
-// MODELREG_CHURN_TENANTS overrides.
+// checks that the heap returns to within 10% of the fresh server's.
+//
+// Three shapes. With the default MaxResidentTenants (1000), the tenants go
+// through memory at most a thousand at a time, whatever their number: the
+// resident set is reported against the fresh server's. With no bound,
+// first every tenant is resident at once, then all are unloaded; then
+// tenants come and go in waves of 500. There the resident set must return
+// to within 10% of the fresh server's once the Go runtime's own metadata
+// is set aside: that metadata
+// (span structures, GC bitmaps: about 3% of the peak heap) is sized to the
+// peak and never returned to the OS, so a process that held 10,000 tenants
+// at once stays some MiB above a fresh one whatever the server frees (a
+// thousand at once: about 2 MiB, some 7% of a fresh server's resident set);
+// everything else (our caches, SQLite's page caches and other libc
+// allocations outside the Go heap, goroutine stacks) must come back.
+//
+// The full size (10,000 tenants) is the default; under the race detector
+// it is 300, with a bound of 30. MODELREG_CHURN_TENANTS overrides.
 func TestMemoryReturnsAfterTenantChurn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	n, waves := 10000, []int{10000, 500}
+	type shape struct {
+		maxResident int // Config.MaxResidentTenants: 0 default, -1 unlimited
+		wave        int
+	}
+	n := 10000
 	if raceEnabled {
-		n, waves = 300, []int{300}
+		n = 300
 	}
 	if v := os.Getenv("MODELREG_CHURN_TENANTS"); v != "" {
 		n, _ = strconv.Atoi(v)
-		waves = []int{n, max(1, n/20)}
 	}
-	for _, wave := range waves {
-		t.Run(fmt.Sprint("wave=", wave), func(t *testing.T) {
-			res := tenantChurn(t, n, wave)
+	capped := 0 // the default
+	if n <= 1000 {
+		capped = max(1, n/10)
+	}
+	shapes := []shape{{capped, n}, {-1, n}, {-1, max(1, n/20)}}
+	if raceEnabled {
+		shapes = shapes[:2]
+	}
+	for _, sh := range shapes {
+		name := fmt.Sprint("max-resident=", sh.maxResident, "/wave=", sh.wave)
+		if sh.maxResident == 0 {
+			name = fmt.Sprint("max-resident=default/wave=", sh.wave)
+		}
+		t.Run(name, func(t *testing.T) {
+			res := tenantChurn(t, n, sh.wave, sh.maxResident)
 			// The resident growth the runtime's peak-sized metadata
 			// does not explain.
 			rest := int64(res.after.rss) - int64(res.fresh.rss) - (int64(res.after.runtimeMeta) - int64(res.fresh.runtimeMeta))
-			t.Logf("%d tenants in waves of %d: heap fresh %d KiB, peak %d KiB, after %d KiB (%+.1f%%); RSS fresh %d KiB, peak %d KiB, after %d KiB (%+.1f%%), of which Go runtime metadata %+d KiB and the rest %+d KiB (%+.1f%%); took %v",
-				n, wave, res.fresh.heap>>10, res.loaded.heap>>10, res.after.heap>>10, pct(res.after.heap, res.fresh.heap),
+			t.Logf("%d tenants in waves of %d, at most %d resident: heap fresh %d KiB, peak %d KiB, after %d KiB (%+.1f%%); RSS fresh %d KiB, peak %d KiB, after %d KiB (%+.1f%%), of which Go runtime metadata %+d KiB and the rest %+d KiB (%+.1f%%); took %v",
+				n, sh.wave, res.peakResident, res.fresh.heap>>10, res.loaded.heap>>10, res.after.heap>>10, pct(res.after.heap, res.fresh.heap),
 				res.fresh.rss>>10, res.loaded.rss>>10, res.after.rss>>10, pct(res.after.rss, res.fresh.rss),
 				(int64(res.after.runtimeMeta)-int64(res.fresh.runtimeMeta))>>10, rest>>10, 100*float64(rest)/float64(res.fresh.rss), res.took)
 			t.Logf("fresh: %v", res.fresh)
 			t.Logf("peak:  %v", res.loaded)
 			t.Logf("after: %v", res.after)
-			if res.loaded.heap < res.fresh.heap+uint64(min(n, wave))*1024 {
+			if res.loaded.heap < res.fresh.heap+uint64(res.peakResident)*1024 {
 				t.Errorf("loading grew the heap by only %d KiB: the tenants were not really loaded", (res.loaded.heap-res.fresh.heap)>>10)
 			}
 			if float64(res.after.heap) > 1.10*float64(res.fresh.heap) {
@@ -140,7 +161,19 @@ func TestMemoryReturnsAfterTenantChurn(t *testing.T) {
 				t.Errorf("%d goroutines after unloading every tenant, %d in the fresh server", res.after.goroutines, res.fresh.goroutines)
 			}
 			// The race detector's shadow memory follows the peak too.
-			if !raceEnabled && res.fresh.rss > 0 && float64(rest) > 0.10*float64(res.fresh.rss) {
+			if raceEnabled || res.fresh.rss == 0 {
+				return
+			}
+			if sh.maxResident >= 0 {
+				// Not asserted: this shape runs first, in a process
+				// whose fresh resident set (about 25 MiB) has not
+				// grown yet, and the runtime metadata and allocator
+				// state sized to even a thousand tenants' peak come
+				// to +10-17% of it from run to run.
+				t.Logf("bounded: resident set %+.1f%% of the fresh server's (not asserted)", pct(res.after.rss, res.fresh.rss))
+				return
+			}
+			if float64(rest) > 0.10*float64(res.fresh.rss) {
 				t.Errorf("resident set after unloading every tenant grew by %d KiB beyond the Go runtime's metadata, more than 10%% of the fresh server's %d KiB", rest>>10, res.fresh.rss>>10)
 			}
 		})
@@ -152,9 +185,12 @@ func pct(a, b uint64) float64 { return 100 * (float64(a) - float64(b)) / float64
 type churnResult struct {
 	fresh, loaded, after memSample
 	took                 time.Duration
+	peakResident         int // the most tenants resident at once
 }
 
-func tenantChurn(t testing.TB, n, wave int) churnResult {
+// tenantChurn runs the churn of n tenants in waves of wave on a server
+// with MaxResidentTenants maxResident.
+func tenantChurn(t testing.TB, n, wave, maxResident int) churnResult {
 	ctx := context.Background()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "churn.db")
@@ -181,7 +217,7 @@ func tenantChurn(t testing.TB, n, wave int) churnResult {
 	defer st.Close()
 	clk := newFakeClock()
 	hash, _, _ := ResolveAdminToken(ctx, st, testAdmin, false)
-	srv, err := New(ctx, Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1, Clock: clk.now})
+	srv, err := New(ctx, Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1, Clock: clk.now, MaxResidentTenants: maxResident})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,13 +256,18 @@ func tenantChurn(t testing.TB, n, wave int) churnResult {
 			res.loaded = sampleMemory()
 			writeHeapProfile(os.Getenv("MODELREG_CHURN_PEAKPROFILE"))
 		}
-		if got := srv.resident.count.Load(); got != int64(last-first) {
-			t.Fatalf("%d tenants resident, want %d", got, last-first)
+		want := last - first
+		if limit := srv.cfg.MaxResidentTenants; limit >= 0 {
+			want = min(want, limit)
+		}
+		res.peakResident = max(res.peakResident, want)
+		if got := srv.resident.count.Load(); got != int64(want) {
+			t.Fatalf("%d tenants resident, want %d", got, want)
 		}
 		srv.sweepIdle(ctx, clk.now(), time.Minute) // folds the activity marks
 		clk.advance(time.Hour)
-		if got := len(srv.sweepIdle(ctx, clk.now(), time.Minute)); got != last-first {
-			t.Fatalf("the idle sweep unloaded %d tenants, want %d", got, last-first)
+		if got := len(srv.sweepIdle(ctx, clk.now(), time.Minute)); got != want {
+			t.Fatalf("the idle sweep unloaded %d tenants, want %d", got, want)
 		}
 	}
 	res.took = time.Since(start)

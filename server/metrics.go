@@ -64,7 +64,7 @@ func newMetrics() *metrics {
 	})
 	m.unloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelreg_tenant_unloads_total",
-		Help: "Tenants unloaded from memory, by reason (idle, evict, delete).",
+		Help: "Tenants unloaded from memory, by reason (idle, capacity, evict, delete).",
 	}, []string{"reason"})
 	m.loadSkips = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "modelreg_tenant_load_skipped_definitions_total",

@@ -60,6 +60,12 @@ type Config struct {
 	SweepInterval time.Duration
 	// LoadTimeout bounds one tenant load from the store (default 30 s).
 	LoadTimeout time.Duration
+	// MaxResidentTenants bounds the tenants held in memory at once
+	// (default 1000; negative: unlimited). Loading a tenant beyond it
+	// unloads the least recently used tenants that no request is using
+	// (approximately: see evictForCapacity); tenants in use by in-flight
+	// requests may exceed it for as long as they are used.
+	MaxResidentTenants int
 
 	// Limits bounds definitions and structure queries (package
 	// definition defaults).
@@ -100,6 +106,9 @@ func (c *Config) defaults() {
 	if c.LoadTimeout <= 0 {
 		c.LoadTimeout = 30 * time.Second
 	}
+	if c.MaxResidentTenants == 0 {
+		c.MaxResidentTenants = 1000
+	}
 	if c.Policy.MaxModels == 0 {
 		c.Policy.MaxModels = 10000
 	}
@@ -130,6 +139,7 @@ type Server struct {
 	mux  *http.ServeMux
 
 	resident residentSet
+	epoch    time.Time // origin of tenantState.lastUsed (monotonic)
 	stripes  [numStripes]sync.Mutex
 	flight   singleflight.Group
 
@@ -163,6 +173,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.reg = modelreg.New(modelreg.WithPolicy(cfg.Policy), modelreg.WithClock(cfg.Clock))
 	s.auth = newAuthenticator(cfg.AdminTokenHash, cfg.Store, cfg.MaxCachedTokens)
 	s.resident.seed = maphash.MakeSeed()
+	s.epoch = time.Now()
 	s.global = &tenantState{id: store.Global, meta: map[string]modelMeta{}}
 	if err := s.loadGlobal(ctx); err != nil {
 		return nil, err

@@ -1,11 +1,14 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math/rand/v2"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +53,10 @@ type tenantState struct {
 
 	active     atomic.Bool  // set by each request; folded into lastActive by the sweep
 	lastActive atomic.Int64 // unix nanoseconds
+	// lastUsed is when a request last used the tenant, in nanoseconds since
+	// the server's epoch (monotonic, coarse: see touch); capacity
+	// eviction unloads the least recently used.
+	lastUsed atomic.Int64
 
 	metaMu sync.RWMutex
 	meta   map[string]modelMeta // stored metadata of named models, by name
@@ -197,6 +204,7 @@ func (s *Server) acquire(ctx context.Context, id string) (*tenantState, error) {
 		t.mu.RLock()
 		if !t.dead {
 			t.active.Store(true)
+			s.touch(t)
 			return t, nil
 		}
 		t.mu.RUnlock() // unloaded meanwhile: start over
@@ -259,6 +267,7 @@ func (s *Server) loadLocked(ctx context.Context, id string, create bool) (*tenan
 	}
 	t := &tenantState{id: id, meta: make(map[string]modelMeta, len(models))}
 	t.lastActive.Store(s.now().UnixNano())
+	s.touch(t)
 	tctx := modelreg.WithTenant(ctx, id)
 	for _, sm := range models {
 		if err := s.defineStored(tctx, sm); err != nil {
@@ -274,7 +283,119 @@ func (s *Server) loadLocked(ctx context.Context, id string, create bool) (*tenan
 	s.resident.put(t)
 	s.m.loads.WithLabelValues("ok").Inc()
 	s.m.loadTime.Observe(time.Since(t0).Seconds())
+	s.evictForCapacity(ctx, t)
 	return t, nil
+}
+
+// touchGranularity is the resolution of tenantState.lastUsed: a request
+// writes the (shared) field only when it has moved by more than this, so a
+// hot tenant's readers do not all write the same cache line.
+const touchGranularity = int64(time.Millisecond)
+
+// touch records that a request uses t now.
+func (s *Server) touch(t *tenantState) {
+	now := int64(time.Since(s.epoch))
+	if now-t.lastUsed.Load() > touchGranularity {
+		t.lastUsed.Store(now)
+	}
+}
+
+// Capacity eviction: the least recently used idle tenant of a sample.
+//
+// When a load makes more than MaxResidentTenants tenants resident, the load
+// unloads the excess right away. Keeping an exact LRU list would put every
+// request (readers included) on one global lock to move its tenant to the
+// front; instead, as Redis does, the victim is the least recently used
+// (tenantState.lastUsed) idle tenant of a small random sample of resident
+// tenants. That is O(evictSample log evictSample) per victim whatever the
+// number of tenants, and close to true LRU in practice: a tenant among the
+// most recently used fraction f of the residents is picked only if the
+// whole sample is, with probability about f^evictSample.
+//
+// Eviction never waits: the sample is tried in LRU order, and a candidate
+// whose stripe lock is held (a write or a load in progress, including the
+// load that triggered the eviction) or whose state is read-locked (a
+// request is using it) is skipped with TryLock. The victim is then
+// unloaded exactly as the idle sweep does it, under its stripe lock and its
+// state's write lock, so no reader is using it, no write is in progress on
+// it, and its next request reloads it from the store. When every candidate
+// is busy, the set stays above the bound until a later load (or the idle
+// sweep) finds idle ones.
+const (
+	evictSample   = 8 // candidates per victim
+	evictAttempts = 4 // samples per load without a victim before giving up
+)
+
+// evictForCapacity unloads tenants, other than just (the tenant just
+// loaded), until at most MaxResidentTenants are resident or no idle victim
+// is found. The caller may hold just's stripe lock.
+func (s *Server) evictForCapacity(ctx context.Context, just *tenantState) {
+	limit := int64(s.cfg.MaxResidentTenants)
+	if limit < 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	var buf [evictSample]*tenantState
+	for attempts := 0; s.resident.count.Load() > limit && attempts < evictAttempts; {
+		if !s.evictOne(ctx, s.resident.sample(buf[:0], just)) {
+			attempts++
+		}
+	}
+}
+
+// evictOne unloads the least recently used of candidates that is not in
+// use, and reports whether it found one.
+func (s *Server) evictOne(ctx context.Context, candidates []*tenantState) bool {
+	used := func(t *tenantState) int64 { return t.lastUsed.Load() }
+	slices.SortFunc(candidates, func(a, b *tenantState) int { return cmp.Compare(used(a), used(b)) })
+	for _, t := range candidates {
+		if s.tryUnload(ctx, t, unloadCapacity) {
+			return true
+		}
+	}
+	return false
+}
+
+// sample appends to out up to cap(out) resident tenants picked at random,
+// other than skip. It visits the shards from a random one, taking entries
+// in the maps' (random) iteration order: it reads at most cap(out) entries
+// (and every shard once, at worst).
+func (rs *residentSet) sample(out []*tenantState, skip *tenantState) []*tenantState {
+	k := cap(out)
+	start := rand.IntN(len(rs.shards))
+	for i := 0; i < len(rs.shards) && len(out) < k; i++ {
+		sh := &rs.shards[(start+i)%len(rs.shards)]
+		sh.mu.RLock()
+		for _, t := range sh.m {
+			if len(out) >= k {
+				break
+			}
+			if t != skip {
+				out = append(out, t)
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return out
+}
+
+// tryUnload unloads t, as unloadLocked does, if it can without waiting:
+// its stripe lock and its state's write lock must both be free. It reports
+// whether t was unloaded.
+func (s *Server) tryUnload(ctx context.Context, t *tenantState, why unloadReason) bool {
+	mu := s.stripe(t.id)
+	if !mu.TryLock() {
+		return false
+	}
+	defer mu.Unlock()
+	if s.resident.get(t.id) != t || !t.mu.TryLock() {
+		return false // unloaded (or reloaded) meanwhile, or in use
+	}
+	if _, err := s.unloadHeld(ctx, t, why); err != nil {
+		s.log.Error("unload", "tenant", t.id, "reason", string(why), "err", err)
+		return false
+	}
+	return true
 }
 
 // defineStored parses a stored definition and registers it.
@@ -303,9 +424,10 @@ func (s *Server) defineStored(ctx context.Context, sm store.Model) error {
 type unloadReason string
 
 const (
-	unloadIdle   unloadReason = "idle"
-	unloadEvict  unloadReason = "evict"
-	unloadDelete unloadReason = "delete"
+	unloadIdle     unloadReason = "idle"
+	unloadCapacity unloadReason = "capacity" // over MaxResidentTenants
+	unloadEvict    unloadReason = "evict"
+	unloadDelete   unloadReason = "delete"
 )
 
 // unloadLocked drops tenant id from memory (server state and registry) and
@@ -317,15 +439,22 @@ func (s *Server) unloadLocked(ctx context.Context, id string, why unloadReason) 
 		return modelreg.CleanupReport{Tenant: id}, false, nil
 	}
 	t.mu.Lock()
+	rep, err := s.unloadHeld(ctx, t, why)
+	return rep, true, err
+}
+
+// unloadHeld drops the resident tenant t from memory. The caller holds t's
+// stripe lock and t.mu's write lock, which unloadHeld releases.
+func (s *Server) unloadHeld(ctx context.Context, t *tenantState, why unloadReason) (modelreg.CleanupReport, error) {
 	t.dead = true
-	s.resident.remove(id)
-	rep, err := s.reg.CleanupTenant(ctx, id)
+	s.resident.remove(t.id)
+	rep, err := s.reg.CleanupTenant(ctx, t.id)
 	t.mu.Unlock()
 	if err != nil && !errors.Is(err, modelreg.ErrHook) {
-		return rep, true, err
+		return rep, err
 	}
 	s.m.unloads.WithLabelValues(string(why)).Inc()
-	return rep, true, nil
+	return rep, nil
 }
 
 // sweepIdle unloads the resident tenants that have been idle for longer

@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,7 @@ type serveConfig struct {
 	resetAdmin          bool
 	idleTimeout         time.Duration
 	sweepInterval       time.Duration
+	maxResident         int
 	maxBody             int64
 	maxInFlight         int
 	queueWait           time.Duration
@@ -51,6 +53,15 @@ func durationEnv(key string, def time.Duration) time.Duration {
 	return def
 }
 
+func intEnv(key string, def int) int {
+	if v := os.Getenv(key); v != "" {
+		if n, err := strconv.Atoi(v); err == nil {
+			return n
+		}
+	}
+	return def
+}
+
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c serveConfig
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -61,6 +72,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&c.resetAdmin, "reset-admin-token", false, "generate and print a new admin token, replacing the stored one")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", durationEnv("MODELREG_IDLE_TIMEOUT", 15*time.Minute), "unload a tenant from memory after this long without requests; 0 or less: never (env MODELREG_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", 0, "how often to look for idle tenants (default: idle-timeout/4, 1s to 1m)")
+	fs.IntVar(&c.maxResident, "max-resident-tenants", intEnv("MODELREG_MAX_RESIDENT_TENANTS", 1000), "tenants held in memory at once; beyond it the least recently used idle ones are unloaded; 0: unlimited (env MODELREG_MAX_RESIDENT_TENANTS)")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest request body in bytes (larger: 413)")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 256, "API requests served at once (more wait up to --queue-wait, then get 503)")
 	fs.DurationVar(&c.queueWait, "queue-wait", 100*time.Millisecond, "how long a request waits for a slot when --max-in-flight are busy")
@@ -136,16 +148,17 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 	}
 
 	srv, err := server.New(ctx, server.Config{
-		Store:          st,
-		AdminTokenHash: hash,
-		Logger:         log,
-		AccessLog:      c.accessLog,
-		MaxBodyBytes:   c.maxBody,
-		MaxInFlight:    c.maxInFlight,
-		QueueWait:      c.queueWait,
-		IdleTimeout:    nonPositiveNever(c.idleTimeout),
-		SweepInterval:  c.sweepInterval,
-		Policy:         modelreg.Policy{MaxModels: c.maxModels, MaxBytes: c.maxTenantBytes, MaxDepth: c.maxDepth},
+		Store:              st,
+		AdminTokenHash:     hash,
+		Logger:             log,
+		AccessLog:          c.accessLog,
+		MaxBodyBytes:       c.maxBody,
+		MaxInFlight:        c.maxInFlight,
+		QueueWait:          c.queueWait,
+		IdleTimeout:        nonPositiveNever(c.idleTimeout),
+		SweepInterval:      c.sweepInterval,
+		MaxResidentTenants: unlimitedIfZero(c.maxResident),
+		Policy:             modelreg.Policy{MaxModels: c.maxModels, MaxBytes: c.maxTenantBytes, MaxDepth: c.maxDepth},
 	})
 	if err != nil {
 		return err
@@ -197,6 +210,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// unlimitedIfZero maps a flag's 0 (unlimited) to server.Config's negative.
+func unlimitedIfZero(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 func nonPositiveNever(d time.Duration) time.Duration {

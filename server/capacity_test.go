@@ -1,0 +1,175 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// modelDef is a definition of a model called name.
+func modelDef(name string) string {
+	return fmt.Sprintf(`{"name": %q, "properties": {"email": {"type": "string", "required": true}}}`, name)
+}
+
+// TestMaxResidentTenants loads three times as many tenants as the bound
+// allows: at most the bound stay resident (plus one pinned by a request in
+// flight, which is never unloaded), the others are unloaded for capacity,
+// and every tenant still answers, with every write it got, once reloaded.
+func TestMaxResidentTenants(t *testing.T) {
+	const n = 5
+	ts := newTestServer(t, func(c *Config) { c.MaxResidentTenants = n })
+	s := ts.srv
+	tenant := func(i int) string { return fmt.Sprint("t", i) }
+	check := func(extra int64) {
+		t.Helper()
+		if got := s.resident.count.Load(); got > n+extra {
+			t.Fatalf("%d tenants resident, bound %d (+%d pinned)", got, n, extra)
+		}
+	}
+	for i := range 3 * n {
+		ts.must(201, ts.do("PUT", "/v1/tenants/"+tenant(i)+"/models/User", testAdmin, userDef))
+		check(0)
+	}
+	// A second write to every other tenant, most of them unloaded by now.
+	for i := 0; i < 3*n; i += 2 {
+		ts.must(201, ts.do("PUT", "/v1/tenants/"+tenant(i)+"/models/Order", testAdmin, modelDef("Order")))
+		check(0)
+	}
+	// A tenant pinned by a request in flight stays, however many loads.
+	pinned, err := s.acquire(context.Background(), tenant(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 * n {
+		ts.must(200, ts.do("GET", "/v1/tenants/"+tenant(i)+"/models/User", testAdmin, nil))
+		want := 404
+		if i%2 == 0 {
+			want = 200
+		}
+		ts.must(want, ts.do("GET", "/v1/tenants/"+tenant(i)+"/models/Order", testAdmin, nil))
+		check(1)
+		if !s.Resident(tenant(1)) {
+			t.Fatalf("the pinned tenant was unloaded")
+		}
+	}
+	s.release(pinned)
+	ts.must(200, ts.do("GET", "/v1/tenants/"+tenant(3*n+100)+"/models/User", testAdmin, nil).orNotFound())
+	if got := capacityUnloads(s); got < 2*n {
+		t.Errorf("modelreg_tenant_unloads_total{reason=\"capacity\"} = %v, want at least %d", got, 2*n)
+	}
+	if got := s.resident.count.Load(); got > n {
+		t.Errorf("%d tenants resident after the pin was released and a load, bound %d", got, n)
+	}
+	if g := s.reg.Stats().Gauges; int64(g.Tenants) > s.resident.count.Load() {
+		t.Errorf("the registry holds %d tenants, the server %d resident", g.Tenants, s.resident.count.Load())
+	}
+}
+
+// orNotFound maps a 404 to a 200, for a request whose only purpose is the
+// load it causes.
+func (r response) orNotFound() response {
+	if r.status == 404 {
+		r.status = 200
+	}
+	return r
+}
+
+// TestMaxResidentTenantsConcurrent has many goroutines read and write many
+// tenants under a small bound, so tenants are unloaded and reloaded under
+// the requests' feet: no request fails and no acknowledged write is lost.
+func TestMaxResidentTenantsConcurrent(t *testing.T) {
+	const (
+		bound      = 3
+		tenants    = 24
+		goroutines = 16
+	)
+	ops := 150
+	if raceEnabled {
+		ops = 60
+	}
+	ts := newTestServer(t, func(c *Config) { c.MaxResidentTenants = bound })
+	h := ts.http.Config.Handler
+	call := func(method, path, body string) (int, string) {
+		req := httptest.NewRequest(method, path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdmin)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+	for i := range tenants {
+		ts.must(201, ts.do("PUT", fmt.Sprint("/v1/tenants/c", i, "/models/User"), testAdmin, userDef))
+	}
+	type write struct{ tenant, model string }
+	var (
+		mu      sync.Mutex
+		written []write
+		wg      sync.WaitGroup
+	)
+	for g := range goroutines {
+		wg.Go(func() {
+			var mine []write
+			for k := range ops {
+				tn := fmt.Sprint("c", (g*7+k*5)%tenants)
+				switch k % 4 {
+				case 0: // a write
+					m := fmt.Sprintf("M%d_%d", g, k)
+					if code, body := call("PUT", "/v1/tenants/"+tn+"/models/"+m, modelDef(m)); code != 201 {
+						t.Errorf("PUT %s/%s: %d %s", tn, m, code, body)
+						return
+					}
+					mine = append(mine, write{tn, m})
+				case 1: // read back one of this goroutine's writes
+					if len(mine) > 0 {
+						w := mine[k%len(mine)]
+						if code, body := call("GET", "/v1/tenants/"+w.tenant+"/models/"+w.model, ""); code != 200 {
+							t.Errorf("GET %s/%s: %d %s", w.tenant, w.model, code, body)
+							return
+						}
+					}
+				case 2:
+					if code, body := call("POST", "/v1/tenants/"+tn+"/models/User/validate", `{"email": "a@b.c"}`); code != 200 {
+						t.Errorf("validate in %s: %d %s", tn, code, body)
+						return
+					}
+				case 3:
+					if code, body := call("GET", "/v1/tenants/"+tn+"/models/User", ""); code != 200 {
+						t.Errorf("GET %s/User: %d %s", tn, code, body)
+						return
+					}
+				}
+			}
+			mu.Lock()
+			written = append(written, mine...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for _, w := range written {
+		if code, body := call("GET", "/v1/tenants/"+w.tenant+"/models/"+w.model, ""); code != 200 {
+			t.Errorf("acknowledged write %s/%s lost: %d %s", w.tenant, w.model, code, body)
+		}
+	}
+	if got := ts.srv.resident.count.Load(); got > bound {
+		t.Errorf("%d tenants resident once quiet, bound %d", got, bound)
+	}
+	if capacityUnloads(ts.srv) == 0 {
+		t.Errorf("no capacity unloads")
+	}
+}
+
+// capacityUnloads reads modelreg_tenant_unloads_total{reason="capacity"}.
+func capacityUnloads(s *Server) float64 {
+	var m dto.Metric
+	if err := s.m.unloads.WithLabelValues(string(unloadCapacity)).Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}
