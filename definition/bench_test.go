@@ -52,3 +52,14 @@ func BenchmarkParseProperties(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkParseScratch(b *testing.B) {
+	var s Scratch
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchModel)))
+	for b.Loop() {
+		if _, err := ParseScratch(benchModel, Limits{}, &s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

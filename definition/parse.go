@@ -1,6 +1,7 @@
 package definition
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"regexp"
 	"slices"
@@ -191,23 +192,24 @@ func ValidPropertyName(name string, lim Limits) bool {
 }
 
 func validName[S ~string | ~[]byte](s S, maxLen int) bool {
-	if len(s) == 0 || len(s) > maxLen {
+	if len(s) == 0 || len(s) > maxLen || nameByte[s[0]] != 1 {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
-		case (c >= '0' && c <= '9') || c == '-':
-			if i == 0 {
-				return false
-			}
-		default:
+	for i := 1; i < len(s); i++ {
+		if nameByte[s[i]] == 0 {
 			return false
 		}
 	}
 	return true
 }
+
+// nameByte[c] is 1 for the bytes that may start a name (ASCII letters and
+// '_'), 2 for those that may only follow (ASCII digits and '-'), 0 for the
+// others.
+const nameByte = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x00\x00\x00\x00\x00\x00" +
+	"\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x01\x00\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x01\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
 
 // isRefName reports whether s names another model: a valid model name
 // whose first byte is an upper-case ASCII letter. (Built-in names are
@@ -414,7 +416,10 @@ func (p *parser) isLongForm(v int) bool {
 	}
 	hasType, allOptions, count := false, true, 0
 	for k := v + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
-		key := p.key(k)
+		key, plain := p.keyRaw(k)
+		if !plain {
+			key = p.unquoteKey(k)
+		}
 		if string(key) == "type" {
 			hasType = true
 			break
@@ -462,7 +467,11 @@ func (p *parser) censusDecl(v int, c *census) {
 // censusTypeKey counts the value of the first "type" key of object v.
 func (p *parser) censusTypeKey(v int, c *census) {
 	for k := v + 1; k < int(p.nodes[v].skip); k = int(p.nodes[k+1].skip) {
-		if string(p.key(k)) == "type" {
+		key, plain := p.keyRaw(k)
+		if !plain {
+			key = p.unquoteKey(k)
+		}
+		if string(key) == "type" {
 			p.censusTypeExpr(k+1, c)
 			return
 		}
@@ -470,8 +479,17 @@ func (p *parser) censusTypeKey(v int, c *census) {
 }
 
 func (p *parser) censusName(v int, c *census) {
-	s := p.key(v)
-	switch k, ok := builtinKind(s); {
+	s, plain := p.keyRaw(v)
+	if !plain {
+		s = p.unquoteKey(v)
+	}
+	k, ok := builtinKind(s)
+	n := &p.nodes[v]
+	n.builtin = uint8(k)
+	if !ok {
+		n.builtin = notBuiltin
+	}
+	switch {
 	case k == KindArray:
 		c.types++
 	case !ok:
@@ -649,6 +667,14 @@ func (p *parser) key(k int) []byte {
 	return p.unquoteKey(k)
 }
 
+// keyRaw returns the bytes of string node k between its quotes, and
+// whether they are its decoded bytes (it has no escapes). It inlines, where
+// key does not: hot loops call unquoteKey themselves when plain is false.
+func (p *parser) keyRaw(k int) (b []byte, plain bool) {
+	n := &p.nodes[k]
+	return p.data[n.start+1 : n.end-1], !n.esc
+}
+
 func (p *parser) unquoteKey(k int) []byte {
 	n := &p.nodes[k]
 	p.buf = unquote(p.buf[:0], p.data[n.start:n.end])
@@ -657,7 +683,11 @@ func (p *parser) unquoteKey(k int) []byte {
 
 func (p *parser) hasKey(obj int, key string) bool {
 	for k := obj + 1; k < int(p.nodes[obj].skip); k = int(p.nodes[k+1].skip) {
-		if string(p.key(k)) == key {
+		b, plain := p.keyRaw(k)
+		if !plain {
+			b = p.unquoteKey(k)
+		}
+		if string(b) == key {
 			return true
 		}
 	}
@@ -718,7 +748,10 @@ func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
 	nameNode, propsNode, strictNode, optStrictNode := -1, -1, -1, -1
 	nSettings, settingsBytes := 0, 0
 	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
-		key := p.key(k)
+		key, plain := p.keyRaw(k)
+		if !plain {
+			key = p.unquoteKey(k)
+		}
 		var slot *int
 		switch string(key) {
 		case "name":
@@ -893,42 +926,55 @@ func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 	// names[j] is the j-th name in document order, keys[j] its key node;
 	// ord is sorted instead of the names, so that sorting moves no
 	// pointers (no write barriers).
+	// pref[j] is the first 8 bytes of names[j] (see namePrefix), which
+	// order most names without comparing strings.
 	var smallNames [16]string
 	var smallKeys, smallOrd [16]int32
-	names, keys, ord := smallNames[:0], smallKeys[:0], smallOrd[:0]
+	var smallPref [16]uint64
+	names, keys, ord, pref := smallNames[:0], smallKeys[:0], smallOrd[:0], smallPref[:0]
 	if count > len(smallNames) {
 		names, keys, ord = make([]string, 0, count), make([]int32, 0, count), make([]int32, 0, count)
+		pref = make([]uint64, 0, count)
 	}
 	sorted := true
 	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
-		key := p.key(k)
+		key, plain := p.keyRaw(k)
+		if !plain {
+			key = p.unquoteKey(k)
+		}
 		if !validName(key, p.lim.MaxPropertyNameLen) {
 			msg := "invalid property name " + strconv.Quote(string(key)) + " (want 1 to " +
 				strconv.Itoa(p.lim.MaxPropertyNameLen) + " ASCII letters, digits, '_' or '-', not starting with a digit or '-')"
 			return p.errIn(string(key), k, ErrInvalidName, msg)
 		}
 		name := p.name(key)
-		if len(names) > 0 && !less(names[len(names)-1], name) {
+		pf := namePrefix(key)
+		if j := len(names) - 1; j >= 0 && (pf < pref[j] || pf == pref[j] && names[j] >= name) {
 			sorted = false
 		}
 		ord = append(ord, int32(len(names)))
 		names = append(names, name)
 		keys = append(keys, int32(k))
+		pref = append(pref, pf)
 	}
 	if !sorted {
 		// A stable sort: the later of two equal names stays after, so it
 		// is the one reported as a duplicate.
 		if len(ord) <= 32 {
 			for a := 1; a < len(ord); a++ {
-				for b := a; b > 0 && less(names[ord[b]], names[ord[b-1]]); b-- {
-					ord[b], ord[b-1] = ord[b-1], ord[b]
+				for b := a; b > 0; b-- {
+					x, y := ord[b], ord[b-1]
+					if px, py := pref[x], pref[y]; px > py || px == py && names[x] >= names[y] {
+						break
+					}
+					ord[b], ord[b-1] = y, x
 				}
 			}
 		} else {
 			slices.SortStableFunc(ord, func(x, y int32) int { return strings.Compare(names[x], names[y]) })
 		}
 		for a := 1; a < len(ord); a++ {
-			if j := ord[a]; names[j] == names[ord[a-1]] {
+			if j, h := ord[a], ord[a-1]; pref[j] == pref[h] && names[j] == names[h] {
 				return p.errIn(names[j], int(keys[j]), ErrInvalid, "duplicate property name")
 			}
 		}
@@ -1007,7 +1053,10 @@ func (p *parser) longForm(v int, prop *Property) *Error {
 	n := p.nodes[v]
 	var seen int
 	for k := v + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
-		key := p.key(k)
+		key, plain := p.keyRaw(k)
+		if !plain {
+			key = p.unquoteKey(k)
+		}
 		val := k + 1
 		vn := p.nodes[val]
 		var bit int
@@ -1150,7 +1199,10 @@ func (p *parser) elemExpr(e int, t *Type) *Error {
 		}
 		typeNode := -1
 		for k := e + 1; k < int(p.nodes[e].skip); k = int(p.nodes[k+1].skip) {
-			key := p.key(k)
+			key, plain := p.keyRaw(k)
+			if !plain {
+				key = p.unquoteKey(k)
+			}
 			if string(key) != "type" {
 				return p.errAt(k, ErrInvalid, "an array element type takes no options (found "+
 					strconv.Quote(string(key))+"); put options on the array property")
@@ -1168,7 +1220,15 @@ func (p *parser) elemExpr(e int, t *Type) *Error {
 
 // typeName interprets string node v as a type name.
 func (p *parser) typeName(v int, t *Type) *Error {
-	s := p.key(v)
+	// Fast path: the kind found by censusName.
+	if b := p.nodes[v].builtin; b != 0 && b != notBuiltin && Kind(b) != KindArray {
+		*t = Type{Kind: Kind(b)}
+		return nil
+	}
+	s, plain := p.keyRaw(v)
+	if !plain {
+		s = p.unquoteKey(v)
+	}
 	if k, ok := builtinKind(s); ok {
 		if k == KindArray {
 			elem := p.newType()
@@ -1186,11 +1246,17 @@ func (p *parser) typeName(v int, t *Type) *Error {
 	return p.errAt(v, ErrUnknownType, "unknown type "+strconv.Quote(string(s)))
 }
 
-// less reports whether a < b, comparing the first bytes inline (names
-// mostly differ there).
-func less(a, b string) bool {
-	if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
-		return a[0] < b[0]
+// namePrefix returns the first 8 bytes of name as a big-endian number,
+// padded with zero bytes: for names, which hold no zero byte, the order of
+// the prefixes is the order of the names when they differ, and names with
+// equal prefixes are equal when shorter than 8 bytes.
+func namePrefix(name []byte) uint64 {
+	if len(name) >= 8 {
+		return binary.BigEndian.Uint64(name)
 	}
-	return a < b
+	var x uint64
+	for _, c := range name {
+		x = x<<8 | uint64(c)
+	}
+	return x << (8 * (8 - len(name)))
 }

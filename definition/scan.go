@@ -35,7 +35,11 @@ type node struct {
 	kind       uint8
 	esc        bool  // string containing backslash escapes
 	form       uint8 // for an object in property position: formLong or formNested, once known
+	builtin    uint8 // for a type name: its built-in Kind, or notBuiltin, once known (0: not yet)
 }
+
+// notBuiltin is node.builtin for a string that is not a built-in type name.
+const notBuiltin = 0xff
 
 // Forms of an object in property position.
 const (
@@ -109,10 +113,15 @@ func (s *scanner) value(depth int) bool {
 	if s.pos >= len(s.data) {
 		return s.fail("unexpected end of input")
 	}
+	c := s.data[s.pos]
+	if c == '"' {
+		return s.str()
+	}
 	idx := len(s.nodes)
-	s.nodes = append(s.nodes, node{start: int32(s.pos)})
+	s.nodes = append(s.nodes, node{})
+	s.nodes[idx].start = int32(s.pos)
 	var kind uint8
-	switch c := s.data[s.pos]; c {
+	switch c {
 	case '{':
 		kind = nObject
 		if depth+1 > s.maxDepth {
@@ -181,10 +190,6 @@ func (s *scanner) value(depth int) bool {
 			}
 			return s.fail(s.describe() + ", expecting ',' or ']'")
 		}
-	case '"':
-		// str appends its own node; drop the placeholder.
-		s.nodes = s.nodes[:idx]
-		return s.str()
 	case 't':
 		kind = nTrue
 		if !s.literal("true") {
@@ -308,21 +313,30 @@ func (s *scanner) str() bool {
 	esc := false
 	i := start + 1
 	for i < len(d) {
-		c := d[i]
 		// Fast path: plain ASCII.
-		for plainByte[c] != 0 {
-			i++
-			if i == len(d) {
-				s.pos = len(d)
-				return s.fail("unterminated string")
+		j := i
+		for _, b := range d[i:] {
+			if plainByte[b] == 0 {
+				break
 			}
-			c = d[i]
+			j++
 		}
+		i = j
+		if i == len(d) {
+			s.pos = len(d)
+			return s.fail("unterminated string")
+		}
+		c := d[i]
 		switch {
 		case c == '"':
 			s.pos = i + 1
-			s.nodes = append(s.nodes, node{start: int32(start), end: int32(s.pos),
-				skip: int32(len(s.nodes) + 1), kind: nString, esc: esc})
+			// The node is filled in place: building it as a composite
+			// literal and copying it costs a store-forwarding stall.
+			idx := len(s.nodes)
+			s.nodes = append(s.nodes, node{})
+			n := &s.nodes[idx]
+			n.start, n.end, n.skip = int32(start), int32(i+1), int32(idx+1)
+			n.kind, n.esc = nString, esc
 			return true
 		case c == '\\':
 			esc = true
