@@ -1,6 +1,8 @@
 package definition
 
 import (
+	"github.com/modelreg/modelreg/internal/jsonstr"
+
 	"math"
 	"slices"
 	"strconv"
@@ -276,34 +278,6 @@ func (s *scanner) number() bool {
 	return true
 }
 
-func hexVal(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
-}
-
-// hex4 reads 4 hex digits at d[i:], or returns -1.
-func hex4(d []byte, i int) int {
-	if len(d)-i < 4 {
-		return -1
-	}
-	v := 0
-	for k := range 4 {
-		h := hexVal(d[i+k])
-		if h < 0 {
-			return -1
-		}
-		v = v<<4 | h
-	}
-	return v
-}
-
 // str scans a string at s.pos (which is '"') and appends its node. It
 // rejects control characters, invalid escapes, lone surrogates and invalid
 // UTF-8.
@@ -348,19 +322,19 @@ func (s *scanner) str() bool {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				r := hex4(d, i+2)
-				if r < 0 {
+				r, ok := jsonstr.Hex4(d, i+2)
+				if !ok {
 					s.pos = i
 					return s.fail(`invalid \u escape in string`)
 				}
 				i += 6
-				if utf16.IsSurrogate(rune(r)) {
+				if utf16.IsSurrogate(r) {
 					if r >= 0xDC00 || len(d)-i < 6 || d[i] != '\\' || d[i+1] != 'u' {
 						s.pos = i - 6
 						return s.fail("lone surrogate escape in string")
 					}
-					r2 := hex4(d, i+2)
-					if r2 < 0xDC00 || r2 > 0xDFFF {
+					r2, ok := jsonstr.Hex4(d, i+2)
+					if !ok || r2 < 0xDC00 || r2 > 0xDFFF {
 						s.pos = i - 6
 						return s.fail("lone surrogate escape in string")
 					}
@@ -399,44 +373,7 @@ const plainByte = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\
 // unquote appends the decoded contents of the (scanned, valid) string token
 // tok, quotes included, to dst.
 func unquote(dst, tok []byte) []byte {
-	tok = tok[1 : len(tok)-1]
-	for i := 0; i < len(tok); {
-		c := tok[i]
-		if c != '\\' {
-			j := i + 1
-			for j < len(tok) && tok[j] != '\\' {
-				j++
-			}
-			dst = append(dst, tok[i:j]...)
-			i = j
-			continue
-		}
-		switch tok[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r := rune(hex4(tok, i+2))
-			if utf16.IsSurrogate(r) {
-				r = utf16.DecodeRune(r, rune(hex4(tok, i+8)))
-				i += 6
-			}
-			dst = utf8.AppendRune(dst, r)
-			i += 6
-			continue
-		default: // '"', '\\', '/'
-			dst = append(dst, tok[i+1])
-		}
-		i += 2
-	}
-	return dst
+	return jsonstr.Unescape(dst, tok[1:len(tok)-1])
 }
 
 // appendCompact appends the JSON text src (valid, as scanned) to dst

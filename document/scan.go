@@ -1,6 +1,8 @@
 package document
 
 import (
+	"github.com/modelreg/modelreg/internal/jsonstr"
+
 	"encoding/base64"
 	"encoding/binary"
 	"strconv"
@@ -207,7 +209,7 @@ func (s *scanner) pointer() string {
 				}
 				i++
 			}
-			b = appendPointerToken(b, string(unescape(nil, d[sg.a+1:min(i, len(d))])))
+			b = appendPointerToken(b, string(jsonstr.Unescape(nil, d[sg.a+1:min(i, len(d))])))
 		}
 	}
 	return string(b)
@@ -316,26 +318,6 @@ func (s *scanner) wsSlow() {
 	}
 }
 
-func hex4(d []byte, i int) (rune, bool) {
-	if i+4 > len(d) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range d[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			r = r<<4 | rune(c-'0')
-		case c >= 'a' && c <= 'f':
-			r = r<<4 | rune(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			r = r<<4 | rune(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return r, true
-}
-
 // plain8 reports whether the 8 bytes at d[i:] are all plain string
 // bytes: no byte < 0x20, '"', '\\' or >= 0x80 (bit tricks from "Bit
 // Twiddling Hacks": haszero and hasless).
@@ -392,7 +374,7 @@ func (s *scanner) str() (start, end int, esc, ok bool) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
-				r, ok := hex4(d, i+2)
+				r, ok := jsonstr.Hex4(d, i+2)
 				if !ok {
 					s.pos = i
 					s.syntax(`invalid \u escape`)
@@ -400,7 +382,7 @@ func (s *scanner) str() (start, end int, esc, ok bool) {
 				}
 				if r >= 0xD800 && r < 0xE000 {
 					if r < 0xDC00 && i+12 <= len(d) && d[i+6] == '\\' && d[i+7] == 'u' {
-						if r2, ok := hex4(d, i+8); ok && r2 >= 0xDC00 && r2 < 0xE000 {
+						if r2, ok := jsonstr.Hex4(d, i+8); ok && r2 >= 0xDC00 && r2 < 0xE000 {
 							i += 12
 							continue
 						}
@@ -431,51 +413,13 @@ func (s *scanner) str() (start, end int, esc, ok bool) {
 	}
 }
 
-// unescape appends the decoded content of a string that str accepted.
-func unescape(dst, raw []byte) []byte {
-	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c != '\\' {
-			dst = append(dst, c)
-			i++
-			continue
-		}
-		switch raw[i+1] {
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, _ := hex4(raw, i+2)
-			if r >= 0xD800 && r < 0xDC00 {
-				r2, _ := hex4(raw, i+8)
-				r = 0x10000 + (r-0xD800)<<10 + (r2 - 0xDC00)
-				i += 6
-			}
-			dst = utf8.AppendRune(dst, r)
-			i += 6
-			continue
-		default: // '"', '\\', '/'
-			dst = append(dst, raw[i+1])
-		}
-		i += 2
-	}
-	return dst
-}
-
 // content returns the decoded content of the string [start, end): the
 // input itself if it has no escapes, else s.scratch.
 func (s *scanner) content(start, end int, esc bool) []byte {
 	if !esc {
 		return s.data[start:end]
 	}
-	s.scratch = unescape(s.scratch[:0], s.data[start:end])
+	s.scratch = jsonstr.Unescape(s.scratch[:0], s.data[start:end])
 	return s.scratch
 }
 
@@ -1270,7 +1214,7 @@ func (s *scanner) geoNumber(limit float64) []byte {
 		}
 		lit = s.data[st:en]
 		if esc {
-			lit = unescape(nil, lit)
+			lit = jsonstr.Unescape(nil, lit)
 		}
 		if ok, _ := isNumberLit(lit); !ok {
 			s.violate(CodeType, "expected number, got a string that is not a JSON number")
