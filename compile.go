@@ -249,14 +249,18 @@ func (c *compiler) build(dst, src *definition.Object, kid int32, props []definit
 			continue
 		}
 		for t.Kind == definition.KindArray {
-			e := innerKind(t.Elem)
-			if e != definition.KindNested {
-				break // an array of scalars or references: share it
-			}
 			if c.ownsTypes {
+				if innerKind(t.Elem) != definition.KindNested {
+					break // an array of scalars or references: keep it
+				}
 				t = t.Elem // this parse's own Type: compiled in place
 				continue
 			}
+			// The caller's Type is copied even for an array of
+			// scalars: a parser allocates the Types of a definition
+			// together, and keeping one would keep them all, with the
+			// parsed objects they point to (see
+			// TestDefineDoesNotRetainDefinition).
 			elem := new(definition.Type)
 			*elem = *t.Elem
 			t.Elem = elem

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/modelreg/modelreg"
+	"github.com/modelreg/modelreg/definition"
 )
 
 func evicted(reps []modelreg.CleanupReport) []string {
@@ -561,4 +562,37 @@ func TestJanitorStopLeavesNoGoroutine(t *testing.T) {
 	must(t, err)
 	j.Stop()
 	goleak.VerifyNone(t)
+}
+
+// A model keeps nothing of the parsed definition it was compiled from:
+// the parser allocates a definition's properties, objects and array
+// types together, so sharing even one array Type would keep them all.
+func TestDefineDoesNotRetainDefinition(t *testing.T) {
+	for _, src := range []string{
+		`{"name": "A", "properties": {"tags": ["string"]}}`,
+		`{"name": "A", "properties": {"tags": ["string"], "lines": [{"sku": "string"}]}}`,
+		`{"name": "A", "properties": {"refs": ["B"], "o": {"x": [["number"]], "y": [{"z": "date"}]}}}`,
+		`{"name": "A", "strict": true, "properties": {"id": {"type": "string", "required": true, "default": "x"},
+			"tags": {"type": ["string"], "pattern": "^a"}, "s": {"a": "string"}, "b": {"a": "string"}}}`,
+	} {
+		r := modelreg.New()
+		def := parsed(t, []byte(src))
+		ws := []weak.Pointer[definition.Property]{weak.Make(&def.Properties[0])}
+		for _, p := range def.Properties {
+			if o := p.Type.Object; o != nil {
+				ws = append(ws, weak.Make(&o.Properties[0]))
+			}
+		}
+		m, err := r.Define(tctx("t"), def)
+		if err != nil {
+			t.Fatal(err)
+		}
+		def = nil
+		if !collected(ws) {
+			t.Errorf("%s: the model keeps the parsed definition reachable", src)
+		}
+		if got, ok := r.FindByName(tctx("t"), "A"); !ok || got != m {
+			t.Fatalf("%s: model lost", src)
+		}
+	}
 }
