@@ -95,6 +95,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/maphash"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -108,6 +109,7 @@ type Registry struct {
 	clock    func() time.Time
 	hash     func([]byte) uint64 // structure index key
 	seed     maphash.Seed
+	names    nameHash // hash of the name indexes
 	defaults Policy
 	limits   definition.Limits
 	maxNodes int
@@ -180,6 +182,7 @@ func New(opts ...Option) *Registry {
 	r := &Registry{
 		clock:    time.Now,
 		seed:     maphash.MakeSeed(),
+		names:    nameHash{seed: rand.Uint64()},
 		maxNodes: defaultMaxNodes,
 	}
 	for _, o := range opts {
@@ -341,7 +344,7 @@ func (sh *shard) removeScope(id string) {
 }
 
 // nameHash returns the hash of a model name in the scopes' name indexes.
-func (r *Registry) nameHash(name string) uint64 { return maphash.String(r.seed, name) }
+func (r *Registry) nameHash(name string) uint64 { return r.names.sum(name) }
 
 // getBuf returns a pooled buffer for canonical bytes.
 func (r *Registry) getBuf() *[]byte { return r.bufs.Get().(*[]byte) }

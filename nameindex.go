@@ -117,7 +117,11 @@ func (x *nameIndex) get(h uint64, name string) *Model {
 // replaces, or nil. The caller holds the scope's mutex.
 func (x *nameIndex) put(h uint64, m *Model) *Model {
 	slots := x.table()
-	if (x.used+1)*4 > len(slots)*3 {
+	// At most half full: a hit then almost always ends at its first
+	// probe, which matters more than the bytes (the probe loop's branch
+	// depends on a load that usually misses the cache, and a mispredicted
+	// one stalls the next lookups too).
+	if (x.used+1)*2 > len(slots) {
 		slots = x.rebuild(x.n + 1)
 	}
 	t := nameTag(h, m.name)
