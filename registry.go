@@ -54,7 +54,7 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	m.tenant = id
 	m.def = &nm.def
 	m.obj = &nm.def.Object
-	m.canonical = append([]byte(nil), c.arena[c.topStart:c.topEnd]...)
+	m.canonical = cloneBytes(c.arena[c.topStart:c.topEnd])
 	m.key = c.topKey
 	m.defBytes = defBytes(len(m.canonical), def)
 	// Quotas a single model can break on its own are checked before the
