@@ -10,22 +10,26 @@ import (
 //
 // A lookup among thousands of tenants is bound by dependent cache misses,
 // so the table is laid out for them: a slot is one 64-byte cache line
-// holding a 64-bit tag (the seeded maphash of the name, whose low byte is
-// replaced by the name's length), the model, and the name's bytes inline
+// holding a 64-bit tag (the seeded nameHash of the name, whose low byte
+// is replaced by the name's length), the model, and the name's bytes inline
 // (names of up to inlineName bytes; longer names are compared through the
 // model). A hit therefore touches one slot line and nothing else; the
 // model's name is never dereferenced for a short name.
 //
 // Concurrency: writers hold the owning scope's mutex. Readers take no
 // lock: they read the table pointer and mask under a sequence counter (a
-// seqlock made of atomics only), then the slots. A published table is
-// never rewritten except in two ways safe for readers: an empty slot is
-// filled (name bytes and model first, then the tag, so a reader that sees
-// the tag sees the rest), and a slot's model is replaced atomically (same
-// name; nil for a deleted entry, a tombstone). Resizing builds and
-// publishes a new table, so the old one stays valid for the readers still
-// using it; the table shrinks when models are removed, where a Go map
-// never does.
+// seqlock made of atomics only), then the slots, then the counter again.
+// A published table is never rewritten except in two ways safe for
+// readers: an empty slot is filled (name bytes and model first, then the
+// tag, so a reader that sees the tag sees the rest), and a slot's model
+// is replaced atomically (same name; nil for a deleted entry, a
+// tombstone). Resizing builds and publishes a new table; the table
+// shrinks when models are removed, where a Go map never does. A table
+// that is no longer published (resized, or its scope cleaned up) is
+// retired: its tags and models are cleared, so that nothing that still
+// refers to it (a tenant context's nameCache) keeps models reachable. A
+// reader that read a retired table sees the counter (or the published
+// table) changed and reads again.
 type nameIndex struct {
 	seq  atomic.Uint64            // odd while tab and mask are being changed
 	tab  atomic.Pointer[nameSlot] // first slot of the table, nil: empty
@@ -71,8 +75,10 @@ func (x *nameIndex) table() []nameSlot {
 	}
 }
 
-// publish makes slots the table. The caller holds the scope's mutex.
+// publish makes slots the table and retires the one it replaces. The
+// caller holds the scope's mutex.
 func (x *nameIndex) publish(slots []nameSlot) {
+	old := x.table()
 	x.seq.Add(1)
 	if len(slots) == 0 {
 		x.tab.Store(nil)
@@ -82,6 +88,13 @@ func (x *nameIndex) publish(slots []nameSlot) {
 		x.mask.Store(uint64(len(slots) - 1))
 	}
 	x.seq.Add(1)
+	// Retire old: readers still looking at it see the change above
+	// before they can see a cleared slot. The inline names stay (a
+	// reader may be comparing them).
+	for i := range old {
+		old[i].tag.Store(0)
+		old[i].m.Store(nil)
+	}
 }
 
 // match reports whether slot s, whose tag equals nameTag(_, name), holds name.
@@ -95,7 +108,19 @@ func (s *nameSlot) match(name string) bool {
 
 // get returns the model called name (hash h), or nil. It takes no lock.
 func (x *nameIndex) get(h uint64, name string) *Model {
-	slots := x.table()
+	for {
+		v := x.seq.Load()
+		slots := x.table()
+		m := lookup(slots, h, name)
+		if x.seq.Load() == v {
+			return m // slots was published throughout
+		}
+	}
+}
+
+// lookup returns the model called name (hash h) in slots, a table
+// snapshot, or nil.
+func lookup(slots []nameSlot, h uint64, name string) *Model {
 	if len(slots) == 0 || name == "" {
 		return nil
 	}
@@ -111,6 +136,65 @@ func (x *nameIndex) get(h uint64, name string) *Model {
 			return s.m.Load() // nil for a tombstone
 		}
 	}
+}
+
+// nameCache is a copy, kept in a tenant context, of the table pointer and
+// mask of its scope's name index, so that a lookup with the context
+// computes the slot to read from the context alone and checks that the
+// table is still the scope's current one in parallel (the processor
+// predicts that check), rather than reading the scope first: one
+// dependent cache miss fewer for a lookup among many tenants.
+//
+// The pair is written under a sequence counter (odd while written) that
+// only one writer at a time can take; a reader that sees it odd or
+// changed does not use the cache. A lookup in the cached table counts
+// only if the scope's nameIndex still publishes that very table after
+// it (see Registry.FindByName): a table is published once, and once
+// retired (resized away, or its scope cleaned up) it never is again and
+// holds no model, so a context kept after its tenant is gone keeps at
+// most an emptied table until it is used again or dropped.
+type nameCache struct {
+	seq  atomic.Uint64
+	tab  atomic.Pointer[nameSlot]
+	mask atomic.Uint64
+}
+
+// load returns the cached table, or nil.
+func (c *nameCache) load() []nameSlot {
+	v := c.seq.Load()
+	p := c.tab.Load()
+	mask := c.mask.Load()
+	if v&1 != 0 || c.seq.Load() != v || p == nil {
+		return nil
+	}
+	return unsafe.Slice(p, mask+1)
+}
+
+// store caches slots, unless they are cached already or another
+// goroutine is storing.
+func (c *nameCache) store(slots []nameSlot) {
+	var p *nameSlot
+	if len(slots) > 0 {
+		p = &slots[0]
+	}
+	v := c.seq.Load()
+	if c.tab.Load() == p || v&1 != 0 || !c.seq.CompareAndSwap(v, v+1) {
+		return
+	}
+	if len(slots) == 0 {
+		c.tab.Store(nil)
+		c.mask.Store(0)
+	} else {
+		c.tab.Store(&slots[0])
+		c.mask.Store(uint64(len(slots) - 1))
+	}
+	c.seq.Store(v + 2)
+}
+
+// current reports whether slots (non-empty) is the table x publishes. A
+// lookup in a cached table is valid if the table is current after it.
+func (x *nameIndex) current(slots []nameSlot) bool {
+	return x.tab.Load() == &slots[0]
 }
 
 // put indexes m (hash h) and returns the model of the same name it

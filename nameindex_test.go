@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"pgregory.net/rapid"
+
+	"github.com/modelreg/modelreg/definition"
 )
 
 // TestNameIndexModel checks nameIndex against a Go map, with a hash of
@@ -109,5 +112,86 @@ func TestTenantContext(t *testing.T) {
 	//lint:ignore SA1012 a nil context stands for context.Background
 	if id, ok := TenantFromContext(WithTenant(nil, "n")); !ok || id != "n" {
 		t.Fatalf("nil parent: %q %v", id, ok)
+	}
+}
+
+type cacheTestKey struct{}
+
+// TestNameCache checks lookups through long-lived tenant contexts, which
+// cache their scope's name table, against lookups through fresh ones,
+// across definitions that grow and shrink the tables, removals, tenant
+// cleanups and re-creations, and global models of the same names.
+func TestNameCache(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		r := New()
+		bg := context.Background()
+		tenants := []string{"a", "b"}
+		long := map[string][]context.Context{}
+		for _, id := range tenants {
+			long[id] = []context.Context{WithTenant(bg, id), context.WithValue(WithTenant(bg, id), cacheTestKey{}, 1)}
+		}
+		name := func(i int) string { return fmt.Sprintf("Model%d", i) }
+		define := func(ctx context.Context, n string) {
+			d, err := definition.Parse([]byte(`{"name": "`+n+`", "properties": {"a": "string"}}`), definition.Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.Define(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := range rapid.IntRange(1, 300).Draw(t, "ops") {
+			id := rapid.SampledFrom(tenants).Draw(t, "tenant")
+			n := name(rapid.IntRange(0, 40).Draw(t, "name"))
+			switch rapid.IntRange(0, 9).Draw(t, "op") {
+			case 0, 1, 2:
+				define(WithTenant(bg, id), n)
+			case 3:
+				define(bg, n)
+			case 4:
+				r.RemoveModel(WithTenant(bg, id), n)
+			case 5:
+				if rapid.IntRange(0, 3).Draw(t, "cleanup") == 0 {
+					if _, err := r.CleanupTenant(bg, id); err != nil {
+						t.Fatal(err)
+					}
+				}
+			default:
+				want, wantOK := r.FindByName(WithTenant(bg, id), n)
+				for j, ctx := range long[id] {
+					got, ok := r.FindByName(ctx, n)
+					if got != want || ok != wantOK {
+						t.Fatalf("op %d: FindByName(%s, %s) through long-lived context %d = %v, %v; a fresh context finds %v, %v", i, id, n, j, got, ok, want, wantOK)
+					}
+					// With no change since, the context's cache is the
+					// scope's current table, so the next lookup takes
+					// the fast path.
+					tv := tenantValueFrom(ctx)
+					s := r.lookupScope(id)
+					if slots := tv.names.load(); s != nil && s.named.len() > 0 && (slots == nil || !s.named.current(slots)) {
+						t.Fatalf("op %d: context %d does not cache its scope's table", i, j)
+					}
+				}
+			}
+		}
+	})
+}
+
+// The fields a name lookup reads are the first 64 bytes of a scope and of
+// a tenant context, and both structs are a multiple of 64 bytes long, so
+// that the allocator puts each of them in one cache line.
+func TestLookupLayout(t *testing.T) {
+	var s scope
+	var c tenantCtx
+	for _, tt := range []struct {
+		what      string
+		size, end uintptr
+	}{
+		{"scope", unsafe.Sizeof(s), unsafe.Offsetof(s.touched) + unsafe.Sizeof(s.touched)},
+		{"tenantCtx", unsafe.Sizeof(c), unsafe.Offsetof(c.names) + unsafe.Sizeof(c.names)},
+	} {
+		if tt.size%64 != 0 || tt.end > 64 {
+			t.Errorf("%s: %d bytes long, lookup fields end at byte %d", tt.what, tt.size, tt.end)
+		}
 	}
 }

@@ -162,12 +162,38 @@ func (r *Registry) DefineJSON(ctx context.Context, data []byte) (*Model, error) 
 // It does not allocate.
 func (r *Registry) FindByName(ctx context.Context, name string) (*Model, bool) {
 	h := r.nameHash(name)
-	if s := r.nameScope(ctx); s != nil {
-		s.touch()
-		if m := s.named.get(h, name); m != nil {
-			return m, true
+	if tv := tenantValueFrom(ctx); tv != nil {
+		// The fast path: the name table cached in the context. The
+		// lookup is valid if the table is still the current one of the
+		// context's scope after it: a table no longer current never is
+		// again, and cleaning a scope up retires its table.
+		s := tv.scope.Load()
+		if slots := tv.names.load(); slots != nil && s != nil && s.reg == r {
+			m := lookup(slots, h, name)
+			if s.named.current(slots) {
+				s.touch()
+				if m != nil {
+					return m, true
+				}
+				return r.findGlobal(h, name)
+			}
+		}
+		if s = r.nameScope(ctx); s != nil {
+			s.touch()
+			m := s.named.get(h, name)
+			tv.names.store(s.named.table())
+			if m != nil {
+				return m, true
+			}
+		} else {
+			tv.names.store(nil) // let go of a retired table
 		}
 	}
+	return r.findGlobal(h, name)
+}
+
+// findGlobal returns the global named model called name (hash h).
+func (r *Registry) findGlobal(h uint64, name string) (*Model, bool) {
 	m := r.global.named.get(h, name)
 	return m, m != nil
 }

@@ -29,6 +29,8 @@ type tenantCtx struct {
 	context.Context
 	id    string
 	scope atomic.Pointer[scope]
+	// names caches the name table of the scope: see nameCache.
+	names nameCache
 }
 
 // Value returns the tenantCtx itself for the package's key, and otherwise
