@@ -874,6 +874,11 @@ func (r *runner) w5() error {
 		return nil
 	}
 	r.prog.phase("W5: churn %d cycles, heap sample every %d", p.C, p.S)
+	// The W2 op sequences are not needed any more (W4 has taken its heap
+	// figures): drop them, so that the collector does not mark their
+	// 2 MB of pointers again and again during the churn, where the
+	// registry itself holds one small tenant at a time.
+	r.nameHit, r.structHit, r.noBuilder, r.globalHit = nameOps{}, structOps{}, structOps{}, nil
 	w := &W5{Cycles: p.C, SampleEvery: p.S}
 	xs, ys := []float64{0}, []float64{float64(HeapSample())}
 	var busy time.Duration
