@@ -28,6 +28,8 @@ type metrics struct {
 	unloads   *prometheus.CounterVec // reason
 	loadSkips prometheus.Counter
 	storeOps  *prometheus.HistogramVec // op
+	// memReleases counts the janitor's returns of free memory to the OS.
+	memReleases prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -75,8 +77,12 @@ func newMetrics() *metrics {
 		Help:    "Durable store operations, by operation.",
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, 1},
 	}, []string{"op"})
+	m.memReleases = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "modelreg_memory_releases_total",
+		Help: "Times the server returned free memory to the operating system after its resident tenants dropped (see --release-memory-after).",
+	})
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.rejected, m.panics,
-		m.loads, m.loadTime, m.unloads, m.loadSkips, m.storeOps,
+		m.loads, m.loadTime, m.unloads, m.loadSkips, m.storeOps, m.memReleases,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -18,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,8 +55,9 @@ type Config struct {
 
 	// IdleTimeout is how long a tenant stays in memory without requests
 	// (default 15 minutes; negative: never unloaded). SweepInterval is how
-	// often idle tenants are looked for (default IdleTimeout/4, at most a
-	// minute, at least a second).
+	// often the janitor looks for idle tenants and for memory to return
+	// (default IdleTimeout/4, at most a minute, at least a second; a
+	// minute when IdleTimeout is negative).
 	IdleTimeout   time.Duration
 	SweepInterval time.Duration
 	// LoadTimeout bounds one tenant load from the store (default 30 s).
@@ -66,6 +68,26 @@ type Config struct {
 	// (approximately: see evictForCapacity); tenants in use by in-flight
 	// requests may exceed it for as long as they are used.
 	MaxResidentTenants int
+	// ReleaseMemoryAfter makes the server return free memory to the
+	// operating system once the resident tenants have dropped by at least
+	// this many below their peak since the last release (default 100;
+	// negative: never). Without it, the memory of tenants unloaded after
+	// a burst goes back to the OS only gradually and partly, when the Go
+	// runtime's scavenger gets to it: the Go heap keeps room to grow back
+	// to its peak until a garbage collection lowers its goal, and an idle
+	// server collects only every two minutes.
+	//
+	// The release (runtime/debug.FreeOSMemory: a full garbage collection,
+	// then every free page of the heap handed back) runs on the janitor's
+	// goroutine at the end of a sweep, never on a request's path, at most
+	// once per SweepInterval, and is counted in
+	// modelreg_memory_releases_total. Tenants that merely replace each
+	// other at MaxResidentTenants do not trigger it: their memory is
+	// reused, not freed.
+	ReleaseMemoryAfter int
+	// releaseMemory returns free memory to the OS (default
+	// debug.FreeOSMemory; tests count calls instead).
+	releaseMemory func()
 
 	// Limits bounds definitions and structure queries (package
 	// definition defaults).
@@ -101,13 +123,22 @@ func (c *Config) defaults() {
 		c.IdleTimeout = 15 * time.Minute
 	}
 	if c.SweepInterval <= 0 {
-		c.SweepInterval = min(max(c.IdleTimeout/4, time.Second), time.Minute)
+		c.SweepInterval = time.Minute
+		if c.IdleTimeout > 0 {
+			c.SweepInterval = min(max(c.IdleTimeout/4, time.Second), time.Minute)
+		}
 	}
 	if c.LoadTimeout <= 0 {
 		c.LoadTimeout = 30 * time.Second
 	}
 	if c.MaxResidentTenants == 0 {
 		c.MaxResidentTenants = 1000
+	}
+	if c.ReleaseMemoryAfter == 0 {
+		c.ReleaseMemoryAfter = 100
+	}
+	if c.releaseMemory == nil {
+		c.releaseMemory = debug.FreeOSMemory
 	}
 	if c.Policy.MaxModels == 0 {
 		c.Policy.MaxModels = 10000
@@ -150,6 +181,10 @@ type Server struct {
 
 	routeMetrics map[string]*routeMetrics // by route pattern; read-only after New
 
+	// lastRelease is when the janitor last returned memory to the OS
+	// (only the janitor uses it).
+	lastRelease time.Time
+
 	draining atomic.Bool
 	janStop  chan struct{}
 	janDone  chan struct{}
@@ -157,7 +192,8 @@ type Server struct {
 }
 
 // New returns a server for cfg. It loads the global models from the store
-// and starts the idle janitor (stop it with Close).
+// and starts the janitor, which unloads idle tenants and returns freed
+// memory to the OS (stop it with Close).
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("server: Config.Store is required")
@@ -180,7 +216,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.m.reg.MustRegister(newRegistryCollector(s))
 	s.routes()
-	if cfg.IdleTimeout > 0 {
+	if cfg.IdleTimeout > 0 || cfg.ReleaseMemoryAfter > 0 {
 		s.janStop, s.janDone = make(chan struct{}), make(chan struct{})
 		go s.janitor(s.janStop, s.janDone)
 	}

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"net/http"
+	rtmetrics "runtime/metrics"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -104,6 +105,10 @@ type residentSet struct {
 	seed   maphash.Seed
 	shards [64]residentShard
 	count  atomic.Int64
+	// peak is the largest count since the janitor last returned memory
+	// to the OS (approximately: a put racing with the reset may be
+	// missed).
+	peak atomic.Int64
 }
 
 type residentShard struct {
@@ -132,7 +137,9 @@ func (rs *residentSet) put(t *tenantState) {
 		sh.m = make(map[string]*tenantState)
 	}
 	if _, ok := sh.m[t.id]; !ok {
-		rs.count.Add(1)
+		n := rs.count.Add(1)
+		for p := rs.peak.Load(); n > p && !rs.peak.CompareAndSwap(p, n); p = rs.peak.Load() {
+		}
 	}
 	sh.m[t.id] = t
 	sh.peak = max(sh.peak, len(sh.m))
@@ -490,7 +497,7 @@ func (s *Server) sweepIdle(ctx context.Context, now time.Time, maxIdle time.Dura
 	return out
 }
 
-// janitor runs sweepIdle every interval until stop is closed.
+// janitor runs sweep every SweepInterval until stop is closed.
 func (s *Server) janitor(stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	tick := time.NewTicker(s.cfg.SweepInterval)
@@ -500,9 +507,65 @@ func (s *Server) janitor(stop <-chan struct{}, done chan<- struct{}) {
 		case <-stop:
 			return
 		case <-tick.C:
-			s.sweepIdle(context.Background(), s.now(), s.cfg.IdleTimeout)
+			s.sweep(context.Background(), s.now())
 		}
 	}
+}
+
+// sweep is one round of the janitor at time now: it unloads the idle
+// tenants (unless IdleTimeout is negative), then returns freed memory to
+// the OS if the resident set has shrunk enough since the last time.
+func (s *Server) sweep(ctx context.Context, now time.Time) {
+	if s.cfg.IdleTimeout > 0 {
+		s.sweepIdle(ctx, now, s.cfg.IdleTimeout)
+	}
+	s.releaseMemory(now)
+}
+
+// releaseMemory returns free memory to the OS, as Config.ReleaseMemoryAfter
+// describes, and reports whether it did. Only the janitor calls it (tests
+// call it after Close): it is never on a request's path.
+//
+// Counting the drop of the resident set rather than the unloads keeps
+// capacity churn (a load unloading another tenant to stay at
+// MaxResidentTenants) from triggering it: there the heap reuses what the
+// victims freed, and handing those pages to the OS would only have them
+// faulted back in. A release is for a server that held many more tenants
+// than it holds now, after a burst or once idle tenants were swept.
+func (s *Server) releaseMemory(now time.Time) bool {
+	after := int64(s.cfg.ReleaseMemoryAfter)
+	if after <= 0 {
+		return false
+	}
+	n := s.resident.count.Load()
+	drop := s.resident.peak.Load() - n
+	if drop < after {
+		return false
+	}
+	if !s.lastRelease.IsZero() && now.Sub(s.lastRelease) < s.cfg.SweepInterval {
+		return false
+	}
+	s.lastRelease = now
+	s.resident.peak.Store(n)
+	t0 := time.Now()
+	before := heapReleased()
+	s.cfg.releaseMemory()
+	released := heapReleased() - before
+	s.m.memReleases.Inc()
+	s.log.Info("returned free memory to the operating system", "resident_peak", n+drop, "resident", n,
+		"released_bytes", released, "took", time.Since(t0).String())
+	return true
+}
+
+// heapReleased is the Go heap memory returned to the OS (and not reused
+// since), in bytes.
+func heapReleased() int64 {
+	s := []rtmetrics.Sample{{Name: "/memory/classes/heap/released:bytes"}}
+	rtmetrics.Read(s)
+	if s[0].Value.Kind() != rtmetrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
 }
 
 // tenantAccess resolves the {tenant} of a request for principal p: it

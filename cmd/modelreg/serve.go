@@ -29,6 +29,7 @@ type serveConfig struct {
 	idleTimeout         time.Duration
 	sweepInterval       time.Duration
 	maxResident         int
+	releaseMemoryAfter  int
 	maxBody             int64
 	maxInFlight         int
 	queueWait           time.Duration
@@ -71,8 +72,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", envOr("MODELREG_ADMIN_TOKEN_FILE", ""), "read the admin token from this file (env MODELREG_ADMIN_TOKEN_FILE); MODELREG_ADMIN_TOKEN takes precedence")
 	fs.BoolVar(&c.resetAdmin, "reset-admin-token", false, "generate and print a new admin token, replacing the stored one")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", durationEnv("MODELREG_IDLE_TIMEOUT", 15*time.Minute), "unload a tenant from memory after this long without requests; 0 or less: never (env MODELREG_IDLE_TIMEOUT)")
-	fs.DurationVar(&c.sweepInterval, "sweep-interval", 0, "how often to look for idle tenants (default: idle-timeout/4, 1s to 1m)")
+	fs.DurationVar(&c.sweepInterval, "sweep-interval", 0, "how often to look for idle tenants and memory to return to the OS (default: idle-timeout/4, 1s to 1m; 1m with no idle timeout)")
 	fs.IntVar(&c.maxResident, "max-resident-tenants", intEnv("MODELREG_MAX_RESIDENT_TENANTS", 1000), "tenants held in memory at once; beyond it the least recently used idle ones are unloaded; 0: unlimited (env MODELREG_MAX_RESIDENT_TENANTS)")
+	fs.IntVar(&c.releaseMemoryAfter, "release-memory-after", 100, "return free memory to the OS once this many fewer tenants are resident than at their peak since the last release (at most once per sweep interval); 0: never")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest request body in bytes (larger: 413)")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 256, "API requests served at once (more wait up to --queue-wait, then get 503)")
 	fs.DurationVar(&c.queueWait, "queue-wait", 100*time.Millisecond, "how long a request waits for a slot when --max-in-flight are busy")
@@ -158,6 +160,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		IdleTimeout:        nonPositiveNever(c.idleTimeout),
 		SweepInterval:      c.sweepInterval,
 		MaxResidentTenants: unlimitedIfZero(c.maxResident),
+		ReleaseMemoryAfter: neverIfNonPositive(c.releaseMemoryAfter),
 		Policy:             modelreg.Policy{MaxModels: c.maxModels, MaxBytes: c.maxTenantBytes, MaxDepth: c.maxDepth},
 	})
 	if err != nil {
@@ -214,6 +217,15 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 
 // unlimitedIfZero maps a flag's 0 (unlimited) to server.Config's negative.
 func unlimitedIfZero(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// neverIfNonPositive maps a count flag's 0 (never) to server.Config's
+// negative.
+func neverIfNonPositive(n int) int {
 	if n <= 0 {
 		return -1
 	}

@@ -1,0 +1,164 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/modelreg/modelreg/store/storetest"
+)
+
+// TestReleaseMemory drives the janitor's rounds by hand on a fake clock
+// (the janitor goroutine itself is stopped) and counts the releases of
+// memory to the OS: one after a sweep that unloaded enough tenants, none
+// after a sweep that unloaded none or too few, none while tenants merely
+// replace each other at the residency bound, and never two within a sweep
+// interval.
+func TestReleaseMemory(t *testing.T) {
+	var releases atomic.Int64
+	clk := newFakeClock()
+	ts := newTestServer(t, func(c *Config) {
+		c.Clock = clk.now
+		c.IdleTimeout = 10 * time.Minute
+		c.SweepInterval = time.Minute
+		c.ReleaseMemoryAfter = 3
+		c.MaxResidentTenants = 6
+		c.releaseMemory = func() { releases.Add(1) }
+	})
+	s := ts.srv
+	s.Close() // the rounds below are the janitor's
+	ctx := context.Background()
+	tenant := func(i int) string { return fmt.Sprint("t", i) }
+	use := func(i int) {
+		t.Helper()
+		ts.must(200, ts.do("GET", "/v1/tenants/"+tenant(i)+"/models/User", testAdmin, nil))
+	}
+	sweep := func(after time.Duration, wantReleases int64) {
+		t.Helper()
+		clk.advance(after)
+		s.sweep(ctx, clk.now())
+		if got := releases.Load(); got != wantReleases {
+			t.Fatalf("%d releases, want %d (resident %d)", got, wantReleases, s.resident.count.Load())
+		}
+	}
+	// Twenty tenants go through a residency bound of six: capacity
+	// churn alone, with the resident set never below the bound, releases
+	// nothing.
+	for i := range 20 {
+		ts.must(201, ts.do("PUT", "/v1/tenants/"+tenant(i)+"/models/User", testAdmin, userDef))
+	}
+	if got := capacityUnloads(s); got < 14 {
+		t.Fatalf("%v capacity unloads, want at least 14", got)
+	}
+	sweep(0, 0)
+	sweep(time.Minute, 0)
+	// The six resident tenants, idle for long enough, are unloaded: one
+	// release.
+	sweep(11*time.Minute, 1)
+	if n := s.resident.count.Load(); n != 0 {
+		t.Fatalf("%d tenants resident after the idle sweep", n)
+	}
+	// Nothing more unloaded: no more releases.
+	sweep(0, 1)
+
+	// Explicit evictions bring the resident set down again, right after
+	// a release: the next one waits for a sweep interval to pass.
+	for i := range 5 {
+		use(i)
+	}
+	for i := range 5 {
+		ts.must(200, ts.do("POST", "/v1/tenants/"+tenant(i)+"/evict", testAdmin, nil))
+	}
+	sweep(0, 1)
+	sweep(30*time.Second, 1)
+	sweep(30*time.Second, 2)
+	sweep(time.Hour, 2)
+
+	// Too small a drop releases nothing.
+	for i := range 3 {
+		use(i)
+	}
+	for i := range 2 {
+		ts.must(200, ts.do("POST", "/v1/tenants/"+tenant(i)+"/evict", testAdmin, nil))
+	}
+	sweep(time.Minute, 2)
+	ts.must(200, ts.do("POST", "/v1/tenants/"+tenant(2)+"/evict", testAdmin, nil))
+	sweep(time.Minute, 3)
+}
+
+// TestReleaseMemoryOff checks that a negative ReleaseMemoryAfter turns the
+// releases off, and with no idle timeout either, the janitor.
+func TestReleaseMemoryOff(t *testing.T) {
+	var releases atomic.Int64
+	ts := newTestServer(t, func(c *Config) {
+		c.ReleaseMemoryAfter = -1
+		c.releaseMemory = func() { releases.Add(1) }
+	})
+	s := ts.srv
+	if s.janStop != nil {
+		t.Errorf("a janitor runs with neither idle unloads nor releases")
+	}
+	for i := range 5 {
+		ts.must(201, ts.do("PUT", fmt.Sprint("/v1/tenants/t", i, "/models/User"), testAdmin, userDef))
+		ts.must(200, ts.do("POST", fmt.Sprint("/v1/tenants/t", i, "/evict"), testAdmin, nil))
+	}
+	if s.releaseMemory(time.Now()) || releases.Load() != 0 {
+		t.Errorf("memory released with ReleaseMemoryAfter < 0")
+	}
+}
+
+// TestJanitorReleasesMemory runs the real janitor goroutine on fake time
+// with no idle timeout: it exists for the releases alone, and returns
+// memory once explicit evictions have brought the resident set down.
+func TestJanitorReleasesMemory(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		st := storetest.NewMemory(nil)
+		hash, _, _ := ResolveAdminToken(ctx, st, testAdmin, false)
+		var releases atomic.Int64
+		srv, err := New(ctx, Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1, ReleaseMemoryAfter: 2,
+			releaseMemory: func() { releases.Add(1) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		h := srv.Handler()
+		call := func(method, path, body string) int {
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+testAdmin)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec.Code
+		}
+		for _, tn := range []string{"a", "b", "c"} {
+			if c := call("PUT", "/v1/tenants/"+tn+"/models/User", userDef); c != 201 {
+				t.Fatal(c)
+			}
+		}
+		time.Sleep(90 * time.Second) // the default interval is a minute
+		synctest.Wait()
+		if n := releases.Load(); n != 0 {
+			t.Fatalf("%d releases with every tenant still resident", n)
+		}
+		for _, tn := range []string{"a", "b"} {
+			if c := call("POST", "/v1/tenants/"+tn+"/evict", ""); c != 200 {
+				t.Fatal(c)
+			}
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if n := releases.Load(); n != 1 {
+			t.Fatalf("%d releases a sweep after two of three tenants were evicted, want 1", n)
+		}
+		time.Sleep(10 * time.Minute)
+		synctest.Wait()
+		if n := releases.Load(); n != 1 {
+			t.Fatalf("%d releases with nothing more unloaded, want 1", n)
+		}
+	})
+}
