@@ -785,10 +785,13 @@ func (p *parser) definition(i int, defaultName string) (*Definition, *Error) {
 		*slot = k + 1
 	}
 
-	d := &Definition{}
+	// (Allocated only when there is no Scratch to hold it.)
+	var d *Definition
 	if p.scratch != nil {
 		d = &p.scratch.def
 		*d = Definition{}
+	} else {
+		d = new(Definition)
 	}
 	propsObj, nameBytes := -1, 0
 	if propsNode >= 0 && p.nodes[propsNode].kind == nObject {
