@@ -94,6 +94,45 @@ func TestIdleNeverEvictsActiveTenant(t *testing.T) {
 	})
 }
 
+// SetPolicy adds, replaces and removes overrides; removing one twice, or
+// one that was never set, leaves the others in force.
+func TestPolicyOverrides(t *testing.T) {
+	def := modelreg.Policy{MaxModels: 5, MaxDepth: 4}
+	r := modelreg.New(modelreg.WithPolicy(def))
+	small := modelreg.Policy{MaxModels: 1}
+	deep := modelreg.Policy{MaxDepth: 9}
+	steps := []struct {
+		id   string
+		set  modelreg.Policy
+		want map[string]modelreg.Policy
+	}{
+		{"", modelreg.Policy{}, map[string]modelreg.Policy{"a": def, "b": def}},
+		{"a", small, map[string]modelreg.Policy{"a": {MaxModels: 1, MaxDepth: 4}, "b": def}},
+		{"a", deep, map[string]modelreg.Policy{"a": {MaxModels: 5, MaxDepth: 9}, "b": def}},
+		{"b", small, map[string]modelreg.Policy{"a": {MaxModels: 5, MaxDepth: 9}, "b": {MaxModels: 1, MaxDepth: 4}}},
+		{"a", modelreg.Policy{}, map[string]modelreg.Policy{"a": def, "b": {MaxModels: 1, MaxDepth: 4}}},
+		{"a", modelreg.Policy{}, map[string]modelreg.Policy{"a": def, "b": {MaxModels: 1, MaxDepth: 4}}},
+		{"c", modelreg.Policy{}, map[string]modelreg.Policy{"a": def, "b": {MaxModels: 1, MaxDepth: 4}}},
+		{"b", modelreg.Policy{}, map[string]modelreg.Policy{"a": def, "b": def}},
+	}
+	for i, st := range steps {
+		if st.id != "" {
+			must(t, r.SetPolicy(st.id, st.set))
+		}
+		for id, want := range st.want {
+			if got := r.Policy(id); got != want {
+				t.Errorf("step %d: Policy(%s) = %+v, want %+v", i, id, got, want)
+			}
+		}
+	}
+	// The quota of the override applies to registrations.
+	must(t, r.SetPolicy("b", small))
+	mustDefine(t, r, tctx("b"), `{"name": "A", "properties": {"x": "string"}}`)
+	if _, err := r.DefineJSON(tctx("b"), []byte(`{"name": "B", "properties": {"x": "string"}}`)); !errors.Is(err, modelreg.ErrQuota) {
+		t.Errorf("second model under MaxModels 1: %v", err)
+	}
+}
+
 func TestIdlePolicies(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		r := modelreg.New(modelreg.WithPolicy(modelreg.Policy{MaxIdle: 50 * time.Millisecond}))

@@ -111,8 +111,11 @@ type Registry struct {
 	seed     maphash.Seed
 	names    nameHash // hash of the name indexes
 	defaults Policy
-	limits   definition.Limits
-	maxNodes int
+	// overrides counts the tenants with a policy of their own (see
+	// SetPolicy), so that registrations need not look when there are none.
+	overrides atomic.Int64
+	limits    definition.Limits
+	maxNodes  int
 
 	global *scope
 	shards [numShards]shard
@@ -275,6 +278,21 @@ func (r *Registry) nameScope(ctx context.Context) *scope {
 	if s == nil || s.dead.Load() {
 		return nil
 	}
+	tv.scope.Store(s)
+	return s
+}
+
+// tenantWriteScope is writeScope for the tenant of tv, through the scope
+// tv caches when it is live (and caching the one it returns).
+func (r *Registry) tenantWriteScope(tv *tenantCtx) *scope {
+	if s := tv.scope.Load(); s != nil && s.reg == r {
+		s.mu.Lock()
+		if !s.dead.Load() {
+			return s
+		}
+		s.mu.Unlock()
+	}
+	s, _ := r.writeScope(tv.id)
 	tv.scope.Store(s)
 	return s
 }

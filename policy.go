@@ -78,20 +78,30 @@ func (r *Registry) SetPolicy(id string, p Policy) error {
 	sh := r.shard(id)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	_, had := sh.policies[id]
 	if p == (Policy{}) {
-		delete(sh.policies, id)
+		if had {
+			delete(sh.policies, id)
+			r.overrides.Add(-1)
+		}
 		return nil
 	}
 	if sh.policies == nil {
 		sh.policies = make(map[string]Policy)
 	}
 	sh.policies[id] = p
+	if !had {
+		r.overrides.Add(1)
+	}
 	return nil
 }
 
 // Policy returns the effective policy of tenant id (its own policy merged
 // over the default one).
 func (r *Registry) Policy(id string) Policy {
+	if r.overrides.Load() == 0 {
+		return Policy{}.merge(r.defaults) // no tenant has its own
+	}
 	sh := r.shard(id)
 	sh.mu.RLock()
 	p := sh.policies[id]

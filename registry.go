@@ -32,9 +32,11 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 
 // define is Define with compiler c.
 func (r *Registry) define(ctx context.Context, def *definition.Definition, c *compiler) (*Model, error) {
-	id, isTenant := TenantFromContext(ctx)
+	tv := tenantValueFrom(ctx)
+	id, isTenant := "", tv != nil
 	var pol Policy
 	if isTenant {
+		id = tv.id
 		if err := ValidTenantID(id); err != nil {
 			return nil, err
 		}
@@ -71,7 +73,7 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 
 	var s *scope
 	if isTenant {
-		s, _ = r.writeScope(id)
+		s = r.tenantWriteScope(tv)
 	} else {
 		s = r.global
 		s.mu.Lock()
