@@ -155,28 +155,40 @@ func (c *compiler) object(o *definition.Object, depth int, path []byte) error {
 	}
 	for i := range o.Properties {
 		p := &o.Properties[i]
-		ppath := append(append(path, '.'), p.Name...)
 		if p.Name == "" {
 			return defErr(path, "empty property name")
 		}
 		if i > 0 && o.Properties[i-1].Name >= p.Name {
-			return defErr(ppath, "properties not sorted by name or duplicated")
+			return defErr(append(append(path, '.'), p.Name...), "properties not sorted by name or duplicated")
 		}
-		if err := c.typ(&p.Type, depth, ppath); err != nil {
+		if scalarKind(p.Type.Kind) {
+			continue // the common case: nothing to check, no path to build
+		}
+		if err := c.typ(&p.Type, depth, append(append(path, '.'), p.Name...)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// typ checks t (a property type of an object at nesting level depth) and
-// records its nested objects.
-func (c *compiler) typ(t *definition.Type, depth int, path []byte) error {
-	switch t.Kind {
+// scalarKind reports whether k is a built-in type without parts.
+func scalarKind(k definition.Kind) bool {
+	switch k {
 	case definition.KindString, definition.KindNumber, definition.KindBoolean,
 		definition.KindDate, definition.KindBuffer, definition.KindObject,
 		definition.KindAny, definition.KindGeoPoint:
+		return true
+	}
+	return false
+}
+
+// typ checks t (a property type of an object at nesting level depth) and
+// records its nested objects.
+func (c *compiler) typ(t *definition.Type, depth int, path []byte) error {
+	if scalarKind(t.Kind) {
 		return nil
+	}
+	switch t.Kind {
 	case definition.KindRef:
 		if t.Ref == "" {
 			return defErr(path, "reference without a model name")
