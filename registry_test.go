@@ -524,19 +524,38 @@ func TestInvalidDefinitions(t *testing.T) {
 	}
 	cyc := &definition.Object{}
 	cyc.Properties = []definition.Property{{Name: "self", Type: definition.Type{Kind: definition.KindNested, Object: cyc}}}
-	for name, d := range map[string]*definition.Definition{
-		"nil":       nil,
-		"no name":   {Object: definition.Object{}},
-		"unsorted":  {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "b", Type: definition.Type{Kind: definition.KindString}}, {Name: "a", Type: definition.Type{Kind: definition.KindString}}}}},
-		"duplicate": {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: definition.KindString}}, {Name: "a", Type: definition.Type{Kind: definition.KindString}}}}},
-		"nil obj":   {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: definition.KindNested}}}}},
-		"nil elem":  {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: definition.KindArray}}}}},
-		"bad kind":  {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: 200}}}}},
-		"empty ref": {Name: "A", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: definition.Type{Kind: definition.KindRef}}}}},
-		"cycle":     {Name: "A", Object: *cyc},
+	str := definition.Type{Kind: definition.KindString}
+	obj := func(ps ...definition.Property) definition.Object { return definition.Object{Properties: ps} }
+	nested := func(o definition.Object) definition.Type {
+		return definition.Type{Kind: definition.KindNested, Object: &o}
+	}
+	for _, tt := range []struct {
+		name, path string
+		d          *definition.Definition
+	}{
+		{"nil", "", nil},
+		{"no name", "", &definition.Definition{}},
+		{"unsorted", "properties.a", &definition.Definition{Name: "A", Object: obj(definition.Property{Name: "b", Type: str}, definition.Property{Name: "a", Type: str})}},
+		{"duplicate", "properties.a", &definition.Definition{Name: "A", Object: obj(definition.Property{Name: "a", Type: str}, definition.Property{Name: "a", Type: str})}},
+		{"empty name", "properties.o", &definition.Definition{Name: "A", Object: obj(definition.Property{Name: "o", Type: nested(obj(definition.Property{Type: str}))})}},
+		{"nil obj", "properties.a", &definition.Definition{Name: "A", Object: obj(definition.Property{Name: "a", Type: definition.Type{Kind: definition.KindNested}})}},
+		{"nil elem", "properties.a", &definition.Definition{Name: "A", Object: obj(definition.Property{Name: "a", Type: definition.Type{Kind: definition.KindArray}})}},
+		{"bad kind", "properties.a", &definition.Definition{Name: "A", Object: obj(definition.Property{Name: "a", Type: definition.Type{Kind: 200}})}},
+		{"bad elem kind", "properties.o.x[]", &definition.Definition{Name: "A", Object: obj(definition.Property{Name: "o", Type: nested(obj(
+			definition.Property{Name: "a", Type: str},
+			definition.Property{Name: "x", Type: definition.Type{Kind: definition.KindArray, Elem: &definition.Type{Kind: 200}}}))})}},
+		{"empty ref", "properties.a", &definition.Definition{Name: "A", Object: obj(definition.Property{Name: "a", Type: definition.Type{Kind: definition.KindRef}})}},
+		{"bad strictness", "properties", &definition.Definition{Name: "A", Object: definition.Object{Strict: 9}}},
+		{"cycle", "", &definition.Definition{Name: "A", Object: *cyc}},
 	} {
-		if _, err := r.Define(ctx, d); !errors.Is(err, modelreg.ErrInvalidDefinition) {
-			t.Errorf("%s: %v", name, err)
+		_, err := r.Define(ctx, tt.d)
+		var de *modelreg.DefinitionError
+		if !errors.Is(err, modelreg.ErrInvalidDefinition) || !errors.As(err, &de) {
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if tt.name != "cycle" && de.Path != tt.path {
+			t.Errorf("%s: path %q, want %q (%v)", tt.name, de.Path, tt.path, err)
 		}
 	}
 	if _, ok := r.FindByStructure(ctx, cyc); ok {
