@@ -1,7 +1,9 @@
 package modelreg_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -563,5 +565,46 @@ func TestInvalidDefinitions(t *testing.T) {
 	}
 	if _, ok := r.TenantStats("bad"); ok {
 		t.Error("refused definitions created the tenant")
+	}
+}
+
+// DefineJSON keeps nothing of its input: overwriting the buffer after the
+// call changes nothing in the model, its nested models or its settings.
+func TestDefineJSONKeepsNothingOfInput(t *testing.T) {
+	const src = `{"name": "Order", "strict": "filter", "relations": {"owner": {"type": "belongsTo", "model": "User"}},
+		"properties": {"id": {"type": "string", "id": true, "required": true}, "note": {"type": "string", "default": "none", "pattern": "^[a-z]+$", "description": "free text"},
+		"tags": ["string"], "owner": "User", "lines": [{"sku": "string", "qty": {"type": "number", "default": 1}}], "addr": {"street": "string", "geo": "geopoint"}}}`
+	r := modelreg.New()
+	buf := []byte(src)
+	m, err := r.DefineJSON(tctx("t"), buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func() string {
+		b, err := json.Marshal(m.Definition())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := string(b) + string(m.Canonical())
+		for _, n := range m.Nested() {
+			s += string(n.Canonical())
+		}
+		return s
+	}
+	before := snapshot()
+	for i := range buf {
+		buf[i] = 'x'
+	}
+	// Parse and define something else through the same pooled scratch.
+	mustDefine(t, r, tctx("t"), `{"name": "Other", "properties": {"zz": {"yy": "date"}, "ww": [["number"]]}}`)
+	if after := snapshot(); after != before {
+		t.Errorf("the model changed with its input buffer:\nbefore %s\nafter  %s", before, after)
+	}
+	want, err := definition.Parse([]byte(src), definition.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(m.Canonical(), want.Canonical()) {
+		t.Errorf("canonical form %s, want %s", m.Canonical(), want.Canonical())
 	}
 }

@@ -83,6 +83,8 @@ type runner struct {
 	prog  *progress
 	res   *Result
 
+	jsbuf []byte // the JSON definition being defined
+
 	// Harness tables, allocated before the heap baseline.
 	codes    []string          // tenant_<t>
 	tctx     []context.Context // tenant_<t> contexts
@@ -190,7 +192,11 @@ func bg() context.Context { return context.Background() }
 func (r *runner) defineTenant(tctx context.Context, code string, k int) ([]*modelreg.Model, error) {
 	models := make([]*modelreg.Model, k)
 	for m := range k {
-		mod, err := r.reg.DefineJSON(tctx, ModelJSON(code, m))
+		// The definition is written into one reused buffer, as an
+		// application reading requests would: DefineJSON keeps nothing
+		// of its input.
+		r.jsbuf = AppendModelJSON(r.jsbuf[:0], code, m)
+		mod, err := r.reg.DefineJSON(tctx, r.jsbuf)
 		if err != nil {
 			return nil, fmt.Errorf("define %s: %w", ModelName(code, m), err)
 		}
