@@ -1,13 +1,15 @@
 package definition
 
 import (
-	"github.com/modelreg/modelreg/internal/jsonstr"
-
+	"encoding/binary"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/modelreg/modelreg/internal/jsonstr"
 )
 
 // The parser works in two passes. The scanner first checks that the input
@@ -49,194 +51,206 @@ const (
 	formNested uint8 = 2
 )
 
-// scanner checks JSON and builds the node tree.
-type scanner struct {
-	data     []byte
-	pos      int
-	nodes    []node
-	maxDepth int
-	err      *Error
-}
-
 // scan checks that data is one well-formed JSON value (with optional
 // surrounding whitespace) nesting no deeper than maxDepth, and returns its
-// node tree.
+// node tree, stored in nodes[:0] (grown if need be).
+//
+// It is a state machine without recursion, one label per state: value (a
+// value starts at i, after optional whitespace), member (a member of the
+// open object starts at i: its key, ':' and value) and next (a value ended
+// at i: a ',' or the end of the open object or array follows). While an
+// object or array is open, its node's skip field holds the index of the
+// enclosing open object or array (-1 for none); it is set to its final
+// value when the container closes.
 func scan(data []byte, maxDepth int, nodes []node) ([]node, *Error) {
-	s := scanner{data: data, maxDepth: maxDepth, nodes: nodes}
-	if !s.value(0) {
-		return nil, s.err
-	}
-	s.ws()
-	if s.pos < len(data) {
-		return nil, s.syntax("unexpected data after the top-level value")
-	}
-	return s.nodes, nil
-}
+	d := data
+	nodes = nodes[:0]
+	i := 0
+	top, depth := -1, 0 // innermost open object or array (-1: none), and how many are open
+	var c byte
+	var end int
+	var esc bool
+	var err *Error
 
-func (s *scanner) syntax(msg string) *Error {
-	if s.err == nil {
-		s.err = newError(s.data, "", s.pos, ErrSyntax, msg, true)
+value:
+	if cap(nodes)-len(nodes) < 2 {
+		nodes = growNodes(nodes)
 	}
-	return s.err
-}
+	i = skipWS(d, i)
+	if i >= len(d) {
+		return nil, syntaxAt(d, i, "unexpected end of input")
+	}
+	switch c = d[i]; c {
+	case '"':
+		if end = skipPlain(d, i+1); end < len(d) && d[end] == '"' {
+			nodes = appendNode(nodes, i, end+1, nString, false)
+			i = end + 1
+			goto next
+		}
+		start := i
+		if i, esc, err = scanString(d, i); err != nil {
+			return nil, err
+		}
+		nodes = appendNode(nodes, start, i, nString, esc)
+		goto next
+	case '{', '[':
+		if depth >= maxDepth {
+			return nil, newError(d, "", i, ErrTooDeep,
+				"objects and arrays nested deeper than "+strconv.Itoa(maxDepth), true)
+		}
+		kind, closer := nObject, byte('}')
+		if c == '[' {
+			kind, closer = nArray, ']'
+		}
+		start := i
+		i = skipWS(d, i+1)
+		if i < len(d) && d[i] == closer {
+			i++
+			nodes = appendNode(nodes, start, i, kind, false)
+			goto next
+		}
+		// Open: the first member or element follows.
+		nodes = appendNode(nodes, start, 0, kind, false)
+		nodes[len(nodes)-1].skip = int32(top)
+		top = len(nodes) - 1
+		depth++
+		if kind == nArray {
+			goto value
+		}
+		goto member
+	case 't', 'f', 'n':
+		lit, kind := "true", nTrue
+		if c == 'f' {
+			lit, kind = "false", nFalse
+		} else if c == 'n' {
+			lit, kind = "null", nNull
+		}
+		if len(d)-i < len(lit) || string(d[i:i+len(lit)]) != lit {
+			return nil, syntaxAt(d, i, describe(d, i)+", expecting a JSON value")
+		}
+		nodes = appendNode(nodes, i, i+len(lit), kind, false)
+		i += len(lit)
+		goto next
+	default:
+		if c != '-' && (c < '0' || c > '9') {
+			return nil, syntaxAt(d, i, describe(d, i)+", expecting a JSON value")
+		}
+		var msg string
+		if end, msg = scanNumber(d, i); msg != "" {
+			return nil, syntaxAt(d, end, msg)
+		}
+		nodes = appendNode(nodes, i, end, nNumber, false)
+		i = end
+		goto next
+	}
 
-func (s *scanner) fail(msg string) bool {
-	s.syntax(msg)
-	return false
-}
+member:
+	i = skipWS(d, i)
+	if i >= len(d) || d[i] != '"' {
+		return nil, syntaxAt(d, i, describe(d, i)+", expecting a string (object key)")
+	}
+	if end = skipPlain(d, i+1); end < len(d) && d[end] == '"' {
+		nodes = appendNode(nodes, i, end+1, nString, false)
+		i = end + 1
+	} else {
+		start := i
+		if i, esc, err = scanString(d, i); err != nil {
+			return nil, err
+		}
+		nodes = appendNode(nodes, start, i, nString, esc)
+	}
+	i = skipWS(d, i)
+	if i >= len(d) || d[i] != ':' {
+		return nil, syntaxAt(d, i, describe(d, i)+", expecting ':'")
+	}
+	i++
+	goto value
 
-func (s *scanner) ws() {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\n', '\r':
-			s.pos++
-		default:
-			return
+next:
+	i = skipWS(d, i)
+	if top < 0 {
+		if i < len(d) {
+			return nil, syntaxAt(d, i, "unexpected data after the top-level value")
+		}
+		return nodes, nil
+	}
+	if i < len(d) {
+		t := &nodes[top]
+		if d[i] == ',' {
+			i++
+			if t.kind == nObject {
+				goto member
+			}
+			goto value
+		}
+		if d[i] == '}' && t.kind == nObject || d[i] == ']' && t.kind == nArray {
+			i++
+			top = int(t.skip)
+			t.end, t.skip = int32(i), int32(len(nodes))
+			depth--
+			goto next
 		}
 	}
+	if nodes[top].kind == nObject {
+		return nil, syntaxAt(d, i, describe(d, i)+", expecting ',' or '}'")
+	}
+	return nil, syntaxAt(d, i, describe(d, i)+", expecting ',' or ']'")
 }
 
-// describe names the byte at the current position for error messages.
-func (s *scanner) describe() string {
-	if s.pos >= len(s.data) {
+// appendNode appends the node of a value at data[start:end] (end is set
+// later for an open object or array), with no following nodes yet. The
+// caller has made room for it.
+func appendNode(nodes []node, start, end int, kind uint8, esc bool) []node {
+	n := len(nodes)
+	nodes = nodes[:n+1]
+	// The node is filled in place (a pooled node array holds stale
+	// nodes): building it as a composite literal and copying it costs a
+	// store-forwarding stall.
+	nd := &nodes[n]
+	nd.start, nd.end, nd.skip = int32(start), int32(end), int32(n+1)
+	nd.kind, nd.esc, nd.form, nd.builtin = kind, esc, 0, 0
+	return nodes
+}
+
+// growNodes returns nodes with room for at least two more (a key and its
+// value). It is apart so that the scanner's loop makes no call.
+//
+//go:noinline
+func growNodes(nodes []node) []node {
+	return slices.Grow(nodes, 2)
+}
+
+// syntaxAt returns a syntax error at byte offset i of data.
+func syntaxAt(data []byte, i int, msg string) *Error {
+	return newError(data, "", i, ErrSyntax, msg, true)
+}
+
+// skipWS returns the offset of the first byte at or after i that is not
+// JSON whitespace.
+func skipWS(d []byte, i int) int {
+	for i < len(d) && d[i] <= ' ' && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// describe names the byte at offset i of d for error messages.
+func describe(d []byte, i int) string {
+	if i >= len(d) {
 		return "unexpected end of input"
 	}
-	c := s.data[s.pos]
+	c := d[i]
 	if c >= 0x20 && c < 0x7f {
 		return "unexpected character " + strconv.QuoteRune(rune(c))
 	}
 	return "unexpected byte 0x" + strconv.FormatUint(uint64(c), 16)
 }
 
-// value scans one value at s.pos (after whitespace). depth is the number of
-// objects and arrays enclosing it.
-func (s *scanner) value(depth int) bool {
-	s.ws()
-	if s.pos >= len(s.data) {
-		return s.fail("unexpected end of input")
-	}
-	c := s.data[s.pos]
-	if c == '"' {
-		return s.str()
-	}
-	idx := len(s.nodes)
-	s.nodes = append(s.nodes, node{})
-	s.nodes[idx].start = int32(s.pos)
-	var kind uint8
-	switch c {
-	case '{':
-		kind = nObject
-		if depth+1 > s.maxDepth {
-			s.err = newError(s.data, "", s.pos, ErrTooDeep,
-				"objects and arrays nested deeper than "+strconv.Itoa(s.maxDepth), true)
-			return false
-		}
-		s.pos++
-		s.ws()
-		if s.pos < len(s.data) && s.data[s.pos] == '}' {
-			s.pos++
-			break
-		}
-		for {
-			s.ws()
-			if s.pos >= len(s.data) || s.data[s.pos] != '"' {
-				return s.fail(s.describe() + ", expecting a string (object key)")
-			}
-			if !s.str() {
-				return false
-			}
-			s.ws()
-			if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-				return s.fail(s.describe() + ", expecting ':'")
-			}
-			s.pos++
-			if !s.value(depth + 1) {
-				return false
-			}
-			s.ws()
-			if s.pos < len(s.data) && s.data[s.pos] == ',' {
-				s.pos++
-				continue
-			}
-			if s.pos < len(s.data) && s.data[s.pos] == '}' {
-				s.pos++
-				break
-			}
-			return s.fail(s.describe() + ", expecting ',' or '}'")
-		}
-	case '[':
-		kind = nArray
-		if depth+1 > s.maxDepth {
-			s.err = newError(s.data, "", s.pos, ErrTooDeep,
-				"objects and arrays nested deeper than "+strconv.Itoa(s.maxDepth), true)
-			return false
-		}
-		s.pos++
-		s.ws()
-		if s.pos < len(s.data) && s.data[s.pos] == ']' {
-			s.pos++
-			break
-		}
-		for {
-			if !s.value(depth + 1) {
-				return false
-			}
-			s.ws()
-			if s.pos < len(s.data) && s.data[s.pos] == ',' {
-				s.pos++
-				continue
-			}
-			if s.pos < len(s.data) && s.data[s.pos] == ']' {
-				s.pos++
-				break
-			}
-			return s.fail(s.describe() + ", expecting ',' or ']'")
-		}
-	case 't':
-		kind = nTrue
-		if !s.literal("true") {
-			return false
-		}
-	case 'f':
-		kind = nFalse
-		if !s.literal("false") {
-			return false
-		}
-	case 'n':
-		kind = nNull
-		if !s.literal("null") {
-			return false
-		}
-	default:
-		if c == '-' || (c >= '0' && c <= '9') {
-			kind = nNumber
-			if !s.number() {
-				return false
-			}
-			break
-		}
-		return s.fail(s.describe() + ", expecting a JSON value")
-	}
-	n := &s.nodes[idx]
-	n.kind = kind
-	n.end = int32(s.pos)
-	n.skip = int32(len(s.nodes))
-	return true
-}
-
-func (s *scanner) literal(lit string) bool {
-	if len(s.data)-s.pos >= len(lit) && string(s.data[s.pos:s.pos+len(lit)]) == lit {
-		s.pos += len(lit)
-		return true
-	}
-	return s.fail(s.describe() + ", expecting a JSON value")
-}
-
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func (s *scanner) number() bool {
-	d := s.data
-	i := s.pos
+// scanNumber scans the number at d[i] (which is '-' or a digit) and
+// returns its end, or the offset of the error and its message.
+func scanNumber(d []byte, i int) (int, string) {
 	if d[i] == '-' {
 		i++
 	}
@@ -248,14 +262,12 @@ func (s *scanner) number() bool {
 			i++
 		}
 	default:
-		s.pos = i
-		return s.fail("invalid number: " + s.describe())
+		return i, "invalid number: " + describe(d, i)
 	}
 	if i < len(d) && d[i] == '.' {
 		i++
 		if i >= len(d) || !isDigit(d[i]) {
-			s.pos = i
-			return s.fail("invalid number: expecting a digit after '.'")
+			return i, "invalid number: expecting a digit after '.'"
 		}
 		for i < len(d) && isDigit(d[i]) {
 			i++
@@ -267,56 +279,36 @@ func (s *scanner) number() bool {
 			i++
 		}
 		if i >= len(d) || !isDigit(d[i]) {
-			s.pos = i
-			return s.fail("invalid number: expecting a digit in the exponent")
+			return i, "invalid number: expecting a digit in the exponent"
 		}
 		for i < len(d) && isDigit(d[i]) {
 			i++
 		}
 	}
-	s.pos = i
-	return true
+	return i, ""
 }
 
-// str scans a string at s.pos (which is '"') and appends its node. It
+// scanString scans the string at d[i] (which is '"') and returns its end
+// (after the closing quote) and whether it has backslash escapes. It
 // rejects control characters, invalid escapes, lone surrogates and invalid
 // UTF-8.
-func (s *scanner) str() bool {
-	d := s.data
-	start := s.pos
-	esc := false
-	i := start + 1
-	for i < len(d) {
-		// Fast path: plain ASCII.
-		j := i
-		for _, b := range d[i:] {
-			if plainByte[b] == 0 {
-				break
-			}
-			j++
+func scanString(d []byte, i int) (end int, esc bool, err *Error) {
+	i++
+	for {
+		for i < len(d) && plainByte[d[i]] != 0 {
+			i++
 		}
-		i = j
-		if i == len(d) {
-			s.pos = len(d)
-			return s.fail("unterminated string")
+		if i >= len(d) {
+			return 0, false, syntaxAt(d, len(d), "unterminated string")
 		}
 		c := d[i]
 		switch {
 		case c == '"':
-			s.pos = i + 1
-			// The node is filled in place: building it as a composite
-			// literal and copying it costs a store-forwarding stall.
-			idx := len(s.nodes)
-			s.nodes = append(s.nodes, node{})
-			n := &s.nodes[idx]
-			n.start, n.end, n.skip = int32(start), int32(i+1), int32(idx+1)
-			n.kind, n.esc = nString, esc
-			return true
+			return i + 1, esc, nil
 		case c == '\\':
 			esc = true
 			if i+1 >= len(d) {
-				s.pos = i
-				return s.fail("unterminated string")
+				return 0, false, syntaxAt(d, i, "unterminated string")
 			}
 			switch d[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
@@ -324,42 +316,61 @@ func (s *scanner) str() bool {
 			case 'u':
 				r, ok := jsonstr.Hex4(d, i+2)
 				if !ok {
-					s.pos = i
-					return s.fail(`invalid \u escape in string`)
+					return 0, false, syntaxAt(d, i, `invalid \u escape in string`)
 				}
 				i += 6
 				if utf16.IsSurrogate(r) {
 					if r >= 0xDC00 || len(d)-i < 6 || d[i] != '\\' || d[i+1] != 'u' {
-						s.pos = i - 6
-						return s.fail("lone surrogate escape in string")
+						return 0, false, syntaxAt(d, i-6, "lone surrogate escape in string")
 					}
 					r2, ok := jsonstr.Hex4(d, i+2)
 					if !ok || r2 < 0xDC00 || r2 > 0xDFFF {
-						s.pos = i - 6
-						return s.fail("lone surrogate escape in string")
+						return 0, false, syntaxAt(d, i-6, "lone surrogate escape in string")
 					}
 					i += 6
 				}
 			default:
-				s.pos = i
-				return s.fail("invalid escape in string")
+				return 0, false, syntaxAt(d, i, "invalid escape in string")
 			}
 		case c < 0x20:
-			s.pos = i
-			return s.fail("control character in string")
+			return 0, false, syntaxAt(d, i, "control character in string")
 		case c < utf8.RuneSelf:
 			i++
 		default:
 			r, size := utf8.DecodeRune(d[i:])
 			if r == utf8.RuneError && size <= 1 {
-				s.pos = i
-				return s.fail("invalid UTF-8 in string")
+				return 0, false, syntaxAt(d, i, "invalid UTF-8 in string")
 			}
 			i += size
 		}
 	}
-	s.pos = len(d)
-	return s.fail("unterminated string")
+}
+
+// skipPlain returns the offset of the first byte at or after i that does
+// not stand for itself in a JSON string (see plainByte), testing 8 bytes
+// at a time, or the offset of the first of the last 7 bytes or fewer,
+// which it does not test.
+func skipPlain(d []byte, i int) int {
+	for i <= len(d)-8 {
+		if m := specialBytes(binary.LittleEndian.Uint64(d[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+		i += 8
+	}
+	return i
+}
+
+// specialBytes returns x (8 bytes, the first in the low bits) with the
+// high bit of each byte set where that byte, or an earlier one, is '"',
+// '\\', a control character (below 0x20) or not ASCII, and no other bit
+// set. Its lowest set bit thus marks the first byte that is not plain.
+// (Each test below is exact for its first match; a borrow can only add
+// false matches after a true one.)
+func specialBytes(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := x ^ (ones * '"')  // zero bytes where x has '"'
+	b := x ^ (ones * '\\') // zero bytes where x has '\\'
+	return ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x | x) & highs
 }
 
 // plainByte[c] is 1 for the bytes that stand for themselves in a JSON
