@@ -221,48 +221,57 @@ func isRefName[S ~string | ~[]byte](s S, maxLen int) bool {
 // builtinKind maps a built-in type name, in any letter case, to its kind.
 // "array" maps to KindArray (an array of any).
 func builtinKind[S ~string | ~[]byte](s S) (Kind, bool) {
-	// Fast path: the canonical lower-case spellings.
-	switch string(s) {
-	case "string":
-		return KindString, true
-	case "number":
-		return KindNumber, true
-	case "boolean":
-		return KindBoolean, true
-	case "date":
-		return KindDate, true
-	case "object":
-		return KindObject, true
-	}
-	var b [8]byte
-	if len(s) == 0 || len(s) > len(b) {
+	if len(s) == 0 || len(s) > 8 {
 		return KindInvalid, false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
+	if len(s) == 1 {
+		if s[0] == '*' {
+			return KindAny, true
 		}
-		b[i] = c
+		return KindInvalid, false
 	}
-	switch string(b[:len(s)]) {
-	case "string", "text":
+	var w uint64
+	for i := 0; i < len(s); i++ {
+		w |= uint64(s[i]) << (8 * i)
+	}
+	return builtinWord(w, len(s))
+}
+
+// builtinWord is builtinKind for a name of 2 to 8 bytes given as the
+// little-endian word w (bytes past n are ignored).
+//
+// Every byte of a built-in name of two bytes or more is a lower-case ASCII
+// letter c, and b|0x20 == c exactly when b is c in either case: setting
+// bit 0x20 in each byte of w, then comparing words, compares the names
+// case-insensitively.
+func builtinWord(w uint64, n int) (Kind, bool) {
+	const lower = 0x2020202020202020
+	if n < 8 {
+		w &= 1<<(8*n) - 1
+	}
+	w |= lower >> (64 - 8*n)
+	switch w {
+	case 's' | 't'<<8 | 'r'<<16 | 'i'<<24 | 'n'<<32 | 'g'<<40, // string
+		't' | 'e'<<8 | 'x'<<16 | 't'<<24: // text
 		return KindString, true
-	case "number":
+	case 'n' | 'u'<<8 | 'm'<<16 | 'b'<<24 | 'e'<<32 | 'r'<<40: // number
 		return KindNumber, true
-	case "boolean", "bool":
+	case 'b' | 'o'<<8 | 'o'<<16 | 'l'<<24 | 'e'<<32 | 'a'<<40 | 'n'<<48, // boolean
+		'b' | 'o'<<8 | 'o'<<16 | 'l'<<24: // bool
 		return KindBoolean, true
-	case "date":
+	case 'd' | 'a'<<8 | 't'<<16 | 'e'<<24: // date
 		return KindDate, true
-	case "buffer", "binary":
+	case 'b' | 'u'<<8 | 'f'<<16 | 'f'<<24 | 'e'<<32 | 'r'<<40, // buffer
+		'b' | 'i'<<8 | 'n'<<16 | 'a'<<24 | 'r'<<32 | 'y'<<40: // binary
 		return KindBuffer, true
-	case "object":
+	case 'o' | 'b'<<8 | 'j'<<16 | 'e'<<24 | 'c'<<32 | 't'<<40: // object
 		return KindObject, true
-	case "any", "*", "json":
+	case 'a' | 'n'<<8 | 'y'<<16, // any
+		'j' | 's'<<8 | 'o'<<16 | 'n'<<24: // json
 		return KindAny, true
-	case "geopoint":
+	case 'g' | 'e'<<8 | 'o'<<16 | 'p'<<24 | 'o'<<32 | 'i'<<40 | 'n'<<48 | 't'<<56: // geopoint
 		return KindGeoPoint, true
-	case "array":
+	case 'a' | 'r'<<8 | 'r'<<16 | 'a'<<24 | 'y'<<32: // array
 		return KindArray, true
 	}
 	return KindInvalid, false

@@ -561,3 +561,58 @@ func TestPropertyLookupNoAlloc(t *testing.T) {
 		t.Errorf("Property allocates %v times", n)
 	}
 }
+
+// TestBuiltinKindCase checks builtinKind against a plain reference (ASCII
+// lower-casing and a table) on every letter-case variant of the built-in
+// names and on every single-byte change of them.
+func TestBuiltinKindCase(t *testing.T) {
+	ref := map[string]Kind{
+		"string": KindString, "text": KindString, "number": KindNumber,
+		"boolean": KindBoolean, "bool": KindBoolean, "date": KindDate,
+		"buffer": KindBuffer, "binary": KindBuffer, "object": KindObject,
+		"any": KindAny, "*": KindAny, "json": KindAny, "geopoint": KindGeoPoint,
+		"array": KindArray,
+	}
+	lower := func(s string) string {
+		b := []byte(s)
+		for i, c := range b {
+			if c >= 'A' && c <= 'Z' {
+				b[i] = c + 'a' - 'A'
+			}
+		}
+		return string(b)
+	}
+	check := func(s string) {
+		t.Helper()
+		want, wantOK := ref[lower(s)]
+		got, ok := builtinKind(s)
+		if got != want || ok != wantOK {
+			t.Fatalf("builtinKind(%q) = %v, %v; want %v, %v", s, got, ok, want, wantOK)
+		}
+		if got, ok := builtinKind([]byte(s)); got != want || ok != wantOK {
+			t.Fatalf("builtinKind([]byte(%q)) = %v, %v; want %v, %v", s, got, ok, want, wantOK)
+		}
+	}
+	for name := range ref {
+		for mask := 0; mask < 1<<len(name); mask++ {
+			b := []byte(name)
+			for i := range b {
+				if mask&(1<<i) != 0 && b[i] >= 'a' && b[i] <= 'z' {
+					b[i] -= 'a' - 'A'
+				}
+			}
+			check(string(b))
+			for i := range b {
+				for c := range 256 {
+					v := append([]byte(nil), b...)
+					v[i] = byte(c)
+					check(string(v))
+				}
+				check(string(b[:i]))
+				check(string(b[:i]) + "\x00" + string(b[i:]))
+			}
+			check(string(b) + "s")
+			check(string(b) + "\x00")
+		}
+	}
+}
