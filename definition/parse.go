@@ -1,6 +1,7 @@
 package definition
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/json"
 	"regexp"
@@ -450,26 +451,23 @@ func (p *parser) isLongForm(v int) bool {
 // elemExpr without checking anything.
 
 func (p *parser) censusProps(i int, c *census) {
-	for k := i + 1; k < int(p.nodes[i].skip); k = int(p.nodes[k+1].skip) {
+	nodes := p.nodes
+	for k, end := i+1, int(nodes[i].skip); k < end; k = int(nodes[k+1].skip) {
 		c.props++
-		c.names += int(p.nodes[k].end-p.nodes[k].start) - 2
-		p.censusDecl(k+1, c)
-	}
-}
-
-func (p *parser) censusDecl(v int, c *census) {
-	switch p.nodes[v].kind {
-	case nString:
-		p.censusName(v, c)
-	case nArray:
-		p.censusArray(v, c)
-	case nObject:
-		if !p.isLongForm(v) {
-			c.objects++
-			p.censusProps(v, c)
-			return
+		c.names += int(nodes[k].end-nodes[k].start) - 2
+		switch v := k + 1; nodes[v].kind {
+		case nString:
+			p.censusName(v, c)
+		case nArray:
+			p.censusArray(v, c)
+		case nObject:
+			if !p.isLongForm(v) {
+				c.objects++
+				p.censusProps(v, c)
+				continue
+			}
+			p.censusTypeKey(v, c)
 		}
-		p.censusTypeKey(v, c)
 	}
 }
 
@@ -487,23 +485,31 @@ func (p *parser) censusTypeKey(v int, c *census) {
 	}
 }
 
+// censusName counts type name v and records its built-in kind in its
+// node (see typeName).
 func (p *parser) censusName(v int, c *census) {
-	s, plain := p.keyRaw(v)
-	if !plain {
-		s = p.unquoteKey(v)
-	}
-	k, ok := builtinKind(s)
+	k, ok := p.builtinAt(v)
 	n := &p.nodes[v]
-	n.builtin = uint8(k)
-	if !ok {
-		n.builtin = notBuiltin
-	}
 	switch {
-	case k == KindArray:
-		c.types++
 	case !ok:
-		c.names += len(s) // a reference
+		n.builtin = notBuiltin
+		c.names += len(p.key(v)) // a reference
+	case k == KindArray:
+		n.builtin = uint8(k)
+		c.types++
+	default:
+		n.builtin = uint8(k)
 	}
+}
+
+// builtinAt is builtinKind of the value of string node v.
+func (p *parser) builtinAt(v int) (Kind, bool) {
+	n := &p.nodes[v]
+	if l := int(n.end-n.start) - 2; !n.esc && l >= 2 && l <= 8 && int(n.start)+9 <= len(p.data) {
+		// Read the name as one word (bytes past it are ignored).
+		return builtinWord(binary.LittleEndian.Uint64(p.data[n.start+1:]), l)
+	}
+	return builtinKind(p.key(v))
 }
 
 func (p *parser) censusTypeExpr(v int, c *census) {
@@ -924,92 +930,148 @@ func (p *parser) strictness(i int) (Strictness, *Error) {
 // Names are sorted (and checked for duplicates) before the declarations
 // are interpreted, so each Property is built in its final place.
 func (p *parser) props(i int, o *Object, removed *[]string) *Error {
-	n := p.nodes[i]
-	count := 0
-	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
-		count++
-	}
-	if count > p.lim.MaxProperties {
-		return p.errAt(i, ErrTooLarge, "more than "+strconv.Itoa(p.lim.MaxProperties)+" properties")
-	}
-	if count == 0 {
+	if p.nodes[i].skip == int32(i+1) {
 		return nil
 	}
-	// names[j] is the j-th name in document order, keys[j] its key node;
-	// ord is sorted instead of the names, so that sorting moves no
-	// pointers (no write barriers).
-	// pref[j] is the first 8 bytes of names[j] (see namePrefix), which
-	// order most names without comparing strings.
-	var smallNames [16]string
-	var smallKeys, smallOrd [16]int32
-	var smallPref [16]uint64
-	names, keys, ord, pref := smallNames[:0], smallKeys[:0], smallOrd[:0], smallPref[:0]
-	if count > len(smallNames) {
-		names, keys, ord = make([]string, 0, count), make([]int32, 0, count), make([]int32, 0, count)
-		pref = make([]uint64, 0, count)
+	var small [16]propEnt
+	ents, err := p.propNames(i, small[:0])
+	if err != nil {
+		return err
 	}
-	sorted := true
-	for k := i + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
-		key, plain := p.keyRaw(k)
-		if !plain {
+	if j := sortNames(ents); j >= 0 {
+		return p.errIn(ents[j].name, int(ents[j].key), ErrInvalid, "duplicate property name")
+	}
+	return p.propDecls(ents, o, removed)
+}
+
+// propEnt is a property name of a properties map being interpreted.
+type propEnt struct {
+	// pref is the first 8 bytes of name (see namePrefix), which order
+	// most names without comparing strings.
+	pref uint64
+	name string
+	key  int32 // the key node
+}
+
+// propNames appends to ents the names of the properties of object node i,
+// in document order, checked and stored in the name arena.
+func (p *parser) propNames(i int, ents []propEnt) ([]propEnt, *Error) {
+	nodes, data := p.nodes, p.data
+	maxProps, maxLen := p.lim.MaxProperties, p.lim.MaxPropertyNameLen
+	for k, end := i+1, int(nodes[i].skip); k < end; k = int(nodes[k+1].skip) {
+		if len(ents) == maxProps {
+			return nil, p.tooManyProps(i)
+		}
+		if len(ents) == cap(ents) {
+			ents = append(make([]propEnt, 0, p.countMembers(i)), ents...)
+		}
+		kn := &nodes[k]
+		var key []byte
+		if kn.esc {
 			key = p.unquoteKey(k)
-		}
-		if !validName(key, p.lim.MaxPropertyNameLen) {
-			msg := "invalid property name " + strconv.Quote(string(key)) + " (want 1 to " +
-				strconv.Itoa(p.lim.MaxPropertyNameLen) + " ASCII letters, digits, '_' or '-', not starting with a digit or '-')"
-			return p.errIn(string(key), k, ErrInvalidName, msg)
-		}
-		name := p.name(key)
-		pf := namePrefix(key)
-		if j := len(names) - 1; j >= 0 && (pf < pref[j] || pf == pref[j] && names[j] >= name) {
-			sorted = false
-		}
-		ord = append(ord, int32(len(names)))
-		names = append(names, name)
-		keys = append(keys, int32(k))
-		pref = append(pref, pf)
-	}
-	if !sorted {
-		// A stable sort: the later of two equal names stays after, so it
-		// is the one reported as a duplicate.
-		if len(ord) <= 32 {
-			for a := 1; a < len(ord); a++ {
-				for b := a; b > 0; b-- {
-					x, y := ord[b], ord[b-1]
-					if px, py := pref[x], pref[y]; px > py || px == py && names[x] >= names[y] {
-						break
-					}
-					ord[b], ord[b-1] = y, x
-				}
-			}
 		} else {
-			slices.SortStableFunc(ord, func(x, y int32) int { return strings.Compare(names[x], names[y]) })
+			key = data[kn.start+1 : kn.end-1]
 		}
-		for a := 1; a < len(ord); a++ {
-			if j, h := ord[a], ord[a-1]; pref[j] == pref[h] && names[j] == names[h] {
-				return p.errIn(names[j], int(keys[j]), ErrInvalid, "duplicate property name")
+		if !validName(key, maxLen) {
+			// Too many properties is reported first.
+			if p.countMembers(i) > maxProps {
+				return nil, p.tooManyProps(i)
+			}
+			msg := "invalid property name " + strconv.Quote(string(key)) + " (want 1 to " +
+				strconv.Itoa(maxLen) + " ASCII letters, digits, '_' or '-', not starting with a digit or '-')"
+			return nil, p.errIn(string(key), k, ErrInvalidName, msg)
+		}
+		var pref uint64
+		if kn.esc || int(kn.start)+9 > len(data) {
+			pref = namePrefix(key)
+		} else {
+			// Read the first 8 bytes as one word and clear those past
+			// the name.
+			pref = binary.BigEndian.Uint64(data[kn.start+1:])
+			if len(key) < 8 {
+				pref &^= 1<<(8*(8-len(key))) - 1
 			}
 		}
+		ents = append(ents, propEnt{pref: pref, name: p.name(key), key: int32(k)})
 	}
+	return ents, nil
+}
+
+// sortNames sorts ents by name, stably, and returns the index of the
+// first duplicate name (the later of two equal names), or -1.
+func sortNames(ents []propEnt) int {
+	sorted := true
+	for a := 1; a < len(ents); a++ {
+		if x, y := &ents[a], &ents[a-1]; x.pref < y.pref || x.pref == y.pref && x.name <= y.name {
+			sorted = false
+			break
+		}
+	}
+	if sorted {
+		return -1
+	}
+	if len(ents) <= 32 {
+		for a := 1; a < len(ents); a++ {
+			x := ents[a]
+			b := a
+			for ; b > 0; b-- {
+				if y := &ents[b-1]; x.pref > y.pref || x.pref == y.pref && x.name >= y.name {
+					break
+				}
+				ents[b] = ents[b-1]
+			}
+			ents[b] = x
+		}
+	} else {
+		slices.SortStableFunc(ents, func(x, y propEnt) int {
+			if c := cmp.Compare(x.pref, y.pref); c != 0 {
+				return c
+			}
+			return strings.Compare(x.name, y.name)
+		})
+	}
+	for a := 1; a < len(ents); a++ {
+		if ents[a].pref == ents[a-1].pref && ents[a].name == ents[a-1].name {
+			return a
+		}
+	}
+	return -1
+}
+
+// propDecls interprets the declarations of the properties ents, sorted,
+// into o (see props).
+func (p *parser) propDecls(ents []propEnt, o *Object, removed *[]string) *Error {
+	nodes := p.nodes
+	count := len(ents)
 	o.Properties = p.allocProps(count)
+	// One path segment for the property being interpreted.
+	p.path = append(p.path, seg{kind: segKey})
+	at := len(p.path) - 1
 	w := 0
-	for _, j := range ord {
-		k := int(keys[j])
+	for j := range ents {
+		e := &ents[j]
 		prop := &o.Properties[w]
-		prop.Name = names[j]
-		p.path = append(p.path, seg{n: int32(k), kind: segKey})
-		rm, err := p.decl(k+1, prop, removed != nil)
+		prop.Name = e.name
+		// Fast path: a built-in type name (found by censusName) other
+		// than "array".
+		if v := &nodes[e.key+1]; v.kind == nString && v.builtin != 0 && v.builtin != notBuiltin && Kind(v.builtin) != KindArray {
+			prop.Type = Type{Kind: Kind(v.builtin)}
+			w++
+			continue
+		}
+		p.path[at].n = e.key
+		rm, err := p.decl(int(e.key)+1, prop, removed != nil)
 		if err != nil {
 			return err
 		}
-		p.path = p.path[:len(p.path)-1]
 		if rm {
 			*prop = Property{}
-			*removed = append(*removed, names[j])
+			*removed = append(*removed, e.name)
 			continue
 		}
 		w++
 	}
+	p.path = p.path[:at]
 	switch {
 	case w == 0:
 		o.Properties = nil
@@ -1017,6 +1079,21 @@ func (p *parser) props(i int, o *Object, removed *[]string) *Error {
 		o.Properties = o.Properties[:w:w]
 	}
 	return nil
+}
+
+// countMembers returns the number of members of object node i.
+func (p *parser) countMembers(i int) int {
+	count := 0
+	for k := i + 1; k < int(p.nodes[i].skip); k = int(p.nodes[k+1].skip) {
+		count++
+	}
+	return count
+}
+
+// tooManyProps is the error for properties map i with more than
+// MaxProperties properties.
+func (p *parser) tooManyProps(i int) *Error {
+	return p.errAt(i, ErrTooLarge, "more than "+strconv.Itoa(p.lim.MaxProperties)+" properties")
 }
 
 // decl interprets node v as a property declaration into prop. It reports
