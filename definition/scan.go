@@ -76,11 +76,13 @@ value:
 	if cap(nodes)-len(nodes) < 2 {
 		nodes = growNodes(nodes)
 	}
-	i = skipWS(d, i)
 	if i >= len(d) {
 		return nil, syntaxAt(d, i, "unexpected end of input")
 	}
 	switch c = d[i]; c {
+	case ' ', '\t', '\n', '\r':
+		i = skipWS(d, i)
+		goto value
 	case '"':
 		if end = skipPlain(d, i+1); end < len(d) && d[end] == '"' {
 			nodes = appendNode(nodes, i, end+1, nString, false)
@@ -145,7 +147,9 @@ value:
 	}
 
 member:
-	i = skipWS(d, i)
+	if i < len(d) && d[i] != '"' {
+		i = skipWS(d, i)
+	}
 	if i >= len(d) || d[i] != '"' {
 		return nil, syntaxAt(d, i, describe(d, i)+", expecting a string (object key)")
 	}
@@ -159,7 +163,9 @@ member:
 		}
 		nodes = appendNode(nodes, start, i, nString, esc)
 	}
-	i = skipWS(d, i)
+	if i < len(d) && d[i] != ':' {
+		i = skipWS(d, i)
+	}
 	if i >= len(d) || d[i] != ':' {
 		return nil, syntaxAt(d, i, describe(d, i)+", expecting ':'")
 	}
@@ -167,27 +173,32 @@ member:
 	goto value
 
 next:
-	i = skipWS(d, i)
 	if top < 0 {
-		if i < len(d) {
+		if i = skipWS(d, i); i < len(d) {
 			return nil, syntaxAt(d, i, "unexpected data after the top-level value")
 		}
 		return nodes, nil
 	}
 	if i < len(d) {
-		t := &nodes[top]
-		if d[i] == ',' {
+		switch d[i] {
+		case ',':
 			i++
-			if t.kind == nObject {
+			if nodes[top].kind == nObject {
 				goto member
 			}
 			goto value
-		}
-		if d[i] == '}' && t.kind == nObject || d[i] == ']' && t.kind == nArray {
+		case '}', ']':
+			t := &nodes[top]
+			if (d[i] == '}') != (t.kind == nObject) {
+				break
+			}
 			i++
 			top = int(t.skip)
 			t.end, t.skip = int32(i), int32(len(nodes))
 			depth--
+			goto next
+		case ' ', '\t', '\n', '\r':
+			i = skipWS(d, i)
 			goto next
 		}
 	}
