@@ -121,6 +121,26 @@ func migrations() []string {
 	}
 }
 
+// pageCacheKiB bounds each connection's page cache, in KiB (SQLite's
+// default is 2000). The server's memory is the cache of this store: a
+// tenant is read once per load (a B-tree descent and a few leaf pages) and
+// then served from the registry, so a large page cache here would mostly
+// hold a second copy of what is resident, or pages of tenants no longer
+// resident. 256 KiB keeps the interior pages of the B-trees of a database
+// of tens of thousands of tenants; a miss is a read(2) that the kernel's
+// page cache answers. On a 10,000-tenant database, reading a random
+// tenant's models took the same time with 256 KiB as with the default
+// (about 55 µs; 64 KiB cost some 8 µs more).
+//
+// The cost of a bigger cache is resident memory outside the Go heap:
+// modernc's libc allocates each 4 KiB page (with SQLite's header) in an
+// 8 KiB slot, and its allocator keeps up to 4 MiB per size class of freed
+// regions committed for reuse, so what the caches once reached stays
+// resident even after their connections close. With the default, a
+// modelreg serve that had loaded 10,000 tenants through its read
+// connections kept about 8 MiB more than with 256 KiB.
+const pageCacheKiB = 256
+
 // SchemaVersion is the schema version this build writes.
 const SchemaVersion = 1
 
@@ -141,6 +161,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.busy.Milliseconds()))
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+cfg.syncMode+")")
+		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -pageCacheKiB))
 		if readOnly {
 			q.Add("_pragma", "query_only(1)")
 		} else {
@@ -167,8 +188,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	}
 	// A read connection holds its own page cache and schema in memory
 	// that modernc's libc allocates outside the Go heap; one left idle
-	// (after a burst of tenant loads, say) is closed so that memory goes
-	// back, and the next read opens a fresh one.
+	// (after a burst of tenant loads, say) is closed so that memory is
+	// freed (libc's allocator keeps some of it for reuse: see
+	// pageCacheKiB), and the next read opens a fresh one.
 	r.SetMaxOpenConns(cfg.readers)
 	r.SetMaxIdleConns(cfg.readers)
 	r.SetConnMaxIdleTime(cfg.readerIdle)

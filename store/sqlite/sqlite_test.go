@@ -148,6 +148,20 @@ func TestDurabilitySettings(t *testing.T) {
 	}
 }
 
+// TestPageCacheSize checks that every connection's page cache is bounded
+// to pageCacheKiB (see there why).
+func TestPageCacheSize(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, filepath.Join(t.TempDir(), "m.db"))
+	defer s.Close()
+	for _, db := range []*sql.DB{s.w, s.r} {
+		var n int
+		if err := db.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&n); err != nil || n != -pageCacheKiB {
+			t.Errorf("cache_size = %d, %v; want %d", n, err, -pageCacheKiB)
+		}
+	}
+}
+
 func BenchmarkPutModel(b *testing.B) {
 	ctx := context.Background()
 	s, err := Open(ctx, filepath.Join(b.TempDir(), "b.db"))
