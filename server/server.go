@@ -70,8 +70,8 @@ type Config struct {
 	MaxResidentTenants int
 	// ReleaseMemoryAfter makes the server return free memory to the
 	// operating system once the resident tenants have dropped by at least
-	// this many below their peak since the last release (default 100;
-	// negative: never). Without it, the memory of tenants unloaded after
+	// this many below their peak since the last release, or to none
+	// (default 100; negative: never). Without it, the memory of tenants unloaded after
 	// a burst goes back to the OS only gradually and partly, when the Go
 	// runtime's scavenger gets to it: the Go heap keeps room to grow back
 	// to its peak until a garbage collection lowers its goal, and an idle

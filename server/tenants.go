@@ -531,7 +531,10 @@ func (s *Server) sweep(ctx context.Context, now time.Time) {
 // MaxResidentTenants) from triggering it: there the heap reuses what the
 // victims freed, and handing those pages to the OS would only have them
 // faulted back in. A release is for a server that held many more tenants
-// than it holds now, after a burst or once idle tenants were swept.
+// than it holds now, after a burst or once idle tenants were swept; or
+// that holds none any more, however few it held (the memory of a handful
+// of tenants is not worth a release by itself, but what is left of a
+// burst after the last release is).
 func (s *Server) releaseMemory(now time.Time) bool {
 	after := int64(s.cfg.ReleaseMemoryAfter)
 	if after <= 0 {
@@ -539,7 +542,7 @@ func (s *Server) releaseMemory(now time.Time) bool {
 	}
 	n := s.resident.count.Load()
 	drop := s.resident.peak.Load() - n
-	if drop < after {
+	if drop <= 0 || drop < after && n > 0 {
 		return false
 	}
 	if !s.lastRelease.IsZero() && now.Sub(s.lastRelease) < s.cfg.SweepInterval {

@@ -74,7 +74,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", durationEnv("MODELREG_IDLE_TIMEOUT", 15*time.Minute), "unload a tenant from memory after this long without requests; 0 or less: never (env MODELREG_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", 0, "how often to look for idle tenants and memory to return to the OS (default: idle-timeout/4, 1s to 1m; 1m with no idle timeout)")
 	fs.IntVar(&c.maxResident, "max-resident-tenants", intEnv("MODELREG_MAX_RESIDENT_TENANTS", 1000), "tenants held in memory at once; beyond it the least recently used idle ones are unloaded; 0: unlimited (env MODELREG_MAX_RESIDENT_TENANTS)")
-	fs.IntVar(&c.releaseMemoryAfter, "release-memory-after", 100, "return free memory to the OS once this many fewer tenants are resident than at their peak since the last release (at most once per sweep interval); 0: never")
+	fs.IntVar(&c.releaseMemoryAfter, "release-memory-after", 100, "return free memory to the OS once this many fewer tenants are resident than at their peak since the last release, or none (at most once per sweep interval); 0: never")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest request body in bytes (larger: 413)")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 256, "API requests served at once (more wait up to --queue-wait, then get 503)")
 	fs.DurationVar(&c.queueWait, "queue-wait", 100*time.Millisecond, "how long a request waits for a slot when --max-in-flight are busy")
