@@ -956,45 +956,84 @@ type propEnt struct {
 // propNames appends to ents the names of the properties of object node i,
 // in document order, checked and stored in the name arena.
 func (p *parser) propNames(i int, ents []propEnt) ([]propEnt, *Error) {
-	nodes, data := p.nodes, p.data
+	nodes, data, arena := p.nodes, p.data, p.arena
 	maxProps, maxLen := p.lim.MaxProperties, p.lim.MaxPropertyNameLen
 	for k, end := i+1, int(nodes[i].skip); k < end; k = int(nodes[k+1].skip) {
-		if len(ents) == maxProps {
-			return nil, p.tooManyProps(i)
-		}
-		if len(ents) == cap(ents) {
+		if len(ents) == maxProps || len(ents) == cap(ents) {
+			if len(ents) == maxProps {
+				p.arena = arena
+				return nil, p.tooManyProps(i)
+			}
 			ents = append(make([]propEnt, 0, p.countMembers(i)), ents...)
 		}
 		kn := &nodes[k]
-		var key []byte
-		if kn.esc {
-			key = p.unquoteKey(k)
-		} else {
-			key = data[kn.start+1 : kn.end-1]
+		start := int(kn.start) + 1
+		if kn.esc || start+8 > len(data) {
+			// Escaped, or too close to the end to read a word.
+			p.arena = arena
+			name, pref, err := p.propNameSlow(i, k)
+			if err != nil {
+				return nil, err
+			}
+			arena = p.arena
+			ents = append(ents, propEnt{pref: pref, name: name, key: int32(k)})
+			continue
 		}
+		key := data[start : kn.end-1]
 		if !validName(key, maxLen) {
-			// Too many properties is reported first.
-			if p.countMembers(i) > maxProps {
-				return nil, p.tooManyProps(i)
-			}
-			msg := "invalid property name " + strconv.Quote(string(key)) + " (want 1 to " +
-				strconv.Itoa(maxLen) + " ASCII letters, digits, '_' or '-', not starting with a digit or '-')"
-			return nil, p.errIn(string(key), k, ErrInvalidName, msg)
+			p.arena = arena
+			return nil, p.badPropName(i, k, key)
 		}
-		var pref uint64
-		if kn.esc || int(kn.start)+9 > len(data) {
-			pref = namePrefix(key)
+		// The first 8 bytes as one word: the prefix once the bytes past
+		// the name are cleared, and a copy of a short name in one store.
+		word := binary.BigEndian.Uint64(data[start:])
+		pref := word
+		if len(key) < 8 {
+			pref &^= 1<<(8*(8-len(key))) - 1
+		}
+		if cap(arena)-len(arena) < len(key) {
+			arena = make([]byte, 0, max(len(key), 32))
+		}
+		n := len(arena)
+		if len(key) <= 8 && cap(arena)-n >= 8 {
+			// The bytes stored past the name are past len(arena): the
+			// next names overwrite them.
+			binary.BigEndian.PutUint64(arena[n:n+8], word)
+			arena = arena[:n+len(key)]
 		} else {
-			// Read the first 8 bytes as one word and clear those past
-			// the name.
-			pref = binary.BigEndian.Uint64(data[kn.start+1:])
-			if len(key) < 8 {
-				pref &^= 1<<(8*(8-len(key))) - 1
-			}
+			arena = append(arena, key...)
 		}
-		ents = append(ents, propEnt{pref: pref, name: p.name(key), key: int32(k)})
+		// The bytes of the arena are never written again once appended,
+		// so they can back an immutable string.
+		name := unsafe.String(&arena[n], len(key))
+		ents = append(ents, propEnt{pref: pref, name: name, key: int32(k)})
 	}
+	p.arena = arena
 	return ents, nil
+}
+
+// propNameSlow returns the name of key node k of properties map i, stored
+// in the name arena, and its prefix, when it is escaped or near the end of
+// the input.
+func (p *parser) propNameSlow(i, k int) (string, uint64, *Error) {
+	key := p.key(k)
+	if !validName(key, p.lim.MaxPropertyNameLen) {
+		return "", 0, p.badPropName(i, k, key)
+	}
+	return p.name(key), namePrefix(key), nil
+}
+
+// badPropName is the error for key node k of properties map i, whose
+// decoded name key is invalid (unless the map has too many properties,
+// which is reported first).
+func (p *parser) badPropName(i, k int, key []byte) *Error {
+	if p.countMembers(i) > p.lim.MaxProperties {
+		return p.tooManyProps(i)
+	}
+	maxLen := p.lim.MaxPropertyNameLen
+	msg := "invalid property name " + strconv.Quote(string(key)) + " (want 1 to " +
+		strconv.Itoa(maxLen) + " ASCII letters, digits, '_' or '-', not starting with a digit or '-')"
+	return p.errIn(string(key), k, ErrInvalidName, msg)
 }
 
 // sortNames sorts ents by name, stably, and returns the index of the
