@@ -389,6 +389,8 @@ func (p *parser) reserve(i int, nameBytes int) {
 	}
 }
 
+// allocProps returns n zero Properties (storage reserved by reserve is
+// fresh or cleared by Scratch.Reset).
 func (p *parser) allocProps(n int) []Property {
 	if len(p.propArena) >= n {
 		s := p.propArena[:n:n]
@@ -488,8 +490,15 @@ func (p *parser) censusTypeKey(v int, c *census) {
 // censusName counts type name v and records its built-in kind in its
 // node (see typeName).
 func (p *parser) censusName(v int, c *census) {
-	k, ok := p.builtinAt(v)
 	n := &p.nodes[v]
+	var k Kind
+	var ok bool
+	if l := int(n.end-n.start) - 2; !n.esc && l >= 2 && l <= 8 && int(n.start)+9 <= len(p.data) {
+		// Read the name as one word (bytes past it are ignored).
+		k, ok = builtinWord(binary.LittleEndian.Uint64(p.data[n.start+1:]), l)
+	} else {
+		k, ok = builtinKind(p.key(v))
+	}
 	switch {
 	case !ok:
 		n.builtin = notBuiltin
@@ -502,14 +511,11 @@ func (p *parser) censusName(v int, c *census) {
 	}
 }
 
-// builtinAt is builtinKind of the value of string node v.
-func (p *parser) builtinAt(v int) (Kind, bool) {
-	n := &p.nodes[v]
-	if l := int(n.end-n.start) - 2; !n.esc && l >= 2 && l <= 8 && int(n.start)+9 <= len(p.data) {
-		// Read the name as one word (bytes past it are ignored).
-		return builtinWord(binary.LittleEndian.Uint64(p.data[n.start+1:]), l)
-	}
-	return builtinKind(p.key(v))
+// scalarBuiltin returns the kind recorded in node n by censusName, if it
+// is a built-in type name other than "array".
+func scalarBuiltin(n *node) (Kind, bool) {
+	k := Kind(n.builtin) // KindInvalid if not recorded, notBuiltin if not built in
+	return k, k-KindString <= KindGeoPoint-KindString
 }
 
 func (p *parser) censusTypeExpr(v int, c *census) {
@@ -1092,9 +1098,9 @@ func (p *parser) propDecls(ents []propEnt, o *Object, removed *[]string) *Error 
 		prop := &o.Properties[w]
 		prop.Name = e.name
 		// Fast path: a built-in type name (found by censusName) other
-		// than "array".
-		if v := &nodes[e.key+1]; v.kind == nString && v.builtin != 0 && v.builtin != notBuiltin && Kind(v.builtin) != KindArray {
-			prop.Type = Type{Kind: Kind(v.builtin)}
+		// than "array". (prop is zero: see allocProps.)
+		if k, ok := scalarBuiltin(&nodes[e.key+1]); ok {
+			prop.Type.Kind = k
 			w++
 			continue
 		}
@@ -1349,8 +1355,8 @@ func (p *parser) elemExpr(e int, t *Type) *Error {
 // typeName interprets string node v as a type name.
 func (p *parser) typeName(v int, t *Type) *Error {
 	// Fast path: the kind found by censusName.
-	if b := p.nodes[v].builtin; b != 0 && b != notBuiltin && Kind(b) != KindArray {
-		*t = Type{Kind: Kind(b)}
+	if k, ok := scalarBuiltin(&p.nodes[v]); ok {
+		*t = Type{Kind: k}
 		return nil
 	}
 	s, plain := p.keyRaw(v)
