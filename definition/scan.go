@@ -147,6 +147,9 @@ value:
 	}
 
 member:
+	if cap(nodes)-len(nodes) < 2 {
+		nodes = growNodes(nodes)
+	}
 	if i < len(d) && d[i] != '"' {
 		i = skipWS(d, i)
 	}
@@ -170,6 +173,14 @@ member:
 		return nil, syntaxAt(d, i, describe(d, i)+", expecting ':'")
 	}
 	i++
+	// Fast path: a plain string value right after the ':'.
+	if i < len(d) && d[i] == '"' {
+		if end = skipPlain(d, i+1); end < len(d) && d[end] == '"' {
+			nodes = appendNode(nodes, i, end+1, nString, false)
+			i = end + 1
+			goto next
+		}
+	}
 	goto value
 
 next:
@@ -224,7 +235,8 @@ func appendNode(nodes []node, start, end int, kind uint8, esc bool) []node {
 }
 
 // growNodes returns nodes with room for at least two more (a key and its
-// value). It is apart so that the scanner's loop makes no call.
+// value: the states value and member make sure of that room before
+// appending). It is apart so that the scanner's loop makes no call.
 //
 //go:noinline
 func growNodes(nodes []node) []node {
