@@ -449,6 +449,20 @@ func (p *parser) isLongForm(v int) bool {
 	return long
 }
 
+// isTypedElem reports whether object node e, an array's element type, is
+// {"type": T} rather than a nested object literal. Like isLongForm, it
+// records the answer in the node's form.
+func (p *parser) isTypedElem(e int) bool {
+	n := &p.nodes[e]
+	if n.form == 0 {
+		n.form = formNested
+		if p.hasKey(e, "type") {
+			n.form = formLong
+		}
+	}
+	return n.form == formLong
+}
+
 // The census functions mirror props, decl, typeExpr, arrayType and
 // elemExpr without checking anything.
 
@@ -539,7 +553,7 @@ func (p *parser) censusArray(v int, c *census) {
 		case nArray:
 			p.censusArray(e, c)
 		case nObject:
-			if p.hasKey(e, "type") {
+			if p.isTypedElem(e) {
 				p.censusTypeKey(e, c)
 				return
 			}
@@ -1326,7 +1340,7 @@ func (p *parser) elemExpr(e int, t *Type) *Error {
 	case nArray:
 		return p.arrayType(e, t)
 	case nObject:
-		if !p.hasKey(e, "type") {
+		if !p.isTypedElem(e) {
 			obj := p.newObject()
 			*t = Type{Kind: KindNested, Object: obj}
 			return p.props(e, obj, nil)

@@ -38,14 +38,15 @@ type node struct {
 	skip       int32 // index of the first node after this node's subtree
 	kind       uint8
 	esc        bool  // string containing backslash escapes
-	form       uint8 // for an object in property position: formLong or formNested, once known
+	form       uint8 // for an object in property or element position: formLong or formNested, once known
 	builtin    uint8 // for a type name: its built-in Kind, or notBuiltin, once known (0: not yet)
 }
 
 // notBuiltin is node.builtin for a string that is not a built-in type name.
 const notBuiltin = 0xff
 
-// Forms of an object in property position.
+// Forms of an object in property position (see isLongForm) or as an
+// array's element type (see isTypedElem).
 const (
 	formLong   uint8 = 1
 	formNested uint8 = 2
