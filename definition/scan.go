@@ -237,7 +237,8 @@ func appendNode(nodes []node, start, end int, kind uint8, esc bool) []node {
 
 // growNodes returns nodes with room for at least two more (a key and its
 // value: the states value and member make sure of that room before
-// appending). It is apart so that the scanner's loop makes no call.
+// appending). Growing is rare; kept out of line, it does not crowd the
+// scanner's loop.
 //
 //go:noinline
 func growNodes(nodes []node) []node {
