@@ -174,11 +174,16 @@ member:
 		return nil, syntaxAt(d, i, describe(d, i)+", expecting ':'")
 	}
 	i++
-	// Fast path: a plain string value right after the ':'.
+	// Fast path: a plain string value right after the ':', and a ','
+	// right after it (top is an object).
 	if i < len(d) && d[i] == '"' {
 		if end = skipPlain(d, i+1); end < len(d) && d[end] == '"' {
 			nodes = appendNode(nodes, i, end+1, nString, false)
 			i = end + 1
+			if i < len(d) && d[i] == ',' {
+				i++
+				goto member
+			}
 			goto next
 		}
 	}
