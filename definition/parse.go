@@ -467,12 +467,21 @@ func (p *parser) isTypedElem(e int) bool {
 // elemExpr without checking anything.
 
 func (p *parser) censusProps(i int, c *census) {
-	nodes := p.nodes
+	nodes, data := p.nodes, p.data
 	for k, end := i+1, int(nodes[i].skip); k < end; k = int(nodes[k+1].skip) {
 		c.props++
 		c.names += int(nodes[k].end-nodes[k].start) - 2
 		switch v := k + 1; nodes[v].kind {
 		case nString:
+			// Fast path: a built-in type name other than "array", read
+			// as one word (see censusName).
+			n := &nodes[v]
+			if l := int(n.end-n.start) - 2; !n.esc && l >= 2 && l <= 8 && int(n.start)+9 <= len(data) {
+				if kind, ok := builtinWord(binary.LittleEndian.Uint64(data[n.start+1:]), l); ok && kind != KindArray {
+					n.builtin = uint8(kind)
+					continue
+				}
+			}
 			p.censusName(v, c)
 		case nArray:
 			p.censusArray(v, c)
