@@ -464,7 +464,9 @@ func (p *parser) isTypedElem(e int) bool {
 }
 
 // The census functions mirror props, decl, typeExpr, arrayType and
-// elemExpr without checking anything.
+// elemExpr without checking anything. They record in the nodes what the
+// interpretation looks up again: the form of the objects (isLongForm,
+// isTypedElem) and the built-in kind of the type names (censusName).
 
 func (p *parser) censusProps(i int, c *census) {
 	nodes, data := p.nodes, p.data
