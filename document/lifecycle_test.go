@@ -78,6 +78,27 @@ func TestInputReleased(t *testing.T) {
 	}
 }
 
+// TestValidatorReleased: a Validator that was used, with its compiled
+// plans and the structure they point to, is collected by the first
+// collection after the last reference to it is dropped. (The pool of
+// validation state is registered with the runtime while in use; it must
+// not lead back to the Validator.)
+func TestValidatorReleased(t *testing.T) {
+	obj := object(definition.StrictOpen, prop("s", tString), prop("o", tNested(object(definition.StrictOpen, prop("k", tString)))))
+	v := mustNew(t, obj, testModels)
+	for _, doc := range []string{`{"s":"x","o":{"k":"v"}}`, `{"s":1}`} {
+		_, _ = v.Validate([]byte(doc))
+		_, _ = v.ValidateValue(map[string]any{"s": "x"})
+	}
+	wv, wobj := weak.Make(v), weak.Make(obj)
+	v, obj = nil, nil
+	_, _ = v, obj
+	runtime.GC()
+	if wv.Value() != nil || wobj.Value() != nil {
+		t.Error("a dropped Validator (or its model's structure) is still reachable after a collection")
+	}
+}
+
 // TestConcurrent uses one Validator from several goroutines (run with
 // -race), with references compiled on the fly.
 func TestConcurrent(t *testing.T) {

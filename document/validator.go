@@ -95,7 +95,12 @@ type Validator struct {
 
 	mu   sync.Mutex                                      // serialises refs updates
 	refs atomic.Pointer[map[*definition.Object]*objPlan] // copy on write
-	pool sync.Pool                                       // *scanner
+	// pool holds idle *scanner values. It is a separate allocation and
+	// a pooled scanner does not point back to the Validator, so that the
+	// runtime's list of pools in use, which keeps a used pool for one
+	// more collection, does not keep the Validator (and the models its
+	// plans point to) reachable.
+	pool *sync.Pool
 }
 
 // New compiles a validator for documents of the model whose structure is
@@ -105,7 +110,7 @@ type Validator struct {
 // nested objects has an invalid type or pattern; referenced models are
 // checked when a document uses them.
 func New(obj *definition.Object, resolve Resolver, opts ...Option) (*Validator, error) {
-	v := &Validator{resolve: resolve, lim: Limits{}.withDefaults(), now: time.Now}
+	v := &Validator{resolve: resolve, lim: Limits{}.withDefaults(), now: time.Now, pool: new(sync.Pool)}
 	for _, o := range opts {
 		o(v)
 	}
@@ -154,6 +159,7 @@ func (v *Validator) refPlan(o *definition.Object) *objPlan {
 
 func (v *Validator) getScanner() *scanner {
 	if s, ok := v.pool.Get().(*scanner); ok {
+		s.v = v
 		return s
 	}
 	return &scanner{v: v}
@@ -161,5 +167,6 @@ func (v *Validator) getScanner() *scanner {
 
 func (v *Validator) putScanner(s *scanner) {
 	s.reset()
+	s.v = nil
 	v.pool.Put(s)
 }
