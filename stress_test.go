@@ -1,6 +1,7 @@
 package modelreg_test
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
@@ -31,8 +32,14 @@ func TestConcurrentStress(t *testing.T) {
 	r := modelreg.New()
 	mustDefine(t, r, bg, `{"name": "Global", "properties": {"g": {"x": "string"}}}`)
 	ids := make([]string, tenants)
+	// long[tn] is one context per tenant that every goroutine shares for
+	// its whole life: it caches the tenant's scope and name table while
+	// they are resized, replaced and cleaned up concurrently. Fresh
+	// contexts (tctx) are used beside it throughout.
+	long := make([]context.Context, tenants)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("s%d", i)
+		long[i] = tctx(ids[i])
 	}
 	var seq atomic.Int64
 	type defRec struct {
@@ -70,17 +77,18 @@ func TestConcurrentStress(t *testing.T) {
 			checked[tn]++
 		}
 		mu.Unlock()
+		other := (tn + 1) % tenants
 		for _, d := range old {
-			for _, ctx := range []string{ids[tn], ids[(tn+1)%tenants], ""} {
-				c := bg
-				if ctx != "" {
-					c = tctx(ctx)
+			for _, c := range []struct {
+				what string
+				ctx  context.Context
+			}{{ids[tn], tctx(ids[tn])}, {ids[other], tctx(ids[other])}, {"", bg},
+				{ids[tn] + " (shared context)", long[tn]}, {ids[other] + " (shared context)", long[other]}} {
+				if m, ok := r.FindByName(c.ctx, d.name); ok && m == d.m {
+					t.Errorf("%s of %s findable from %q after cleanup", d.name, ids[tn], c.what)
 				}
-				if m, ok := r.FindByName(c, d.name); ok && m == d.m {
-					t.Errorf("%s of %s findable from %q after cleanup", d.name, ids[tn], ctx)
-				}
-				if m, ok := r.FindByStructure(c, d.u.Object()); ok && m == d.u {
-					t.Errorf("anonymous model of %s findable from %q after cleanup", d.name, ctx)
+				if m, ok := r.FindByStructure(c.ctx, d.u.Object()); ok && m == d.u {
+					t.Errorf("anonymous model of %s findable from %q after cleanup", d.name, c.what)
 				}
 			}
 		}
@@ -98,7 +106,11 @@ func TestConcurrentStress(t *testing.T) {
 				name := fmt.Sprintf("D%d_%d", g, i)
 				js := fmt.Sprintf(`{"name": %q, "properties": {"u": {"u%d_%d": "string"}, "s": {"shared": "number"}, "r": "Global"}}`, name, g, i)
 				start := seq.Add(1)
-				m, err := r.DefineJSON(tctx(ids[tn]), []byte(js))
+				dctx := tctx(ids[tn])
+				if i%2 == 0 {
+					dctx = long[tn]
+				}
+				m, err := r.DefineJSON(dctx, []byte(js))
 				end := seq.Add(1)
 				progress.Add(1)
 				if err != nil {
@@ -111,6 +123,9 @@ func TestConcurrentStress(t *testing.T) {
 				defs[tn] = append(defs[tn], defRec{tn, name, m, u, start, end, 0})
 				mu.Unlock()
 				got, ok := r.FindByName(tctx(ids[tn]), name)
+				if ok && got == m {
+					got, ok = r.FindByName(long[tn], name)
+				}
 				lend := seq.Add(1)
 				if (!ok || got != m) && !overlaps(tn, start, lend) {
 					// The cleanup may not have recorded itself yet: check
@@ -176,6 +191,9 @@ func TestConcurrentStress(t *testing.T) {
 			for range iters * 2 {
 				tn := rnd.IntN(tenants)
 				ctx := tctx(ids[tn])
+				if rnd.IntN(2) == 0 {
+					ctx = long[tn]
+				}
 				if m, ok := r.FindByName(ctx, fmt.Sprintf("D%d_%d", rnd.IntN(4), rnd.IntN(iters))); ok && m.Tenant() != ids[tn] {
 					t.Errorf("tenant %s found a model of %q", ids[tn], m.Tenant())
 				}
@@ -204,9 +222,11 @@ func TestConcurrentStress(t *testing.T) {
 			if d.lend < 0 && !overlaps(tn, d.start, -d.lend) {
 				t.Errorf("%s: not findable right after Define, and no cleanup overlapped", d.name)
 			}
-			m, ok := r.FindByName(tctx(ids[tn]), d.name)
-			if !overlaps(tn, d.start, 1<<62) && (!ok || m != d.m) {
-				t.Errorf("%s lost: no cleanup of %s after its Define", d.name, ids[tn])
+			for _, ctx := range []context.Context{tctx(ids[tn]), long[tn]} {
+				m, ok := r.FindByName(ctx, d.name)
+				if !overlaps(tn, d.start, 1<<62) && (!ok || m != d.m) {
+					t.Errorf("%s lost: no cleanup of %s after its Define", d.name, ids[tn])
+				}
 			}
 		}
 	}
