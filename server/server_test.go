@@ -201,8 +201,16 @@ func TestTokenIsolation(t *testing.T) {
 			t.Errorf("%s %s with tenant token: %d %s", p.method, p.path, r.status, r.body)
 		}
 	}
-	// Bad tokens.
-	for _, tok := range []string{"", "nope", testAdmin + "x", a[:len(a)-1] + "A", strings.Replace(a, a[4:8], "0000", 1)} {
+	// Bad tokens. (The altered last character must differ from the
+	// token's own, which is random.)
+	last, id := "A", "0000"
+	if strings.HasSuffix(a, last) {
+		last = "B"
+	}
+	if a[4:8] == id {
+		id = "1111"
+	}
+	for _, tok := range []string{"", "nope", testAdmin + "x", a[:len(a)-1] + last, a[:4] + id + a[8:]} {
 		r := ts.do("GET", "/v1/tenants/alpha/models", tok, nil)
 		if r.status != 401 || r.problemType() != "unauthorized" || r.header.Get("WWW-Authenticate") == "" {
 			t.Errorf("token %q: %d %s", tok, r.status, r.body)
