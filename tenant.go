@@ -19,10 +19,11 @@ const GlobalScopeID = "global"
 type tenantKey struct{}
 
 // tenantCtx is the context WithTenant returns: it carries the tenant id,
-// and the scope the last lookup made with this context found, so that
-// repeated lookups with one context skip the tenant index. The cached
-// scope is only used while it is live: a cleaned-up scope is dead, holds
-// no model, and is replaced by the index's answer. The context is its own
+// and the scope the last lookup or registration made with this context
+// found, so that repeated calls with one context skip the tenant index,
+// and that scope's name table (see nameCache). The cached scope is only
+// used while it is live: a cleaned-up scope is dead, holds no model, and
+// is replaced by the index's answer. The context is its own
 // value (rather than a context.WithValue holding a pointer), so that a
 // lookup reaches the cached scope with one memory access fewer.
 type tenantCtx struct {
