@@ -15,28 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelreg/modelreg/internal/fixture"
 	"github.com/modelreg/modelreg/store"
 	"github.com/modelreg/modelreg/store/sqlite"
 )
-
-const orderDef = `{"name": "Order", "strict": true, "properties": {
-	"id": {"type": "string", "required": true}, "customer": {"type": "string", "required": true},
-	"email": "string", "phone": "string", "status": "string", "currency": "string",
-	"total": "number", "tax": "number", "discount": "number", "weight": "number",
-	"paid": "boolean", "gift": "boolean", "created": "date", "notes": "string",
-	"tags": ["string"], "priority": "number", "channel": "string",
-	"shipping": {"street": "string", "city": "string", "zip": "string", "country": "string"},
-	"billing": {"street": "string", "city": "string", "zip": "string", "country": "string"},
-	"lines": [{"sku": {"type": "string", "required": true}, "qty": "number", "price": "number"}]}}`
-
-const orderDoc = `{"id": "o-1", "customer": "c-42", "email": "a@example.com", "phone": "+1 555",
-	"status": "open", "currency": "EUR", "total": 129.5, "tax": 21.2, "discount": 0, "weight": 1.25,
-	"paid": true, "gift": false, "created": "2024-05-01T10:00:00Z", "notes": "leave at door",
-	"tags": ["a", "b"], "priority": 2, "channel": "web",
-	"shipping": {"street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"},
-	"billing": {"street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"},
-	"lines": [{"sku": "s1", "qty": 1, "price": 9.5}, {"sku": "s2", "qty": 2, "price": 10},
-		{"sku": "s3", "qty": 1, "price": 11}, {"sku": "s4", "qty": 3, "price": 12}]}`
 
 // procMem is the memory of a process, from /proc/<pid>/status, in bytes.
 type procMem struct {
@@ -158,7 +140,7 @@ func TestMemoryAfterTenantChurn(t *testing.T) {
 	defer client.CloseIdleConnections()
 	validate := func(i int) error {
 		req, err := http.NewRequestWithContext(context.Background(), "POST",
-			fmt.Sprint(p.url, "/v1/tenants/tenant-", i, "/models/Order/validate"), strings.NewReader(orderDoc))
+			fmt.Sprint(p.url, "/v1/tenants/tenant-", i, "/models/Order/validate"), strings.NewReader(fixture.OrderDocument))
 		if err != nil {
 			return err
 		}
@@ -233,7 +215,7 @@ func fillTenants(t *testing.T, path string, n int) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	models := []struct{ name, def string }{{"User", userDef}, {"Customer", customerDef}, {"Order", orderDef}}
+	models := []struct{ name, def string }{{"User", userDef}, {"Customer", customerDef}, {"Order", fixture.OrderModel}}
 	for i := range n {
 		for _, m := range models {
 			if _, _, err := st.PutModel(ctx, store.Model{Scope: fmt.Sprint("tenant-", i), Name: m.name, Definition: []byte(m.def)}, store.Condition{}); err != nil {

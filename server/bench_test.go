@@ -9,31 +9,10 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/modelreg/modelreg/internal/fixture"
 	"github.com/modelreg/modelreg/store"
 	"github.com/modelreg/modelreg/store/sqlite"
 )
-
-const benchModel = `{"name": "Order", "strict": true, "properties": {
-	"id": {"type": "string", "required": true}, "customer": {"type": "string", "required": true},
-	"email": "string", "phone": "string", "status": "string", "currency": "string",
-	"total": "number", "tax": "number", "discount": "number", "weight": "number",
-	"paid": "boolean", "gift": "boolean", "created": "date", "notes": "string",
-	"tags": ["string"], "priority": "number", "channel": "string",
-	"shipping": {"street": "string", "city": "string", "zip": "string", "country": "string"},
-	"billing": {"street": "string", "city": "string", "zip": "string", "country": "string"},
-	"lines": [{"sku": {"type": "string", "required": true}, "qty": "number", "price": "number"}]}}`
-
-const benchDoc = `{"id": "o-1", "customer": "c-42", "email": "a@example.com", "phone": "+1 555",
-	"status": "open", "currency": "EUR", "total": 129.5, "tax": 21.2, "discount": 0, "weight": 1.25,
-	"paid": true, "gift": false, "created": "2024-05-01T10:00:00Z", "notes": "leave at door",
-	"tags": ["a", "b"], "priority": 2, "channel": "web",
-	"shipping": {"street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"},
-	"billing": {"street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"},
-	"lines": [{"sku": "s1", "qty": 1, "price": 9.5}, {"sku": "s2", "qty": 2, "price": 10},
-		{"sku": "s3", "qty": 1, "price": 11}, {"sku": "s4", "qty": 3, "price": 12},
-		{"sku": "s5", "qty": 1, "price": 13}, {"sku": "s6", "qty": 1, "price": 14},
-		{"sku": "s7", "qty": 2, "price": 15}, {"sku": "s8", "qty": 1, "price": 16},
-		{"sku": "s9", "qty": 1, "price": 17}, {"sku": "s10", "qty": 1, "price": 18}]}`
 
 func benchServer(b *testing.B) (*Server, store.Store) {
 	b.Helper()
@@ -63,15 +42,15 @@ func BenchmarkHandlerValidate(b *testing.B) {
 		h.ServeHTTP(rec, req)
 		return rec
 	}
-	if rec := call("PUT", "/v1/tenants/acme/models/Order", testAdmin, benchModel); rec.Code != 201 {
+	if rec := call("PUT", "/v1/tenants/acme/models/Order", testAdmin, fixture.OrderModel); rec.Code != 201 {
 		b.Fatal(rec.Code, rec.Body)
 	}
 	rec := call("POST", "/v1/tenants/acme/tokens", testAdmin, "")
 	tok := rec.Body.String()[10:74]
-	if rec := call("POST", "/v1/tenants/acme/models/Order/validate", tok, benchDoc); rec.Code != 200 {
+	if rec := call("POST", "/v1/tenants/acme/models/Order/validate", tok, fixture.OrderDocument); rec.Code != 200 {
 		b.Fatal(rec.Code, rec.Body)
 	}
-	body := []byte(benchDoc)
+	body := []byte(fixture.OrderDocument)
 	req := httptest.NewRequest("POST", "/v1/tenants/acme/models/Order/validate", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")

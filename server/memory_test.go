@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelreg/modelreg/internal/fixture"
 	"github.com/modelreg/modelreg/store"
 	"github.com/modelreg/modelreg/store/sqlite"
 )
@@ -206,7 +207,7 @@ func tenantChurn(t testing.TB, n, wave, maxResident int) churnResult {
 	// The store is filled before the server starts, as after a restart.
 	for i := range n {
 		tenant := fmt.Sprint("tenant-", i)
-		for j, def := range []string{userDef, customerDef, benchModel} {
+		for j, def := range []string{userDef, customerDef, fixture.OrderModel} {
 			name := []string{"User", "Customer", "Order"}[j]
 			if _, _, err := st.PutModel(ctx, store.Model{Scope: tenant, Name: name, Definition: []byte(def)}, store.Condition{}); err != nil {
 				t.Fatal(err)
@@ -241,7 +242,7 @@ func tenantChurn(t testing.TB, n, wave, maxResident int) churnResult {
 	// with one tenant, then unload it: this is the fresh server.
 	warm := func(i int) {
 		tp := fmt.Sprint("/v1/tenants/tenant-", i)
-		call("POST", tp+"/models/Order/validate", benchDoc)
+		call("POST", tp+"/models/Order/validate", fixture.OrderDocument)
 		call("POST", tp+"/lookup", `{"properties": {"street": "string", "city": "string"}}`)
 	}
 	warm(0)

@@ -18,31 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// The loadtest model: 20 properties, two nested objects and an array of
-// objects; the document fills them, with an array of 10 objects.
-const (
-	loadtestModel = `{"name": "Order", "strict": true, "properties": {
-		"id": {"type": "string", "required": true}, "customer": {"type": "string", "required": true},
-		"email": "string", "phone": "string", "status": "string", "currency": "string",
-		"total": "number", "tax": "number", "discount": "number", "weight": "number",
-		"paid": "boolean", "gift": "boolean", "created": "date", "notes": "string",
-		"tags": ["string"], "priority": "number", "channel": "string",
-		"shipping": {"street": "string", "city": "string", "zip": "string", "country": "string"},
-		"billing": {"street": "string", "city": "string", "zip": "string", "country": "string"},
-		"lines": [{"sku": {"type": "string", "required": true}, "qty": "number", "price": "number"}]}}`
-	loadtestDoc = `{"id": "o-1", "customer": "c-42", "email": "a@example.com", "phone": "+1 555",
-		"status": "open", "currency": "EUR", "total": 129.5, "tax": 21.2, "discount": 0, "weight": 1.25,
-		"paid": true, "gift": false, "created": "2024-05-01T10:00:00Z", "notes": "leave at door",
-		"tags": ["a", "b"], "priority": 2, "channel": "web",
-		"shipping": {"street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"},
-		"billing": {"street": "1 Main St", "city": "Springfield", "zip": "12345", "country": "US"},
-		"lines": [{"sku": "s1", "qty": 1, "price": 9.5}, {"sku": "s2", "qty": 2, "price": 10},
-			{"sku": "s3", "qty": 1, "price": 11}, {"sku": "s4", "qty": 3, "price": 12},
-			{"sku": "s5", "qty": 1, "price": 13}, {"sku": "s6", "qty": 1, "price": 14},
-			{"sku": "s7", "qty": 2, "price": 15}, {"sku": "s8", "qty": 1, "price": 16},
-			{"sku": "s9", "qty": 1, "price": 17}, {"sku": "s10", "qty": 1, "price": 18}]}`
+	"github.com/modelreg/modelreg/internal/fixture"
 )
 
 // loadReport is the result of a load test.
@@ -84,7 +61,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *conc < 1 || *dur <= 0 {
 		return fmt.Errorf("%w: --concurrency and --duration must be positive", errUsage)
 	}
-	doc := []byte(loadtestDoc)
+	doc := []byte(fixture.OrderDocument)
 	if *docFile != "" {
 		var err error
 		if doc, err = os.ReadFile(*docFile); err != nil {
@@ -96,7 +73,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
 	c := &client{base: strings.TrimRight(*base, "/"), token: *admin, hc: hc, stdout: stdout}
 	tp := "/v1/tenants/" + url.PathEscape(*tenant)
-	if _, err := c.do(ctx, "PUT", tp+"/models/Order", []byte(loadtestModel)); err != nil {
+	if _, err := c.do(ctx, "PUT", tp+"/models/Order", []byte(fixture.OrderModel)); err != nil {
 		return fmt.Errorf("defining the model: %w", err)
 	}
 	b, err := c.do(ctx, "POST", tp+"/tokens", nil)
