@@ -111,16 +111,25 @@ func (x *nameIndex) get(h uint64, name string) *Model {
 	for {
 		v := x.seq.Load()
 		slots := x.table()
-		m := lookup(slots, h, name)
+		m := modelOf(find(slots, h, name))
 		if x.seq.Load() == v {
 			return m // slots was published throughout
 		}
 	}
 }
 
-// lookup returns the model called name (hash h) in slots, a table
-// snapshot, or nil.
-func lookup(slots []nameSlot, h uint64, name string) *Model {
+// modelOf returns the model of slot s (nil for a tombstone), or nil when
+// s is nil. With find, it is a lookup in a table snapshot.
+func modelOf(s *nameSlot) *Model {
+	if s == nil {
+		return nil
+	}
+	return s.m.Load()
+}
+
+// find returns the slot of slots that holds name (hash h), live or a
+// tombstone, or nil.
+func find(slots []nameSlot, h uint64, name string) *nameSlot {
 	if len(slots) == 0 || name == "" {
 		return nil
 	}
@@ -133,7 +142,7 @@ func lookup(slots []nameSlot, h uint64, name string) *Model {
 			return nil
 		}
 		if st == t && s.match(name) {
-			return s.m.Load() // nil for a tombstone
+			return s
 		}
 	}
 }
@@ -242,29 +251,19 @@ func (s *nameSlot) fill(t uint64, m *Model) {
 // the scope's mutex.
 func (x *nameIndex) del(h uint64, name string) *Model {
 	slots := x.table()
-	if len(slots) == 0 || name == "" {
+	s := find(slots, h, name)
+	if s == nil {
 		return nil
 	}
-	t := nameTag(h, name)
-	mask := uint64(len(slots) - 1)
-	for i := home(t, mask); ; i = (i + 1) & mask {
-		s := &slots[i]
-		st := s.tag.Load()
-		if st == 0 {
-			return nil
-		}
-		if st == t && s.match(name) {
-			old := s.m.Swap(nil)
-			if old == nil {
-				return nil
-			}
-			x.n--
-			if len(slots) > nameIndexMin && x.n*8 <= len(slots) {
-				x.rebuild(x.n)
-			}
-			return old
-		}
+	old := s.m.Swap(nil)
+	if old == nil {
+		return nil
 	}
+	x.n--
+	if len(slots) > nameIndexMin && x.n*8 <= len(slots) {
+		x.rebuild(x.n)
+	}
+	return old
 }
 
 // rebuild publishes a new table holding the live entries, sized for n

@@ -171,7 +171,7 @@ func (r *Registry) FindByName(ctx context.Context, name string) (*Model, bool) {
 		// again, and cleaning a scope up retires its table.
 		s := tv.scope.Load()
 		if slots := tv.names.load(); slots != nil && s != nil && s.reg == r {
-			m := lookup(slots, h, name)
+			m := modelOf(find(slots, h, name))
 			if s.named.current(slots) {
 				s.touch()
 				if m != nil {
