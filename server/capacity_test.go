@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 
@@ -95,10 +93,7 @@ func TestMaxResidentTenantsConcurrent(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.MaxResidentTenants = bound })
 	h := ts.http.Config.Handler
 	call := func(method, path, body string) (int, string) {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+testAdmin)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := adminCall(h, method, path, body)
 		return rec.Code, rec.Body.String()
 	}
 	for i := range tenants {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,10 +78,7 @@ func FuzzAPI(f *testing.F) {
 	defer srv.Close()
 	h := srv.Handler()
 	call := func(method, path, body string) int {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+testAdmin)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := adminCall(h, method, path, body)
 		return rec.Code
 	}
 	if c := call("PUT", "/v1/tenants/fuzz/models/Customer", customerDef); c != 201 {

@@ -199,3 +199,12 @@ const customerDef = `{"name": "Customer", "strict": true, "properties": {
 	"owner": "User"}}`
 
 const userDef = `{"name": "User", "properties": {"email": {"type": "string", "required": true}}}`
+
+// adminCall serves one request with the admin token on h.
+func adminCall(h http.Handler, method, path, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}

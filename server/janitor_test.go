@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"net/http/httptest"
-	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -26,10 +24,7 @@ func TestJanitorUnloadsIdleTenants(t *testing.T) {
 		defer srv.Close()
 		h := srv.Handler()
 		call := func(method, path, body string) int {
-			req := httptest.NewRequest(method, path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+testAdmin)
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			rec := adminCall(h, method, path, body)
 			return rec.Code
 		}
 		if c := call("PUT", "/v1/tenants/busy/models/User", userDef); c != 201 {

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -230,10 +229,7 @@ func tenantChurn(t testing.TB, n, wave, maxResident int) churnResult {
 	defer srv.Close()
 	h := srv.Handler()
 	call := func(method, path, body string) {
-		req := httptest.NewRequest(method, path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+testAdmin)
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := adminCall(h, method, path, body)
 		if rec.Code != 200 {
 			t.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
 		}

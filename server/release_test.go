@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -127,10 +125,7 @@ func TestJanitorReleasesMemory(t *testing.T) {
 		defer srv.Close()
 		h := srv.Handler()
 		call := func(method, path, body string) int {
-			req := httptest.NewRequest(method, path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+testAdmin)
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			rec := adminCall(h, method, path, body)
 			return rec.Code
 		}
 		for _, tn := range []string{"a", "b", "c"} {
