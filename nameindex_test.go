@@ -13,16 +13,19 @@ import (
 )
 
 // TestNameIndexModel checks nameIndex against a Go map, with a hash of
-// a few bits so that probe runs, wrap-around and collisions are common.
+// a few bits so that probe runs, wrap-around, equal tags and collisions
+// are common.
 func TestNameIndexModel(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		bits := rapid.IntRange(0, 4).Draw(t, "bits")
+		bits := rapid.IntRange(0, 4).Draw(t, "bits")       // of the home slot
+		tagBits := rapid.IntRange(0, 2).Draw(t, "tagBits") // of the tag
 		hash := func(s string) uint64 {
 			var h uint64 = 14695981039346656037
 			for i := 0; i < len(s); i++ {
 				h = (h ^ uint64(s[i])) * 1099511628211
 			}
-			return h & (1<<bits - 1) << 3 // many equal low bits
+			// Many equal low bits, and few tags.
+			return h&(1<<bits-1)<<3 | h>>(64-tagBits)<<40
 		}
 		var x nameIndex
 		ref := map[string]*Model{}
@@ -33,13 +36,13 @@ func TestNameIndexModel(t *testing.T) {
 			switch rapid.IntRange(0, 2).Draw(t, "op") {
 			case 0:
 				m := &Model{name: name}
-				old := x.put(hash(name), m)
+				old := x.put(hash(name), m, hash)
 				if old != ref[name] {
 					t.Fatalf("op %d: put(%s) replaced %v, want %v", i, name, old, ref[name])
 				}
 				ref[name] = m
 			case 1:
-				old := x.del(hash(name), name)
+				old := x.del(hash(name), name, hash)
 				if old != ref[name] {
 					t.Fatalf("op %d: del(%s) = %v, want %v", i, name, old, ref[name])
 				}
@@ -68,8 +71,8 @@ func TestNameIndexModel(t *testing.T) {
 				t.Fatalf("each saw %d, want %d", seen, len(ref))
 			}
 		}
-		if len(x.table()) > nameIndexMin && x.n*8 <= len(x.table()) {
-			t.Fatalf("not shrunk: %d of %d", x.n, len(x.table()))
+		if slots := x.slots(); slots > nameIndexMin && x.n*8 <= slots {
+			t.Fatalf("not shrunk: %d of %d", x.n, slots)
 		}
 	})
 }
@@ -79,16 +82,16 @@ func TestNameIndexShrinks(t *testing.T) {
 	h := func(s string) uint64 { var v uint64; fmt.Sscanf(s, "m%d", &v); return v * 0x9E3779B97F4A7C15 }
 	for i := range 10000 {
 		n := fmt.Sprintf("m%d", i)
-		x.put(h(n), &Model{name: n})
+		x.put(h(n), &Model{name: n}, h)
 	}
 	for i := range 9990 {
 		n := fmt.Sprintf("m%d", i)
-		if x.del(h(n), n) == nil {
+		if x.del(h(n), n, h) == nil {
 			t.Fatalf("%s missing", n)
 		}
 	}
-	if x.len() != 10 || len(x.table()) > 128 {
-		t.Errorf("len %d, %d slots", x.len(), len(x.table()))
+	if slots := x.slots(); x.len() != 10 || slots > 128 {
+		t.Errorf("len %d, %d slots", x.len(), slots)
 	}
 }
 
@@ -168,7 +171,7 @@ func TestNameCache(t *testing.T) {
 					// the fast path.
 					tv := tenantValueFrom(ctx)
 					s := r.lookupScope(id)
-					if slots := tv.names.load(); s != nil && s.named.len() > 0 && (slots == nil || !s.named.current(slots)) {
+					if c := tv.names.load(); s != nil && s.named.len() > 0 && (c == nil || !s.named.current(c)) {
 						t.Fatalf("op %d: context %d does not cache its scope's table", i, j)
 					}
 				}
@@ -194,4 +197,26 @@ func TestLookupLayout(t *testing.T) {
 			t.Errorf("%s: %d bytes long, lookup fields end at byte %d", tt.what, tt.size, tt.end)
 		}
 	}
+}
+
+// TestNameTableAligned checks that the header and the tags of tables of
+// every size start on a cache line, so that sixteen tags are one line.
+func TestNameTableAligned(t *testing.T) {
+	h := func(s string) uint64 { var v uint64; fmt.Sscanf(s, "m%d", &v); return v * 0x9E3779B97F4A7C15 }
+	var x nameIndex
+	for i := range 5000 {
+		n := fmt.Sprintf("m%d", i)
+		x.put(h(n), &Model{name: n}, h)
+		if p, h := uintptr(unsafe.Pointer(&x.table().tags[0])), uintptr(unsafe.Pointer(x.table())); p%64 != 0 || h%64 != 0 {
+			t.Fatalf("a table of %d slots at %#x has its tags at %#x", x.slots(), h, p)
+		}
+	}
+}
+
+// slots returns the number of slots of x's table.
+func (x *nameIndex) slots() int {
+	if t := x.table(); t != nil {
+		return len(t.slots)
+	}
+	return 0
 }

@@ -170,9 +170,9 @@ func (r *Registry) FindByName(ctx context.Context, name string) (*Model, bool) {
 		// context's scope after it: a table no longer current never is
 		// again, and cleaning a scope up retires its table.
 		s := tv.scope.Load()
-		if slots := tv.names.load(); slots != nil && s != nil && s.reg == r {
-			m := modelOf(find(slots, h, name))
-			if s.named.current(slots) {
+		if t := tv.names.load(); t != nil && s != nil && s.reg == r {
+			m := modelOf(t.find(h, name))
+			if s.named.current(t) {
 				s.touch()
 				if m != nil {
 					return m, true
@@ -320,7 +320,7 @@ func (r *Registry) RemoveModel(ctx context.Context, name string) (bool, error) {
 	if s.dead.Load() {
 		return false, nil
 	}
-	old := s.named.del(r.nameHash(name), name)
+	old := s.named.del(r.nameHash(name), name, r.nameHash)
 	if old == nil {
 		return false, nil
 	}

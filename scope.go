@@ -42,7 +42,7 @@ type scope struct {
 	// Pads the struct to a multiple of 64 bytes: the allocator then
 	// places every scope at the start of a cache line, so the fields a
 	// name lookup reads (the first 64 bytes) are one line, not two.
-	_ [32]byte
+	_ [48]byte
 }
 
 func newScope(r *Registry, id string, tenant bool, now int64) *scope {
@@ -186,7 +186,7 @@ func (s *scope) putNamed(m *Model, nameHash uint64, old *Model) int {
 	for _, d := range m.nested {
 		d.refcnt++
 	}
-	s.named.put(nameHash, m)
+	s.named.put(nameHash, m, s.reg.nameHash)
 	s.index(m)
 	s.defBytes += m.defBytes
 	s.approx += m.approx

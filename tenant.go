@@ -32,6 +32,8 @@ type tenantCtx struct {
 	scope atomic.Pointer[scope]
 	// names caches the name table of the scope: see nameCache.
 	names nameCache
+	// Pads the struct to 64 bytes, so that it is one cache line.
+	_ [16]byte
 }
 
 // Value returns the tenantCtx itself for the package's key, and otherwise
