@@ -15,7 +15,10 @@ import "sync/atomic"
 // a short name. Because a probe costs a compare and not a cache miss, a
 // table may be three quarters full: the ten names of a typical tenant
 // take 16 slots, a 64-byte tag line and 512 bytes of slots, where 64-byte
-// slots at half load took 2 KiB and as many cache lines as names.
+// slots at half load took 2 KiB and as many cache lines as names. (A slot
+// array of over 512 bytes starts 8 bytes into a cache line, after the
+// allocator's type header, so half its slots straddle two lines; 16 slots
+// are 512 bytes and start on a line. TestNameTableAligned checks tags.)
 //
 // Concurrency: writers hold the owning scope's mutex. Readers take no
 // lock: they load the published table (a *nameTable, whose arrays are
