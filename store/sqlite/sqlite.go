@@ -126,20 +126,21 @@ func migrations() []string {
 // tenant is read once per load (a B-tree descent and a few leaf pages) and
 // then served from the registry, so a large page cache here would mostly
 // hold a second copy of what is resident, or pages of tenants no longer
-// resident. 256 KiB keeps the interior pages of the B-trees of a database
-// of tens of thousands of tenants; a miss is a read(2) that the kernel's
-// page cache answers. On a 10,000-tenant database, reading a random
-// tenant's models took the same time with 256 KiB as with the default
-// (about 55 µs; 64 KiB cost some 8 µs more).
+// resident. A miss is a read(2) that the kernel's page cache answers. On a
+// 10,000-tenant database, reading a random tenant's models takes the same
+// time (about 63 µs, BenchmarkModelsRandomTenant) with 32 KiB as with 64
+// or 256 KiB, and so does loading a 100-model tenant
+// (server.BenchmarkLazyLoad100, 1.6 ms).
 //
 // The cost of a bigger cache is resident memory outside the Go heap:
 // modernc's libc allocates each 4 KiB page (with SQLite's header) in an
 // 8 KiB slot, and its allocator keeps up to 4 MiB per size class of freed
 // regions committed for reuse, so what the caches once reached stays
-// resident even after their connections close. With the default, a
-// modelreg serve that had loaded 10,000 tenants through its read
-// connections kept about 8 MiB more than with 256 KiB.
-const pageCacheKiB = 256
+// resident even after their connections close. A modelreg serve that had
+// loaded 10,000 tenants through its read connections kept about 8 MiB
+// more with the default than with 256 KiB, and 1.4 MiB more with 256 KiB
+// than with 32.
+const pageCacheKiB = 32
 
 // SchemaVersion is the schema version this build writes.
 const SchemaVersion = 1

@@ -199,6 +199,36 @@ func BenchmarkModels100(b *testing.B) {
 	}
 }
 
+// BenchmarkModelsRandomTenant reads the models of a random tenant of a
+// 10,000-tenant store (three models each), as a lazy load does: the
+// figure that the page cache's bound (pageCacheKiB) trades for memory.
+func BenchmarkModelsRandomTenant(b *testing.B) {
+	const tenants = 10000
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "b.db"), WithSynchronous("OFF"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	def := []byte(`{"name":"Customer","properties":{"name":"string","age":"number","address":{"street":"string","city":"string"}}}`)
+	for t := range tenants {
+		for _, name := range []string{"User", "Customer", "Order"} {
+			if _, _, err := s.PutModel(ctx, store.Model{Scope: fmt.Sprint("tenant-", t), Name: name, Definition: def}, store.Condition{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	x := uint32(0x9E3779B9)
+	for b.Loop() {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		if list, err := s.Models(ctx, fmt.Sprint("tenant-", x%tenants)); err != nil || len(list) != 3 {
+			b.Fatal(len(list), err)
+		}
+	}
+}
+
 // TestIdleReadersClosed checks that read connections left idle are closed
 // (their SQLite page caches live outside the Go heap) and that reads work
 // again afterwards.
