@@ -67,16 +67,34 @@ func TestIdleEviction(t *testing.T) {
 	})
 }
 
+// TestIdleNeverEvictsActiveTenant checks that lookups keep a tenant from
+// idle eviction, through a new context each time and through one kept
+// context (whose cached name table is the lookup's fast path).
 func TestIdleNeverEvictsActiveTenant(t *testing.T) {
+	for _, kept := range []bool{false, true} {
+		t.Run(fmt.Sprint("kept=", kept), func(t *testing.T) {
+			testIdleNeverEvictsActiveTenant(t, kept)
+		})
+	}
+}
+
+func testIdleNeverEvictsActiveTenant(t *testing.T, kept bool) {
 	synctest.Test(t, func(t *testing.T) {
 		r := modelreg.New()
 		mustDefine(t, r, tctx("a"), `{"name": "A", "properties": {"x": "string"}}`)
+		ctx := tctx("a")
+		r.FindByName(ctx, "A")
 		// Looked up every 10ms, swept every 7ms with maxIdle 15ms: a must
 		// survive every sweep.
 		for i := range 100 {
 			time.Sleep(time.Millisecond)
 			if i%10 == 0 {
-				r.FindByName(tctx("a"), "A")
+				if !kept {
+					ctx = tctx("a")
+				}
+				if _, ok := r.FindByName(ctx, "A"); !ok {
+					t.Fatalf("step %d: A not found", i)
+				}
 			}
 			if i%7 == 0 {
 				if got := evicted(r.CleanupIdle(bg, 15*time.Millisecond)); got != nil {
@@ -521,11 +539,19 @@ func TestInjectedClock(t *testing.T) {
 	if !st.Created.Equal(clock()) || !st.LastActive.Equal(clock()) || st.Idle != 0 {
 		t.Errorf("stats %+v", st)
 	}
+	kept := tctx("a")
+	r.FindByName(kept, "A") // caches the tenant's name table in kept
 	advance(2 * time.Hour)
 	r.FindByName(tctx("a"), "A") // recorded at the next fold: TenantStats
 	st, _ = r.TenantStats("a")
 	if !st.LastActive.Equal(clock()) {
 		t.Errorf("lookup not recorded: %+v", st)
+	}
+	advance(time.Hour)
+	r.FindByName(kept, "A") // through the cached table
+	st, _ = r.TenantStats("a")
+	if !st.LastActive.Equal(clock()) {
+		t.Errorf("lookup through a kept context not recorded: %+v", st)
 	}
 	advance(61 * time.Minute)
 	if st, _ := r.TenantStats("a"); st.Idle != 61*time.Minute {
