@@ -97,7 +97,7 @@ func (p *proc) waitLog(t *testing.T, from int, re *regexp.Regexp, timeout time.D
 // set (VmRSS) is read once the server has logged the return of free memory
 // that follows its last tenant's unload.
 //
-// The requirement is 10%; the real binary ends some 30% above the
+// The requirement is 10%; the real binary ends some 20-25% above the
 // fresh server (BENCHMARKS.md says what stays: the Go runtime's metadata
 // sized to the peak heap, libc's allocator's retained regions, pages of
 // the binary first run during the churn; none of it is returned by any
