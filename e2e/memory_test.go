@@ -101,8 +101,8 @@ func (p *proc) waitLog(t *testing.T, from int, re *regexp.Regexp, timeout time.D
 // fresh server (BENCHMARKS.md says what stays: the Go runtime's metadata
 // sized to the peak heap, libc's allocator's retained regions, pages of
 // the binary first run during the churn; none of it is returned by any
-// release). The bound asserted, +50%, stays clear of run-to-run noise (a
-// few points) and still catches memory kept per tenant: a KiB per tenant
+// release). The bound asserted, +50%, stays clear of run-to-run noise (up
+// to some 15 points) and still catches memory kept per tenant: a KiB per tenant
 // would add some 60%.
 //
 // It takes some 15 seconds and is skipped with -short and under the race
