@@ -20,11 +20,7 @@ func benchServer(b *testing.B) (*Server, store.Store) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hash, _, _ := ResolveAdminToken(context.Background(), st, testAdmin, false)
-	s, err := New(context.Background(), Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := newAdminServer(b, st, Config{IdleTimeout: -1})
 	b.Cleanup(func() { s.Close(); st.Close() })
 	return s, st
 }

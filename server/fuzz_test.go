@@ -70,17 +70,10 @@ func FuzzAPI(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer st.Close()
-	hash, _, _ := ResolveAdminToken(context.Background(), st, testAdmin, false)
-	srv, err := New(context.Background(), Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1})
-	if err != nil {
-		f.Fatal(err)
-	}
+	srv := newAdminServer(f, st, Config{IdleTimeout: -1})
 	defer srv.Close()
 	h := srv.Handler()
-	call := func(method, path, body string) int {
-		rec := adminCall(h, method, path, body)
-		return rec.Code
-	}
+	call := func(method, path, body string) int { return adminStatus(h, method, path, body) }
 	if c := call("PUT", "/v1/tenants/fuzz/models/Customer", customerDef); c != 201 {
 		f.Fatal(c)
 	}

@@ -208,3 +208,26 @@ func adminCall(h http.Handler, method, path, body string) *httptest.ResponseReco
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// adminStatus serves one request with the admin token on h and returns
+// its status code.
+func adminStatus(h http.Handler, method, path, body string) int {
+	return adminCall(h, method, path, body).Code
+}
+
+// newAdminServer returns a Server on st whose admin token is testAdmin,
+// with cfg's other settings. The caller closes it (inside a synctest
+// bubble, before the bubble ends: its janitor runs there).
+func newAdminServer(t testing.TB, st store.Store, cfg Config) *Server {
+	t.Helper()
+	hash, _, err := ResolveAdminToken(context.Background(), st, testAdmin, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store, cfg.AdminTokenHash = st, hash
+	srv, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -14,19 +13,10 @@ import (
 // unloaded; Close stops the goroutine.
 func TestJanitorUnloadsIdleTenants(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		st := storetest.NewMemory(nil)
-		hash, _, _ := ResolveAdminToken(ctx, st, testAdmin, false)
-		srv, err := New(ctx, Config{Store: st, AdminTokenHash: hash, IdleTimeout: 10 * time.Minute, SweepInterval: time.Minute})
-		if err != nil {
-			t.Fatal(err)
-		}
+		srv := newAdminServer(t, storetest.NewMemory(nil), Config{IdleTimeout: 10 * time.Minute, SweepInterval: time.Minute})
 		defer srv.Close()
 		h := srv.Handler()
-		call := func(method, path, body string) int {
-			rec := adminCall(h, method, path, body)
-			return rec.Code
-		}
+		call := func(method, path, body string) int { return adminStatus(h, method, path, body) }
 		if c := call("PUT", "/v1/tenants/busy/models/User", userDef); c != 201 {
 			t.Fatal(c)
 		}

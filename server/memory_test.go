@@ -221,11 +221,7 @@ func tenantChurn(t testing.TB, n, wave, maxResident int) churnResult {
 	}
 	defer st.Close()
 	clk := newFakeClock()
-	hash, _, _ := ResolveAdminToken(ctx, st, testAdmin, false)
-	srv, err := New(ctx, Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1, Clock: clk.now, MaxResidentTenants: maxResident})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := newAdminServer(t, st, Config{IdleTimeout: -1, Clock: clk.now, MaxResidentTenants: maxResident})
 	defer srv.Close()
 	h := srv.Handler()
 	call := func(method, path, body string) {

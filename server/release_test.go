@@ -113,21 +113,12 @@ func TestReleaseMemoryOff(t *testing.T) {
 // memory once explicit evictions have brought the resident set down.
 func TestJanitorReleasesMemory(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx := context.Background()
-		st := storetest.NewMemory(nil)
-		hash, _, _ := ResolveAdminToken(ctx, st, testAdmin, false)
 		var releases atomic.Int64
-		srv, err := New(ctx, Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1, ReleaseMemoryAfter: 2,
+		srv := newAdminServer(t, storetest.NewMemory(nil), Config{IdleTimeout: -1, ReleaseMemoryAfter: 2,
 			releaseMemory: func() { releases.Add(1) }})
-		if err != nil {
-			t.Fatal(err)
-		}
 		defer srv.Close()
 		h := srv.Handler()
-		call := func(method, path, body string) int {
-			rec := adminCall(h, method, path, body)
-			return rec.Code
-		}
+		call := func(method, path, body string) int { return adminStatus(h, method, path, body) }
 		for _, tn := range []string{"a", "b", "c"} {
 			if c := call("PUT", "/v1/tenants/"+tn+"/models/User", userDef); c != 201 {
 				t.Fatal(c)
