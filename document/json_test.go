@@ -45,6 +45,8 @@ func TestValidateJSONModels(t *testing.T) {
 			out: `{"name":"ann","friend":{"name":"bob","friend":{"name":"cy",` + now + `,"score":0,"vip":false},` + now + `,"score":0,"vip":false},"data":[1,{"a":null}],"blob":"AAEC","meta":{},` + now + `,"score":0,"vip":false}`},
 		{model: "Customer", in: `{"tags":["A"],"address":{},"orders":[{}],"friend":{},"zip":1,"home":{"loc":{"lat":100,"lng":0}}}`,
 			viol: []string{"/name required", "/tags/0 pattern", "/address/city required", "/orders/0/qty required", "/friend/name required", "/zip unknown_property", "/home/loc/lat geopoint_range"}},
+		{model: "Customer", in: `{"name":"ann","home":{"loc":{"x":0,"x":"","lat":0,"lat":1,"lng":0}}}`,
+			viol: []string{"/home/loc/x unknown_property", "/home/loc/x duplicate_key", "/home/loc/lat duplicate_key"}},
 		{model: "Loose", in: `{"a":"1","b":{"c":[]}}`, out: `{"a":1,"b":{"c":[]}}`},
 		{model: "Filtered", in: `{"b":2,"a":1,"c":{"d":[]}}`, out: `{"a":1}`},
 		{model: "Filtered", in: `{"b":2}`, viol: []string{"/a required"}},

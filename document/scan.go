@@ -1121,9 +1121,10 @@ func (s *scanner) geoObject() {
 	var lat, lng []byte
 	var seen [2]bool
 	if !s.empty('}') {
+		others := keySet{start: len(s.keys)} // keys other than lat and lng
 		for {
 			at := s.pos
-			key, _, _, _, ok := s.key()
+			key, esc, _, _, ok := s.key()
 			if !ok {
 				return
 			}
@@ -1136,7 +1137,11 @@ func (s *scanner) geoObject() {
 				which = 1
 			}
 			if which < 0 {
-				s.violate(CodeUnknownProperty, "a geopoint has only the properties lat and lng")
+				if s.dupKey(&others, key, esc) {
+					s.violate(CodeDuplicateKey, "duplicate key")
+				} else {
+					s.violate(CodeUnknownProperty, "a geopoint has only the properties lat and lng")
+				}
 				s.anyValue()
 			} else {
 				if seen[which] {
@@ -1157,6 +1162,8 @@ func (s *scanner) geoObject() {
 				break
 			}
 		}
+		clear(s.keys[others.start:])
+		s.keys = s.keys[:others.start]
 		if s.stop {
 			return
 		}
