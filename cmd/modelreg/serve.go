@@ -157,10 +157,10 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		MaxBodyBytes:       c.maxBody,
 		MaxInFlight:        c.maxInFlight,
 		QueueWait:          c.queueWait,
-		IdleTimeout:        nonPositiveNever(c.idleTimeout),
+		IdleTimeout:        off(c.idleTimeout),
 		SweepInterval:      c.sweepInterval,
-		MaxResidentTenants: unlimitedIfZero(c.maxResident),
-		ReleaseMemoryAfter: neverIfNonPositive(c.releaseMemoryAfter),
+		MaxResidentTenants: off(c.maxResident),
+		ReleaseMemoryAfter: off(c.releaseMemoryAfter),
 		Policy:             modelreg.Policy{MaxModels: c.maxModels, MaxBytes: c.maxTenantBytes, MaxDepth: c.maxDepth},
 	})
 	if err != nil {
@@ -215,28 +215,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 	return nil
 }
 
-// unlimitedIfZero maps a flag's 0 (unlimited) to server.Config's negative.
-func unlimitedIfZero(n int) int {
-	if n <= 0 {
+// off maps a flag's 0 or less, which turns a setting off (no idle
+// timeout, no residency cap, no memory release), to server.Config's
+// negative value for off: there, zero selects the default.
+func off[T int | time.Duration](v T) T {
+	if v <= 0 {
 		return -1
 	}
-	return n
-}
-
-// neverIfNonPositive maps a count flag's 0 (never) to server.Config's
-// negative.
-func neverIfNonPositive(n int) int {
-	if n <= 0 {
-		return -1
-	}
-	return n
-}
-
-func nonPositiveNever(d time.Duration) time.Duration {
-	if d <= 0 {
-		return -1
-	}
-	return d
+	return v
 }
 
 // serveDebug serves the pprof handlers on their own listener, never on the
