@@ -1,6 +1,7 @@
 package modelreg
 
 import (
+	"bytes"
 	"slices"
 	"sync/atomic"
 	"unsafe"
@@ -24,7 +25,7 @@ type Model struct {
 	tenant    string // "" for the global scope
 	def       *definition.Definition
 	obj       *definition.Object
-	canonical []byte
+	canonical []byte                                 // anonymous models only (see Canonical)
 	key       uint64                                 // structure index key
 	fp        atomic.Pointer[definition.Fingerprint] // computed on first use
 	nested    []*Model                               // anonymous models used directly, in order of first use
@@ -94,7 +95,28 @@ func (m *Model) Definition() *definition.Definition { return m.def }
 
 // Canonical returns the canonical form v1 of the model's structure. The
 // caller must not modify the returned bytes.
-func (m *Model) Canonical() []byte { return m.canonical }
+//
+// An anonymous model keeps its canonical form: structure lookups compare
+// it. A named model does not keep it, because it repeats the canonical
+// forms of the model's anonymous models verbatim (it was a fifth of a
+// tenant's heap): Canonical writes it from the model's Object, into a new
+// slice, on each call.
+func (m *Model) Canonical() []byte {
+	if m.canonical != nil {
+		return m.canonical
+	}
+	return m.obj.Canonical()
+}
+
+// hasCanonical reports whether the model's canonical form is canon. A
+// named model writes its form into scratch to compare it; it allocates
+// only if scratch has less room than the form needs.
+func (m *Model) hasCanonical(canon, scratch []byte) bool {
+	if m.canonical != nil {
+		return bytes.Equal(m.canonical, canon)
+	}
+	return bytes.Equal(m.obj.AppendCanonical(scratch[:0]), canon)
+}
 
 // Fingerprint returns the fingerprint of the model's canonical form
 // (definition.Sum). It is computed on first use: the registry's own
@@ -103,7 +125,12 @@ func (m *Model) Fingerprint() definition.Fingerprint {
 	if p := m.fp.Load(); p != nil {
 		return *p
 	}
-	f := definition.Sum(m.canonical)
+	var f definition.Fingerprint
+	if m.canonical != nil {
+		f = definition.Sum(m.canonical)
+	} else {
+		f = m.obj.Fingerprint()
+	}
 	m.fp.Store(&f)
 	return f
 }

@@ -51,9 +51,11 @@
 //     per Registry (so collisions cannot be crafted to slow lookups down),
 //     and every hit is confirmed by comparing the canonical bytes: a hash
 //     collision can never return the wrong model, colliding structures
-//     simply coexist. A model's Fingerprint (definition.Sum, SHA-256) is
-//     its identity outside the process; it is computed on demand, the
-//     indexes do not need it.
+//     simply coexist. (Anonymous models keep their canonical bytes; a
+//     named model writes its own when a hit must be confirmed, since its
+//     form repeats those of its anonymous models.) A model's Fingerprint
+//     (definition.Sum, SHA-256) is its identity outside the process; it is
+//     computed on demand, the indexes do not need it.
 //
 // # Tenants, activity and cleanup
 //

@@ -56,9 +56,8 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	m.tenant = id
 	m.def = &nm.def
 	m.obj = &nm.def.Object
-	m.canonical = cloneBytes(c.arena[c.topStart:c.topEnd])
 	m.key = c.topKey
-	m.defBytes = defBytes(len(m.canonical), def)
+	m.defBytes = defBytes(c.topEnd-c.topStart, def)
 	// Quotas a single model can break on its own are checked before the
 	// scope is created, so a refused registration never creates a tenant.
 	if pol.MaxModels < 0 {
@@ -214,17 +213,20 @@ func (r *Registry) FindByStructure(ctx context.Context, props *definition.Object
 	}
 	bp := r.getBuf()
 	canon := appendCanonical((*bp)[:0], props)
-	m := r.findStructure(ctx, r.hash(canon), canon)
+	// The buffer's spare room, as large as the query's form, is where a
+	// named candidate writes its own form to be compared.
+	canon = slices.Grow(canon, len(canon))
+	m := r.findStructure(ctx, r.hash(canon), canon, canon[len(canon):])
 	*bp = canon
 	r.putBuf(bp)
 	return m, m != nil
 }
 
-func (r *Registry) findStructure(ctx context.Context, key uint64, canon []byte) *Model {
+func (r *Registry) findStructure(ctx context.Context, key uint64, canon, scratch []byte) *Model {
 	s, isTenant := r.readScope(ctx)
 	if s != nil {
 		s.touch()
-		m := s.findStructure(key, canon, findAnon|findNamed)
+		m := s.findStructure(key, canon, scratch, findAnon|findNamed)
 		s.mu.RUnlock()
 		if m != nil {
 			return m
@@ -236,7 +238,7 @@ func (r *Registry) findStructure(ctx context.Context, key uint64, canon []byte) 
 	if isTenant {
 		which = findNamed // global anonymous models never cross scopes
 	}
-	m := g.findStructure(key, canon, which)
+	m := g.findStructure(key, canon, scratch, which)
 	g.mu.RUnlock()
 	return m
 }

@@ -1,7 +1,6 @@
 package modelreg
 
 import (
-	"bytes"
 	"sync"
 	"sync/atomic"
 )
@@ -85,18 +84,20 @@ const (
 
 // findStructure returns the model with canonical form canon among those
 // selected by which: an anonymous one first, else the named one with the
-// smallest name. The caller holds s.mu.
-func (s *scope) findStructure(key uint64, canon []byte, which int) *Model {
+// smallest name. scratch is room to write a named candidate's canonical
+// form in (see Model.Canonical); it must not overlap canon. The caller
+// holds s.mu.
+func (s *scope) findStructure(key uint64, canon, scratch []byte, which int) *Model {
 	var best *Model
 	for m := s.byKey[key]; m != nil; m = m.nextFP {
 		if m.def != nil { // named models follow the anonymous ones
 			if which&findNamed == 0 {
 				return nil
 			}
-			if (best == nil || m.name < best.name) && bytes.Equal(m.canonical, canon) {
+			if (best == nil || m.name < best.name) && m.hasCanonical(canon, scratch) {
 				best = m
 			}
-		} else if which&findAnon != 0 && bytes.Equal(m.canonical, canon) {
+		} else if which&findAnon != 0 && m.hasCanonical(canon, scratch) {
 			return m
 		}
 	}
@@ -105,7 +106,7 @@ func (s *scope) findStructure(key uint64, canon []byte, which int) *Model {
 
 // findAnon returns the anonymous model with canonical form canon.
 func (s *scope) findAnon(key uint64, canon []byte) *Model {
-	return s.findStructure(key, canon, findAnon)
+	return s.findStructure(key, canon, nil, findAnon)
 }
 
 // index adds x to the structure index: anonymous models at the head of

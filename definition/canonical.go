@@ -226,11 +226,10 @@ func Sum(canonical []byte) Fingerprint {
 	return Fingerprint{Version: CanonicalVersion, Sum: sha256.Sum256(canonical)}
 }
 
-// Fingerprint returns Sum(o.Canonical()), without allocating for
+// Fingerprint returns Sum(o.Canonical()), with one allocation for
 // structures whose canonical form is up to 1 KiB.
 func (o *Object) Fingerprint() Fingerprint {
-	var buf [1024]byte
-	return Sum(o.AppendCanonical(buf[:0]))
+	return Sum(o.AppendCanonical(make([]byte, 0, 1024)))
 }
 
 // IsZero reports whether f is the zero Fingerprint.
