@@ -311,7 +311,7 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 			m = &am.Model
 			m.tenant = s.id
 			m.obj = &am.obj
-			m.canonical = cloneBytes(canon)
+			m.canonical = string(canon)
 			m.key = p.key
 			m.nested = c.kids(p.firstChild, am.nestedBuf[:])
 			m.approx = approxModelBytes(m)
@@ -332,13 +332,4 @@ func defBytes(canonLen int, def *definition.Definition) int64 {
 		n += int64(len(k) + len(v))
 	}
 	return n
-}
-
-// cloneBytes returns a copy of b in a new array of exactly len(b) bytes.
-// (make and copy together are compiled to an allocation without zeroing,
-// which append to a nil slice is not.)
-func cloneBytes(b []byte) []byte {
-	c := make([]byte, len(b))
-	copy(c, b)
-	return c
 }

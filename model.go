@@ -2,6 +2,7 @@ package modelreg
 
 import (
 	"bytes"
+	"math"
 	"slices"
 	"sync/atomic"
 	"unsafe"
@@ -25,12 +26,15 @@ type Model struct {
 	tenant    string // "" for the global scope
 	def       *definition.Definition
 	obj       *definition.Object
-	canonical []byte                                 // anonymous models only (see Canonical)
+	canonical string                                 // anonymous models only (see Canonical)
 	key       uint64                                 // structure index key
 	fp        atomic.Pointer[definition.Fingerprint] // computed on first use
 	nested    []*Model                               // anonymous models used directly, in order of first use
 	defBytes  int64                                  // bytes counted against Policy.MaxBytes (named only)
-	approx    int64                                  // approximate heap footprint
+	// approx is the approximate heap footprint, at most MaxInt32. It is
+	// 32 bits, beside refcnt, so that a named model of seven properties
+	// and its definition fit the allocator's 1 KiB size class.
+	approx int32
 
 	// Scope-owned state, guarded by the owning scope's mutex.
 	refcnt int32  // anonymous: number of live models using it directly
@@ -93,17 +97,16 @@ func (m *Model) Object() *definition.Object { return m.obj }
 // or nil for an anonymous model.
 func (m *Model) Definition() *definition.Definition { return m.def }
 
-// Canonical returns the canonical form v1 of the model's structure. The
-// caller must not modify the returned bytes.
+// Canonical returns the canonical form v1 of the model's structure, in
+// a new slice.
 //
 // An anonymous model keeps its canonical form: structure lookups compare
 // it. A named model does not keep it, because it repeats the canonical
 // forms of the model's anonymous models verbatim (it was a fifth of a
-// tenant's heap): Canonical writes it from the model's Object, into a new
-// slice, on each call.
+// tenant's heap): Canonical writes it from the model's Object.
 func (m *Model) Canonical() []byte {
-	if m.canonical != nil {
-		return m.canonical
+	if m.def == nil {
+		return []byte(m.canonical)
 	}
 	return m.obj.Canonical()
 }
@@ -112,8 +115,8 @@ func (m *Model) Canonical() []byte {
 // named model writes its form into scratch to compare it; it allocates
 // only if scratch has less room than the form needs.
 func (m *Model) hasCanonical(canon, scratch []byte) bool {
-	if m.canonical != nil {
-		return bytes.Equal(m.canonical, canon)
+	if m.def == nil {
+		return m.canonical == string(canon)
 	}
 	return bytes.Equal(m.obj.AppendCanonical(scratch[:0]), canon)
 }
@@ -126,8 +129,8 @@ func (m *Model) Fingerprint() definition.Fingerprint {
 		return *p
 	}
 	var f definition.Fingerprint
-	if m.canonical != nil {
-		f = definition.Sum(m.canonical)
+	if m.def == nil {
+		f = definition.Sum([]byte(m.canonical))
 	} else {
 		f = m.obj.Fingerprint()
 	}
@@ -172,9 +175,9 @@ func (m *Model) Refs() []string {
 
 // approxModelBytes estimates the heap held by a model: the Model itself,
 // its canonical bytes, its own Object (nested Objects belong to their
-// anonymous models) and its names.
-func approxModelBytes(m *Model) int64 {
-	n := int64(unsafe.Sizeof(Model{})) + int64(cap(m.canonical)) + int64(len(m.name))
+// anonymous models) and its names. It saturates at math.MaxInt32.
+func approxModelBytes(m *Model) int32 {
+	n := int64(unsafe.Sizeof(Model{})) + int64(len(m.canonical)) + int64(len(m.name))
 	n += int64(unsafe.Sizeof(definition.Object{}))
 	n += int64(cap(m.nested)) * int64(unsafe.Sizeof(m))
 	for i := range m.obj.Properties {
@@ -189,5 +192,5 @@ func approxModelBytes(m *Model) int64 {
 	}
 	// The index entries that refer to it: name and fingerprint.
 	n += 64
-	return n
+	return int32(min(n, math.MaxInt32))
 }

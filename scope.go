@@ -157,7 +157,7 @@ func (s *scope) initMaps() {
 func (s *scope) addAnon(m *Model) {
 	s.index(m)
 	s.nAnon++
-	s.approx += m.approx
+	s.approx += int64(m.approx)
 	for _, d := range m.nested {
 		d.refcnt++
 	}
@@ -172,7 +172,7 @@ func (s *scope) release(m *Model) (removed int) {
 		if d.refcnt == 0 {
 			s.unindex(d)
 			s.nAnon--
-			s.approx -= d.approx
+			s.approx -= int64(d.approx)
 			removed += 1 + s.release(d)
 		}
 	}
@@ -190,7 +190,7 @@ func (s *scope) putNamed(m *Model, nameHash uint64, old *Model) int {
 	s.named.put(nameHash, m, s.reg.nameHash)
 	s.index(m)
 	s.defBytes += m.defBytes
-	s.approx += m.approx
+	s.approx += int64(m.approx)
 	if old == nil {
 		return 0
 	}
@@ -202,6 +202,6 @@ func (s *scope) putNamed(m *Model, nameHash uint64, old *Model) int {
 func (s *scope) dropNamed(old *Model) int {
 	s.unindex(old)
 	s.defBytes -= old.defBytes
-	s.approx -= old.approx
+	s.approx -= int64(old.approx)
 	return s.release(old)
 }
