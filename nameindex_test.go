@@ -180,6 +180,47 @@ func TestNameCache(t *testing.T) {
 	})
 }
 
+// TestKeptContextSkipsDeadScope covers two cleanups of one tenant at
+// once. The first marks the scope dead and takes it out of the tenant
+// index, and only then retires its name table; the second finds no scope
+// in between and returns at once. Its caller must not find the tenant's
+// models then, not even through a context that cached the table. (Other
+// lookups read-lock the scope, so they wait for the first cleanup.)
+func TestKeptContextSkipsDeadScope(t *testing.T) {
+	r := New()
+	bg := context.Background()
+	ctx := WithTenant(bg, "t")
+	m, err := r.DefineJSON(ctx, []byte(`{"name": "A", "properties": {"a": "string"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := r.FindByName(ctx, "A"); !ok || got != m {
+		t.Fatalf("FindByName = %v, %v before any cleanup", got, ok)
+	}
+	// The first cleanup, up to where it lets go of the tenant index (see
+	// Registry.cleanup).
+	s, sh := r.lookupScope("t"), r.shard("t")
+	sh.mu.Lock()
+	s.mu.Lock()
+	s.dead.Store(true)
+	sh.removeScope("t")
+	sh.mu.Unlock()
+	defer s.mu.Unlock()
+
+	rep, err := r.CleanupTenant(bg, "t")
+	if err != nil || rep.ModelsRemoved != 0 {
+		t.Fatalf("second cleanup: %+v, %v", rep, err)
+	}
+	for _, c := range []struct {
+		what string
+		ctx  context.Context
+	}{{"the kept context", ctx}, {"a fresh context", WithTenant(bg, "t")}} {
+		if got, ok := r.FindByName(c.ctx, "A"); ok {
+			t.Errorf("FindByName through %s found %s of %q after a cleanup returned", c.what, got.Name(), got.Tenant())
+		}
+	}
+}
+
 // The fields a name lookup reads are the first 64 bytes of a scope and of
 // a tenant context, and both structs are a multiple of 64 bytes long, so
 // that the allocator puts each of them in one cache line.

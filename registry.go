@@ -165,13 +165,17 @@ func (r *Registry) FindByName(ctx context.Context, name string) (*Model, bool) {
 	h := r.nameHash(name)
 	if tv := tenantValueFrom(ctx); tv != nil {
 		// The fast path: the name table cached in the context. The
-		// lookup is valid if the table is still the current one of the
-		// context's scope after it: a table no longer current never is
-		// again, and cleaning a scope up retires its table.
+		// lookup is valid if, after it, the table is still the current
+		// one of the context's scope (a table no longer current never
+		// is again) and the scope is still live. A cleanup marks the
+		// scope dead before it lets go of the tenant index and retires
+		// the table only later: another CleanupTenant of the tenant
+		// that finds no scope meanwhile returns at once, and its caller
+		// must not find the models through a kept context then.
 		s := tv.scope.Load()
 		if t := tv.names.load(); t != nil && s != nil && s.reg == r {
 			m := modelOf(t.find(h, name))
-			if s.named.current(t) {
+			if s.named.current(t) && !s.dead.Load() {
 				s.touch()
 				if m != nil {
 					return m, true
