@@ -156,12 +156,12 @@ func (t *nameTable) find(h uint64, name string) *nameSlot {
 // the scope first: one dependent cache miss fewer for a lookup among many
 // tenants.
 //
-// A lookup in the cached table counts only if the scope's nameIndex still
-// publishes that very table after it (see Registry.FindByName): a table is
-// published once, and once retired (resized away, or its scope cleaned up)
-// it never is again and holds no model, so a context kept after its tenant
-// is gone keeps at most an emptied table until it is used again or
-// dropped.
+// A lookup in the cached table counts only if, after it, the scope is
+// still live and its nameIndex still publishes that very table (see
+// Registry.FindByName): a table is published once, and once retired
+// (resized away, or its scope cleaned up) it never is again and holds no
+// model, so a context kept after its tenant is gone keeps at most an
+// emptied table until it is used again or dropped.
 type nameCache struct {
 	tab atomic.Pointer[nameTable]
 }
