@@ -597,7 +597,7 @@ func TestChurnFlatHeap(t *testing.T) {
 	if g := r.Stats().Gauges; g.Tenants != 0 || g.TenantModels != 0 || g.TenantAnonymous != 0 || g.TenantBytes != 0 {
 		t.Errorf("gauges %+v", g)
 	}
-	// One tenant of 10 models is about 30 KB: a leak of one byte per
+	// One tenant of 10 models is about 20 KB: a leak of one byte per
 	// cycle would already show.
 	if growth := int64(after) - int64(before); growth > 64<<10 {
 		t.Errorf("heap grew by %d bytes over %d cycles", growth, n)
