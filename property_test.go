@@ -204,3 +204,42 @@ func allNested(m *modelreg.Model) map[*modelreg.Model]bool {
 	walk(m)
 	return out
 }
+
+// TestCheckDefineAgreesWithDefine: over random sequences of definitions
+// (random structures and sizes, two tenants and the global scope, random
+// quotas), CheckDefine returns exactly the error the Define that follows
+// it returns, and never creates a tenant.
+func TestCheckDefineAgreesWithDefine(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		pol := modelreg.Policy{
+			MaxModels: rapid.IntRange(-1, 3).Draw(t, "maxModels"),
+			MaxBytes:  rapid.SampledFrom([]int64{0, 150, 300, 600}).Draw(t, "maxBytes"),
+			MaxDepth:  rapid.IntRange(0, 4).Draw(t, "maxDepth"),
+		}
+		r := modelreg.New(modelreg.WithPolicy(pol))
+		tenants := []string{"", "a", "b"}
+		for i := range rapid.IntRange(1, 12).Draw(t, "ops") {
+			tenant := rapid.SampledFrom(tenants).Draw(t, "tenant")
+			ctx := bg
+			if tenant != "" {
+				ctx = tctx(tenant)
+			}
+			name := rapid.SampledFrom([]string{"A", "B", "C", "D"}).Draw(t, "name")
+			pad := strings.Repeat("x", rapid.IntRange(0, 200).Draw(t, "pad"))
+			js := fmt.Sprintf(`{"name": %q, "description": %q, "properties": %s}`, name, pad, genObj(3).Draw(t, "props").render(t))
+			def, err := definition.Parse([]byte(js), definition.Limits{})
+			if err != nil {
+				t.Fatalf("op %d: %v: %s", i, err, js)
+			}
+			_, existed := r.TenantStats(tenant)
+			checkErr := r.CheckDefine(ctx, def)
+			if _, exists := r.TenantStats(tenant); exists != existed {
+				t.Fatalf("op %d: CheckDefine changed whether tenant %q exists", i, tenant)
+			}
+			_, defErr := r.Define(ctx, def)
+			if fmt.Sprint(checkErr) != fmt.Sprint(defErr) {
+				t.Fatalf("op %d (%s in %q): CheckDefine: %v; Define: %v", i, name, tenant, checkErr, defErr)
+			}
+		}
+	})
+}

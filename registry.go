@@ -30,23 +30,100 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 	return r.define(ctx, def, c)
 }
 
-// define is Define with compiler c.
-func (r *Registry) define(ctx context.Context, def *definition.Definition, c *compiler) (*Model, error) {
-	tv := tenantValueFrom(ctx)
-	id, isTenant := "", tv != nil
-	var pol Policy
-	if isTenant {
+// CheckDefine reports the error Define(ctx, def) would return now, and
+// nil when Define would succeed, without registering anything or creating
+// a tenant. It compiles def and checks the tenant's quotas against the
+// scope as it is: a Define that follows succeeds unless the scope or the
+// policy changed meanwhile.
+//
+// A service whose store is the source of truth calls it before storing a
+// definition, so that the registry does not refuse a definition already
+// stored. Its errors are Define's.
+func (r *Registry) CheckDefine(ctx context.Context, def *definition.Definition) error {
+	if def == nil {
+		return &DefinitionError{Msg: "nil definition"}
+	}
+	c := r.getCompiler()
+	defer r.putCompiler(c)
+	id, pol, err := r.prepare(ctx, def, c)
+	if err != nil {
+		return err
+	}
+	n := defBytes(c.topEnd-c.topStart, def)
+	if err := singleQuota(id, pol, n); err != nil {
+		return err
+	}
+	var s *scope
+	if tenantValueFrom(ctx) != nil {
+		if s, _ = r.readScope(ctx); s == nil {
+			return nil // Define would create the scope: single quotas only
+		}
+	} else {
+		s = r.global
+		s.mu.RLock()
+	}
+	defer s.mu.RUnlock()
+	_, err = scopeQuota(s, id, pol, r.nameHash(def.Name), def.Name, n)
+	return err
+}
+
+// prepare is the first step of Define and CheckDefine: it resolves ctx's
+// tenant (id, "" for the global scope) and its policy, and compiles def
+// with c under the policy's depth quota.
+func (r *Registry) prepare(ctx context.Context, def *definition.Definition, c *compiler) (id string, pol Policy, err error) {
+	if tv := tenantValueFrom(ctx); tv != nil {
 		id = tv.id
 		if err := ValidTenantID(id); err != nil {
-			return nil, err
+			return "", pol, err
 		}
 		pol = r.Policy(id)
 	}
 	c.maxDepth = pol.MaxDepth
 	if err := c.compile(def); err != nil {
 		if c.tooDeep {
-			return nil, &QuotaError{Tenant: id, Quota: QuotaDepth, Limit: int64(pol.MaxDepth), Value: int64(c.depth)}
+			return "", pol, &QuotaError{Tenant: id, Quota: QuotaDepth, Limit: int64(pol.MaxDepth), Value: int64(c.depth)}
 		}
+		return "", pol, err
+	}
+	pol.MaxModels = max(pol.MaxModels, 0)
+	pol.MaxBytes = max(pol.MaxBytes, 0)
+	return id, pol, nil
+}
+
+// singleQuota checks the quotas a model of n definition bytes can break
+// on its own. They are checked before the scope is created, so a refused
+// registration never creates a tenant.
+func singleQuota(id string, pol Policy, n int64) error {
+	if pol.MaxBytes > 0 && n > pol.MaxBytes {
+		return &QuotaError{Tenant: id, Quota: QuotaBytes, Limit: pol.MaxBytes, Value: n}
+	}
+	return nil
+}
+
+// scopeQuota checks the quotas of scope s (locked by the caller) for a
+// named model called name (hash nh) of n definition bytes, and returns
+// the model it would replace.
+func scopeQuota(s *scope, id string, pol Policy, nh uint64, name string, n int64) (old *Model, err error) {
+	old = s.named.get(nh, name)
+	if pol.MaxModels > 0 && old == nil && s.named.len()+1 > pol.MaxModels {
+		return nil, &QuotaError{Tenant: id, Quota: QuotaModels, Limit: int64(pol.MaxModels), Value: int64(s.named.len() + 1)}
+	}
+	if pol.MaxBytes > 0 {
+		total := s.defBytes + n
+		if old != nil {
+			total -= old.defBytes
+		}
+		if total > pol.MaxBytes {
+			return nil, &QuotaError{Tenant: id, Quota: QuotaBytes, Limit: pol.MaxBytes, Value: total}
+		}
+	}
+	return old, nil
+}
+
+// define is Define with compiler c.
+func (r *Registry) define(ctx context.Context, def *definition.Definition, c *compiler) (*Model, error) {
+	id, pol, err := r.prepare(ctx, def, c)
+	if err != nil {
 		return nil, err
 	}
 	nm, props := allocModel[namedModel](len(def.Properties))
@@ -58,20 +135,12 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	m.obj = &nm.def.Object
 	m.key = c.topKey
 	m.defBytes = defBytes(c.topEnd-c.topStart, def)
-	// Quotas a single model can break on its own are checked before the
-	// scope is created, so a refused registration never creates a tenant.
-	if pol.MaxModels < 0 {
-		pol.MaxModels = 0
-	}
-	if pol.MaxBytes < 0 {
-		pol.MaxBytes = 0
-	}
-	if pol.MaxBytes > 0 && m.defBytes > pol.MaxBytes {
-		return nil, &QuotaError{Tenant: id, Quota: QuotaBytes, Limit: pol.MaxBytes, Value: m.defBytes}
+	if err := singleQuota(id, pol, m.defBytes); err != nil {
+		return nil, err
 	}
 
 	var s *scope
-	if isTenant {
+	if tv := tenantValueFrom(ctx); tv != nil {
 		s = r.tenantWriteScope(tv)
 	} else {
 		s = r.global
@@ -80,18 +149,9 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	defer s.mu.Unlock()
 	s.initMaps()
 	nh := r.nameHash(m.name)
-	old := s.named.get(nh, m.name)
-	if pol.MaxModels > 0 && old == nil && s.named.len()+1 > pol.MaxModels {
-		return nil, &QuotaError{Tenant: id, Quota: QuotaModels, Limit: int64(pol.MaxModels), Value: int64(s.named.len() + 1)}
-	}
-	if pol.MaxBytes > 0 {
-		total := s.defBytes + m.defBytes
-		if old != nil {
-			total -= old.defBytes
-		}
-		if total > pol.MaxBytes {
-			return nil, &QuotaError{Tenant: id, Quota: QuotaBytes, Limit: pol.MaxBytes, Value: total}
-		}
+	old, err := scopeQuota(s, id, pol, nh, m.name, m.defBytes)
+	if err != nil {
+		return nil, err
 	}
 
 	emit := r.hasSubscribers()
