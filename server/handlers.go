@@ -156,14 +156,16 @@ func (ps *pinnedScope) release() {
 }
 
 // lockScope locks scope for a write and returns its state, loading a
-// tenant if needed (creating it if create is set, else a missing tenant is
-// a tenantNotFound problem). Writes to a scope are serialised, so the store
-// and the registry see them in the same order. The caller must call unlock
-// once done; on error nothing is held.
-func (s *Server) lockScope(ctx context.Context, scope string, create bool) (state *tenantState, unlock func(), err error) {
+// tenant if needed. A missing tenant is a tenantNotFound problem, unless
+// create is set: then the state is new (isNew) and not resident, and the
+// caller publishes it once the tenant was created (see loadLocked).
+// Writes to a scope are serialised, so the store and the registry see them
+// in the same order. The caller must call unlock once done; on error
+// nothing is held.
+func (s *Server) lockScope(ctx context.Context, scope string, create bool) (state *tenantState, isNew bool, unlock func(), err error) {
 	if scope == store.Global {
 		s.globalMu.Lock()
-		return s.global, s.globalMu.Unlock, nil
+		return s.global, false, s.globalMu.Unlock, nil
 	}
 	mu := s.stripe(scope)
 	mu.Lock()
@@ -173,17 +175,17 @@ func (s *Server) lockScope(ctx context.Context, scope string, create bool) (stat
 			mu.Unlock()
 		}
 	}()
-	state, err = s.loadLocked(ctx, scope, create)
+	state, isNew, err = s.loadLocked(ctx, scope, create)
 	if errors.Is(err, errNoTenant) {
-		return nil, nil, tenantNotFound(scope)
+		return nil, false, nil, tenantNotFound(scope)
 	}
 	if err != nil {
-		return nil, nil, s.storeError(err)
+		return nil, false, nil, s.storeError(err)
 	}
 	state.active.Store(true) // a write is activity
 	s.touch(state)
 	held = true
-	return state, mu.Unlock, nil
+	return state, isNew, mu.Unlock, nil
 }
 
 // storeError turns a store (or load) error into a problem.
@@ -319,7 +321,9 @@ type modelJSON struct {
 	Canonical   json.RawMessage `json:"canonical"`
 }
 
-func (s *Server) modelResponse(m *modelreg.Model, full bool) (modelJSON, error) {
+// modelResponse describes m; meta is its stored metadata (see metaOf),
+// unused for an anonymous model.
+func (s *Server) modelResponse(m *modelreg.Model, meta modelMeta, full bool) (modelJSON, error) {
 	out := modelJSON{
 		Name:        m.Name(),
 		Scope:       "global",
@@ -343,7 +347,6 @@ func (s *Server) modelResponse(m *modelreg.Model, full bool) (modelJSON, error) 
 		out.Properties = props
 		return out, nil
 	}
-	meta := s.metaOf(m)
 	if meta.revision > 0 {
 		out.Revision = meta.revision
 		c, u := meta.created, meta.updated
@@ -357,19 +360,6 @@ func (s *Server) modelResponse(m *modelreg.Model, full bool) (modelJSON, error) 
 		out.Definition = def
 	}
 	return out, nil
-}
-
-// metaOf returns the stored metadata of a named model, if its scope is
-// resident.
-func (s *Server) metaOf(m *modelreg.Model) modelMeta {
-	t := s.global
-	if m.Tenant() != "" {
-		if t = s.resident.get(m.Tenant()); t == nil {
-			return modelMeta{}
-		}
-	}
-	meta, _ := t.getMeta(m.Name())
-	return meta
 }
 
 func etag(rev int64) string { return `"` + strconv.FormatInt(rev, 10) + `"` }
@@ -404,9 +394,9 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	if scope == store.Global && !p.admin {
 		return problem(ProblemForbidden, "writing global models needs the admin token")
 	}
-	name := r.PathValue("name")
-	if !definition.ValidModelName(name, s.cfg.Limits) {
-		return problem(ProblemInvalidModelName, "invalid model name %q: 1 to %d bytes, an ASCII letter or '_' followed by letters, digits, '_' or '-'", name, definition.DefaultLimits().MaxNameLen)
+	name, err := s.modelName(r)
+	if err != nil {
+		return err
 	}
 	cond, err := condition(r)
 	if err != nil {
@@ -432,21 +422,18 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	// Only the admin creates tenants. A tenant token implies its tenant
 	// exists, unless the tenant was deleted after the token was checked:
 	// then this write must not bring it back.
-	state, unlock, err := s.lockScope(ctx, scope, p.admin)
+	state, isNew, unlock, err := s.lockScope(ctx, scope, p.admin)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if scope != store.Global {
-		// Refuse what the registry would refuse before touching the
-		// store (the rest is caught after, and undone).
-		if pol := s.reg.Policy(scope); pol.MaxModels > 0 {
-			if _, exists := state.getMeta(name); !exists && len(state.meta) >= pol.MaxModels {
-				pq := problem(ProblemQuotaExceeded, "models quota exceeded: %d > %d", len(state.meta)+1, pol.MaxModels)
-				pq.Quota = modelreg.QuotaModels.String()
-				return pq
-			}
-		}
+	// Refuse what the registry would refuse (a quota) before touching
+	// the store. Writes to the scope are serialised, so the Define below
+	// agrees unless the policy changed meanwhile; that is caught after
+	// the store write, and undone.
+	sctx := scopeCtx(context.WithoutCancel(ctx), scope)
+	if err := s.reg.CheckDefine(sctx, def); err != nil {
+		return registryProblem(err)
 	}
 
 	// The previous stored version, to restore if the registry refuses
@@ -467,26 +454,24 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.storeError(err)
 	}
-	// 2. Then memory. Stored definitions were parsed above, so only a
-	// quota can refuse it here: undo the store write.
-	m, err := s.reg.Define(scopeCtx(context.WithoutCancel(ctx), scope), def)
+	// 2. Then memory, with its metadata (see tenantState.meta). Only a
+	// policy changed since CheckDefine can refuse it here.
+	meta := modelMeta{revision: stored.Revision, created: stored.Created, updated: stored.Updated}
+	state.metaMu.Lock()
+	m, err := s.reg.Define(sctx, def)
+	if err == nil {
+		state.meta[name] = meta
+	}
+	state.metaMu.Unlock()
 	if err != nil {
-		uctx := context.WithoutCancel(ctx)
-		var uerr error
-		if hadPrev {
-			_, _, uerr = s.st.PutModel(uctx, prev, store.Condition{Revision: stored.Revision})
-		} else {
-			uerr = s.st.DeleteModel(uctx, scope, name)
-		}
-		if uerr != nil {
-			s.log.Error("could not undo a stored definition the registry refused; it will be skipped at the next load",
-				"scope", scope, "model", name, "err", uerr)
-		}
+		s.undoPut(ctx, state, isNew, prev, hadPrev, stored)
 		return registryProblem(err)
 	}
-	state.setMeta(name, modelMeta{revision: stored.Revision, created: stored.Created, updated: stored.Updated})
+	if isNew {
+		s.publish(ctx, state)
+	}
 
-	resp, err := s.modelResponse(m, true)
+	resp, err := s.modelResponse(m, meta, true)
 	if err != nil {
 		return err
 	}
@@ -497,6 +482,47 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Location", r.URL.EscapedPath())
 	}
 	return writeJSON(w, status, resp)
+}
+
+// undoPut undoes the store write of a PUT that the registry refused after
+// it: it deletes the model, or the tenant if the PUT created it (its
+// stripe lock, which the caller holds, keeps tokens from being issued
+// meanwhile), or restores the previous definition prev, whose new revision
+// it records in state's metadata (the registry still holds prev's model).
+func (s *Server) undoPut(ctx context.Context, state *tenantState, isNew bool, prev store.Model, hadPrev bool, stored store.Model) {
+	ctx = context.WithoutCancel(ctx)
+	var err error
+	switch {
+	case isNew:
+		_, err = s.st.DeleteTenant(ctx, stored.Scope)
+	case hadPrev:
+		var back store.Model
+		if back, _, err = s.st.PutModel(ctx, prev, store.Condition{Revision: stored.Revision}); err == nil {
+			state.metaMu.Lock()
+			state.meta[prev.Name] = modelMeta{revision: back.Revision, created: back.Created, updated: back.Updated}
+			state.metaMu.Unlock()
+		}
+	default:
+		err = s.st.DeleteModel(ctx, stored.Scope, stored.Name)
+	}
+	if err != nil {
+		s.log.Error("could not undo a stored definition the registry refused; it will be skipped at the next load",
+			"scope", stored.Scope, "model", stored.Name, "err", err)
+	}
+}
+
+// modelName returns the {name} of a request's path, or an
+// invalid-model-name problem: no model can have that name.
+func (s *Server) modelName(r *http.Request) (string, error) {
+	name := r.PathValue("name")
+	if !definition.ValidModelName(name, s.cfg.Limits) {
+		maxLen := s.cfg.Limits.MaxNameLen
+		if maxLen <= 0 {
+			maxLen = definition.DefaultLimits().MaxNameLen
+		}
+		return "", problem(ProblemInvalidModelName, "invalid model name %q: 1 to %d bytes, an ASCII letter or '_' followed by letters, digits, '_' or '-'", name, maxLen)
+	}
+	return name, nil
 }
 
 // condition reads If-Match / If-None-Match of a PUT.
@@ -524,17 +550,25 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := r.PathValue("name")
+	name, err := s.modelName(r)
+	if err != nil {
+		return err
+	}
 	ps, err := s.pinScope(r.Context(), scope)
 	if err != nil {
 		return err
 	}
 	defer ps.release()
+	unlock := s.rlockMeta(ps.t)
 	m, ok := s.reg.FindByName(ps.ctx, name)
+	var resp modelJSON
+	if ok {
+		resp, err = s.modelResponse(m, s.metaOf(ps.t, m), true)
+	}
+	unlock()
 	if !ok {
 		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
-	resp, err := s.modelResponse(m, true)
 	if err != nil {
 		return err
 	}
@@ -555,19 +589,31 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer ps.release()
-	models := s.reg.Models(ps.ctx)
 	out := struct {
 		Models []modelJSON `json:"models"`
-	}{Models: make([]modelJSON, 0, len(models))}
-	for _, m := range models {
-		mj, err := s.modelResponse(m, false)
-		if err != nil {
-			return err
-		}
-		out.Models = append(out.Models, mj)
+	}{}
+	if out.Models, err = s.listResponse(ps.t, ps.ctx); err != nil {
+		return err
 	}
 	ps.release() // before writing: see pinnedScope
 	return writeJSON(w, http.StatusOK, out)
+}
+
+// listResponse describes the models of the scope pinned as t (and
+// selected by ctx), without their definitions.
+func (s *Server) listResponse(t *tenantState, ctx context.Context) ([]modelJSON, error) {
+	unlock := s.rlockMeta(t)
+	defer unlock()
+	models := s.reg.Models(ctx)
+	out := make([]modelJSON, 0, len(models))
+	for _, m := range models {
+		mj, err := s.modelResponse(m, s.metaOf(t, m), false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, mj)
+	}
+	return out, nil
 }
 
 func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
@@ -578,9 +624,12 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	if scope == store.Global && !p.admin {
 		return problem(ProblemForbidden, "deleting global models needs the admin token")
 	}
-	name := r.PathValue("name")
+	name, err := s.modelName(r)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
-	state, unlock, err := s.lockScope(ctx, scope, false)
+	state, _, unlock, err := s.lockScope(ctx, scope, false)
 	if err != nil {
 		return err
 	}
@@ -594,10 +643,15 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return s.storeError(err)
 	}
-	if _, err := s.reg.RemoveModel(scopeCtx(context.WithoutCancel(ctx), scope), name); err != nil {
+	state.metaMu.Lock()
+	_, err = s.reg.RemoveModel(scopeCtx(context.WithoutCancel(ctx), scope), name)
+	if err == nil {
+		delete(state.meta, name)
+	}
+	state.metaMu.Unlock()
+	if err != nil {
 		return registryProblem(err)
 	}
-	state.dropMeta(name)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -613,25 +667,11 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var req struct {
-		Properties json.RawMessage `json:"properties"`
+	raw, err := lookupProperties(body)
+	if err != nil {
+		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return problem(ProblemMalformedJSON, "%v", err)
-		}
-		return problem(ProblemInvalidRequest, `the body must be {"properties": {...}}: %v`, err)
-	}
-	if dec.More() {
-		return problem(ProblemMalformedJSON, "unexpected data after the JSON object")
-	}
-	if len(req.Properties) == 0 || string(req.Properties) == "null" {
-		return problem(ProblemInvalidRequest, `the body must be {"properties": {...}}`)
-	}
-	props, err := definition.ParseProperties(req.Properties, s.cfg.Limits)
+	props, err := definition.ParseProperties(raw, s.cfg.Limits)
 	if err != nil {
 		pr := definitionProblem(err)
 		if pr.Path != "" {
@@ -644,16 +684,68 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer ps.release()
+	unlock := s.rlockMeta(ps.t)
 	m, ok := s.reg.FindByStructure(ps.ctx, props)
+	var resp modelJSON
+	if ok {
+		resp, err = s.modelResponse(m, s.metaOf(ps.t, m), true)
+	}
+	unlock()
 	if !ok {
 		return problem(ProblemNoMatch, "no model has this structure")
 	}
-	resp, err := s.modelResponse(m, true)
 	if err != nil {
 		return err
 	}
 	ps.release() // before writing: see pinnedScope
 	return writeJSON(w, http.StatusOK, resp)
+}
+
+// lookupProperties returns the properties of a lookup's body, which must
+// be {"properties": {...}}: one key, spelled exactly so, once (a
+// definition's rules; encoding/json would take "PROPERTIES", or the last
+// of two).
+func lookupProperties(body []byte) (json.RawMessage, error) {
+	malformed := func(err error) error {
+		if err == io.EOF {
+			return problem(ProblemMalformedJSON, "empty body")
+		}
+		return problem(ProblemMalformedJSON, "%v", err)
+	}
+	shape := func() error { return problem(ProblemInvalidRequest, `the body must be {"properties": {...}}`) }
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, malformed(err)
+	}
+	if tok != json.Delim('{') {
+		return nil, shape()
+	}
+	var props json.RawMessage
+	for dec.More() {
+		if tok, err = dec.Token(); err != nil {
+			return nil, malformed(err)
+		}
+		switch key, _ := tok.(string); {
+		case key != "properties":
+			return nil, problem(ProblemInvalidRequest, `unknown key %q: the body must be {"properties": {...}}`, key)
+		case props != nil:
+			return nil, problem(ProblemInvalidRequest, `duplicate key "properties"`)
+		}
+		if err := dec.Decode(&props); err != nil {
+			return nil, malformed(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, malformed(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, problem(ProblemMalformedJSON, "unexpected data after the JSON object")
+	}
+	if len(props) == 0 || string(props) == "null" {
+		return nil, shape()
+	}
+	return props, nil
 }
 
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
@@ -668,7 +760,10 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	*in = body
-	name := r.PathValue("name")
+	name, err := s.modelName(r)
+	if err != nil {
+		return err
+	}
 	ps, err := s.pinScope(r.Context(), scope)
 	if err != nil {
 		return err
@@ -761,7 +856,10 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	name := r.PathValue("name")
+	name, err := s.modelName(r)
+	if err != nil {
+		return err
+	}
 	ps, err := s.pinScope(r.Context(), scope)
 	if err != nil {
 		return err
@@ -818,7 +916,7 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	defer mu.Unlock()
 	// Load it, so the report counts its models whether or not it was
 	// resident.
-	if _, err := s.loadLocked(ctx, id, false); errors.Is(err, errNoTenant) {
+	if _, _, err := s.loadLocked(ctx, id, false); errors.Is(err, errNoTenant) {
 		return tenantNotFound(id)
 	} else if err != nil {
 		return s.storeError(err)
@@ -934,6 +1032,11 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok, rec := newTenantToken(id)
+	// Under the tenant's stripe lock, as writes are: a PUT that created
+	// the tenant and must undo it then deletes no token (see undoPut).
+	mu := s.stripe(id)
+	mu.Lock()
+	defer mu.Unlock()
 	t0 := time.Now()
 	rec, err = s.st.PutToken(r.Context(), rec)
 	s.m.observeStore("put_token", t0)

@@ -33,6 +33,19 @@ type countingStore struct {
 	loads atomic.Int64
 	mu    sync.Mutex
 	block chan struct{}
+	// afterPut, when set, runs after each successful PutModel.
+	afterPut func(store.Model)
+}
+
+func (c *countingStore) PutModel(ctx context.Context, m store.Model, cond store.Condition) (store.Model, bool, error) {
+	stored, created, err := c.Store.PutModel(ctx, m, cond)
+	c.mu.Lock()
+	f := c.afterPut
+	c.mu.Unlock()
+	if err == nil && f != nil {
+		f(stored)
+	}
+	return stored, created, err
 }
 
 func (c *countingStore) Models(ctx context.Context, scope string) ([]store.Model, error) {

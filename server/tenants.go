@@ -59,8 +59,14 @@ type tenantState struct {
 	// eviction unloads the least recently used.
 	lastUsed atomic.Int64
 
+	// meta holds the stored metadata of the named models, by name. A
+	// writer (holding the tenant's stripe lock) changes the registry and
+	// meta together under metaMu's write lock; a reader that answers with
+	// a model's revision finds the model and reads meta under the read
+	// lock (see Server.rlockMeta), so a definition and its revision are
+	// always of the same write.
 	metaMu sync.RWMutex
-	meta   map[string]modelMeta // stored metadata of named models, by name
+	meta   map[string]modelMeta
 
 	vmu        sync.RWMutex
 	validators map[string]cachedValidator // by model name, as seen from this scope
@@ -78,23 +84,31 @@ type modelMeta struct {
 	created, updated time.Time
 }
 
-func (t *tenantState) getMeta(name string) (modelMeta, bool) {
-	t.metaMu.RLock()
-	defer t.metaMu.RUnlock()
-	m, ok := t.meta[name]
-	return m, ok
+// rlockMeta read-locks the model metadata of t (a pinned scope's state)
+// and of the global scope, whose models a tenant's lookups also find, and
+// returns the unlock. Between the two, the models a lookup in t's scope
+// finds and their metadata (metaOf) are of the same writes.
+func (s *Server) rlockMeta(t *tenantState) (unlock func()) {
+	if t != s.global {
+		t.metaMu.RLock()
+	}
+	s.global.metaMu.RLock()
+	return func() {
+		s.global.metaMu.RUnlock()
+		if t != s.global {
+			t.metaMu.RUnlock()
+		}
+	}
 }
 
-func (t *tenantState) setMeta(name string, m modelMeta) {
-	t.metaMu.Lock()
-	defer t.metaMu.Unlock()
-	t.meta[name] = m
-}
-
-func (t *tenantState) dropMeta(name string) {
-	t.metaMu.Lock()
-	defer t.metaMu.Unlock()
-	delete(t.meta, name)
+// metaOf returns the stored metadata of named model m, found through the
+// scope whose state is t (m is t's or a global model). The caller holds
+// rlockMeta(t), or is the writer of m's scope.
+func (s *Server) metaOf(t *tenantState, m *modelreg.Model) modelMeta {
+	if m.Tenant() == "" {
+		t = s.global
+	}
+	return t.meta[m.Name()]
 }
 
 // residentSet maps tenant ids to their states. It is sharded to spread
@@ -231,7 +245,7 @@ func (s *Server) load(ctx context.Context, id string) (*tenantState, error) {
 		mu := s.stripe(id)
 		mu.Lock()
 		defer mu.Unlock()
-		t, err := s.loadLocked(lctx, id, false)
+		t, _, err := s.loadLocked(lctx, id, false)
 		return loadResult{t}, err
 	})
 	select {
@@ -246,35 +260,36 @@ func (s *Server) load(ctx context.Context, id string) (*tenantState, error) {
 }
 
 // loadLocked returns the resident state of tenant id, loading it from the
-// store if needed. The caller holds the tenant's stripe lock. With create,
-// a tenant the store does not know gets an empty state (the caller is about
-// to create it); otherwise that is errNoTenant.
-func (s *Server) loadLocked(ctx context.Context, id string, create bool) (*tenantState, error) {
+// store if needed. The caller holds the tenant's stripe lock. A tenant the
+// store does not know is errNoTenant; with create, it gets instead a new
+// empty state that is not resident yet (isNew): the caller is about to
+// create the tenant, and publishes the state once it did (see publish),
+// so that a write that fails leaves no tenant behind.
+func (s *Server) loadLocked(ctx context.Context, id string, create bool) (t *tenantState, isNew bool, err error) {
 	if t := s.resident.get(id); t != nil {
-		return t, nil
+		return t, false, nil
 	}
 	t0 := time.Now()
 	models, err := s.st.Models(ctx, id)
 	s.m.observeStore("models", t0)
 	if err != nil {
 		s.m.loads.WithLabelValues("error").Inc()
-		return nil, fmt.Errorf("loading tenant %q: %w", id, err)
+		return nil, false, fmt.Errorf("loading tenant %q: %w", id, err)
 	}
 	if len(models) == 0 {
 		// No models: the tenant may still exist (it has tokens, or all
 		// its models were deleted).
 		if _, err := s.st.Tenant(ctx, id); errors.Is(err, store.ErrNotFound) {
 			if !create {
-				return nil, errNoTenant
+				return nil, false, errNoTenant
 			}
+			return s.newState(id, 0), true, nil
 		} else if err != nil {
 			s.m.loads.WithLabelValues("error").Inc()
-			return nil, fmt.Errorf("loading tenant %q: %w", id, err)
+			return nil, false, fmt.Errorf("loading tenant %q: %w", id, err)
 		}
 	}
-	t := &tenantState{id: id, meta: make(map[string]modelMeta, len(models))}
-	t.lastActive.Store(s.now().UnixNano())
-	s.touch(t)
+	t = s.newState(id, len(models))
 	tctx := modelreg.WithTenant(ctx, id)
 	for _, sm := range models {
 		if err := s.defineStored(tctx, sm); err != nil {
@@ -287,11 +302,26 @@ func (s *Server) loadLocked(ctx context.Context, id string, create bool) (*tenan
 		}
 		t.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated}
 	}
-	s.resident.put(t)
 	s.m.loads.WithLabelValues("ok").Inc()
 	s.m.loadTime.Observe(time.Since(t0).Seconds())
+	s.publish(ctx, t)
+	return t, false, nil
+}
+
+// newState returns the state of a tenant about to be loaded or created,
+// with room for n models' metadata.
+func (s *Server) newState(id string, n int) *tenantState {
+	t := &tenantState{id: id, meta: make(map[string]modelMeta, n)}
+	t.lastActive.Store(s.now().UnixNano())
+	s.touch(t)
+	return t
+}
+
+// publish makes t resident, unloading others if that goes over
+// MaxResidentTenants. The caller holds t's stripe lock.
+func (s *Server) publish(ctx context.Context, t *tenantState) {
+	s.resident.put(t)
 	s.evictForCapacity(ctx, t)
-	return t, nil
 }
 
 // touchGranularity is the resolution of tenantState.lastUsed: a request

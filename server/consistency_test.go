@@ -1,0 +1,236 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/modelreg/modelreg"
+	"github.com/modelreg/modelreg/store"
+)
+
+// TestGetAnswersDefinitionAndRevisionOfOneWrite: while a model is
+// replaced again and again, every GET (and list and lookup) answers a
+// definition with the revision that stored it, never a newer revision with
+// an older definition: a client that edits what it read and PUTs it back
+// with If-Match must not overwrite a version it never saw.
+func TestGetAnswersDefinitionAndRevisionOfOneWrite(t *testing.T) {
+	ts := newTestServer(t)
+	const writes = 600
+	// Revision i+1 of M has the one property p<i>.
+	def := func(i int) string { return fmt.Sprintf(`{"properties": {"p%d": "string"}}`, i) }
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/M", testAdmin, def(0)))
+
+	var done atomic.Bool
+	var bad atomic.Int64
+	var reads atomic.Int64
+	client := ts.http.Client()
+	get := func(method, path, body string) (rev int64, props map[string]json.RawMessage, ok bool) {
+		req, _ := http.NewRequest(method, ts.http.URL+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testAdmin)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Error(err)
+			return 0, nil, false
+		}
+		defer resp.Body.Close()
+		var m struct {
+			Revision   int64 `json:"revision"`
+			Definition struct {
+				Properties map[string]json.RawMessage `json:"properties"`
+			} `json:"definition"`
+			Models []struct {
+				Revision int64  `json:"revision"`
+				Name     string `json:"name"`
+			} `json:"models"`
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || json.Unmarshal(b, &m) != nil {
+			t.Errorf("%s %s: %d %s", method, path, resp.StatusCode, b)
+			return 0, nil, false
+		}
+		if etag := resp.Header.Get("ETag"); etag != "" && etag != strconv.Quote(strconv.FormatInt(m.Revision, 10)) {
+			t.Errorf("ETag %s with revision %d in the body", etag, m.Revision)
+		}
+		return m.Revision, m.Definition.Properties, true
+	}
+	check := func(rev int64, props map[string]json.RawMessage) {
+		reads.Add(1)
+		if _, ok := props["p"+strconv.FormatInt(rev-1, 10)]; !ok || len(props) != 1 {
+			bad.Add(1)
+			if bad.Load() <= 3 {
+				t.Errorf("revision %d answered with properties %v", rev, slices.Collect(maps.Keys(props)))
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for !done.Load() {
+				if rev, props, ok := get("GET", "/v1/tenants/acme/models/M", ""); ok {
+					check(rev, props)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for !done.Load() {
+			// Lists read the metadata too (under the same lock).
+			req, _ := http.NewRequest("GET", ts.http.URL+"/v1/tenants/acme/models", nil)
+			req.Header.Set("Authorization", "Bearer "+testAdmin)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	for i := 1; i < writes; i++ {
+		r := ts.do("PUT", "/v1/tenants/acme/models/M", testAdmin, def(i))
+		if r.status != 200 || r.header.Get("ETag") != strconv.Quote(strconv.Itoa(i+1)) {
+			t.Fatalf("PUT %d: %d, ETag %s: %s", i, r.status, r.header.Get("ETag"), r.body)
+		}
+	}
+	done.Store(true)
+	wg.Wait()
+	if bad.Load() > 0 {
+		t.Errorf("%d of %d reads answered a definition with another write's revision", bad.Load(), reads.Load())
+	}
+	t.Logf("%d reads during %d writes", reads.Load(), writes)
+}
+
+// TestFailedWriteCreatesNoTenant: an admin PUT that fails (a failed
+// precondition, a quota) on a tenant that does not exist leaves it not
+// existing, in memory as in the store: every route answers
+// tenant-not-found, as for any unknown tenant.
+func TestFailedWriteCreatesNoTenant(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Policy.MaxBytes = 120 })
+	big := `{"properties": {"aaaaaaaaaaaaaaaaaaaaaaaa": "string", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb": "string", "cccccccccccccccccccccccccccc": "string", "dddddddddddd": "number"}}`
+	for _, tc := range []struct {
+		name, body string
+		hdr        []string
+		status     int
+	}{
+		{"precondition", `{"properties": {}}`, []string{"If-Match", `"1"`}, 412},
+		{"quota", big, nil, 409},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id := "ghost-" + tc.name
+			ts.must(tc.status, ts.do("PUT", "/v1/tenants/"+id+"/models/M", testAdmin, tc.body, tc.hdr...))
+			assertNoTenant(t, ts, id)
+		})
+	}
+}
+
+// assertNoTenant checks that tenant id does not exist for any route.
+func assertNoTenant(t *testing.T, ts *testServer, id string) {
+	t.Helper()
+	for _, rq := range []struct{ method, path, body string }{
+		{"GET", "/v1/tenants/" + id + "/models", ""},
+		{"GET", "/v1/tenants/" + id + "/models/M", ""},
+		{"GET", "/v1/tenants/" + id + "/stats", ""},
+		{"POST", "/v1/tenants/" + id + "/lookup", `{"properties": {"a": "string"}}`},
+		{"POST", "/v1/tenants/" + id + "/models/M/validate", `{}`},
+		{"POST", "/v1/tenants/" + id + "/evict", ""},
+		{"DELETE", "/v1/tenants/" + id, ""},
+	} {
+		var body any
+		if rq.body != "" {
+			body = rq.body
+		}
+		if r := ts.do(rq.method, rq.path, testAdmin, body); r.status != 404 || r.problemType() != "tenant-not-found" {
+			t.Errorf("%s %s: %d %s, want 404 tenant-not-found", rq.method, rq.path, r.status, r.body)
+		}
+	}
+	if _, err := ts.store.Store.Tenant(context.Background(), id); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the store has tenant %s: %v", id, err)
+	}
+	if ts.srv.resident.get(id) != nil {
+		t.Errorf("tenant %s is resident", id)
+	}
+}
+
+// TestRefusedReplaceKeepsRevision: a replacement the registry refuses
+// changes nothing: the stored revision and the ETag a GET answers stay
+// those of the previous definition, and a conditional PUT on it succeeds.
+func TestRefusedReplaceKeepsRevision(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.Policy.MaxBytes = 120 })
+	big := `{"properties": {"aaaaaaaaaaaaaaaaaaaaaaaa": "string", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb": "string", "cccccccccccccccccccccccccccc": "string", "dddddddddddd": "number"}}`
+	ts.must(201, ts.do("PUT", "/v1/tenants/q/models/S", testAdmin, `{"properties": {"a": "string"}}`))
+	ts.must(409, ts.do("PUT", "/v1/tenants/q/models/S", testAdmin, big))
+	if r := ts.must(200, ts.do("GET", "/v1/tenants/q/models/S", testAdmin, nil)); r.header.Get("ETag") != `"1"` {
+		t.Errorf("ETag after a refused replace = %s, want \"1\"", r.header.Get("ETag"))
+	}
+	if m, _ := ts.store.Store.Model(context.Background(), "q", "S"); m.Revision != 1 {
+		t.Errorf("stored revision = %d, want 1", m.Revision)
+	}
+	ts.must(200, ts.do("PUT", "/v1/tenants/q/models/S", testAdmin, `{"properties": {"b": "string"}}`, "If-Match", `"1"`))
+}
+
+// TestUndoOfStoredWrite covers the write the registry refuses after it
+// was stored, which only a policy changed between the server's check and
+// its Define can cause (here the store's write lowers it): the store write
+// is undone, and store, memory and ETags agree afterwards.
+func TestUndoOfStoredWrite(t *testing.T) {
+	ts := newTestServer(t)
+	reg := ts.srv.Registry()
+	tighten := func(tenant string) {
+		ts.store.mu.Lock()
+		ts.store.afterPut = func(m store.Model) {
+			if m.Scope == tenant {
+				reg.SetPolicy(tenant, modelreg.Policy{MaxBytes: 1})
+			}
+		}
+		ts.store.mu.Unlock()
+	}
+	loosen := func(tenant string) {
+		ts.store.mu.Lock()
+		ts.store.afterPut = nil
+		ts.store.mu.Unlock()
+		reg.SetPolicy(tenant, modelreg.Policy{})
+	}
+	ctx := context.Background()
+
+	// A new tenant: deleted again.
+	tighten("n")
+	ts.must(409, ts.do("PUT", "/v1/tenants/n/models/M", testAdmin, `{"properties": {"a": "string"}}`))
+	loosen("n")
+	assertNoTenant(t, ts, "n")
+
+	// A new model of a tenant: deleted again.
+	ts.must(201, ts.do("PUT", "/v1/tenants/e/models/A", testAdmin, `{"properties": {"a": "string"}}`))
+	tighten("e")
+	ts.must(409, ts.do("PUT", "/v1/tenants/e/models/B", testAdmin, `{"properties": {"b": "string"}}`))
+	loosen("e")
+	if _, err := ts.store.Store.Model(ctx, "e", "B"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("refused new model in the store: %v", err)
+	}
+	ts.must(404, ts.do("GET", "/v1/tenants/e/models/B", testAdmin, nil))
+
+	// A replacement: the previous definition is stored again, as a new
+	// revision, and memory answers that revision.
+	tighten("e")
+	ts.must(409, ts.do("PUT", "/v1/tenants/e/models/A", testAdmin, `{"properties": {"z": "string"}}`))
+	loosen("e")
+	stored, err := ts.store.Store.Model(ctx, "e", "A")
+	if err != nil || !strings.Contains(string(stored.Definition), `"a"`) {
+		t.Fatalf("stored A = %s, %v; want the previous definition", stored.Definition, err)
+	}
+	r := ts.must(200, ts.do("GET", "/v1/tenants/e/models/A", testAdmin, nil))
+	if want := strconv.Quote(strconv.FormatInt(stored.Revision, 10)); r.header.Get("ETag") != want {
+		t.Errorf("ETag = %s, stored revision %d", r.header.Get("ETag"), stored.Revision)
+	}
+	ts.must(200, ts.do("PUT", "/v1/tenants/e/models/A", testAdmin, `{"properties": {"y": "string"}}`, "If-Match", r.header.Get("ETag")))
+}
