@@ -81,6 +81,13 @@ func newMetrics() *metrics {
 		Name: "modelreg_memory_releases_total",
 		Help: "Times the server returned free memory to the operating system after its resident tenants dropped (see --release-memory-after).",
 	})
+	// Series of known label values exist from the start, at 0.
+	for _, result := range []string{"ok", "error"} {
+		m.loads.WithLabelValues(result)
+	}
+	for _, why := range []unloadReason{unloadIdle, unloadCapacity, unloadEvict, unloadDelete} {
+		m.unloads.WithLabelValues(string(why))
+	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.rejected, m.panics,
 		m.loads, m.loadTime, m.unloads, m.loadSkips, m.storeOps, m.memReleases,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -130,11 +137,21 @@ func (s *statusRecorder) WriteHeader(code int) {
 		return
 	}
 	s.status = code
-	if s.req != nil && s.req.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed) {
+	if s.req != nil && s.req.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed ||
+		code == http.StatusMovedPermanently || code == http.StatusTemporaryRedirect || code == http.StatusPermanentRedirect) {
 		s.swallow = true
-		p := problem(ProblemNotFound, "no route for %s %s", s.req.Method, s.req.URL.Path)
-		if code == http.StatusMethodNotAllowed {
+		var p *Problem
+		switch code {
+		case http.StatusMethodNotAllowed:
 			p = problem(ProblemMethodNotAllowed, "method %s not allowed here (allowed: %s)", s.req.Method, s.Header().Get("Allow"))
+		case http.StatusNotFound:
+			p = problem(ProblemNotFound, "no route for %s %s", s.req.Method, s.req.URL.Path)
+		default:
+			// The mux redirects a path that is not clean (an empty
+			// segment, "." or ".."); no route of the API answers one.
+			p = problem(ProblemNotFound, "no route for %s %s (not a clean path)", s.req.Method, s.req.URL.Path)
+			s.Header().Del("Location")
+			s.status = http.StatusNotFound
 		}
 		s.Header().Del("Content-Length")
 		writeProblem(s.ResponseWriter, s.req, p)

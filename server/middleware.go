@@ -88,8 +88,9 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 				if route == "" {
 					route = "unmatched"
 				}
-				s.m.requests.WithLabelValues(route, r.Method, codeLabel(code)).Inc()
-				s.m.duration.WithLabelValues(route, r.Method).Observe(d.Seconds())
+				method := methodLabel(r.Method)
+				s.m.requests.WithLabelValues(route, method, codeLabel(code)).Inc()
+				s.m.duration.WithLabelValues(route, method).Observe(d.Seconds())
 			}
 			switch {
 			case code >= 500:
@@ -110,6 +111,18 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// methodLabel is the method label of a request's metrics: the method if
+// it is one of HTTP's, "other" if not (a client chooses the method, and a
+// label must not take values without bound).
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 func isOperational(path string) bool {

@@ -510,7 +510,9 @@ func TestBadInput(t *testing.T) {
 		{"very deep definition", "PUT", "/v1/tenants/acme/models/A", veryDeep, nil, 413, "payload-too-large"},
 		{"huge body", "PUT", "/v1/tenants/acme/models/A", huge, nil, 413, "payload-too-large"},
 		{"invalid model name", "PUT", "/v1/tenants/acme/models/9lives", `{"properties": {}}`, nil, 400, "invalid-model-name"},
-		{"name with colon", "GET", "/v1/tenants/acme/models/a:b", "", nil, 404, "model-not-found"},
+		{"name with colon", "GET", "/v1/tenants/acme/models/a:b", "", nil, 400, "invalid-model-name"},
+		{"invalid name, validate", "POST", "/v1/tenants/acme/models/a.b/validate", `{}`, nil, 400, "invalid-model-name"},
+		{"invalid name, delete", "DELETE", "/v1/tenants/acme/models/%C3%A9", "", nil, 400, "invalid-model-name"},
 		{"name mismatch", "PUT", "/v1/tenants/acme/models/A", `{"name": "B", "properties": {}}`, nil, 400, "name-mismatch"},
 		{"invalid tenant id", "GET", "/v1/tenants/-bad/models", "", nil, 400, "invalid-tenant-id"},
 		{"reserved tenant id", "GET", "/v1/tenants/global/models", "", nil, 400, "invalid-tenant-id"},
@@ -524,11 +526,17 @@ func TestBadInput(t *testing.T) {
 		{"lookup malformed", "POST", "/v1/tenants/acme/lookup", `{"properties": `, nil, 400, "malformed-json"},
 		{"lookup wrong shape", "POST", "/v1/tenants/acme/lookup", `{"props": {}}`, nil, 400, "invalid-request"},
 		{"lookup no properties", "POST", "/v1/tenants/acme/lookup", `{}`, nil, 400, "invalid-request"},
+		{"lookup empty body", "POST", "/v1/tenants/acme/lookup", ` `, nil, 400, "malformed-json"},
+		{"lookup not an object", "POST", "/v1/tenants/acme/lookup", `[{"properties": {}}]`, nil, 400, "invalid-request"},
+		{"lookup key in capitals", "POST", "/v1/tenants/acme/lookup", `{"PROPERTIES": {"email": "string"}}`, nil, 400, "invalid-request"},
+		{"lookup key twice", "POST", "/v1/tenants/acme/lookup", `{"properties": {"a": "string"}, "properties": {"email": "string"}}`, nil, 400, "invalid-request"},
+		{"lookup trailing data", "POST", "/v1/tenants/acme/lookup", `{"properties": {"email": "string"}} {}`, nil, 400, "malformed-json"},
 		{"lookup bad type", "POST", "/v1/tenants/acme/lookup", `{"properties": {"a": "zipcode"}}`, nil, 400, "invalid-definition"},
 		{"lookup very deep", "POST", "/v1/tenants/acme/lookup", `{"properties": ` + veryDeep[:60000], nil, 400, "malformed-json"},
 		{"wrong content type", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"Content-Type", "text/plain"}, 415, "unsupported-media-type"},
 		{"bad If-Match", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"If-Match", "W/x"}, 400, "invalid-request"},
 		{"unknown route", "GET", "/v1/nope", "", nil, 404, "not-found"},
+		{"empty path segment", "GET", "/v1/tenants//models", "", nil, 404, "not-found"},
 		{"wrong method", "PATCH", "/v1/tenants/acme/models/User", "", nil, 405, "method-not-allowed"},
 		{"bad limit", "GET", "/v1/tenants?limit=0", "", nil, 400, "invalid-request"},
 	}
@@ -583,4 +591,23 @@ func TestAdminTokenGeneratedOnce(t *testing.T) {
 	}
 	var _ store.Store = st
 	_ = http.StatusOK
+}
+
+// TestMetricsMethodLabelBounded: a request with a method of its own
+// invention is counted under method "other", so clients cannot add series
+// to /metrics at will.
+func TestMetricsMethodLabelBounded(t *testing.T) {
+	ts := newTestServer(t)
+	for _, m := range []string{"FOO1", "XYZZY"} {
+		if r := ts.do(m, "/v1/tenants/acme/models", "", nil); r.status != 405 && r.status != 404 {
+			t.Errorf("%s: %d %s", m, r.status, r.body)
+		}
+	}
+	body := string(ts.must(200, ts.do("GET", "/metrics", "", nil)).body)
+	if strings.Contains(body, "FOO1") || strings.Contains(body, "XYZZY") {
+		t.Error("a client's method is a label value")
+	}
+	if !strings.Contains(body, `method="other"`) {
+		t.Error(`no method="other" series`)
+	}
 }

@@ -128,7 +128,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		}
 	}()
 
-	adminToken := os.Getenv("MODELREG_ADMIN_TOKEN")
+	// Surrounding white space is never part of a token: a client's
+	// Authorization header is trimmed too, so such a token could never
+	// be presented.
+	raw := os.Getenv("MODELREG_ADMIN_TOKEN")
+	adminToken := strings.TrimSpace(raw)
+	if raw != "" && adminToken == "" {
+		return errors.New("MODELREG_ADMIN_TOKEN is set but blank")
+	}
 	if adminToken == "" && c.adminTokenFile != "" {
 		b, err := os.ReadFile(c.adminTokenFile)
 		if err != nil {
