@@ -124,15 +124,8 @@ func (r *Registry) cleanup(ctx context.Context, id string, reason CleanupReason,
 	}
 	s.dead.Store(true)
 	sh.removeScope(id)
-	sh.mu.Unlock()
-
 	// s is dead: nobody else reads or writes its indexes any more.
 	named, anon := s.named.len(), s.nAnon
-	names := make([]string, 0, named)
-	s.named.each(func(m *Model) { names = append(names, m.name) })
-	r.gau.tenants.Add(-1)
-	r.gau.leases.Add(-int64(s.leases))
-	r.addModels(s, -named, -anon, -s.approx)
 	kind := EventTenantCleaned
 	switch reason {
 	case ReasonExplicit:
@@ -144,8 +137,17 @@ func (r *Registry) cleanup(ctx context.Context, id string, reason CleanupReason,
 		r.ctr.releaseCleanups.Add(1)
 	}
 	if r.hasSubscribers() {
+		// Under the shard lock: a new scope of the tenant is created
+		// under it too, so its events follow this one.
 		r.emit(Event{Kind: kind, Tenant: id, Models: named + anon, Reason: reason, Time: r.clock()})
 	}
+	sh.mu.Unlock()
+
+	names := make([]string, 0, named)
+	s.named.each(func(m *Model) { names = append(names, m.name) })
+	r.gau.tenants.Add(-1)
+	r.gau.leases.Add(-int64(s.leases))
+	r.addModels(s, -named, -anon, -s.approx)
 	// Drop the indexes now, so that a Lease still holding the scope keeps
 	// nothing of the tenant alive.
 	s.named.reset()

@@ -388,6 +388,57 @@ func TestEventsOrder(t *testing.T) {
 	}
 }
 
+// TestEventsOrderAcrossCleanup: while a tenant is cleaned up, a define
+// in it creates a new scope; a subscriber still sees the tenant's events in
+// the order they took effect: created, its models, cleaned, created again,
+// and never a model event of a tenant it was told is gone.
+func TestEventsOrderAcrossCleanup(t *testing.T) {
+	for iter := range 20 {
+		r := modelreg.New()
+		sub := r.Subscribe(1 << 16)
+		for i := range 2000 {
+			mustDefine(t, r, tctx("t"), fmt.Sprintf(`{"name": "M%d", "properties": {"a": "string"}}`, i))
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if _, err := r.CleanupTenant(bg, "t"); err != nil {
+				t.Error(err)
+			}
+		}()
+		for {
+			mustDefine(t, r, tctx("t"), `{"name": "New", "properties": {"b": "string"}}`)
+			if st, ok := r.TenantStats("t"); ok && st.Models == 1 {
+				break // defined in the new scope
+			}
+		}
+		<-done
+		sub.Close()
+		live := false
+		for ev := range sub.C() {
+			switch ev.Kind {
+			case modelreg.EventTenantCreated:
+				if live {
+					t.Fatalf("iteration %d: TenantCreated while the tenant is live", iter)
+				}
+				live = true
+			case modelreg.EventTenantCleaned:
+				if !live {
+					t.Fatalf("iteration %d: TenantCleaned of a tenant not live", iter)
+				}
+				live = false
+			default:
+				if !live {
+					t.Fatalf("iteration %d: %v of a tenant not live", iter, ev.Kind)
+				}
+			}
+		}
+		if !live {
+			t.Fatalf("iteration %d: the last events say the tenant is gone, but it is live", iter)
+		}
+	}
+}
+
 func TestCleanupHookErrors(t *testing.T) {
 	r := modelreg.New()
 	sub := r.Subscribe(100)
