@@ -28,6 +28,8 @@ func (o *Object) Property(name string) (*Property, bool) {
 // properties are all scalars or references, plus one level for every
 // nested object and every array on the deepest path (so {"tags":
 // ["string"]} has depth 2 and {"orders": [{"sku": "string"}]} depth 3).
+// The Object must be valid as Parse builds it: a structure built in Go
+// with a cycle has no depth.
 func (o *Object) Depth() int {
 	d := 0
 	for i := range o.Properties {
@@ -63,6 +65,19 @@ func (o *Object) Canonical() []byte {
 // valid as Parse builds it (properties sorted by name, names unique).
 func (o *Object) AppendCanonical(dst []byte) []byte {
 	return o.appendCanonical(dst, nil)
+}
+
+// IsCanonicalValue reports whether v is one JSON value in the canonical
+// form of CANONICAL.md ("Default values"): exactly what Parse stores in a
+// Property's Default. The canonical form of a structure includes defaults
+// verbatim, so a structure built in Go is only valid with such defaults.
+func IsCanonicalValue(v []byte) bool {
+	nodes, err := scan(v, 1<<12, nil)
+	if err != nil {
+		return false
+	}
+	out, bad, _ := appendCanonicalValue(make([]byte, 0, len(v)), v, nodes, 0)
+	return bad < 0 && string(out) == string(v)
 }
 
 // A Span is the range dst[Start:End] of the bytes appended by

@@ -127,3 +127,35 @@ func FuzzParseProperties(f *testing.F) {
 		}
 	})
 }
+
+// FuzzIsCanonicalValue: IsCanonicalValue accepts exactly the defaults Parse
+// writes. For any input that Parse takes as a default, the stored default
+// is canonical, and it equals the input whenever the input is canonical.
+//
+// Run with: go test ./definition/ -run '^$' -fuzz '^FuzzIsCanonicalValue$' -fuzztime 10s
+func FuzzIsCanonicalValue(f *testing.F) {
+	for _, s := range []string{`1`, `1.0`, `-0`, `1e3`, `"a"`, `"\u00e9"`, `"\/"`, `[1, 2]`, `{"b":1,"a":2}`, `{"a":1,"a":2}`,
+		`null`, `true`, ` 1`, `1,"required":true`, `{}`, `[]`, `"\ud800"`, "\"\xff\"", `1e400`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		canonical := IsCanonicalValue(v)
+		o, err := ParseProperties(append(append([]byte(`{"a": {"type": "any", "default": `), v...), "}}"...), Limits{})
+		if err != nil {
+			if canonical && !errors.Is(err, ErrTooDeep) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("canonical %q is not a default Parse accepts: %v", v, err)
+			}
+			return
+		}
+		d := o.Properties[0].Default
+		if len(d) == 0 {
+			return // null: no default
+		}
+		if !IsCanonicalValue(d) {
+			t.Fatalf("Parse stored the default %q of %q, which IsCanonicalValue refuses", d, v)
+		}
+		if canonical && !bytes.Equal(d, v) {
+			t.Fatalf("canonical %q was stored as %q", v, d)
+		}
+	})
+}

@@ -183,13 +183,21 @@ func ParseTypeName(s string) (Type, error) {
 // 1 to lim.MaxNameLen bytes, an ASCII letter or '_' followed by ASCII
 // letters, digits, '_' or '-'.
 func ValidModelName(name string, lim Limits) bool {
-	return validName(name, lim.withDefaults().MaxNameLen)
+	maxLen := lim.MaxNameLen
+	if maxLen <= 0 {
+		maxLen = DefaultMaxNameLen
+	}
+	return validName(name, maxLen)
 }
 
 // ValidPropertyName reports whether name is a valid property name under
 // lim: the charset of model names, 1 to lim.MaxPropertyNameLen bytes.
 func ValidPropertyName(name string, lim Limits) bool {
-	return validName(name, lim.withDefaults().MaxPropertyNameLen)
+	maxLen := lim.MaxPropertyNameLen
+	if maxLen <= 0 {
+		maxLen = DefaultMaxPropertyNameLen
+	}
+	return validName(name, maxLen)
 }
 
 func validName[S ~string | ~[]byte](s S, maxLen int) bool {
