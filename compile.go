@@ -1,6 +1,7 @@
 package modelreg
 
 import (
+	"regexp"
 	"strconv"
 
 	"github.com/modelreg/modelreg/definition"
@@ -47,7 +48,8 @@ type compiler struct {
 	scratch definition.Scratch
 	// ownsTypes: the array element Types of the definition were made for
 	// this compilation alone (DefineJSON's parse), so build may point
-	// them to interned objects rather than copy them.
+	// them to interned objects rather than copy them. Its names,
+	// defaults and patterns are then known to be valid too.
 	ownsTypes bool
 }
 
@@ -82,6 +84,9 @@ func defErr(path []byte, msg string) error {
 func (c *compiler) compile(def *definition.Definition) error {
 	if def.Name == "" {
 		return defErr(nil, "empty model name")
+	}
+	if !c.ownsTypes && !definition.ValidModelName(def.Name, c.r.limits) {
+		return defErr(nil, "invalid model name "+strconv.Quote(def.Name))
 	}
 	path := make([]byte, 0, 64)
 	path = append(path, "properties"...)
@@ -161,11 +166,35 @@ func (c *compiler) object(o *definition.Object, depth int, path []byte) error {
 		if i > 0 && o.Properties[i-1].Name >= p.Name {
 			return defErr(append(append(path, '.'), p.Name...), "properties not sorted by name or duplicated")
 		}
+		if !c.ownsTypes {
+			if err := checkProperty(p, c.r.limits, path); err != nil {
+				return err
+			}
+		}
 		if scalarKind(p.Type.Kind) {
 			continue // the common case: nothing to check, no path to build
 		}
 		if err := c.typ(&p.Type, depth, append(append(path, '.'), p.Name...)); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkProperty checks what Parse guarantees of a property and a
+// definition built in Go may break: a valid name, a default in canonical
+// form (the canonical form includes it verbatim: any other bytes could
+// spell another structure's form), a pattern that compiles.
+func checkProperty(p *definition.Property, lim definition.Limits, path []byte) error {
+	if !definition.ValidPropertyName(p.Name, lim) {
+		return defErr(path, "invalid property name "+strconv.Quote(p.Name))
+	}
+	if len(p.Default) > 0 && !definition.IsCanonicalValue(p.Default) {
+		return defErr(append(append(path, '.'), p.Name...), "default is not a JSON value in canonical form")
+	}
+	if p.Pattern != "" {
+		if _, err := regexp.Compile(p.Pattern); err != nil {
+			return defErr(append(append(path, '.'), p.Name...), "invalid pattern: "+err.Error())
 		}
 	}
 	return nil

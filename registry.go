@@ -318,14 +318,18 @@ func validQuery(o *definition.Object, depth int, nodes *int, maxNodes int) bool 
 		return false
 	}
 	for i := range o.Properties {
-		t := &o.Properties[i].Type
+		p := &o.Properties[i]
+		if len(p.Default) > 0 && !definition.IsCanonicalValue(p.Default) {
+			return false // its canonical form could spell another structure's
+		}
+		t, d := &p.Type, depth
 		for t.Kind == definition.KindArray {
-			if t.Elem == nil {
-				return false
+			if d++; t.Elem == nil || d > maxCompileDepth {
+				return false // an array that is its own element, at worst
 			}
 			t = t.Elem
 		}
-		if t.Kind == definition.KindNested && (t.Object == nil || !validQuery(t.Object, depth+1, nodes, maxNodes)) {
+		if t.Kind == definition.KindNested && (t.Object == nil || !validQuery(t.Object, d+1, nodes, maxNodes)) {
 			return false
 		}
 		if t.Kind == definition.KindInvalid || t.Kind > definition.KindNested {

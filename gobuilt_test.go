@@ -1,0 +1,78 @@
+package modelreg_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/modelreg/modelreg"
+	"github.com/modelreg/modelreg/definition"
+)
+
+// Definitions and queries built in Go, rather than parsed, are checked for
+// what Parse guarantees: the registry never loops on a cycle, and never
+// takes bytes that would make one structure's canonical form spell
+// another's.
+
+// nestedWith returns a definition called name with one nested object
+// {a: number} whose property a is p (name and type set here).
+func nestedWith(name string, p definition.Property) *definition.Definition {
+	p.Name, p.Type = "a", definition.Type{Kind: definition.KindNumber}
+	in := &definition.Object{Properties: []definition.Property{p}}
+	return &definition.Definition{Name: name, Object: definition.Object{Properties: []definition.Property{
+		{Name: "n", Type: definition.Type{Kind: definition.KindNested, Object: in}}}}}
+}
+
+func TestGoBuiltDefinitionsAreChecked(t *testing.T) {
+	loop := &definition.Type{Kind: definition.KindArray}
+	loop.Elem = loop
+	cyclic := &definition.Definition{Name: "C", Object: definition.Object{Properties: []definition.Property{{Name: "a", Type: *loop}}}}
+	for _, tc := range []struct {
+		name string
+		def  *definition.Definition
+	}{
+		{"array that is its own element", cyclic},
+		{"default that is not one value", nestedWith("M", definition.Property{Default: []byte(`1,"required":true`)})},
+		{"default not in canonical form", nestedWith("M", definition.Property{Default: []byte(`1.0`)})},
+		{"invalid pattern", nestedWith("M", definition.Property{Pattern: "["})},
+		{"invalid model name", &definition.Definition{Name: "anonymous:0123"}},
+		{"invalid property name", &definition.Definition{Name: "M", Object: definition.Object{Properties: []definition.Property{
+			{Name: `a"b`, Type: definition.Type{Kind: definition.KindString}}}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := modelreg.New()
+			if _, err := r.Define(bg, tc.def); !errors.Is(err, modelreg.ErrInvalidDefinition) {
+				t.Errorf("Define: %v, want ErrInvalidDefinition", err)
+			}
+			if err := r.CheckDefine(bg, tc.def); !errors.Is(err, modelreg.ErrInvalidDefinition) {
+				t.Errorf("CheckDefine: %v, want ErrInvalidDefinition", err)
+			}
+			if _, ok := r.FindByStructure(bg, &tc.def.Object); ok {
+				t.Error("FindByStructure found a model in an empty registry")
+			}
+		})
+	}
+}
+
+// TestForgedDefaultFindsNothing: a query whose default, pasted into its
+// canonical form, would spell another structure's form finds nothing.
+func TestForgedDefaultFindsNothing(t *testing.T) {
+	r := modelreg.New()
+	real, err := r.Define(bg, nestedWith("Real", definition.Property{Default: []byte(`1`), Required: true}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := nestedWith("Q", definition.Property{Default: []byte(`1,"required":true`)})
+	inner := forged.Object.Properties[0].Type.Object
+	if _, ok := r.FindByStructure(bg, inner); ok {
+		t.Error("a forged default found a model")
+	}
+	// The honest query finds the real nested model.
+	want := real.Object().Properties[0].Type.Object
+	if m, ok := r.FindByStructure(bg, want); !ok || m.Object() != want {
+		t.Errorf("honest query: %v %v", m, ok)
+	}
+	// A valid definition built in Go is accepted.
+	if _, err := r.Define(bg, nestedWith("Valid", definition.Property{Default: []byte(`{"a":[1,"x"]}`), Pattern: "^x"})); err != nil {
+		t.Errorf("valid definition: %v", err)
+	}
+}
