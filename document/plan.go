@@ -3,6 +3,7 @@ package document
 import (
 	"encoding/binary"
 	"regexp"
+	"strconv"
 
 	"github.com/modelreg/modelreg/definition"
 )
@@ -58,6 +59,61 @@ type compiler struct {
 
 func newCompiler() *compiler {
 	return &compiler{nested: map[*definition.Object]*objPlan{}, regexps: map[string]*regexp.Regexp{}}
+}
+
+// compileObject compiles the plan of the structure o, after checkTree.
+func compileObject(o *definition.Object) (*objPlan, *ModelError) {
+	if err := checkTree(o); err != nil {
+		return nil, err
+	}
+	return newCompiler().object(o, nil)
+}
+
+// maxTreeDepth bounds how deeply objects and arrays nest in a structure
+// given to New or Schema, and maxTreeNodes how many types it has when
+// shared parts are counted each time they are met. A structure built in
+// Go with a cycle (an array that is its own element, an object that
+// contains itself) is thus refused rather than followed forever; Parse
+// and the registry never build one.
+const (
+	maxTreeDepth = 256
+	maxTreeNodes = 1 << 20
+)
+
+// checkTree returns a *ModelError if o nests deeper than maxTreeDepth or
+// has more than maxTreeNodes types.
+func checkTree(o *definition.Object) *ModelError {
+	nodes := 0
+	var object func(o *definition.Object, depth int) bool
+	var typ func(t *definition.Type, depth int) bool
+	object = func(o *definition.Object, depth int) bool {
+		if o == nil {
+			return true // reported by the walk that follows
+		}
+		for i := range o.Properties {
+			if !typ(&o.Properties[i].Type, depth) {
+				return false
+			}
+		}
+		return true
+	}
+	typ = func(t *definition.Type, depth int) bool {
+		if nodes++; nodes > maxTreeNodes || depth > maxTreeDepth {
+			return false
+		}
+		switch t.Kind {
+		case definition.KindArray:
+			return t.Elem == nil || typ(t.Elem, depth+1)
+		case definition.KindNested:
+			return object(t.Object, depth+1)
+		}
+		return true
+	}
+	if !object(o, 1) {
+		return &ModelError{Code: CodeInvalidModel, Msg: "structure nested deeper than " + strconv.Itoa(maxTreeDepth) +
+			" levels or larger than " + strconv.Itoa(maxTreeNodes) + " types (a cycle?)"}
+	}
+	return nil
 }
 
 func (c *compiler) object(o *definition.Object, path []byte) (*objPlan, *ModelError) {

@@ -38,6 +38,9 @@ const (
 // are fine). An unresolved reference or an invalid type fails with a
 // *ModelError.
 func Schema(obj *definition.Object, resolve Resolver) ([]byte, error) {
+	if err := checkTree(obj); err != nil {
+		return nil, err
+	}
 	e := &exporter{resolve: resolve, defs: map[string]any{}}
 	root, err := e.object(obj, "")
 	if err != nil {
@@ -106,6 +109,9 @@ func (e *exporter) ref(name, path string) (map[string]any, error) {
 		}
 		if o == nil {
 			return nil, &ModelError{Path: path, Code: CodeUnresolvedRef, Msg: "model " + strconv.Quote(name) + " is not defined"}
+		}
+		if err := checkTree(o); err != nil {
+			return nil, err
 		}
 		e.defs[name] = nil // in progress: a cycle refers to it
 		s, err := e.object(o, "")

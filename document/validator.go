@@ -114,7 +114,7 @@ func New(obj *definition.Object, resolve Resolver, opts ...Option) (*Validator, 
 	for _, o := range opts {
 		o(v)
 	}
-	root, err := newCompiler().object(obj, nil)
+	root, err := compileObject(obj)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +133,7 @@ func (v *Validator) refPlan(o *definition.Object) *objPlan {
 			return p
 		}
 	}
-	p, err := newCompiler().object(o, nil)
+	p, err := compileObject(o)
 	if err != nil {
 		p = &objPlan{obj: o, err: err}
 	}
