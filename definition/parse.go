@@ -1410,6 +1410,9 @@ func (p *parser) typeName(v int, t *Type) *Error {
 		*t = Type{Kind: KindRef, Ref: p.name(s)}
 		return nil
 	}
+	if len(s) > p.lim.MaxNameLen && isRefName(s, len(s)) {
+		return p.errAt(v, ErrInvalidName, "reference to a model name longer than "+strconv.Itoa(p.lim.MaxNameLen)+" bytes")
+	}
 	return p.errAt(v, ErrUnknownType, "unknown type "+strconv.Quote(string(s)))
 }
 
