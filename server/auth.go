@@ -45,6 +45,12 @@ const (
 // MinAdminTokenLen.
 var ErrWeakAdminToken = errors.New("server: admin token shorter than 16 bytes")
 
+// ErrResetConfiguredToken is returned by ResolveAdminToken for a reset
+// asked together with a configured token: a reset is meant to revoke the
+// stored token, and doing nothing would leave it valid for the day the
+// configured one is removed.
+var ErrResetConfiguredToken = errors.New("server: resetting the admin token generates one: it cannot be combined with a configured token (MODELREG_ADMIN_TOKEN or a file)")
+
 // principal is who a request's token belongs to.
 type principal struct {
 	admin  bool
@@ -90,11 +96,15 @@ func parseTenantToken(tok string) (id string, ok bool) {
 // generated at an earlier start is read from the store; when there is none,
 // a new token is generated, its hash stored, and the token returned in
 // generated so that the caller prints it, once. With reset, a new token is
-// generated even if one was stored.
+// generated even if one was stored (and a configured token is then
+// ErrResetConfiguredToken).
 //
 // Only the SHA-256 hash of the admin token is kept, in memory and in the
 // store.
 func ResolveAdminToken(ctx context.Context, st store.Store, configured string, reset bool) (hash [32]byte, generated string, err error) {
+	if configured != "" && reset {
+		return hash, "", ErrResetConfiguredToken
+	}
 	if configured != "" {
 		if len(configured) < MinAdminTokenLen {
 			return hash, "", ErrWeakAdminToken

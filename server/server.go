@@ -349,7 +349,13 @@ func (s *Server) routes() {
 			if err := h(w, r); err != nil {
 				p := asProblem(err)
 				if p.Status >= 500 {
-					s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+					// The cause (a store error, say) is for the log only:
+					// the client gets the problem.
+					attrs := []any{"method", r.Method, "path", r.URL.Path, "err", err}
+					if p.cause != nil {
+						attrs = append(attrs, "cause", p.cause.Error())
+					}
+					s.log.Error("request failed", attrs...)
 				}
 				writeProblem(w, r, p)
 			}

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -584,6 +588,14 @@ func TestAdminTokenGeneratedOnce(t *testing.T) {
 	if _, _, err := ResolveAdminToken(ctx, st, "short", false); err == nil {
 		t.Errorf("short admin token accepted")
 	}
+	// A reset with a configured token is refused, and changes nothing.
+	before, _ := st.Setting(ctx, adminHashSetting)
+	if _, _, err := ResolveAdminToken(ctx, st, "a-configured-admin-token", true); !errors.Is(err, ErrResetConfiguredToken) {
+		t.Errorf("reset with a configured token: %v", err)
+	}
+	if after, _ := st.Setting(ctx, adminHashSetting); string(after) != string(before) {
+		t.Error("a refused reset changed the stored hash")
+	}
 	// Only the hash is stored.
 	v, err := st.Setting(ctx, adminHashSetting)
 	if err != nil || len(v) != 32 || strings.Contains(string(v), "mra_") {
@@ -610,4 +622,60 @@ func TestMetricsMethodLabelBounded(t *testing.T) {
 	if !strings.Contains(body, `method="other"`) {
 		t.Error(`no method="other" series`)
 	}
+}
+
+// failingStore fails every tenant load with err.
+type failingStore struct {
+	store.Store
+	err error
+}
+
+func (f failingStore) Models(ctx context.Context, scope string) ([]store.Model, error) {
+	if scope != store.Global {
+		return nil, f.err
+	}
+	return f.Store.Models(ctx, scope)
+}
+
+// TestServerErrorLogsCause: a 500 answers a bare "storage error", and the
+// log line says what the store said.
+func TestServerErrorLogsCause(t *testing.T) {
+	ts := newTestServer(t)
+	var log bytes.Buffer
+	var mu sync.Mutex
+	hash, _, err := ResolveAdminToken(context.Background(), ts.store, testAdmin, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(context.Background(), Config{
+		Store:          failingStore{ts.store, errors.New("database disk image is malformed")},
+		AdminTokenHash: hash,
+		IdleTimeout:    -1,
+		Logger:         slog.New(slog.NewJSONHandler(lockedWriter{&mu, &log}, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	rec := adminCall(srv.Handler(), "GET", "/v1/tenants/acme/models", "")
+	if rec.Code != 500 || strings.Contains(rec.Body.String(), "malformed") {
+		t.Errorf("answer %d %s", rec.Code, rec.Body)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(log.String(), "database disk image is malformed") {
+		t.Errorf("the log does not say what failed:\n%s", log.String())
+	}
+}
+
+// lockedWriter serialises writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
