@@ -234,3 +234,19 @@ func TestUndoOfStoredWrite(t *testing.T) {
 	}
 	ts.must(200, ts.do("PUT", "/v1/tenants/e/models/A", testAdmin, `{"properties": {"y": "string"}}`, "If-Match", r.header.Get("ETag")))
 }
+
+// TestStaleETagAfterDelete: an ETag kept from before a model (or its
+// tenant) was deleted does not match the model created after it.
+func TestStaleETagAfterDelete(t *testing.T) {
+	ts := newTestServer(t)
+	path := "/v1/tenants/acme/models/Customer"
+	old := ts.must(201, ts.do("PUT", path, testAdmin, `{"properties": {"v": "string"}}`)).header.Get("ETag")
+	ts.must(204, ts.do("DELETE", path, testAdmin, nil))
+	ts.must(201, ts.do("PUT", path, testAdmin, `{"properties": {"important": "number"}}`))
+	ts.must(412, ts.do("PUT", path, testAdmin, `{"properties": {"v": "string", "w": "string"}}`, "If-Match", old))
+
+	old = ts.must(200, ts.do("GET", path, testAdmin, nil)).header.Get("ETag")
+	ts.must(200, ts.do("DELETE", "/v1/tenants/acme", testAdmin, nil))
+	ts.must(201, ts.do("PUT", path, testAdmin, `{"properties": {"other": "boolean"}}`))
+	ts.must(412, ts.do("PUT", path, testAdmin, `{"properties": {"v": "string"}}`, "If-Match", old))
+}

@@ -61,9 +61,12 @@ type Model struct {
 	// Fingerprint is the structural fingerprint of the compiled model
 	// ("v1:<hex>"), recorded so that a reload can be checked against it.
 	Fingerprint string
-	// Revision counts the writes of this model in this scope: 1 when it is
-	// created, larger on each replacement. Revisions are increasing but not
-	// necessarily contiguous, and restart at 1 after a delete.
+	// Revision identifies one write of the model: it is larger on each
+	// replacement, and the store never gives a revision to two writes,
+	// even after the model or its tenant was deleted and created again
+	// (so a client's stale If-Match never matches a later model).
+	// Revisions are not contiguous: they come from one counter of the
+	// whole store.
 	Revision int64
 	// Created is when the model was first written, Updated when it was last
 	// written. Both are set by the store.

@@ -118,6 +118,15 @@ func migrations() []string {
 		key   TEXT PRIMARY KEY,
 		value BLOB NOT NULL
 	) WITHOUT ROWID;`,
+		// 2: one revision counter for the whole store, so that no two
+		// writes get the same revision, even after a delete. (It starts
+		// above every revision stored; those of models deleted before
+		// the migration are not known.)
+		`CREATE TABLE revisions (
+		id   INTEGER PRIMARY KEY CHECK (id = 1),
+		last INTEGER NOT NULL
+	);
+	INSERT INTO revisions (id, last) SELECT 1, COALESCE(MAX(revision), 0) FROM models;`,
 	}
 }
 
@@ -143,7 +152,7 @@ func migrations() []string {
 const pageCacheKiB = 32
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
@@ -422,12 +431,15 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 				return err
 			}
 		}
+		if err := tx.QueryRowContext(ctx, `UPDATE revisions SET last = last + 1 WHERE id = 1 RETURNING last`).Scan(&rev); err != nil {
+			return err
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO models (scope, name, definition, fingerprint, revision, created_at, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (scope, name) DO UPDATE SET definition = excluded.definition,
 				fingerprint = excluded.fingerprint, revision = excluded.revision, updated_at = excluded.updated_at`,
-			m.Scope, m.Name, m.Definition, m.Fingerprint, rev+1, createdAt, now)
-		m.Revision = rev + 1
+			m.Scope, m.Name, m.Definition, m.Fingerprint, rev, createdAt, now)
+		m.Revision = rev
 		m.Created, m.Updated = fromStamp(createdAt), fromStamp(now)
 		return err
 	})

@@ -23,6 +23,7 @@ type Memory struct {
 	models   map[string]map[string]store.Model
 	tokens   map[string]store.Token
 	settings map[string][]byte
+	lastRev  int64 // the last revision given (one counter for the store)
 }
 
 var _ store.Store = (*Memory)(nil)
@@ -162,7 +163,8 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 	if md.Definition == nil {
 		md.Definition = []byte{}
 	}
-	md.Revision = old.Revision + 1
+	m.lastRev++
+	md.Revision = m.lastRev
 	md.Created, md.Updated = now, now
 	if exists {
 		md.Created = old.Created

@@ -73,14 +73,14 @@ func testPutGetModel(t *testing.T, s store.Store) {
 	for _, scope := range []string{store.Global, "acme"} {
 		def := `{"name":"Customer","properties":{"name":"string"}}`
 		got, created := mustPut(t, s, model(scope, "Customer", def))
-		if !created || got.Revision != 1 || got.Created.IsZero() || !got.Created.Equal(got.Updated) {
-			t.Errorf("scope %q: put = %+v, created %v; want created revision 1 with times set", scope, got, created)
+		if !created || got.Revision <= 0 || got.Created.IsZero() || !got.Created.Equal(got.Updated) {
+			t.Errorf("scope %q: put = %+v, created %v; want created with a revision and times set", scope, got, created)
 		}
 		m, err := s.Model(ctx, scope, "Customer")
 		if err != nil {
 			t.Fatalf("Model: %v", err)
 		}
-		if m.Scope != scope || m.Name != "Customer" || string(m.Definition) != def || m.Fingerprint != got.Fingerprint || m.Revision != 1 || !m.Updated.Equal(got.Updated) {
+		if m.Scope != scope || m.Name != "Customer" || string(m.Definition) != def || m.Fingerprint != got.Fingerprint || m.Revision != got.Revision || !m.Updated.Equal(got.Updated) {
 			t.Errorf("scope %q: Model = %+v, want what was put (%+v)", scope, m, got)
 		}
 		if _, err := s.Model(ctx, scope, "Nope"); !errors.Is(err, store.ErrNotFound) {
@@ -99,11 +99,11 @@ func testReplaceModel(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	first, _ := mustPut(t, s, model("acme", "A", `{"v":1}`))
 	second, created := mustPut(t, s, model("acme", "A", `{"v":2}`))
-	if created || second.Revision != first.Revision+1 || !second.Created.Equal(first.Created) || second.Updated.Before(first.Updated) {
-		t.Errorf("replace = %+v created=%v, first %+v: want revision+1, same created time", second, created, first)
+	if created || second.Revision <= first.Revision || !second.Created.Equal(first.Created) || second.Updated.Before(first.Updated) {
+		t.Errorf("replace = %+v created=%v, first %+v: want a larger revision, same created time", second, created, first)
 	}
 	m, _ := s.Model(ctx, "acme", "A")
-	if string(m.Definition) != `{"v":2}` || m.Revision != 2 {
+	if string(m.Definition) != `{"v":2}` || m.Revision != second.Revision {
 		t.Errorf("after replace Model = %s rev %d", m.Definition, m.Revision)
 	}
 	list, err := s.Models(ctx, "acme")
@@ -115,28 +115,59 @@ func testReplaceModel(t *testing.T, s store.Store) {
 func testConditions(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	m := model("acme", "A", `{}`)
+	// Revisions are the store's: cond and wantRev name the revision of
+	// an earlier step (0: none), and "changed" a new one.
+	var revs []int64 // the revision after each step
+	const changed = -1
 	tests := []struct {
-		name    string
-		cond    store.Condition
-		wantErr error
-		wantRev int64
+		name     string
+		cond     store.Condition
+		condStep int // cond.Revision is the revision after this step (-1: as written)
+		wantErr  error
+		wantStep int // the model's revision is that after this step, or changed
 	}{
-		{"create-only on missing", store.Condition{MustNotExist: true}, nil, 1},
-		{"create-only on existing", store.Condition{MustNotExist: true}, store.ErrPrecondition, 1},
-		{"revision matches", store.Condition{Revision: 1}, nil, 2},
-		{"stale revision", store.Condition{Revision: 1}, store.ErrPrecondition, 2},
-		{"future revision", store.Condition{Revision: 9}, store.ErrPrecondition, 2},
-		{"unconditional", store.Condition{}, nil, 3},
+		{"create-only on missing", store.Condition{MustNotExist: true}, -1, nil, changed},
+		{"create-only on existing", store.Condition{MustNotExist: true}, -1, store.ErrPrecondition, 0},
+		{"revision matches", store.Condition{}, 1, nil, changed},
+		{"stale revision", store.Condition{}, 1, store.ErrPrecondition, 2},
+		{"future revision", store.Condition{Revision: 1 << 40}, -1, store.ErrPrecondition, 2},
+		{"unconditional", store.Condition{}, -1, nil, changed},
 	}
-	for _, tc := range tests {
+	for i, tc := range tests {
+		if tc.condStep >= 0 {
+			tc.cond.Revision = revs[tc.condStep]
+		}
 		_, _, err := s.PutModel(ctx, m, tc.cond)
 		if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
 			t.Errorf("%s: err = %v, want %v", tc.name, err, tc.wantErr)
 		}
 		got, err := s.Model(ctx, "acme", "A")
-		if err != nil || got.Revision != tc.wantRev {
-			t.Errorf("%s: revision = %d (%v), want %d", tc.name, got.Revision, err, tc.wantRev)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
 		}
+		switch {
+		case tc.wantStep == changed && i > 0 && got.Revision <= revs[i-1]:
+			t.Errorf("%s: revision %d, want one larger than %d", tc.name, got.Revision, revs[i-1])
+		case tc.wantStep != changed && got.Revision != revs[tc.wantStep]:
+			t.Errorf("%s: revision %d, want %d (unchanged)", tc.name, got.Revision, revs[tc.wantStep])
+		}
+		revs = append(revs, got.Revision)
+	}
+	// A revision is never given twice, even after a delete: a stale
+	// revision of a deleted model does not match its successor.
+	old := revs[len(revs)-1]
+	if err := s.DeleteModel(ctx, "acme", "A"); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := mustPut(t, s, m)
+	if again.Revision <= old {
+		t.Errorf("recreated model has revision %d, not above the deleted one's %d", again.Revision, old)
+	}
+	if _, err := s.DeleteTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if again2, _ := mustPut(t, s, m); again2.Revision <= again.Revision {
+		t.Errorf("model of a recreated tenant has revision %d, not above %d", again2.Revision, again.Revision)
 	}
 	// A condition on a missing model fails without creating it (or the tenant).
 	if _, _, err := s.PutModel(ctx, model("other", "B", `{}`), store.Condition{Revision: 1}); !errors.Is(err, store.ErrPrecondition) {
@@ -213,8 +244,8 @@ func testDeleteModel(t *testing.T, s store.Store) {
 	if _, err := s.Tenant(ctx, "acme"); err != nil {
 		t.Errorf("deleting a model deleted the tenant: %v", err)
 	}
-	// Recreating starts a new history.
-	if m, created := mustPut(t, s, model("acme", "A", `{}`)); !created || m.Revision != 1 {
+	// Recreating starts a new history, with a revision never given before.
+	if m, created := mustPut(t, s, model("acme", "A", `{}`)); !created || m.Revision <= 0 {
 		t.Errorf("recreate = rev %d created %v", m.Revision, created)
 	}
 }
@@ -373,15 +404,29 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	const writers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each*2)
+	revs := make(chan int64, writers*each*2) // every revision given
+	var hotMu sync.Mutex
+	var hotMax int64
+	var hotLast string // the definition of the hot write with the largest revision
 	for w := range writers {
 		wg.Go(func() {
 			for i := range each {
 				tenant := fmt.Sprint("t", w%3)
-				if _, _, err := s.PutModel(ctx, model(tenant, fmt.Sprintf("W%dI%d", w, i), `{}`), store.Condition{}); err != nil {
+				if m, _, err := s.PutModel(ctx, model(tenant, fmt.Sprintf("W%dI%d", w, i), `{}`), store.Condition{}); err != nil {
 					errs <- err
+				} else {
+					revs <- m.Revision
 				}
-				if _, _, err := s.PutModel(ctx, model("hot", "Same", fmt.Sprint(w, i)), store.Condition{}); err != nil {
+				def := fmt.Sprint(w, "-", i)
+				if m, _, err := s.PutModel(ctx, model("hot", "Same", def), store.Condition{}); err != nil {
 					errs <- err
+				} else {
+					revs <- m.Revision
+					hotMu.Lock()
+					if m.Revision > hotMax {
+						hotMax, hotLast = m.Revision, def
+					}
+					hotMu.Unlock()
 				}
 				if _, err := s.Models(ctx, tenant); err != nil {
 					errs <- err
@@ -405,8 +450,17 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	if total != writers*each {
 		t.Errorf("stored %d models, want %d", total, writers*each)
 	}
-	if m, err := s.Model(ctx, "hot", "Same"); err != nil || m.Revision != writers*each {
-		t.Errorf("hot model revision = %d (%v), want %d: a write was lost", m.Revision, err, writers*each)
+	close(revs)
+	seen := map[int64]bool{}
+	for r := range revs {
+		if seen[r] {
+			t.Errorf("revision %d given to two writes", r)
+		}
+		seen[r] = true
+	}
+	// The hot model holds the write with the largest revision.
+	if m, err := s.Model(ctx, "hot", "Same"); err != nil || m.Revision != hotMax || string(m.Definition) != hotLast {
+		t.Errorf("hot model = revision %d %q (%v), want the last write: revision %d %q", m.Revision, m.Definition, err, hotMax, hotLast)
 	}
 }
 
