@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -290,17 +291,23 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 }
 
-// define sends each definition of a file. A file holding one definition
-// is sent verbatim; an array or a LoopBack models.json map is split, and
-// each definition sent in its normalized form.
+// define sends each definition of a file. A file that is one definition
+// is sent verbatim; an array or a LoopBack models.json map (even of one
+// definition) is split, and each definition sent in its normalized form.
 func (c *client) define(ctx context.Context, scope string, data []byte) error {
 	defs, err := definition.ParseAll(data, definition.Limits{})
 	if err != nil {
+		if errors.Is(err, definition.ErrInvalidName) && strings.Contains(err.Error(), "missing model name") {
+			return fmt.Errorf("the file is not a valid definition: %w (a file for define names its model: {\"name\": \"Customer\", \"properties\": ...})", err)
+		}
 		return fmt.Errorf("the file is not a valid definition: %w", err)
 	}
+	// A file that is one definition is sent as it is; from an array or a
+	// map (even of one), each definition is sent normalized.
+	_, notOne := definition.Parse(data, definition.Limits{})
 	for _, d := range defs {
 		body := data
-		if len(defs) > 1 {
+		if len(defs) > 1 || notOne != nil {
 			if body, err = d.MarshalJSON(); err != nil {
 				return err
 			}

@@ -52,8 +52,11 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		fmt.Fprintf(fs.Output(), "usage: modelreg loadtest [flags]\n\nDefines a model in --tenant, issues a tenant token, then sends validate\nrequests from --concurrency connections for --duration, and reports\nthroughput and latency percentiles.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	if *admin == "" {
 		return fmt.Errorf("%w: --token (the admin token) is required", errUsage)

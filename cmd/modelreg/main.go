@@ -114,12 +114,23 @@ func envOr(key, def string) string {
 	return def
 }
 
+// parseFlags parses args with fs (whose errors are ContinueOnError): a
+// mistake (already reported by fs, with the usage) is an errUsage error,
+// -h is flag.ErrHelp.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return err
+}
+
 // parseInterleaved parses flags that may come before or after positional
 // arguments ("get Customer --tenant acme") and returns the positionals.
 func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
-		if err := fs.Parse(args); err != nil {
+		if err := parseFlags(fs, args); err != nil {
 			return nil, err
 		}
 		args = fs.Args()

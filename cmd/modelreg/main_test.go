@@ -5,8 +5,17 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/modelreg/modelreg/definition"
 )
 
 func TestRunDispatch(t *testing.T) {
@@ -29,6 +38,9 @@ func TestRunDispatch(t *testing.T) {
 		{[]string{"cleanup"}, 2, "", "--tenant ID"},
 		{[]string{"loadtest"}, 2, "", "--token"},
 		{[]string{"get", "-h"}, 0, "", "usage: modelreg get"},
+		{[]string{"get", "Customer", "--tenant", "a", "--bogus"}, 2, "", "modelreg get: usage error: flag provided but not defined"},
+		{[]string{"serve", "--bogus"}, 2, "", "modelreg serve: usage error"},
+		{[]string{"loadtest", "extra", "--token", "x"}, 2, "", "unexpected argument"},
 		{[]string{"get", "X", "--global", "--url", "http://127.0.0.1:1"}, 1, "", "connection refused"},
 	}
 	for _, tc := range tests {
@@ -65,5 +77,78 @@ func TestParseInterleaved(t *testing.T) {
 		if err != nil || fmt.Sprint(pos) != tc.pos && !(len(pos) == 0 && tc.pos == "[]") || *tenant != tc.tenant || *global != tc.global {
 			t.Errorf("%q: pos %v tenant %q global %v err %v", tc.args, pos, *tenant, *global, err)
 		}
+	}
+}
+
+// TestServeEnvMistake: an environment value that does not parse is a
+// usage error, not the default.
+func TestServeEnvMistake(t *testing.T) {
+	for _, kv := range [][2]string{{"MODELREG_IDLE_TIMEOUT", "30"}, {"MODELREG_MAX_RESIDENT_TENANTS", "abc"}} {
+		t.Run(kv[0], func(t *testing.T) {
+			t.Setenv(kv[0], kv[1])
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), []string{"serve", "--data", t.TempDir()}, &out, &errb); code != 2 || !strings.Contains(errb.String(), kv[0]) {
+				t.Errorf("exit %d, stderr %s", code, errb.String())
+			}
+		})
+	}
+}
+
+// TestDefineSendsEachDefinition: a file that is one definition is sent as
+// it is; each definition of an array or a models.json map, even of one,
+// is sent on its own, named.
+func TestDefineSendsEachDefinition(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]string{} // path -> body
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got[r.URL.Path] = string(b)
+		mu.Unlock()
+		w.WriteHeader(201)
+		fmt.Fprintf(w, `{"name": %q, "revision": 1, "fingerprint": "v1:x"}`, path.Base(r.URL.Path))
+	}))
+	defer srv.Close()
+	single := `{"name": "S", "properties": {"a": "string"}}`
+	for _, tc := range []struct {
+		name, file string
+		want       map[string]string // model -> a property it must have
+	}{
+		{"one definition", single, map[string]string{"S": "a"}},
+		{"map of one", `{"E": {"name": "E", "properties": {"x": "string"}}}`, map[string]string{"E": "x"}},
+		{"array of one", `[{"name": "F", "properties": {"y": "string"}}]`, map[string]string{"F": "y"}},
+		{"map of two", `{"G": {"properties": {"g": "string"}}, "H": {"properties": {"h": "string"}}}`, map[string]string{"G": "g", "H": "h"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mu.Lock()
+			clear(got)
+			mu.Unlock()
+			file := filepath.Join(t.TempDir(), "m.json")
+			if err := os.WriteFile(file, []byte(tc.file), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), []string{"define", "-f", file, "--tenant", "t", "--url", srv.URL, "--token", "x"}, &out, &errb); code != 0 {
+				t.Fatalf("exit %d: %s", code, errb.String())
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if len(got) != len(tc.want) {
+				t.Fatalf("sent %v", got)
+			}
+			for name, prop := range tc.want {
+				body := got["/v1/tenants/t/models/"+name]
+				d, err := definition.Parse([]byte(body), definition.Limits{})
+				if err != nil || d.Name != name {
+					t.Fatalf("%s: sent %s (%v)", name, body, err)
+				}
+				if _, ok := d.Object.Property(prop); !ok || len(d.Properties) != 1 {
+					t.Errorf("%s: sent %s, want its one property %q", name, body, prop)
+				}
+			}
+			if tc.name == "one definition" && got["/v1/tenants/t/models/S"] != single {
+				t.Errorf("a single definition was not sent as it is: %s", got["/v1/tenants/t/models/S"])
+			}
+		})
 	}
 }

@@ -45,35 +45,47 @@ type serveConfig struct {
 	debugAddr           string
 }
 
-func durationEnv(key string, def time.Duration) time.Duration {
-	if v := os.Getenv(key); v != "" {
-		if d, err := time.ParseDuration(v); err == nil {
-			return d
-		}
+// envDefaults reads flag defaults from the environment, remembering the
+// first value that does not parse (a usage error: a typo in the
+// environment must not silently mean the default).
+type envDefaults struct{ err error }
+
+func (e *envDefaults) duration(key string, def time.Duration) time.Duration {
+	v := os.Getenv(key)
+	if v == "" {
+		return def
 	}
-	return def
+	d, err := time.ParseDuration(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%w: %s=%q: not a duration (e.g. 90s, 15m)", errUsage, key, v)
+	}
+	return d
 }
 
-func intEnv(key string, def int) int {
-	if v := os.Getenv(key); v != "" {
-		if n, err := strconv.Atoi(v); err == nil {
-			return n
-		}
+func (e *envDefaults) int(key string, def int) int {
+	v := os.Getenv(key)
+	if v == "" {
+		return def
 	}
-	return def
+	n, err := strconv.Atoi(v)
+	if err != nil && e.err == nil {
+		e.err = fmt.Errorf("%w: %s=%q: not an integer", errUsage, key, v)
+	}
+	return n
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var c serveConfig
+	var env envDefaults
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", envOr("MODELREG_ADDR", "127.0.0.1:8080"), "listen address (env MODELREG_ADDR); port 0 picks a free port")
 	fs.StringVar(&c.data, "data", envOr("MODELREG_DATA", "./modelreg-data"), "data directory (env MODELREG_DATA)")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", envOr("MODELREG_ADMIN_TOKEN_FILE", ""), "read the admin token from this file (env MODELREG_ADMIN_TOKEN_FILE); MODELREG_ADMIN_TOKEN takes precedence")
 	fs.BoolVar(&c.resetAdmin, "reset-admin-token", false, "generate and print a new admin token, replacing the stored one")
-	fs.DurationVar(&c.idleTimeout, "idle-timeout", durationEnv("MODELREG_IDLE_TIMEOUT", 15*time.Minute), "unload a tenant from memory after this long without requests; 0 or less: never (env MODELREG_IDLE_TIMEOUT)")
+	fs.DurationVar(&c.idleTimeout, "idle-timeout", env.duration("MODELREG_IDLE_TIMEOUT", 15*time.Minute), "unload a tenant from memory after this long without requests; 0 or less: never (env MODELREG_IDLE_TIMEOUT)")
 	fs.DurationVar(&c.sweepInterval, "sweep-interval", 0, "how often to look for idle tenants and memory to return to the OS (default: idle-timeout/4, 1s to 1m; 1m with no idle timeout)")
-	fs.IntVar(&c.maxResident, "max-resident-tenants", intEnv("MODELREG_MAX_RESIDENT_TENANTS", 1000), "tenants held in memory at once; beyond it the least recently used idle ones are unloaded; 0: unlimited (env MODELREG_MAX_RESIDENT_TENANTS)")
+	fs.IntVar(&c.maxResident, "max-resident-tenants", env.int("MODELREG_MAX_RESIDENT_TENANTS", 1000), "tenants held in memory at once; beyond it the least recently used idle ones are unloaded; 0: unlimited (env MODELREG_MAX_RESIDENT_TENANTS)")
 	fs.IntVar(&c.releaseMemoryAfter, "release-memory-after", 100, "return free memory to the OS once this many fewer tenants are resident than at their peak since the last release, or none (at most once per sweep interval); 0: never")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest request body in bytes (larger: 413)")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 256, "API requests served at once (more wait up to --queue-wait, then get 503)")
@@ -93,8 +105,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(fs.Output(), "usage: modelreg serve [flags]\n\nRuns the HTTP API. The admin token comes from MODELREG_ADMIN_TOKEN, or\n--admin-token-file, or is generated at the first start and printed once.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
+	}
+	if env.err != nil {
+		return env.err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
