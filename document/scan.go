@@ -146,8 +146,11 @@ func (v *Validator) AppendValidate(dst, data []byte) ([]byte, error) {
 	case data[s.pos] == '{':
 		s.object(v.root)
 	default:
-		s.violate(CodeType, "expected object, got "+jsonType(data[s.pos]))
+		msg := "expected object, got " + jsonType(data[s.pos])
 		s.skipValue()
+		if !s.stop {
+			s.violate(CodeType, msg)
+		}
 	}
 	if !s.stop {
 		s.ws()
@@ -844,9 +847,14 @@ func (s *scanner) elem(t *typePlan) {
 	s.value(t)
 }
 
+// mismatch reports a value of another JSON type than t, once it is known
+// to be a JSON value: a malformed one is only a syntax violation.
 func (s *scanner) mismatch(t *typePlan) {
-	s.violate(CodeType, "expected "+kindName(t.kind)+", got "+jsonType(s.data[s.pos]))
+	msg := "expected " + kindName(t.kind) + ", got " + jsonType(s.data[s.pos])
 	s.skipValue()
+	if !s.stop {
+		s.violate(CodeType, msg)
+	}
 }
 
 func isNumStart(c byte) bool { return c == '-' || (c >= '0' && c <= '9') }

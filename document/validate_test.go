@@ -283,6 +283,9 @@ func TestValidateSyntax(t *testing.T) {
 		"{\"s\":\"\xed\xa0\x80\"}", "\xef\xbb\xbf{}", `{"o":{"a":1,}}`, `{"a":[1,]}`, `{"a":[,1]}`, `{"a":[1 2]}`,
 		`{"ss":["a"`, `{"g":{"lat":1,"lng":2,}}`, `{"g":{"lat":1 "lng":2}}`, `{"addr":{"city":"x"`,
 		`{"o":{"a"}}`, `{"a":"\`, "{\"a\":\"abc", `{"d":"2024-01-01T00:00:00Z"]`,
+		// A malformed value where another type is expected is only a
+		// syntax error, not also a type mismatch named from its first byte.
+		`xyz`, `not json`, `{"n":tru}`, `{"s":xyz}`, `{"b":-x}`,
 	}
 	v := mustNew(t, typesObj, testModels)
 	for _, in := range bad {
@@ -291,8 +294,9 @@ func TestValidateSyntax(t *testing.T) {
 			t.Errorf("Validate(%q) = %s, want a syntax error", in, out)
 			continue
 		}
-		if !errors.Is(err, CodeSyntax) {
-			t.Errorf("Validate(%q): %v, want a syntax error", in, err)
+		var ve *ValidationError
+		if !errors.Is(err, CodeSyntax) || !errors.As(err, &ve) || len(ve.Violations) != 1 {
+			t.Errorf("Validate(%q): %v, want one syntax violation", in, err)
 		}
 	}
 }
