@@ -707,8 +707,12 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 // of two).
 func lookupProperties(body []byte) (json.RawMessage, error) {
 	malformed := func(err error) error {
-		if err == io.EOF {
+		if len(bytes.TrimSpace(body)) == 0 {
 			return problem(ProblemMalformedJSON, "empty body")
+		}
+		// The definition parser's scanner says where, as for a PUT.
+		if _, perr := definition.ParseProperties(body, definition.Limits{MaxBytes: len(body) + 1}); errors.Is(perr, definition.ErrSyntax) {
+			return problem(ProblemMalformedJSON, "%v", perr)
 		}
 		return problem(ProblemMalformedJSON, "%v", err)
 	}
@@ -740,7 +744,7 @@ func lookupProperties(body []byte) (json.RawMessage, error) {
 		return nil, malformed(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, problem(ProblemMalformedJSON, "unexpected data after the JSON object")
+		return nil, malformed(errors.New("unexpected data after the JSON object"))
 	}
 	if len(props) == 0 || string(props) == "null" {
 		return nil, shape()

@@ -535,6 +535,7 @@ func TestBadInput(t *testing.T) {
 		{"lookup key in capitals", "POST", "/v1/tenants/acme/lookup", `{"PROPERTIES": {"email": "string"}}`, nil, 400, "invalid-request"},
 		{"lookup key twice", "POST", "/v1/tenants/acme/lookup", `{"properties": {"a": "string"}, "properties": {"email": "string"}}`, nil, 400, "invalid-request"},
 		{"lookup trailing data", "POST", "/v1/tenants/acme/lookup", `{"properties": {"email": "string"}} {}`, nil, 400, "malformed-json"},
+		{"lookup trailing comma", "POST", "/v1/tenants/acme/lookup", `{"properties": {"a": "string",}}`, nil, 400, "malformed-json"},
 		{"lookup bad type", "POST", "/v1/tenants/acme/lookup", `{"properties": {"a": "zipcode"}}`, nil, 400, "invalid-definition"},
 		{"lookup very deep", "POST", "/v1/tenants/acme/lookup", `{"properties": ` + veryDeep[:60000], nil, 400, "malformed-json"},
 		{"wrong content type", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"Content-Type", "text/plain"}, 415, "unsupported-media-type"},
