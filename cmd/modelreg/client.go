@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,6 +124,26 @@ func readInput(file string) ([]byte, error) {
 	return os.ReadFile(file)
 }
 
+// clientUsage is each client command's synopsis and description, and the
+// flags it uses besides --url, --token and --timeout.
+var clientUsage = map[string]struct {
+	synopsis, doc string
+	flags         []string
+}{
+	"define":   {"define -f FILE", "Define the model(s) in FILE: one definition (which names its model), an array of definitions, or a LoopBack models.json map", []string{"tenant", "global", "f"}},
+	"get":      {"get NAME", "Show the model NAME as the scope sees it", []string{"tenant", "global"}},
+	"list":     {"list", "List the models the scope sees", []string{"tenant", "global"}},
+	"delete":   {"delete NAME", "Delete the model NAME of the scope", []string{"tenant", "global"}},
+	"lookup":   {"lookup -f FILE", "Find the model whose structure is the properties map in FILE", []string{"tenant", "global", "f"}},
+	"validate": {"validate NAME -f FILE", "Validate and coerce the JSON document in FILE against the model NAME", []string{"tenant", "global", "f"}},
+	"schema":   {"schema NAME", "Export the model NAME as JSON Schema (draft 2020-12)", []string{"tenant", "global"}},
+	"stats":    {"stats", "Show a tenant's figures (with --tenant), or the server's (admin)", []string{"tenant"}},
+	"tenants":  {"tenants", "List the tenants (admin)", nil},
+	"cleanup":  {"cleanup", "Delete the tenant: its models and tokens, in the store and in memory (admin)", []string{"tenant"}},
+	"evict":    {"evict", "Unload the tenant from memory; the store keeps it (admin)", []string{"tenant"}},
+	"token":    {"token issue", "Issue an access token for the tenant and print it, once (admin)", []string{"tenant"}},
+}
+
 func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -133,7 +154,17 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	file := fs.String("f", "", `input file ("-": standard input)`)
 	timeout := fs.Duration("timeout", 30*time.Second, "request timeout")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: modelreg %s [flags] [arguments]\n\nflags:\n", cmd)
+		u := clientUsage[cmd]
+		fmt.Fprintf(fs.Output(), "usage: modelreg %s [flags]\n\n%s.\n\nflags:\n", u.synopsis, u.doc)
+		// Only the flags the command uses.
+		all := fs
+		fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+		fs.SetOutput(all.Output())
+		all.VisitAll(func(f *flag.Flag) {
+			if slices.Contains(u.flags, f.Name) || f.Name == "url" || f.Name == "token" || f.Name == "timeout" {
+				fs.Var(f.Value, f.Name, f.Usage)
+			}
+		})
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)

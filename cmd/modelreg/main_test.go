@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +38,8 @@ func TestRunDispatch(t *testing.T) {
 		{[]string{"token", "revoke", "--tenant", "a"}, 2, "", "token issue"},
 		{[]string{"cleanup"}, 2, "", "--tenant ID"},
 		{[]string{"loadtest"}, 2, "", "--token"},
-		{[]string{"get", "-h"}, 0, "", "usage: modelreg get"},
+		{[]string{"get", "-h"}, 0, "", "usage: modelreg get NAME"},
+		{[]string{"token", "-h"}, 0, "", "usage: modelreg token issue"},
 		{[]string{"get", "Customer", "--tenant", "a", "--bogus"}, 2, "", "modelreg get: usage error: flag provided but not defined"},
 		{[]string{"serve", "--bogus"}, 2, "", "modelreg serve: usage error"},
 		{[]string{"loadtest", "extra", "--token", "x"}, 2, "", "unexpected argument"},
@@ -150,5 +152,27 @@ func TestDefineSendsEachDefinition(t *testing.T) {
 				t.Errorf("a single definition was not sent as it is: %s", got["/v1/tenants/t/models/S"])
 			}
 		})
+	}
+}
+
+// TestClientHelpListsItsFlags: a client command's help lists the flags it
+// uses, not the others'.
+func TestClientHelpListsItsFlags(t *testing.T) {
+	for cmd := range clientUsage {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{cmd, "-h"}, &out, &errb); code != 0 {
+			t.Fatalf("%s -h: exit %d", cmd, code)
+		}
+		help := errb.String()
+		for _, f := range []string{"tenant", "global", "f"} {
+			uses := slices.Contains(clientUsage[cmd].flags, f)
+			if strings.Contains(help, "  -"+f+" ") || strings.Contains(help, "  -"+f+"\n") {
+				if !uses {
+					t.Errorf("%s -h lists -%s, which it does not use", cmd, f)
+				}
+			} else if uses {
+				t.Errorf("%s -h does not list -%s", cmd, f)
+			}
+		}
 	}
 }
