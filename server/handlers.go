@@ -673,9 +673,18 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	}
 	props, err := definition.ParseProperties(raw, s.cfg.Limits)
 	if err != nil {
+		// Paths are relative to the body, as a definition's are: the
+		// properties map is its "properties".
 		pr := definitionProblem(err)
 		if pr.Path != "" {
-			pr.Path = "properties." + pr.Path
+			sep := "."
+			if pr.Path[0] == '[' {
+				sep = "" // a quoted name: properties["a b"]
+			}
+			if strings.HasPrefix(pr.Detail, pr.Path) {
+				pr.Detail = "properties" + sep + pr.Detail
+			}
+			pr.Path = "properties" + sep + pr.Path
 		}
 		return pr
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -679,4 +680,21 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(b)
+}
+
+// TestLookupProblemPaths: a lookup's problems name places in the body, in
+// path and detail alike, and a syntax error's detail has its position.
+func TestLookupProblemPaths(t *testing.T) {
+	ts := newTestServer(t)
+	for _, tc := range []struct{ body, path, detail string }{
+		{`{"properties": {"address": {"zip": "zipcode"}}}`, "properties.address.zip", `properties.address.zip: unknown type "zipcode"`},
+		{`{"properties": {"a b": "string"}}`, `properties["a b"]`, `properties["a b"]: invalid property name`},
+		{`{"properties": {"a": "string",}}`, "", "at line 1, column 31 (byte 30)"},
+	} {
+		r := ts.do("POST", "/v1/global/lookup", testAdmin, tc.body)
+		var p Problem
+		if err := json.Unmarshal(r.body, &p); err != nil || r.status != 400 || p.Path != tc.path || !strings.Contains(p.Detail, tc.detail) {
+			t.Errorf("%s: %d %s; want path %q, detail with %q", tc.body, r.status, r.body, tc.path, tc.detail)
+		}
+	}
 }
