@@ -33,7 +33,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -165,6 +167,13 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	case "FULL", "NORMAL", "OFF", "EXTRA":
 	default:
 		return nil, fmt.Errorf("%w: synchronous mode %q", store.ErrInvalid, cfg.syncMode)
+	}
+	// A new database is readable by its owner only (it holds token
+	// hashes); SQLite gives its -wal and -shm files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	} else if !errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("sqlite store: create %s: %w", path, err)
 	}
 	dsn := func(readOnly bool) string {
 		q := url.Values{}

@@ -281,3 +281,24 @@ func TestMigrationToRevisionCounter(t *testing.T) {
 		t.Errorf("replace after migration: revision %d, %v; want above 9", m.Revision, err)
 	}
 }
+
+// TestNewDatabaseOwnerOnly: a new database file (and its WAL) can be read
+// by its owner only: it holds token hashes.
+func TestNewDatabaseOwnerOnly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	s := open(t, path)
+	defer s.Close()
+	if _, err := s.CreateTenant(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v", p, fi.Mode().Perm())
+		}
+	}
+}
