@@ -51,27 +51,25 @@ type serveConfig struct {
 type envDefaults struct{ err error }
 
 func (e *envDefaults) duration(key string, def time.Duration) time.Duration {
-	v := os.Getenv(key)
-	if v == "" {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%w: %s=%q: not a duration (e.g. 90s, 15m)", errUsage, key, v)
-	}
-	return d
+	return envValue(e, key, def, time.ParseDuration, "a duration (e.g. 90s, 15m)")
 }
 
 func (e *envDefaults) int(key string, def int) int {
+	return envValue(e, key, def, strconv.Atoi, "an integer")
+}
+
+// envValue returns the environment variable key parsed with parse, or def
+// when it is unset; a value that does not parse is recorded in e.
+func envValue[T any](e *envDefaults, key string, def T, parse func(string) (T, error), what string) T {
 	v := os.Getenv(key)
 	if v == "" {
 		return def
 	}
-	n, err := strconv.Atoi(v)
+	x, err := parse(v)
 	if err != nil && e.err == nil {
-		e.err = fmt.Errorf("%w: %s=%q: not an integer", errUsage, key, v)
+		e.err = fmt.Errorf("%w: %s=%q: not %s", errUsage, key, v, what)
 	}
-	return n
+	return x
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
