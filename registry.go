@@ -45,7 +45,7 @@ func (r *Registry) CheckDefine(ctx context.Context, def *definition.Definition) 
 	}
 	c := r.getCompiler()
 	defer r.putCompiler(c)
-	id, pol, err := r.prepare(ctx, def, c)
+	tv, id, pol, err := r.prepare(ctx, def, c)
 	if err != nil {
 		return err
 	}
@@ -54,7 +54,7 @@ func (r *Registry) CheckDefine(ctx context.Context, def *definition.Definition) 
 		return err
 	}
 	var s *scope
-	if tenantValueFrom(ctx) != nil {
+	if tv != nil {
 		if s, _ = r.readScope(ctx); s == nil {
 			return nil // Define would create the scope: single quotas only
 		}
@@ -68,26 +68,26 @@ func (r *Registry) CheckDefine(ctx context.Context, def *definition.Definition) 
 }
 
 // prepare is the first step of Define and CheckDefine: it resolves ctx's
-// tenant (id, "" for the global scope) and its policy, and compiles def
-// with c under the policy's depth quota.
-func (r *Registry) prepare(ctx context.Context, def *definition.Definition, c *compiler) (id string, pol Policy, err error) {
-	if tv := tenantValueFrom(ctx); tv != nil {
+// tenant (tv, nil for the global scope; id, "" for it) and its policy, and
+// compiles def with c under the policy's depth quota.
+func (r *Registry) prepare(ctx context.Context, def *definition.Definition, c *compiler) (tv *tenantCtx, id string, pol Policy, err error) {
+	if tv = tenantValueFrom(ctx); tv != nil {
 		id = tv.id
 		if err := ValidTenantID(id); err != nil {
-			return "", pol, err
+			return nil, "", pol, err
 		}
 		pol = r.Policy(id)
 	}
 	c.maxDepth = pol.MaxDepth
 	if err := c.compile(def); err != nil {
 		if c.tooDeep {
-			return "", pol, &QuotaError{Tenant: id, Quota: QuotaDepth, Limit: int64(pol.MaxDepth), Value: int64(c.depth)}
+			return nil, "", pol, &QuotaError{Tenant: id, Quota: QuotaDepth, Limit: int64(pol.MaxDepth), Value: int64(c.depth)}
 		}
-		return "", pol, err
+		return nil, "", pol, err
 	}
 	pol.MaxModels = max(pol.MaxModels, 0)
 	pol.MaxBytes = max(pol.MaxBytes, 0)
-	return id, pol, nil
+	return tv, id, pol, nil
 }
 
 // singleQuota checks the quotas a model of n definition bytes can break
@@ -122,7 +122,7 @@ func scopeQuota(s *scope, id string, pol Policy, nh uint64, name string, n int64
 
 // define is Define with compiler c.
 func (r *Registry) define(ctx context.Context, def *definition.Definition, c *compiler) (*Model, error) {
-	id, pol, err := r.prepare(ctx, def, c)
+	tv, id, pol, err := r.prepare(ctx, def, c)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +140,7 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	}
 
 	var s *scope
-	if tv := tenantValueFrom(ctx); tv != nil {
+	if tv != nil {
 		s = r.tenantWriteScope(tv)
 	} else {
 		s = r.global
