@@ -1,5 +1,10 @@
 package modelreg
 
+import (
+	"context"
+	"weak"
+)
+
 // WithHash replaces the structure index hash, to inject collisions.
 func WithHash(hash func([]byte) uint64) Option { return withHash(hash) }
 
@@ -15,4 +20,19 @@ func (r *Registry) RefCount(m *Model) int32 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return m.refcnt
+}
+
+// ContextCache returns functions reporting whether the scope and the name
+// table ctx (a WithTenant context) caches now are still reachable.
+func ContextCache(ctx context.Context) (scopeAlive, tableAlive func() bool) {
+	tv := tenantValueFrom(ctx)
+	return weakAlive(tv.scope.Load()), weakAlive(tv.names.load())
+}
+
+func weakAlive[T any](p *T) func() bool {
+	if p == nil {
+		return func() bool { return false }
+	}
+	w := weak.Make(p)
+	return func() bool { return w.Value() != nil }
 }

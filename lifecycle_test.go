@@ -530,6 +530,53 @@ func TestCleanedTenantCollected(t *testing.T) {
 	runtime.KeepAlive(keep)
 }
 
+// TestUsedContextDropsCleanedScope checks that a tenant context kept after
+// its tenant's cleanup lets go of the scope and name table it cached as
+// soon as a lookup or a registration uses it again.
+func TestUsedContextDropsCleanedScope(t *testing.T) {
+	item := props(t, `{"sku": "string", "qty": "number", "price": "number"}`)
+	for _, tc := range []struct {
+		name string
+		use  func(r *modelreg.Registry, ctx context.Context)
+	}{
+		{"FindByName", func(r *modelreg.Registry, ctx context.Context) { r.FindByName(ctx, "w_Model1") }},
+		{"FindByStructure", func(r *modelreg.Registry, ctx context.Context) { r.FindByStructure(ctx, item) }},
+		{"Models", func(r *modelreg.Registry, ctx context.Context) { r.Models(ctx) }},
+		{"Define", func(r *modelreg.Registry, ctx context.Context) {
+			if _, err := r.DefineJSON(ctx, []byte(`{"name": "Again", "properties": {"a": "string"}}`)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := modelreg.New()
+			ctx := tctx("w")
+			defineTenant(t, r, "w", 3)
+			if _, ok := r.FindByName(ctx, "w_Model1"); !ok { // caches the scope and its name table
+				t.Fatal("w_Model1 not found")
+			}
+			scopeAlive, tableAlive := modelreg.ContextCache(ctx)
+			if !scopeAlive() || !tableAlive() {
+				t.Fatal("the context caches no scope or no name table")
+			}
+			if _, err := r.CleanupTenant(bg, "w"); err != nil {
+				t.Fatal(err)
+			}
+			tc.use(r, ctx)
+			alive := func() bool { runtime.GC(); return scopeAlive() || tableAlive() }
+			for i := 0; i < 10 && alive(); i++ {
+			}
+			if scopeAlive() {
+				t.Error("the context still holds the cleaned-up scope")
+			}
+			if tableAlive() {
+				t.Error("the context still holds the cleaned-up scope's name table")
+			}
+			runtime.KeepAlive(ctx)
+		})
+	}
+}
+
 func TestReplaceReleasesOrphans(t *testing.T) {
 	r := modelreg.New()
 	ctx := tctx("edit")

@@ -252,6 +252,7 @@ func (r *Registry) readScope(ctx context.Context) (s *scope, isTenant bool) {
 			return s, true
 		}
 		s.mu.RUnlock()
+		tv.forget(s)
 	}
 	if s = r.lookupScope(tv.id); s == nil {
 		return nil, true
@@ -273,8 +274,11 @@ func (r *Registry) nameScope(ctx context.Context) *scope {
 	if tv == nil {
 		return nil
 	}
-	if s := tv.scope.Load(); s != nil && s.reg == r && !s.dead.Load() {
-		return s
+	if s := tv.scope.Load(); s != nil && s.reg == r {
+		if !s.dead.Load() {
+			return s
+		}
+		tv.forget(s)
 	}
 	s := r.lookupScope(tv.id)
 	if s == nil || s.dead.Load() {
@@ -293,6 +297,7 @@ func (r *Registry) tenantWriteScope(tv *tenantCtx) *scope {
 			return s
 		}
 		s.mu.Unlock()
+		tv.forget(s)
 	}
 	s, _ := r.writeScope(tv.id)
 	tv.scope.Store(s)

@@ -63,6 +63,18 @@ func WithTenant(ctx context.Context, id string) context.Context {
 	return &tenantCtx{Context: ctx, id: id}
 }
 
+// forget drops what c caches of scope s, which a cleanup made dead: a
+// context kept after its tenant's cleanup then holds nothing of the
+// tenant once it has been used again. (One not used again keeps the
+// emptied scope and name table until it is dropped.) The scope is only
+// dropped if c still caches it, so that a live scope another call cached
+// meanwhile stays.
+func (c *tenantCtx) forget(s *scope) {
+	if c.scope.CompareAndSwap(s, nil) {
+		c.names.store(nil)
+	}
+}
+
 func tenantValueFrom(ctx context.Context) *tenantCtx {
 	if tc, ok := ctx.(*tenantCtx); ok {
 		return tc // the common case: no dynamic call
