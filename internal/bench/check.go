@@ -24,7 +24,7 @@ func notes() []string {
 		"P5: number of the probe tenant's 2 models still reachable after cleanup, by any lookup or at all (weak pointers) once the application dropped them",
 		"P6: the registry's injected clock is advanced by 60 ms instead of sleeping; the unrelated lookup is made without a context and from probe_idle_b's own context",
 		"heap = runtime.GC() twice then runtime.MemStats.HeapAlloc",
-		"W4: the harness keeps one context per tenant (allocated before the baseline); contexts used with the registry may cache the tenant's scope, so after cleanup the application drops them with its models and the heap after cleanup is sampled with fresh ones (as at the baseline); heap_after_cleanup_contexts_held_mib is the sample before that",
+		"W4: the harness keeps one context per tenant (allocated before the baseline) throughout, as the reference keeps its context variable; the heap after cleanup is sampled with them held, after the findability lookups have used each of them",
 	}
 }
 

@@ -226,21 +226,16 @@ type Findability struct {
 
 // W4 is memory and findability after cleanup (WORKLOAD.md §4.4).
 type W4 struct {
-	HeapBaselineMiB                 Num `json:"heap_baseline_mib"`
-	HeapAfterDefineMiB              Num `json:"heap_after_define_mib"`
-	HeapBeforeCleanupMiB            Num `json:"heap_before_cleanup_mib"`
-	HeapAfterCleanupBuildersHeldMiB Num `json:"heap_after_cleanup_builders_held_mib"`
-	// HeapAfterCleanupContextsHeldMiB is sampled after the application
-	// dropped its models but still holds the tenant contexts it used, which
-	// may cache a pointer to the dead tenant scope (Go only).
-	HeapAfterCleanupContextsHeldMiB  Num         `json:"heap_after_cleanup_contexts_held_mib"`
-	HeapAfterCleanupMiB              Num         `json:"heap_after_cleanup_mib"`
-	RetainedAfterCleanup             Num         `json:"retained_after_cleanup"`
-	RetainedAfterCleanupBuilderHeld  Num         `json:"retained_after_cleanup_builders_held"`
-	RetainedAfterCleanupContextsHeld Num         `json:"retained_after_cleanup_contexts_held"`
-	Findability                      Findability `json:"findability"`
-	EmptyRegistriesRecreated         int         `json:"empty_registries_recreated_by_lookup"`
-	LiveTenantsAfter                 int         `json:"live_tenants_after"`
+	HeapBaselineMiB                 Num         `json:"heap_baseline_mib"`
+	HeapAfterDefineMiB              Num         `json:"heap_after_define_mib"`
+	HeapBeforeCleanupMiB            Num         `json:"heap_before_cleanup_mib"`
+	HeapAfterCleanupBuildersHeldMiB Num         `json:"heap_after_cleanup_builders_held_mib"`
+	HeapAfterCleanupMiB             Num         `json:"heap_after_cleanup_mib"`
+	RetainedAfterCleanup            Num         `json:"retained_after_cleanup"`
+	RetainedAfterCleanupBuilderHeld Num         `json:"retained_after_cleanup_builders_held"`
+	Findability                     Findability `json:"findability"`
+	EmptyRegistriesRecreated        int         `json:"empty_registries_recreated_by_lookup"`
+	LiveTenantsAfter                int         `json:"live_tenants_after"`
 	// WeakTracked models and anonymous structures of two tenants were
 	// watched with weak pointers; WeakAlive of them were still reachable
 	// after the builders were dropped (must be 0). Go only.
