@@ -65,8 +65,12 @@ type hookEntry struct {
 // cleanup's report; the hook must not modify it. Hook errors are never
 // swallowed: they are joined into the report's HookErr, returned by
 // CleanupTenant, counted in Counters.HookErrors and sent as
-// EventHookFailed events. The returned function unregisters the hook.
+// EventHookFailed events. The returned function unregisters the hook. A
+// nil fn is ignored.
 func (r *Registry) OnCleanup(fn func(ctx context.Context, rep CleanupReport) error) (remove func()) {
+	if fn == nil {
+		return func() {} // nothing to run
+	}
 	e := &hookEntry{fn: fn}
 	r.hooksMu.Lock()
 	var list []*hookEntry
@@ -108,6 +112,9 @@ func (r *Registry) CleanupTenant(ctx context.Context, id string) (CleanupReport,
 // cleanup removes the scope of tenant id if it is want (when want is not
 // nil) and cond holds (when cond is not nil), under the scope's lock.
 func (r *Registry) cleanup(ctx context.Context, id string, reason CleanupReason, want *scope, cond func(*scope) bool) (CleanupReport, bool) {
+	if ctx == nil {
+		ctx = context.Background() // as everywhere: the hooks get a usable context
+	}
 	start := time.Now()
 	sh := r.shard(id)
 	sh.mu.Lock()
@@ -196,8 +203,8 @@ func (r *Registry) runHooks(ctx context.Context, rep CleanupReport) error {
 //
 // Activity precision: registrations, RemoveModel and lease operations
 // record the clock; a lookup only marks its tenant, and the first sweep (or
-// TenantStats call) after it records the mark as its own time, never
-// earlier than the lookup. So a tenant active within its limit is never
+// TenantStats call) after it takes the mark and records it as the time it
+// reads next, never earlier than the lookup. So a tenant active within its limit is never
 // evicted; a tenant last registered to at time t is evicted by the first
 // sweep after t+limit, and one last looked up at time t by the first sweep
 // more than limit after the first sweep following t (at most one sweep
@@ -206,6 +213,9 @@ func (r *Registry) runHooks(ctx context.Context, rep CleanupReport) error {
 // saves the tenant. Its cost is proportional to the number of live
 // tenants. It stops early, returning what it did, when ctx is done.
 func (r *Registry) CleanupIdle(ctx context.Context, maxIdle time.Duration) []CleanupReport {
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	now := r.now()
 	def := maxIdle
 	if def == 0 {
@@ -217,11 +227,18 @@ func (r *Registry) CleanupIdle(ctx context.Context, maxIdle time.Duration) []Cle
 		limit int64
 	}
 	var cands []cand
+	var marked []*scope
 	for i := range r.shards {
 		sh := &r.shards[i]
 		sh.mu.RLock()
 		for id, s := range sh.scopes {
-			s.fold(now)
+			if s.takeMark() {
+				// Looked up since the last sweep: active now, so not
+				// a candidate. The time recorded is read below, after
+				// the mark was taken.
+				marked = append(marked, s)
+				continue
+			}
 			limit := def
 			if p, ok := sh.policies[id]; ok && p.MaxIdle != 0 {
 				limit = p.MaxIdle
@@ -231,6 +248,14 @@ func (r *Registry) CleanupIdle(ctx context.Context, maxIdle time.Duration) []Cle
 			}
 		}
 		sh.mu.RUnlock()
+		if len(marked) > 0 {
+			t := r.now()
+			for _, s := range marked {
+				s.setActive(t)
+			}
+			clear(marked)
+			marked = marked[:0]
+		}
 	}
 	var reps []CleanupReport
 	for _, c := range cands {

@@ -24,6 +24,9 @@ func (r *Registry) StartJanitor(ctx context.Context, interval, maxIdle time.Dura
 	if interval <= 0 {
 		return nil, invalidArgf("janitor interval %v is not positive", interval)
 	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
 	j := &Janitor{stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
 		defer close(j.done)
@@ -44,7 +47,11 @@ func (r *Registry) StartJanitor(ctx context.Context, interval, maxIdle time.Dura
 }
 
 // Stop stops the janitor and waits until its goroutine has exited. It may
-// be called more than once, and after ctx is done.
+// be called more than once, and after ctx is done. It must not be called
+// from an OnCleanup hook during one of this janitor's sweeps, which run on
+// its goroutine: Stop would wait for itself. A hook that needs to stop
+// the janitor cancels the context the janitor was started with, or calls
+// Stop from a new goroutine.
 func (j *Janitor) Stop() {
 	j.once.Do(func() { close(j.stop) })
 	<-j.done

@@ -640,7 +640,7 @@ func TestInjectedClock(t *testing.T) {
 	kept := tctx("a")
 	r.FindByName(kept, "A") // caches the tenant's name table in kept
 	advance(2 * time.Hour)
-	r.FindByName(tctx("a"), "A") // recorded at the next fold: TenantStats
+	r.FindByName(tctx("a"), "A") // recorded when next taken: TenantStats
 	st, _ = r.TenantStats("a")
 	if !st.LastActive.Equal(clock()) {
 		t.Errorf("lookup not recorded: %+v", st)
@@ -765,6 +765,119 @@ func TestDefineDoesNotRetainDefinition(t *testing.T) {
 		}
 		if got, ok := r.FindByName(tctx("t"), "A"); !ok || got != m {
 			t.Fatalf("%s: model lost", src)
+		}
+	}
+}
+
+// heldClock is an injected clock whose next read, once held, waits after
+// reading the time, as a preempted goroutine would.
+type heldClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	hold    bool
+	reading chan struct{} // a held read has read the time
+	release chan struct{}
+}
+
+func (c *heldClock) read() time.Time {
+	c.mu.Lock()
+	v, hold := c.now, c.hold
+	c.hold = false
+	c.mu.Unlock()
+	if hold {
+		c.reading <- struct{}{}
+		<-c.release
+	}
+	return v
+}
+
+func (c *heldClock) set(d time.Duration) {
+	c.mu.Lock()
+	c.now = time.Unix(0, 0).Add(d)
+	c.mu.Unlock()
+}
+
+// TestSweepRecordsLookupNoEarlier checks that a lookup made while a sweep
+// runs is recorded at a time no earlier than the lookup: the sweep read
+// its clock before the lookup, and recording the lookup at that time made
+// a later sweep evict a tenant looked up within its idle limit.
+func TestSweepRecordsLookupNoEarlier(t *testing.T) {
+	c := &heldClock{reading: make(chan struct{}), release: make(chan struct{})}
+	r := modelreg.New(modelreg.WithClock(c.read))
+	c.set(0)
+	mustDefine(t, r, tctx("a"), `{"name": "A", "properties": {"x": "string"}}`)
+
+	c.set(100 * time.Millisecond)
+	c.mu.Lock()
+	c.hold = true
+	c.mu.Unlock()
+	done := make(chan []modelreg.CleanupReport)
+	go func() { done <- r.CleanupIdle(bg, 50*time.Millisecond) }() // reads 100ms, then waits
+	<-c.reading
+	c.set(190 * time.Millisecond)
+	if _, ok := r.FindByName(tctx("a"), "A"); !ok { // a lookup at 190ms
+		t.Fatal("A not found")
+	}
+	close(c.release)
+	if got := evicted(<-done); got != nil {
+		t.Fatalf("the sweep running during the lookup evicted %v", got)
+	}
+	c.set(210 * time.Millisecond) // 20ms after the lookup; the limit is 50ms
+	if st, _ := r.TenantStats("a"); st.LastActive.Before(time.Unix(0, 0).Add(190 * time.Millisecond)) {
+		t.Errorf("LastActive %v is earlier than the lookup at 190ms", st.LastActive.Sub(time.Unix(0, 0)))
+	}
+	if got := evicted(r.CleanupIdle(bg, 50*time.Millisecond)); got != nil {
+		t.Errorf("evicted %v 20ms after a lookup, with a limit of 50ms", got)
+	}
+}
+
+// TestNilContextAndHook checks that the calls documented to take a context
+// accept a nil one as context.Background(), as WithTenant does, and that a
+// nil cleanup hook is ignored rather than run.
+func TestNilContextAndHook(t *testing.T) {
+	r := modelreg.New()
+	r.OnCleanup(nil)
+	var got []context.Context
+	var mu sync.Mutex
+	r.OnCleanup(func(ctx context.Context, _ modelreg.CleanupReport) error {
+		mu.Lock()
+		got = append(got, ctx)
+		mu.Unlock()
+		return nil
+	})
+	mustDefine(t, r, tctx("a"), `{"name": "A", "properties": {"x": "string"}}`)
+	mustDefine(t, r, tctx("b"), `{"name": "B", "properties": {"x": "string"}}`)
+	//lint:ignore SA1012 a nil context is what is tested
+	if rep, err := r.CleanupTenant(nil, "a"); err != nil || rep.ModelsRemoved != 1 {
+		t.Fatalf("CleanupTenant(nil, a) = %+v, %v", rep, err)
+	}
+	//lint:ignore SA1012 a nil context is what is tested
+	if got := evicted(r.CleanupIdle(nil, time.Nanosecond)); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("CleanupIdle(nil) evicted %v, want [b]", got)
+	}
+	mustDefine(t, r, tctx("c"), `{"name": "C", "properties": {"x": "string"}}`)
+	//lint:ignore SA1012 a nil context is what is tested
+	j, err := r.StartJanitor(nil, time.Millisecond, time.Nanosecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		if _, live := r.TenantStats("c"); !live {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the janitor started with a nil context did not evict c")
+		}
+	}
+	j.Stop()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 3 {
+		t.Fatalf("the hook ran %d times, want 3", len(got))
+	}
+	for i, ctx := range got {
+		if ctx == nil {
+			t.Errorf("hook call %d got a nil context", i)
 		}
 	}
 }

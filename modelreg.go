@@ -105,8 +105,9 @@ import (
 	"github.com/modelreg/modelreg/definition"
 )
 
-// Registry is a tenant-aware model registry. Create it with New. It is
-// safe for concurrent use.
+// Registry is a tenant-aware model registry. Create it with New: the zero
+// Registry has no global scope, clock or limits, and its methods panic. It
+// is safe for concurrent use.
 type Registry struct {
 	clock    func() time.Time
 	hash     func([]byte) uint64 // structure index key

@@ -13,7 +13,7 @@ type scope struct {
 	// named: name -> named model; read without locking (see nameIndex).
 	named   nameIndex
 	dead    atomic.Bool // cleaned up: no longer in the tenant index, never revived (set under mu)
-	touched atomic.Bool // a lookup happened since the last fold
+	touched atomic.Bool // a lookup happened since the mark was last taken (takeMark)
 
 	id     string // tenant id, "" for the global scope
 	tenant bool
@@ -22,7 +22,7 @@ type scope struct {
 
 	// lastActive is the latest known activity time (clock, unix ns):
 	// registrations store the clock; lookups only set touched, which
-	// sweeps fold into lastActive (see Registry.fold).
+	// sweeps and stats turn into activity (see takeMark).
 	lastActive atomic.Int64
 
 	mu sync.RWMutex
@@ -68,12 +68,12 @@ func (s *scope) setActive(now int64) {
 	}
 }
 
-// fold turns a pending lookup mark into an activity time: the lookup
-// happened at or before now.
-func (s *scope) fold(now int64) {
-	if s.touched.Load() && s.touched.Swap(false) {
-		s.setActive(now)
-	}
+// takeMark clears the pending lookup mark and reports whether there was
+// one. The caller records the mark as activity at a clock time read after
+// takeMark returned: a lookup that set the mark happened before that time,
+// and one that comes after it sets the mark again.
+func (s *scope) takeMark() bool {
+	return s.touched.Load() && s.touched.Swap(false)
 }
 
 // Which models a structure lookup considers.

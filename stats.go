@@ -163,7 +163,9 @@ func (r *Registry) Tenants() []TenantStats {
 }
 
 func (s *scope) stats(now int64) (TenantStats, bool) {
-	s.fold(now)
+	if s.takeMark() {
+		s.setActive(s.reg.now())
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.dead.Load() {
