@@ -1029,6 +1029,7 @@ func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
 	out := tenantStatsJSON{Tenant: id, Created: st.Created, Models: st.Models, Tokens: st.Tokens}
 	if t := s.resident.get(id); t != nil {
 		out.Resident = true
+		t.takeMark(s.now)
 		mem := &tenantMemoryJSON{LastActive: time.Unix(0, t.lastActive.Load()).UTC()}
 		if ts, ok := s.reg.TenantStats(id); ok {
 			mem.Models, mem.Anonymous = ts.Models, ts.Anonymous

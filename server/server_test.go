@@ -348,6 +348,58 @@ func TestStampedeLoadsOnce(t *testing.T) {
 	}
 }
 
+// TestRequestDuringSweepCountsFromItself checks that a request made after
+// a sweep read its clock, and seen by that sweep, counts as activity no
+// earlier than the request: counted from the sweep's reading, a later
+// sweep unloaded a tenant used within the idle timeout.
+func TestRequestDuringSweepCountsFromItself(t *testing.T) {
+	clk := newFakeClock()
+	ts := newTestServer(t, func(c *Config) { c.Clock = clk.now })
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
+	t0 := clk.now()
+	clk.advance(100 * time.Millisecond)
+	sweepRead := clk.now() // a sweep reads its clock, then is preempted
+	clk.advance(90 * time.Millisecond)
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", testAdmin, nil)) // at 190ms
+	if got := ts.srv.sweepIdle(context.Background(), sweepRead, 50*time.Millisecond); len(got) != 0 {
+		t.Fatalf("the sweep that saw the request unloaded %v", got)
+	}
+	clk.advance(20 * time.Millisecond) // 20ms after the request; the timeout is 50ms
+	if got := ts.srv.sweepIdle(context.Background(), clk.now(), 50*time.Millisecond); len(got) != 0 {
+		t.Errorf("unloaded %v 20ms after a request, with a 50ms idle timeout", got)
+	}
+	r := ts.must(200, ts.do("GET", "/v1/tenants/acme/stats", testAdmin, nil))
+	last, err := time.Parse(time.RFC3339Nano, r.json(t)["memory"].(map[string]any)["lastActive"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := last.Sub(t0); d < 190*time.Millisecond {
+		t.Errorf("lastActive is %v after the first write, before the request at 190ms", d)
+	}
+}
+
+// TestStatsLastActiveFollowsRequests checks that a tenant's lastActive in
+// its stats moves with its requests, also when no idle sweep runs.
+func TestStatsLastActiveFollowsRequests(t *testing.T) {
+	clk := newFakeClock()
+	ts := newTestServer(t, func(c *Config) { c.Clock = clk.now }) // IdleTimeout -1: no sweeps
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
+	lastActive := func() string {
+		r := ts.must(200, ts.do("GET", "/v1/tenants/acme/stats", testAdmin, nil))
+		return r.json(t)["memory"].(map[string]any)["lastActive"].(string)
+	}
+	before := lastActive()
+	clk.advance(time.Hour)
+	if got := lastActive(); got != before {
+		t.Errorf("lastActive moved from %s to %s without a request", before, got)
+	}
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", testAdmin, nil))
+	want := clk.now().UTC().Format(time.RFC3339Nano)
+	if got := lastActive(); got != want {
+		t.Errorf("lastActive after a request an hour later = %s, want %s", got, want)
+	}
+}
+
 func TestIdleSweepUnloadsAndReloads(t *testing.T) {
 	clk := newFakeClock()
 	ts := newTestServer(t, func(c *Config) { c.Clock = clk.now })

@@ -52,7 +52,7 @@ type tenantState struct {
 	// reader that sees it starts over.
 	dead bool
 
-	active     atomic.Bool  // set by each request; folded into lastActive by the sweep
+	active     atomic.Bool  // set by each request; turned into lastActive by takeMark
 	lastActive atomic.Int64 // unix nanoseconds
 	// lastUsed is when a request last used the tenant, in nanoseconds since
 	// the server's epoch (monotonic, coarse: see touch); capacity
@@ -494,15 +494,31 @@ func (s *Server) unloadHeld(ctx context.Context, t *tenantState, why unloadReaso
 	return rep, nil
 }
 
+// takeMark records a request that used t since the mark was last taken
+// (by a sweep or a stats request) as activity at a time read afterwards,
+// so never earlier than the request, and reports whether there was one.
+func (t *tenantState) takeMark(now func() time.Time) bool {
+	if !t.active.Load() || !t.active.Swap(false) {
+		return false
+	}
+	at := now().UnixNano()
+	for {
+		old := t.lastActive.Load()
+		if old >= at || t.lastActive.CompareAndSwap(old, at) {
+			return true
+		}
+	}
+}
+
 // sweepIdle unloads the resident tenants that have been idle for longer
 // than maxIdle at time now. A tenant is active when a request used it since
-// the previous sweep; its idle time is counted from that sweep. It returns
-// the ids it unloaded.
+// the previous sweep; its idle time is counted from a clock reading taken
+// after the sweep saw the mark (not from now, which a request may have
+// come after). It returns the ids it unloaded.
 func (s *Server) sweepIdle(ctx context.Context, now time.Time, maxIdle time.Duration) []string {
 	var out []string
 	for _, t := range s.resident.all() {
-		if t.active.Swap(false) {
-			t.lastActive.Store(now.UnixNano())
+		if t.takeMark(s.now) {
 			continue
 		}
 		if now.Sub(time.Unix(0, t.lastActive.Load())) < maxIdle {
