@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -388,6 +389,40 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if _, err := p.req(context.Background(), "GET", "/healthz", "", nil); err == nil {
 		t.Errorf("server still answers after exit")
+	}
+}
+
+// TestDrainDelay checks serve --drain-delay: after SIGTERM the server
+// keeps serving for the delay with /readyz at 503 (and Retry-After), so
+// that a load balancer stops sending it requests, then exits.
+func TestDrainDelay(t *testing.T) {
+	p := start(t, t.TempDir(), nil, "--drain-delay", "2s")
+	tok := p.token("acme")
+	p.must(201, "PUT", "/v1/tenants/acme/models/User", tok, userDef)
+	p.must(200, "GET", "/readyz", "", "")
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for {
+		r := p.do("GET", "/readyz", "", "")
+		if r.status == 503 {
+			if r.header.Get("Retry-After") == "" {
+				t.Errorf("/readyz 503 without Retry-After")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz still %d after SIGTERM", r.status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	p.must(200, "GET", "/v1/tenants/acme/models/User", tok, "") // still serving
+	select {
+	case <-p.exited:
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not exit after its drain delay")
+	}
+	if p.err != nil {
+		t.Errorf("exit status: %v\n%s", p.err, p.log())
 	}
 }
 

@@ -157,7 +157,11 @@ func newAuthenticator(adminHash [32]byte, st store.Store, maxCached int) *authen
 
 // bearer extracts the token of an "Authorization: Bearer" header.
 func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Get("Authorization")
+	hs := r.Header.Values("Authorization")
+	if len(hs) != 1 {
+		return "", false // none, or ambiguous: which one would the request act as?
+	}
+	h := hs[0]
 	const p = "Bearer "
 	if len(h) <= len(p) || !strings.EqualFold(h[:len(p)], p) {
 		return "", false

@@ -128,6 +128,10 @@ type statusRecorder struct {
 	req     *http.Request
 	status  int
 	swallow bool // the mux's plain-text body is being replaced
+	// lim is the limiter whose slot the request holds while slot is set
+	// (see Server.readBodyInto).
+	lim  *limiter
+	slot bool
 }
 
 // WriteHeader records the status (and replaces the mux's plain-text 404

@@ -49,6 +49,15 @@ func (l *limiter) acquire(r *http.Request) bool {
 
 func (l *limiter) release() { <-l.slots }
 
+// overloaded counts a request refused for want of a slot and returns its
+// problem.
+func (s *Server) overloaded() *Problem {
+	s.m.rejected.WithLabelValues("overloaded").Inc()
+	p := problem(ProblemOverloaded, "too many requests in flight; retry later")
+	p.retryAfter = 1
+	return p
+}
+
 // wrap is the middleware around every route: panic recovery, the
 // concurrency limit (not for the operational endpoints), metrics and
 // logging.
@@ -101,13 +110,15 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		}()
 		if !ops {
 			if !s.lim.acquire(r) {
-				s.m.rejected.WithLabelValues("overloaded").Inc()
-				p := problem(ProblemOverloaded, "too many requests in flight; retry later")
-				p.retryAfter = 1
-				writeProblem(rec, r, p)
+				writeProblem(rec, r, s.overloaded())
 				return
 			}
-			defer s.lim.release()
+			rec.lim, rec.slot = s.lim, true
+			defer func() {
+				if rec.slot {
+					s.lim.release()
+				}
+			}()
 		}
 		next.ServeHTTP(rec, r)
 	})
@@ -137,7 +148,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 }
 
 // readBodyInto is readBody appending to buf (which may come from a pool).
-func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
+func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte) (body []byte, err error) {
 	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		// application/x-www-form-urlencoded is what curl -d sends by
@@ -156,6 +167,23 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 	}
 	if r.ContentLength > 0 && int64(cap(buf)-len(buf)) < r.ContentLength+1 {
 		buf = slices.Grow(buf, int(r.ContentLength)+1) // +1: room to see EOF without growing
+	}
+	// The request gives up its in-flight slot while its body arrives, and
+	// waits for one again once it has: the limit bounds the requests being
+	// worked on, so that clients sending their bodies slowly cannot hold
+	// every slot and shut everyone else out.
+	if rec, ok := w.(*statusRecorder); ok && rec.slot {
+		rec.lim.release()
+		rec.slot = false
+		defer func() {
+			if err == nil {
+				if !rec.lim.acquire(r) {
+					body, err = nil, s.overloaded()
+					return
+				}
+				rec.slot = true
+			}
+		}()
 	}
 	rd := http.MaxBytesReader(w, r.Body, limit)
 	for {

@@ -155,9 +155,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="modelreg"`)
 	case http.StatusServiceUnavailable, http.StatusTooManyRequests:
-		if p.retryAfter > 0 {
-			h.Set("Retry-After", strconv.Itoa(p.retryAfter))
-		}
+		h.Set("Retry-After", strconv.Itoa(max(1, p.retryAfter)))
 	}
 	b, err := json.Marshal(p)
 	if err != nil {

@@ -545,6 +545,103 @@ func TestOverloadSheds(t *testing.T) {
 	}
 }
 
+// TestSlowBodyHoldsNoSlot checks that a request whose body is still
+// arriving holds no in-flight slot: with one slot, a client sending a PUT
+// body slowly used to shut every other client out with 503s.
+func TestSlowBodyHoldsNoSlot(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.MaxInFlight = 1
+		c.QueueWait = -1
+	})
+	tok := ts.token("acme")
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.CloseWithError(errors.New("test over")) }) // before the server closes
+	req, err := http.NewRequest("PUT", ts.http.URL+"/v1/tenants/acme/models/Slow", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	done := make(chan error, 1)
+	go func() {
+		resp, err := ts.http.Client().Do(req)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 201 {
+				err = fmt.Errorf("slow PUT = %d %s", resp.StatusCode, b)
+			}
+		}
+		done <- err
+	}()
+	if _, err := io.WriteString(pw, `{"properties": {"a": `); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the slow request is in its handler: the in-flight gauge
+	// counts it and the /metrics request itself.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if strings.Contains(string(ts.do("GET", "/metrics", "", nil).body), "modelreg_http_requests_in_flight 2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the slow PUT never reached the server")
+		}
+	}
+	for range 3 {
+		ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", tok, nil))
+		ts.must(200, ts.do("GET", "/v1/tenants", testAdmin, nil))
+	}
+	if _, err := io.WriteString(pw, `"string"}}`); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/Slow", tok, nil))
+}
+
+// TestUnavailableCarriesRetryAfter checks that every 503 carries
+// Retry-After, as the API documents: not only overload.
+func TestUnavailableCarriesRetryAfter(t *testing.T) {
+	ts := newTestServer(t)
+	ts.srv.Drain()
+	r := ts.must(503, ts.do("GET", "/readyz", "", nil))
+	if r.header.Get("Retry-After") == "" {
+		t.Errorf("/readyz while draining: 503 %s without Retry-After", r.problemType())
+	}
+	ts.store.Close()
+	r = ts.must(503, ts.do("GET", "/v1/tenants/acme/models/User", testAdmin, nil))
+	if r.header.Get("Retry-After") == "" {
+		t.Errorf("a request with the store closed: 503 %s without Retry-After", r.problemType())
+	}
+}
+
+// TestTwoAuthorizationHeaders checks that a request with two Authorization
+// headers is refused whatever their order, rather than acting as the
+// first one's principal.
+func TestTwoAuthorizationHeaders(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+	for _, order := range [][2]string{{tok, testAdmin}, {testAdmin, tok}, {testAdmin, testAdmin}} {
+		req, err := http.NewRequest("GET", ts.http.URL+"/v1/tenants/acme/models", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Add("Authorization", "Bearer "+order[0])
+		req.Header.Add("Authorization", "Bearer "+order[1])
+		resp, err := ts.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("two Authorization headers: %d, want 401", resp.StatusCode)
+		}
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.MaxBodyBytes = 64 << 10 })
 	tok := ts.token("acme")

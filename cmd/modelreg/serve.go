@@ -38,6 +38,7 @@ type serveConfig struct {
 	writeTimeout        time.Duration
 	connIdleTimeout     time.Duration
 	shutdownTimeout     time.Duration
+	drainDelay          time.Duration
 	logLevel            string
 	accessLog           bool
 	maxModels, maxDepth int
@@ -87,12 +88,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.releaseMemoryAfter, "release-memory-after", 100, "return free memory to the OS once this many fewer tenants are resident than at their peak since the last release, or none (at most once per sweep interval); 0: never")
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest request body in bytes (larger: 413)")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 256, "API requests served at once (more wait up to --queue-wait, then get 503)")
-	fs.DurationVar(&c.queueWait, "queue-wait", 100*time.Millisecond, "how long a request waits for a slot when --max-in-flight are busy")
+	fs.DurationVar(&c.queueWait, "queue-wait", 100*time.Millisecond, "how long a request waits for a slot when --max-in-flight are busy; 0: not at all")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "HTTP: time to read request headers")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "HTTP: time to read a whole request")
 	fs.DurationVar(&c.writeTimeout, "write-timeout", 30*time.Second, "HTTP: time to write a response")
 	fs.DurationVar(&c.connIdleTimeout, "conn-idle-timeout", 2*time.Minute, "HTTP: how long an idle keep-alive connection stays open")
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 30*time.Second, "on SIGTERM/SIGINT, how long to let in-flight requests finish")
+	fs.DurationVar(&c.drainDelay, "drain-delay", 0, "on SIGTERM/SIGINT, how long to keep serving with /readyz at 503 before closing the listener, so that load balancers stop sending requests first")
 	fs.StringVar(&c.logLevel, "log-level", envOr("MODELREG_LOG_LEVEL", "info"), "debug, info, warn or error (env MODELREG_LOG_LEVEL)")
 	fs.BoolVar(&c.accessLog, "access-log", false, "log every request (default: only server errors)")
 	fs.IntVar(&c.maxModels, "max-models", 10000, "quota: named models per tenant")
@@ -176,7 +178,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		AccessLog:          c.accessLog,
 		MaxBodyBytes:       c.maxBody,
 		MaxInFlight:        c.maxInFlight,
-		QueueWait:          c.queueWait,
+		QueueWait:          off(c.queueWait),
 		IdleTimeout:        off(c.idleTimeout),
 		SweepInterval:      c.sweepInterval,
 		MaxResidentTenants: off(c.maxResident),
@@ -217,8 +219,18 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down: finishing in-flight requests", "timeout", c.shutdownTimeout.String())
 	srv.Drain()
+	if c.drainDelay > 0 {
+		log.Info("shutting down: not ready, still serving", "drain_delay", c.drainDelay.String())
+		t := time.NewTimer(c.drainDelay)
+		select {
+		case <-t.C:
+		case err := <-errc:
+			t.Stop()
+			return err
+		}
+	}
+	log.Info("shutting down: finishing in-flight requests", "timeout", c.shutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), c.shutdownTimeout)
 	defer cancel()
 	err = hs.Shutdown(sctx)
@@ -236,7 +248,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 }
 
 // off maps a flag's 0 or less, which turns a setting off (no idle
-// timeout, no residency cap, no memory release), to server.Config's
+// timeout, no residency cap, no memory release, no queueing), to server.Config's
 // negative value for off: there, zero selects the default.
 func off[T int | time.Duration](v T) T {
 	if v <= 0 {
