@@ -67,6 +67,9 @@ func TestRunBenchBadArgs(t *testing.T) {
 		if out.Len() != 0 {
 			t.Errorf("runBench(%q) wrote results: %s", args, out.String())
 		}
+		if !errors.Is(err, errUsage) {
+			t.Errorf("runBench(%q) = %v, not a usage error (exit status 2)", args, err)
+		}
 	}
 	var pe *bench.ParamError
 	if err := runBench(context.Background(), []string{"-reps", "0"}, &bytes.Buffer{}, &bytes.Buffer{}); !errors.As(err, &pe) || pe.Name != "reps" {

@@ -19,6 +19,7 @@ func notes() []string {
 		"struct_global_hit: without a tenant context modelreg searches only global models (there are none), so 0 hits is the correct answer; errors = ops that returned a tenant's model",
 		"W3 cleanup_all models_removed and the big-tenant removed counts come from CleanupReport.ModelsRemoved (named + anonymous)",
 		"W4 cleanup undo step: cleaning an already-cleaned tenant is a no-op in modelreg",
+		"P1: modelreg's anonymous models have no name, so tenant_0's first named model is also looked up by name in tenant_<N−1>'s context (with N > 1; tenant_0's own context finds it)",
 		"P3: the global probe model is removed with RemoveModel, since modelreg refuses to clean the global scope",
 		"P4: Go has no constructor types; {a: \"String\"} and {a: \"Number\"} stand in for {a: String} and {a: Number}",
 		"P5: number of the probe tenant's 2 models still reachable after cleanup, by any lookup or at all (weak pointers) once the application dropped them",

@@ -65,7 +65,7 @@ type ParamError struct {
 
 // Error implements error.
 func (e *ParamError) Error() string {
-	return fmt.Sprintf("bench: -%s=%s: %s", e.Name, e.Value, e.Msg)
+	return fmt.Sprintf("-%s=%s: %s", e.Name, e.Value, e.Msg)
 }
 
 // Unwrap returns ErrInvalidParams.
@@ -78,6 +78,20 @@ const (
 	// maxNamedModels bounds N·M and others·others-m.
 	maxNamedModels = 50_000_000
 )
+
+// maxMemory bounds the memory a run may need, as memoryEstimate counts it.
+const maxMemory = 16 << 30
+
+// memoryEstimate is a rough upper bound of the memory a run needs, in
+// bytes: some 2 KiB per named model live at once (W1's heap per tenant is
+// 19.6 KiB at M=10), the W2 op tables (48 bytes per name_hit op, 8 per
+// structure op: some 4 MB at ops-scale 1), and the heap's headroom
+// (GOGC=100 lets it grow to twice the live heap).
+func (p Params) memoryEstimate() int64 {
+	models := int64(p.N)*int64(p.M) + int64(p.Others)*int64(p.OthersM) + int64(p.B)
+	live := models*2048 + int64(p.OpsScale*4e6)
+	return 2 * live
+}
 
 // Validate checks every parameter and returns a *ParamError for the first
 // one out of range.
@@ -111,6 +125,11 @@ func (p Params) Validate() error {
 	}
 	if !(p.OpsScale > 0) || p.OpsScale > 1e4 || math.IsInf(p.OpsScale, 0) {
 		return &ParamError{Name: "ops-scale", Value: fmt.Sprint(p.OpsScale), Msg: "need 0 < ops-scale ≤ 10000"}
+	}
+	if b := p.memoryEstimate(); b > maxMemory {
+		return &ParamError{Name: "n", Value: fmt.Sprint(p.N), Msg: fmt.Sprintf(
+			"the run would need about %.0f GiB of memory (N·M and others·others-m models at some 2 KiB each, W2 tables at some 4 MB per unit of ops-scale); the limit is %d GiB",
+			float64(b)/(1<<30), maxMemory>>30)}
 	}
 	if p.Define != DefineJSON && p.Define != DefineParsed {
 		return &ParamError{Name: "define", Value: string(p.Define), Msg: `need "json" or "parsed"`}

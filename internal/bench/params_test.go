@@ -24,6 +24,9 @@ func TestParamsValidate(t *testing.T) {
 		{"zero ops scale", func(p *Params) { p.OpsScale = 0 }, "ops-scale"},
 		{"negative others", func(p *Params) { p.Others = -1 }, "others"},
 		{"huge N·M", func(p *Params) { p.N, p.M = 10_000_000, 100 }, "n"},
+		{"N·M beyond memory", func(p *Params) { p.N, p.M = 10_000_000, 5 }, "n"},
+		{"others beyond memory", func(p *Params) { p.Others = 5_000_000 }, "n"},
+		{"ops tables beyond memory", func(p *Params) { p.OpsScale = 10_000 }, "n"},
 		{"bad define", func(p *Params) { p.Define = "yaml" }, "define"},
 	}
 	for _, tt := range tests {

@@ -60,8 +60,9 @@ func (r *runner) probeErr(format string, args ...any) {
 }
 
 // probe1 (P1): in the context of tenant_<N−1>, look tenant_0's address
-// model up by the JS name "AnonymousModel_0" and by its own id. Answers
-// true if either returns a model of another tenant.
+// model up by the JS name "AnonymousModel_0" and by its own id, and (with
+// N > 1) tenant_0's first named model by its name. Answers true if any
+// returns a model of another tenant.
 func (r *runner) probe1() {
 	p := &r.res.Probes
 	last := r.tctx[r.p.N-1]
@@ -78,6 +79,20 @@ func (r *runner) probe1() {
 			continue
 		}
 		if m, ok := r.reg.FindByName(last, name); ok && m.Tenant() != r.codes[r.p.N-1] {
+			p.AnonNameLookupInTenantCtxReturnsOtherTenant = true
+		}
+	}
+	// modelreg's anonymous models have no name, so the lookups above find
+	// nothing in any context. The question P1 asks, whether a name lookup
+	// in one tenant's context reaches another tenant's model, is also asked
+	// of a named model: tenant_0's first, which its own context finds.
+	if r.p.N > 1 {
+		name0 := r.names[0]
+		if _, ok := r.reg.FindByName(r.tctx[0], name0); !ok {
+			r.probeErr("P1: %s not found in its own tenant's context", name0)
+			return
+		}
+		if m, ok := r.reg.FindByName(last, name0); ok && m.Tenant() != r.codes[r.p.N-1] {
 			p.AnonNameLookupInTenantCtxReturnsOtherTenant = true
 		}
 	}

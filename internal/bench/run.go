@@ -390,16 +390,15 @@ func (r *runner) w1() error {
 	w.TenantContextReadsPerTenant = Num(p.M)
 
 	// Identity checks, outside the timed region.
-	var prev nestedRefs
+	owner := make(map[*definition.Object]int32, p.N*(p.M+2))
 	for t := range p.N {
 		refs := make([]nestedRefs, p.M)
 		for m, mod := range r.builders[t] {
 			refs[m] = modelNested(mod)
 		}
-		distinct, violations := checkTenantReuse(refs, prev)
+		distinct, violations := checkTenantReuse(refs, int32(t), owner)
 		w.AnonymousCreated += distinct
 		w.ReuseViolations += violations
-		prev = refs[0]
 		// Expected answer of Q[k] in tenant t.
 		row := r.expected[t*(2*p.M+1) : (t+1)*(2*p.M+1)]
 		for k := range row {
@@ -464,13 +463,14 @@ func findProp(o *definition.Object, name string) *definition.Property {
 	return nil
 }
 
-// checkTenantReuse checks the anonymous structures of one tenant's models
+// checkTenantReuse checks the anonymous structures of tenant t's models
 // (refs[m] for model m) against WORKLOAD.md §2: every model shares model
-// 0's address and item, every detail is its own, and none of them is the
-// previous tenant's (prev; zero for the first tenant) since tenants never
-// share anonymous models. It returns the number of distinct structures
-// (the anonymous models created) and the number of violations.
-func checkTenantReuse(refs []nestedRefs, prev nestedRefs) (distinct, violations int) {
+// 0's address and item, every detail is its own, and none of them belongs
+// to another tenant, since tenants never share anonymous models. owner
+// maps every structure of the tenants checked before to its tenant; the
+// check adds t's. It returns the number of distinct structures (the
+// anonymous models created) and the number of violations.
+func checkTenantReuse(refs []nestedRefs, t int32, owner map[*definition.Object]int32) (distinct, violations int) {
 	if len(refs) == 0 {
 		return 0, 0
 	}
@@ -482,7 +482,7 @@ func checkTenantReuse(refs []nestedRefs, prev nestedRefs) (distinct, violations 
 				violations++
 				continue
 			}
-			if o == prev.address || o == prev.detail || o == prev.item {
+			if own, ok := owner[o]; ok && own != t {
 				violations++ // shared across tenants
 			}
 			seen[o] = true
@@ -503,6 +503,11 @@ func checkTenantReuse(refs []nestedRefs, prev nestedRefs) (distinct, violations 
 	}
 	if first.address != nil && first.address == first.item {
 		violations++
+	}
+	for o := range seen {
+		if _, ok := owner[o]; !ok {
+			owner[o] = t
+		}
 	}
 	return len(seen), violations
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -188,26 +189,43 @@ func TestCheckCatchesFailures(t *testing.T) {
 func TestCheckTenantReuse(t *testing.T) {
 	a, i, d0, d1, d2 := &definition.Object{}, &definition.Object{}, &definition.Object{}, &definition.Object{}, &definition.Object{}
 	good := []nestedRefs{{a, d0, i}, {a, d1, i}, {a, d2, i}}
-	if n, v := checkTenantReuse(good, nestedRefs{}); n != 5 || v != 0 {
+	if n, v := checkTenantReuse(good, 0, map[*definition.Object]int32{}); n != 5 || v != 0 {
 		t.Errorf("good tenant: %d distinct, %d violations; want 5, 0", n, v)
 	}
 	a2 := &definition.Object{}
+	// Tenant 0 owns d0; tenant 1 owns a2 (its address).
+	owned := map[*definition.Object]int32{d0: 0, a2: 1}
 	tests := []struct {
-		name string
-		refs []nestedRefs
-		prev nestedRefs
+		name  string
+		refs  []nestedRefs
+		owner map[*definition.Object]int32
 	}{
-		{"address not reused", []nestedRefs{{a, d0, i}, {a2, d1, i}}, nestedRefs{}},
-		{"item not reused", []nestedRefs{{a, d0, i}, {a, d1, a2}}, nestedRefs{}},
-		{"detail reused", []nestedRefs{{a, d0, i}, {a, d0, i}}, nestedRefs{}},
-		{"detail is the address", []nestedRefs{{a, d0, i}, {a, a, i}}, nestedRefs{}},
-		{"missing nested", []nestedRefs{{a, nil, i}}, nestedRefs{}},
-		{"shared with previous tenant", []nestedRefs{{a, d0, i}}, nestedRefs{address: a}},
+		{"address not reused", []nestedRefs{{a, d0, i}, {a2, d1, i}}, nil},
+		{"item not reused", []nestedRefs{{a, d0, i}, {a, d1, a2}}, nil},
+		{"detail reused", []nestedRefs{{a, d0, i}, {a, d0, i}}, nil},
+		{"detail is the address", []nestedRefs{{a, d0, i}, {a, a, i}}, nil},
+		{"missing nested", []nestedRefs{{a, nil, i}}, nil},
+		{"address of an earlier tenant", []nestedRefs{{a2, d1, i}}, owned},
+		{"one detail of an earlier tenant, not the previous one", []nestedRefs{{a, d1, i}, {a, d0, i}}, owned},
 	}
 	for _, tt := range tests {
-		if _, v := checkTenantReuse(tt.refs, tt.prev); v == 0 {
+		owner := maps.Clone(tt.owner)
+		if owner == nil {
+			owner = map[*definition.Object]int32{}
+		}
+		if _, v := checkTenantReuse(tt.refs, 2, owner); v == 0 {
 			t.Errorf("%s: no violation reported", tt.name)
 		}
+	}
+	// A tenant's structures are recorded as its own: checking it again as
+	// the same tenant finds nothing, as another tenant finds them all.
+	owner := map[*definition.Object]int32{}
+	checkTenantReuse(good, 0, owner)
+	if _, v := checkTenantReuse(good, 0, owner); v != 0 {
+		t.Errorf("a tenant's own structures reported as shared: %d violations", v)
+	}
+	if _, v := checkTenantReuse(good, 1, owner); v != 9 {
+		t.Errorf("another tenant's structures: %d violations, want 9 (3 models × 3 structures)", v)
 	}
 }
 

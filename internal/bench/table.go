@@ -99,7 +99,7 @@ func (res *Result) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "; run %.1f s\n", float64(res.Meta.TotalS))
 	if !res.defaults() {
-		b.WriteString("note: the old registry's figures are medians at the defaults (N=1000, M=10, C=10000, B=100, R=31); at other parameters compare with care\n")
+		b.WriteString("note: the old registry's figures are medians at the defaults (N=1000, M=10, C=10000, S=1000, B=100, R=31, W=20, ops-scale 1, define json); at other parameters compare with care\n")
 	}
 	b.WriteString("\n")
 
@@ -120,7 +120,9 @@ func (res *Result) WriteTable(w io.Writer) error {
 // defaults reports whether the run used the parameters of the JS figures.
 func (res *Result) defaults() bool {
 	p := res.Params
-	return p.N == 1000 && p.M == 10 && p.C == 10000 && p.B == 100 && p.R == 31 && p.OpsScale == 1
+	d := DefaultParams()
+	return p.N == d.N && p.M == d.M && p.C == d.C && p.S == d.S && p.B == d.B && p.R == d.R &&
+		p.OpsScale == d.OpsScale && p.W == d.W && p.Define == d.Define
 }
 
 type section struct {
@@ -294,7 +296,10 @@ func fmtTarget(r row) string {
 		return ""
 	}
 	mark := "ok"
-	if math.IsNaN(r.got) || !(r.got <= r.target) {
+	switch {
+	case math.IsNaN(r.got):
+		mark = "n/a" // not measured in this run (e.g. --churn 0)
+	case !(r.got <= r.target):
 		mark = "MISSED"
 	}
 	t := strconv.FormatFloat(r.target, 'g', -1, 64)
