@@ -224,9 +224,11 @@ func (s *scanner) violate(code Code, msg string) {
 		return
 	}
 	if s.inDefault > 0 {
-		if s.defMsg == "" {
-			s.defMsg = string(code) + ": " + msg
-		}
+		// A default is valid or it is not: its first problem settles it,
+		// and validating the rest of it (defaults within defaults of a
+		// recursive model grow as a tree) would only cost time.
+		s.defMsg = string(code) + ": " + msg
+		s.stop = true
 		return
 	}
 	if len(s.viols) >= s.lim.MaxViolations {
@@ -818,6 +820,9 @@ func (s *scanner) applyDefault(pp *propPlan) {
 	clear(s.keys[keys:])
 	s.keys = s.keys[:keys]
 	if s.defMsg != "" {
+		if s.inDefault > 0 {
+			return // within another default, which fails with this problem: s.stop stays set
+		}
 		msg := s.defMsg
 		s.defMsg, s.stop = "", false
 		s.violate(CodeInvalidDefault, "the model's default value is invalid: "+msg)
