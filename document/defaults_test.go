@@ -1,8 +1,10 @@
 package document
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -73,5 +75,73 @@ func TestRecursiveDefaultsStop(t *testing.T) {
 				t.Error("ValidateValue({}) accepted the default")
 			}
 		})
+	}
+}
+
+// TestValueTypedNils checks that ValidateValue treats a nil map, slice or
+// byte slice as Validate treats its JSON encoding, null: a required
+// property holding one is missing its value, an optional one stays null.
+func TestValueTypedNils(t *testing.T) {
+	o := object(definition.StrictReject,
+		prop("tags", tArray(tk(definition.KindString)), required),
+		prop("addr", tNested(object(definition.StrictOpen)), required),
+		prop("opt", tArray(tk(definition.KindString))),
+		prop("blob", tk(definition.KindAny)),
+		prop("list", tArray(tk(definition.KindAny))))
+	v := mustNew(t, o, nil)
+	doc := map[string]any{"tags": []any(nil), "addr": map[string]any(nil), "opt": []any(nil),
+		"blob": []byte(nil), "list": []any{map[string]any(nil)}}
+	enc, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rawErr := v.Validate(enc)
+	_, valErr := v.ValidateValue(doc)
+	if got, want := violations(valErr), violations(rawErr); !slices.Equal(got, want) || len(want) != 2 {
+		t.Errorf("ValidateValue: %v; Validate of %s: %v (want the two required properties)", got, enc, want)
+	}
+	doc["tags"], doc["addr"] = []any{}, map[string]any{}
+	out, err := v.ValidateValue(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(out)
+	if string(b) != `{"addr":{},"blob":null,"list":[null],"opt":null,"tags":[]}` {
+		t.Errorf("ValidateValue = %s, want the nils as null", b)
+	}
+	if _, err := v.ValidateValue(map[string]any(nil)); len(violations(err)) != 1 {
+		t.Errorf("ValidateValue(nil map) = %v, want a type violation as for null", err)
+	}
+}
+
+// TestViolationPathsBounded checks that the paths and messages of the
+// violations are bounded by MaxBytes: each violation holds its whole
+// path, so long keys on the way to many violations made a report of 100
+// times the document's size.
+func TestViolationPathsBounded(t *testing.T) {
+	v := mustNew(t, object(definition.StrictOpen, prop("o", tk(definition.KindObject))), nil)
+	key := strings.Repeat("k", 15000)
+	var doc strings.Builder
+	doc.WriteString(`{"o":`)
+	for range 60 {
+		doc.WriteString(`{"` + key + `":`)
+	}
+	doc.WriteString("[" + strings.TrimSuffix(strings.Repeat("1e400,", 100), ",") + "]")
+	doc.WriteString(strings.Repeat("}", 61))
+	_, err := v.Validate([]byte(doc.String()))
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, x := range ve.Violations {
+		total += len(x.Path) + len(x.Message)
+		if x.Code != CodeNumberRange {
+			t.Errorf("violation %s, want %s", x.Code, CodeNumberRange)
+		}
+	}
+	if limit := DefaultMaxBytes; total > limit || !ve.Truncated || len(ve.Violations) < 2 {
+		t.Errorf("a %d-byte document: %d violations (truncated %v) holding %d bytes; want several, truncated, at most %d bytes",
+			doc.Len(), len(ve.Violations), ve.Truncated, total, limit)
 	}
 }

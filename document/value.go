@@ -34,7 +34,7 @@ func (v *Validator) ValidateValue(doc any) (any, error) {
 	s := v.getScanner()
 	s.lim = v.lim
 	var out any
-	if m, ok := doc.(map[string]any); ok {
+	if m, ok := jsonNil(doc).(map[string]any); ok {
 		out = s.objectVal(v.root, m)
 	} else {
 		s.violate(CodeType, "expected object, got "+valueType(doc))
@@ -46,6 +46,27 @@ func (v *Validator) ValidateValue(doc any) (any, error) {
 	}
 	v.putScanner(s)
 	return out, err
+}
+
+// jsonNil returns nil for a nil map, slice or byte slice, which
+// encoding/json encodes as null, and x otherwise: ValidateValue treats a
+// value as Validate treats its JSON encoding.
+func jsonNil(x any) any {
+	switch n := x.(type) {
+	case map[string]any:
+		if n == nil {
+			return nil
+		}
+	case []any:
+		if n == nil {
+			return nil
+		}
+	case []byte:
+		if n == nil {
+			return nil
+		}
+	}
+	return x
 }
 
 // valueType names the JSON type of a decoded value.
@@ -187,6 +208,7 @@ func (s *scanner) checkString(x string) bool {
 
 // anyVal checks and deep-copies any decoded JSON value.
 func (s *scanner) anyVal(x any) any {
+	x = jsonNil(x)
 	switch n := x.(type) {
 	case nil, bool:
 		return x
@@ -244,6 +266,7 @@ func (s *scanner) arrayVal(elem *typePlan, a []any) any {
 	s.pushIdx()
 	for i, x := range a {
 		s.setIdx(i)
+		x = jsonNil(x)
 		switch {
 		case elem == nil:
 			out[i] = s.anyVal(x)
@@ -270,6 +293,7 @@ func (s *scanner) objectVal(p *objPlan, m map[string]any) any {
 	for i := range p.props {
 		pp := &p.props[i]
 		x, present := m[pp.name]
+		x = jsonNil(x)
 		s.pushName(pp.name)
 		switch {
 		case present && x == nil:
@@ -349,6 +373,7 @@ func (s *scanner) stringArg(x any) (string, bool) {
 
 // val validates and coerces a non-null decoded value of type t.
 func (s *scanner) val(t *typePlan, x any) any {
+	x = jsonNil(x)
 	if x == nil && t.kind != definition.KindAny {
 		s.violate(CodeType, "expected "+kindName(t.kind)+", got null")
 		return nil
