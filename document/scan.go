@@ -76,6 +76,7 @@ type scanner struct {
 	path      []seg
 	names     []string // names in the path (see seg)
 	viols     []Violation
+	violBytes int // bytes of the paths and messages of viols
 	truncated bool
 	stop      bool // a fatal violation, or too many violations
 
@@ -100,7 +101,7 @@ func (s *scanner) reset() {
 	s.path = s.path[:0]
 	clear(s.names[:cap(s.names)])
 	s.names = s.names[:0]
-	s.viols, s.truncated, s.stop = nil, false, false
+	s.viols, s.violBytes, s.truncated, s.stop = nil, 0, false, false
 	s.inDefault, s.defMsg = 0, ""
 	clear(s.refs[:cap(s.refs)])
 	s.refs = s.refs[:0]
@@ -235,7 +236,18 @@ func (s *scanner) violate(code Code, msg string) {
 		s.truncated, s.stop = true, true
 		return
 	}
-	s.viols = append(s.viols, Violation{Path: s.pointer(), Code: code, Message: msg})
+	// Each violation holds its whole path: long keys on the way to many
+	// violations would make the report far larger than the document. The
+	// paths and messages together are bounded by MaxBytes, as the output
+	// (or 64 KiB, for a small MaxBytes).
+	p := s.pointer()
+	n := len(p) + len(msg)
+	if len(s.viols) > 0 && s.violBytes+n > max(s.lim.MaxBytes, 64<<10) {
+		s.truncated, s.stop = true, true
+		return
+	}
+	s.violBytes += n
+	s.viols = append(s.viols, Violation{Path: p, Code: code, Message: msg})
 }
 
 // violateIn records a violation at the property name of the current

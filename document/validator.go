@@ -21,7 +21,9 @@ type Limits struct {
 	// MaxBytes is the largest raw document accepted (default 4 MiB, at
 	// most 2 GiB - 1), and the largest output: defaults cannot grow a
 	// document beyond it. For ValidateValue it bounds only the bytes
-	// that defaults add.
+	// that defaults add. It also bounds the paths and messages of the
+	// violations reported (to 64 KiB if it is less): beyond it, the
+	// report is truncated.
 	MaxBytes int
 	// MaxDepth is the deepest nesting of objects and arrays (default 64;
 	// the document itself is depth 1).

@@ -805,6 +805,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 		pr := problem(ProblemValidationFailed, "%d violation(s)", len(ve.Violations))
 		if ve.Truncated {
 			pr.Detail += " (more not reported)"
+			pr.Truncated = true
 		}
 		pr.Violations = make([]Violation, len(ve.Violations))
 		for i, vi := range ve.Violations {

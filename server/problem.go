@@ -109,8 +109,12 @@ type Problem struct {
 	// Path locates the fault inside a definition or request body, when
 	// known (for example "properties.address.zip").
 	Path string `json:"path,omitempty"`
-	// Violations lists every violation of a document (validation-failed).
+	// Violations lists every violation of a document (validation-failed),
+	// or the first ones when Truncated.
 	Violations []Violation `json:"violations,omitempty"`
+	// Truncated reports that validation stopped at a limit (100
+	// violations, or their size) and there may be more.
+	Truncated bool `json:"truncated,omitempty"`
 	// Quota names the exceeded quota (quota-exceeded).
 	Quota string `json:"quota,omitempty"`
 

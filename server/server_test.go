@@ -847,3 +847,22 @@ func TestLookupProblemPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateTruncatedFlag checks that a validation stopped at its
+// violation limit says so in a member of the problem, not only in prose.
+func TestValidateTruncatedFlag(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Nums", tok, `{"properties": {"n": ["number"]}}`))
+	for _, tc := range []struct {
+		items     int
+		truncated bool
+	}{{3, false}, {150, true}} {
+		doc := `{"n": [` + strings.TrimSuffix(strings.Repeat(`"x",`, tc.items), ",") + `]}`
+		p := ts.must(422, ts.do("POST", "/v1/tenants/acme/models/Nums/validate", tok, doc)).json(t)
+		viols, _ := p["violations"].([]any)
+		if got, _ := p["truncated"].(bool); got != tc.truncated || len(viols) != min(tc.items, 100) {
+			t.Errorf("%d bad items: %d violations, truncated %v; want %d, %v", tc.items, len(viols), got, min(tc.items, 100), tc.truncated)
+		}
+	}
+}
