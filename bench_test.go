@@ -69,38 +69,53 @@ func BenchmarkFindByName(b *testing.B) {
 			}
 		})
 	}
-	b.Run("random/tenants=1000", func(b *testing.B) {
-		const n = 1000
-		r := modelreg.New()
-		ctxs := make([]context.Context, n)
-		for t := range n {
-			tn := "tenant_" + strconv.Itoa(t)
-			defineTenant(b, r, tn, M)
-			ctxs[t] = tctx(tn)
+	// random: one context per tenant, made once and reused, as a request
+	// makes one and uses it for all its calls. random-new-context: a new
+	// context for every lookup, so none has cached its tenant's scope
+	// (WithTenant's allocation included).
+	for _, fresh := range []bool{false, true} {
+		name := "random/tenants=1000"
+		if fresh {
+			name = "random-new-context/tenants=1000"
 		}
-		const ops = 1 << 14
-		type op struct {
-			ctx  context.Context
-			name string
-		}
-		seq := make([]op, ops)
-		x := xorshift32(0x9E3779B9)
-		for i := range seq {
-			t := int(x.next() % n)
-			m := int(x.next() % M)
-			seq[i] = op{ctxs[t], fmt.Sprintf("tenant_%d_Model%d", t, m)}
-		}
-		b.ReportAllocs()
-		defer reportCPU(b, cpuTime())
-		i := 0
-		for b.Loop() {
-			o := &seq[i&(ops-1)]
-			if _, ok := r.FindByName(o.ctx, o.name); !ok {
-				b.Fatal("not found")
+		b.Run(name, func(b *testing.B) {
+			const n = 1000
+			r := modelreg.New()
+			ctxs := make([]context.Context, n)
+			for t := range n {
+				tn := "tenant_" + strconv.Itoa(t)
+				defineTenant(b, r, tn, M)
+				ctxs[t] = tctx(tn)
 			}
-			i++
-		}
-	})
+			const ops = 1 << 14
+			type op struct {
+				ctx    context.Context
+				tenant string
+				name   string
+			}
+			seq := make([]op, ops)
+			x := xorshift32(0x9E3779B9)
+			for i := range seq {
+				t := int(x.next() % n)
+				m := int(x.next() % M)
+				seq[i] = op{ctxs[t], "tenant_" + strconv.Itoa(t), fmt.Sprintf("tenant_%d_Model%d", t, m)}
+			}
+			b.ReportAllocs()
+			defer reportCPU(b, cpuTime())
+			i := 0
+			for b.Loop() {
+				o := &seq[i&(ops-1)]
+				ctx := o.ctx
+				if fresh {
+					ctx = modelreg.WithTenant(bg, o.tenant)
+				}
+				if _, ok := r.FindByName(ctx, o.name); !ok {
+					b.Fatal("not found")
+				}
+				i++
+			}
+		})
+	}
 	b.Run("global-miss", func(b *testing.B) {
 		r := modelreg.New()
 		defineTenant(b, r, "t", M)
