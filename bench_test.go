@@ -81,12 +81,7 @@ func BenchmarkFindByName(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			const n = 1000
 			r := modelreg.New()
-			ctxs := make([]context.Context, n)
-			for t := range n {
-				tn := "tenant_" + strconv.Itoa(t)
-				defineTenant(b, r, tn, M)
-				ctxs[t] = tctx(tn)
-			}
+			ctxs := defineTenants(b, r, n, M)
 			const ops = 1 << 14
 			type op struct {
 				ctx    context.Context
@@ -128,17 +123,24 @@ func BenchmarkFindByName(b *testing.B) {
 	})
 }
 
+// defineTenants defines tenants tenant_0 to tenant_<n-1> with k recipe
+// models each and returns a context for each.
+func defineTenants(tb testing.TB, r *modelreg.Registry, n, k int) []context.Context {
+	ctxs := make([]context.Context, n)
+	for t := range n {
+		tn := "tenant_" + strconv.Itoa(t)
+		defineTenant(tb, r, tn, k)
+		ctxs[t] = tctx(tn)
+	}
+	return ctxs
+}
+
 // BenchmarkFindByStructure looks up Q[k] in tenant t, as the workload's
 // struct_hit, over 100 tenants.
 func BenchmarkFindByStructure(b *testing.B) {
 	const M, N = 10, 100
 	r := modelreg.New()
-	ctxs := make([]context.Context, N)
-	for t := range N {
-		tn := "tenant_" + strconv.Itoa(t)
-		defineTenant(b, r, tn, M)
-		ctxs[t] = tctx(tn)
-	}
+	ctxs := defineTenants(b, r, N, M)
 	q := queries(b, M)
 	const ops = 1 << 12
 	type op struct {
