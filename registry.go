@@ -267,9 +267,12 @@ func (r *Registry) findGlobal(h uint64, name string) (*Model, bool) {
 // (compared by canonical form, so property order and type-name spelling do
 // not matter but options do): an anonymous model first, else a named one
 // (the smallest name if several). In a tenant it then looks at the global
-// named models, never at global anonymous ones. props is typically parsed
+// named models the tenant does not shadow (see FindByName), never at
+// global anonymous ones. props is typically parsed
 // with definition.ParseProperties, whose objects are StrictOpen like nested
-// objects. It never creates a tenant and marks only ctx's own tenant
+// objects; one built in Go must be well formed as Define requires
+// (properties sorted by name and unique, canonical defaults), or nothing is
+// found. It never creates a tenant and marks only ctx's own tenant
 // active.
 func (r *Registry) FindByStructure(ctx context.Context, props *definition.Object) (*Model, bool) {
 	if props == nil || !validQuery(props, 1, new(int), r.maxNodes) {
@@ -290,7 +293,7 @@ func (r *Registry) findStructure(ctx context.Context, key uint64, canon, scratch
 	s, isTenant := r.readScope(ctx)
 	if s != nil {
 		s.touch()
-		m := s.findStructure(key, canon, scratch, findAnon|findNamed)
+		m := s.findStructure(key, canon, scratch, findAnon|findNamed, nil)
 		s.mu.RUnlock()
 		if m != nil {
 			return m
@@ -302,12 +305,15 @@ func (r *Registry) findStructure(ctx context.Context, key uint64, canon, scratch
 	if isTenant {
 		which = findNamed // global anonymous models never cross scopes
 	}
-	m := g.findStructure(key, canon, scratch, which)
+	// A global named model the tenant shadows with its own of that name is
+	// not the tenant's to find, by structure no more than by name.
+	m := g.findStructure(key, canon, scratch, which, s)
 	g.mu.RUnlock()
 	return m
 }
 
-// validQuery reports whether o is a well-formed object (no cycle, no nil
+// validQuery reports whether o is a well-formed object (properties sorted
+// by name and unique, as definition.Object requires; no cycle, no nil
 // pointer) that can be canonicalized safely.
 func validQuery(o *definition.Object, depth int, nodes *int, maxNodes int) bool {
 	if depth > maxCompileDepth {
@@ -319,6 +325,9 @@ func validQuery(o *definition.Object, depth int, nodes *int, maxNodes int) bool 
 	}
 	for i := range o.Properties {
 		p := &o.Properties[i]
+		if i > 0 && o.Properties[i-1].Name >= p.Name {
+			return false // unsorted or duplicated, as Define refuses
+		}
 		if len(p.Default) > 0 && !definition.IsCanonicalValue(p.Default) {
 			return false // its canonical form could spell another structure's
 		}

@@ -608,3 +608,36 @@ func TestDefineJSONKeepsNothingOfInput(t *testing.T) {
 		t.Errorf("canonical form %s, want %s", m.Canonical(), want.Canonical())
 	}
 }
+
+// TestFindByStructureHonoursShadowing checks that a tenant does not find by
+// structure a global named model that its own model of the same name
+// shadows (FindByName and Models do not show it either), and that the
+// next global candidate is found instead.
+func TestFindByStructureHonoursShadowing(t *testing.T) {
+	r := modelreg.New()
+	ga := mustDefine(t, r, bg, `{"name": "A", "properties": {"email": "string"}}`)
+	gb := mustDefine(t, r, bg, `{"name": "B", "properties": {"email": "string"}}`)
+	q := props(t, `{"email": "string"}`)
+	other, acme := tctx("other"), tctx("acme")
+	mustDefine(t, r, other, `{"name": "Unrelated", "properties": {"x": "number"}}`)
+	if m, _ := r.FindByStructure(other, q); m != ga {
+		t.Fatalf("in a tenant that shadows nothing: %v, want global A", m)
+	}
+	own := mustDefine(t, r, acme, `{"name": "A", "properties": {"email": "string", "vip": "boolean"}}`)
+	if m, _ := r.FindByName(acme, "A"); m != own {
+		t.Fatalf("FindByName(A) in acme = %v, want its own", m)
+	}
+	if m, _ := r.FindByStructure(acme, q); m != gb {
+		t.Errorf("acme shadows A: FindByStructure = %v (global A: %v), want global B", m, m == ga)
+	}
+	mustDefine(t, r, acme, `{"name": "B", "properties": {"other": "string"}}`)
+	if m, ok := r.FindByStructure(acme, q); ok {
+		t.Errorf("acme shadows A and B: FindByStructure = %s of %q, want none", m.Name(), m.Tenant())
+	}
+	if m, _ := r.FindByStructure(bg, q); m != ga {
+		t.Errorf("without a tenant: %v, want global A", m)
+	}
+	if m, _ := r.FindByStructure(other, q); m != ga {
+		t.Errorf("in another tenant: %v, want global A", m)
+	}
+}

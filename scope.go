@@ -87,14 +87,14 @@ const (
 // smallest name. scratch is room to write a named candidate's canonical
 // form in (see Model.Canonical); it must not overlap canon. The caller
 // holds s.mu.
-func (s *scope) findStructure(key uint64, canon, scratch []byte, which int) *Model {
+func (s *scope) findStructure(key uint64, canon, scratch []byte, which int, shadow *scope) *Model {
 	var best *Model
 	for m := s.byKey[key]; m != nil; m = m.nextFP {
 		if m.def != nil { // named models follow the anonymous ones
 			if which&findNamed == 0 {
 				return nil
 			}
-			if (best == nil || m.name < best.name) && m.hasCanonical(canon, scratch) {
+			if (best == nil || m.name < best.name) && m.hasCanonical(canon, scratch) && !shadow.shadows(m.name) {
 				best = m
 			}
 		} else if which&findAnon != 0 && m.hasCanonical(canon, scratch) {
@@ -106,7 +106,14 @@ func (s *scope) findStructure(key uint64, canon, scratch []byte, which int) *Mod
 
 // findAnon returns the anonymous model with canonical form canon.
 func (s *scope) findAnon(key uint64, canon []byte) *Model {
-	return s.findStructure(key, canon, nil, findAnon)
+	return s.findStructure(key, canon, nil, findAnon, nil)
+}
+
+// shadows reports whether tenant scope s (nil: none) has a named model
+// called name, which hides the global one of that name from the tenant.
+// It takes no lock (the name index is read without one).
+func (s *scope) shadows(name string) bool {
+	return s != nil && s.named.get(s.reg.nameHash(name), name) != nil
 }
 
 // index adds x to the structure index: anonymous models at the head of
