@@ -76,3 +76,31 @@ func TestForgedDefaultFindsNothing(t *testing.T) {
 		t.Errorf("valid definition: %v", err)
 	}
 }
+
+// TestUnsortedQueryFindsNothing checks that a query built in Go with its
+// properties out of order or duplicated, which Define refuses, finds
+// nothing, as documented, and that the same query sorted finds the model.
+func TestUnsortedQueryFindsNothing(t *testing.T) {
+	r := modelreg.New()
+	m := mustDefine(t, r, bg, `{"name": "P", "properties": {"a": "string", "b": "number"}}`)
+	a := definition.Property{Name: "a", Type: definition.Type{Kind: definition.KindString}}
+	b := definition.Property{Name: "b", Type: definition.Type{Kind: definition.KindNumber}}
+	for _, tc := range []struct {
+		name  string
+		props []definition.Property
+		want  *modelreg.Model
+	}{
+		{"sorted", []definition.Property{a, b}, m},
+		{"unsorted", []definition.Property{b, a}, nil},
+		{"duplicated", []definition.Property{a, a, b}, nil},
+	} {
+		q := &definition.Object{Properties: tc.props}
+		if got, _ := r.FindByStructure(bg, q); got != tc.want {
+			t.Errorf("%s: FindByStructure = %v, want %v", tc.name, got, tc.want)
+		}
+		_, err := r.Define(bg, &definition.Definition{Name: "Q", Object: *q})
+		if (err == nil) != (tc.want != nil) {
+			t.Errorf("%s: Define = %v", tc.name, err)
+		}
+	}
+}

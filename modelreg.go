@@ -84,11 +84,12 @@
 // A Registry is safe for concurrent use and keeps no package-level state.
 // FindByName takes no lock and writes nothing shared (beyond a tenant's
 // activity flag, set once per sweep): it follows the context (which
-// caches its tenant's scope) to the scope, then to one 64-byte slot of the
-// scope's name table that holds the name's hash tag, its bytes (names up
-// to 48 bytes) and the model. On warm caches a hit costs about 25-35 ns;
-// spread at random over a thousand tenants it is bound by those three
-// dependent cache misses (about 80-190 ns on a shared 2-core machine).
+// caches its tenant's scope and the scope's name table) to the table's
+// line of hash tags, then to one 32-byte slot that holds the model and the
+// name's bytes (names up to 24 bytes; longer ones are compared through the
+// model). On warm caches a hit costs about 25-35 ns; spread at random over
+// a thousand tenants it is bound by those dependent cache misses (about
+// 60-100 ns on a shared 2-core machine).
 // Events (Subscribe) are sent without ever blocking a registry operation:
 // a subscriber whose buffer is full loses the event, which is counted.
 package modelreg
