@@ -33,6 +33,9 @@ func TestGoBuiltDefinitionsAreChecked(t *testing.T) {
 		{"array that is its own element", cyclic},
 		{"default that is not one value", nestedWith("M", definition.Property{Default: []byte(`1,"required":true`)})},
 		{"default not in canonical form", nestedWith("M", definition.Property{Default: []byte(`1.0`)})},
+		// Parse stores no default for "default": null, so a null one would
+		// give the structure a second canonical form and fingerprint.
+		{"null default", nestedWith("M", definition.Property{Default: []byte(`null`)})},
 		{"invalid pattern", nestedWith("M", definition.Property{Pattern: "["})},
 		{"invalid model name", &definition.Definition{Name: "anonymous:0123"}},
 		{"invalid property name", &definition.Definition{Name: "M", Object: definition.Object{Properties: []definition.Property{

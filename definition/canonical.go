@@ -71,7 +71,12 @@ func (o *Object) AppendCanonical(dst []byte) []byte {
 // form of CANONICAL.md ("Default values"): exactly what Parse stores in a
 // Property's Default. The canonical form of a structure includes defaults
 // verbatim, so a structure built in Go is only valid with such defaults.
+// A top-level null is not one: Parse stores no default for "default": null
+// (nulls inside an object or array are kept).
 func IsCanonicalValue(v []byte) bool {
+	if string(v) == "null" {
+		return false
+	}
 	nodes, err := scan(v, 1<<12, nil)
 	if err != nil {
 		return false

@@ -11,7 +11,7 @@ func TestIsCanonicalValue(t *testing.T) {
 		{`1.5`, true},
 		{`"a"`, true},
 		{`true`, true},
-		{`null`, true},
+		{`null`, false}, // Parse stores no default for a null one
 		{`[1,"x",{"a":null}]`, true},
 		{`{"a":1,"b":[2]}`, true},
 		{`1.0`, false},               // numbers are normalized

@@ -149,7 +149,10 @@ func FuzzIsCanonicalValue(f *testing.F) {
 		}
 		d := o.Properties[0].Default
 		if len(d) == 0 {
-			return // null: no default
+			if canonical {
+				t.Fatalf("canonical %q was stored as no default", v) // null is not canonical
+			}
+			return
 		}
 		if !IsCanonicalValue(d) {
 			t.Fatalf("Parse stored the default %q of %q, which IsCanonicalValue refuses", d, v)
