@@ -21,14 +21,20 @@ import (
 // Parse accepts the result and gives back the same structure (same
 // canonical bytes), name, settings, options and removals. The result nests
 // no deeper than any input that parses to the same definition, so it
-// parses under the same Limits.MaxDepth; it is larger than the input only
-// when normalizing a default value lengthens it.
+// parses under the same Limits.MaxDepth. It may be longer than the input:
+// type names are written in their canonical spelling ("bool" as
+// "boolean", [] as ["any"]), defaults in their canonical form, and
+// "strict" always; allow for that under Limits.MaxBytes.
 func (d *Definition) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 512)
 	b = append(b, `{"name":`...)
 	b = appendString(b, d.Name)
-	b = append(b, `,"properties":`...)
-	b = appendPropsJSON(b, &d.Object, d.Removed)
+	if len(d.Properties) > 0 || len(d.Removed) > 0 {
+		// Not written empty: it would nest one level deeper than
+		// {"name":"A"}, which gives the same definition.
+		b = append(b, `,"properties":`...)
+		b = appendPropsJSON(b, &d.Object, d.Removed)
+	}
 	b = append(b, `,"strict":`...)
 	switch d.Strict {
 	case StrictReject:

@@ -94,6 +94,10 @@ func (s *Scratch) Reset() {
 //     its key unless it has a "name" of its own; definitions are returned in
 //     file order, and error paths start with the entry's key.
 //
+// A model may be defined only once in a file: a duplicate key of the map
+// (compared decoded), or a second definition of a name, is refused with an
+// *Error wrapping ErrInvalid.
+//
 // Anything else (a bare properties map, a scalar) is refused with an
 // *Error wrapping ErrInvalidName (no model name) or ErrInvalid.
 func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
@@ -106,25 +110,39 @@ func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
 	switch {
 	case top.kind == nArray:
 		var out []*Definition
+		seen := map[string]bool{}
 		for e, idx := 1, 0; e < int(top.skip); e, idx = int(p.nodes[e].skip), idx+1 {
 			p.path = append(p.path, seg{n: int32(idx), kind: segIndex})
 			d, perr := p.definition(e, "")
+			if perr == nil && seen[d.Name] {
+				perr = p.errAt(e, ErrInvalid, "a second definition of model "+strconv.Quote(d.Name))
+			}
 			if perr != nil {
 				return nil, perr
 			}
+			seen[d.Name] = true
 			p.path = p.path[:len(p.path)-1]
 			out = append(out, d)
 		}
 		return out, nil
 	case top.kind == nObject && !p.hasKey(0, "name") && !p.hasKey(0, "properties") && p.looksMultiModel(0):
 		var out []*Definition
+		seen := map[string]bool{}
 		for k := 1; k < int(top.skip); k = int(p.nodes[k+1].skip) {
 			name := string(p.key(k))
 			p.path = append(p.path, seg{n: int32(k), kind: segKey})
+			if seen[name] {
+				return nil, p.errAt(k, ErrInvalid, "duplicate key")
+			}
+			seen[name] = true
 			d, perr := p.definition(k+1, name)
+			if perr == nil && d.Name != name && seen[d.Name] {
+				perr = p.errAt(k+1, ErrInvalid, "a second definition of model "+strconv.Quote(d.Name))
+			}
 			if perr != nil {
 				return nil, perr
 			}
+			seen[d.Name] = true
 			p.path = p.path[:len(p.path)-1]
 			out = append(out, d)
 		}

@@ -1,6 +1,7 @@
 package definition
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -615,6 +616,51 @@ func TestBuiltinKindCase(t *testing.T) {
 			}
 			check(string(b) + "s")
 			check(string(b) + "\x00")
+		}
+	}
+}
+
+// TestParseAllRefusesDuplicates checks that a file defines each model at
+// most once: a later definition of a name silently replaced the earlier
+// one when the file was sent model by model.
+func TestParseAllRefusesDuplicates(t *testing.T) {
+	for _, in := range []string{
+		`{"A": {"properties": {"x": "string"}}, "A": {"properties": {"x": "number"}}}`,
+		`{"A": {"properties": {"x": "string"}}, "\u0041": {"properties": {"x": "number"}}}`,
+		`{"A": {"properties": {"x": "string"}}, "B": {"name": "A", "properties": {"x": "number"}}}`,
+		`[{"name": "A", "properties": {"x": "string"}}, {"name": "A", "properties": {"x": "number"}}]`,
+	} {
+		ds, err := ParseAll([]byte(in), Limits{})
+		var pe *Error
+		if !errors.Is(err, ErrInvalid) || !errors.As(err, &pe) || pe.Offset < 0 {
+			t.Errorf("ParseAll(%s) = %d definitions, %v; want a positioned ErrInvalid", in, len(ds), err)
+		}
+	}
+	if ds, err := ParseAll([]byte(`{"A": {"properties": {"x": "string"}}, "B": {"properties": {"x": "number"}}}`), Limits{}); err != nil || len(ds) != 2 {
+		t.Errorf("distinct models: %d, %v", len(ds), err)
+	}
+}
+
+// TestMarshalNestsNoDeeper checks MarshalJSON's promise that its result
+// parses under the MaxDepth of any input giving the same definition: an
+// empty properties map was written for a definition without properties.
+func TestMarshalNestsNoDeeper(t *testing.T) {
+	for _, in := range []string{`{"name": "A"}`, `{"name": "A", "strict": true}`, `{"name": "A", "strict": "filter", "base": "X"}`} {
+		d, err := Parse([]byte(in), Limits{MaxDepth: 1})
+		if err != nil {
+			t.Fatalf("Parse(%s): %v", in, err)
+		}
+		m, err := d.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := Parse(m, Limits{MaxDepth: 1})
+		if err != nil {
+			t.Errorf("MarshalJSON of %s = %s, deeper than its input: %v", in, m, err)
+			continue
+		}
+		if !bytes.Equal(back.Canonical(), d.Canonical()) || back.Name != d.Name {
+			t.Errorf("%s: round trip through %s changed the definition", in, m)
 		}
 	}
 }

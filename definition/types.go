@@ -57,11 +57,12 @@
 // References are not resolved here.
 //
 // Options that are part of the structure: "required" (true/false, null
-// means false), "id" (true/false, or a LoopBack id position number: any
-// non-zero number means true; null means false), "default" (any JSON value,
-// stored normalized in canonical JSON; null means no default) and
-// "pattern" (an RE2 regular expression, checked with regexp.Compile; "" or
-// null means none). Every other option is kept verbatim in Property.Extra
+// means false), "id" (true/false, or a LoopBack id position number: a
+// number whose value as a double is not zero means true, so 1e-400 means
+// false and 1e400 is refused as out of range; null means false), "default"
+// (any JSON value, stored normalized in canonical JSON; null means no
+// default) and "pattern" (an RE2 regular expression, checked with
+// regexp.Compile; "" or null means none). Every other option is kept verbatim in Property.Extra
 // and is not part of the structure.
 //
 // "strict" is true, "throw" or "validate" (StrictReject), false
