@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -34,7 +35,12 @@ type loadReport struct {
 	P999ms      float64 `json:"p999Ms"`
 	MaxMs       float64 `json:"maxMs"`
 	Concurrency int     `json:"concurrency"`
-	FirstError  string  `json:"firstError,omitempty"`
+	// Rate is the offered rate of an open-loop run (requests per second,
+	// latencies counted from each request's scheduled send time); 0 for a
+	// closed loop (each connection sends its next request when the
+	// previous one is answered, latencies counted from the actual send).
+	Rate       float64 `json:"rate"`
+	FirstError string  `json:"firstError,omitempty"`
 }
 
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -46,6 +52,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	dur := fs.Duration("duration", 10*time.Second, "how long to send requests (after the warm-up)")
 	warm := fs.Duration("warmup", 2*time.Second, "warm-up time, not measured")
 	conc := fs.Int("concurrency", 32, "concurrent connections")
+	rate := fs.Float64("rate", 0, "open loop: send this many requests per second in all, on a fixed schedule, and count each latency from its scheduled send time (0: closed loop, each connection sending as soon as its previous answer arrives)")
 	docFile := fs.String("doc", "", "document to validate (default: a built-in 20-property order with 10 lines)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
@@ -63,6 +70,9 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if *conc < 1 || *dur <= 0 {
 		return fmt.Errorf("%w: --concurrency and --duration must be positive", errUsage)
+	}
+	if !(*rate >= 0) || *rate > 1e7 {
+		return fmt.Errorf("%w: --rate must be between 0 and 10000000", errUsage)
 	}
 	doc := []byte(fixture.OrderDocument)
 	if *docFile != "" {
@@ -93,8 +103,12 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if _, err := c.do(ctx, "POST", tp+"/models/Order/validate", doc); err != nil {
 		return fmt.Errorf("the document does not validate: %w", err)
 	}
-	fmt.Fprintf(stderr, "loadtest: %d connections, %v warm-up, %v measured, POST %s\n", *conc, *warm, *dur, target)
-	rep, err := loadtest(ctx, target, tok.Token, doc, *conc, *warm, *dur)
+	mode := "closed loop"
+	if *rate > 0 {
+		mode = fmt.Sprintf("open loop at %g requests/s", *rate)
+	}
+	fmt.Fprintf(stderr, "loadtest: %s, %d connections, %v warm-up, %v measured, POST %s\n", mode, *conc, *warm, *dur, target)
+	rep, err := loadtest(ctx, target, tok.Token, doc, *conc, *rate, *warm, *dur)
 	if err != nil {
 		return err
 	}
@@ -102,8 +116,8 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		out, _ := json.Marshal(rep)
 		fmt.Fprintln(stdout, string(out))
 	} else {
-		fmt.Fprintf(stdout, "requests   %d (%d errors) in %.1fs\nthroughput %.0f requests/s\nlatency    p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n",
-			rep.Requests, rep.Errors, rep.Seconds, rep.PerSecond, rep.P50ms, rep.P90ms, rep.P99ms, rep.P999ms, rep.MaxMs)
+		fmt.Fprintf(stdout, "mode       %s, %d connections\nrequests   %d (%d errors) in %.1fs\nthroughput %.0f requests/s\nlatency    p50 %.3f ms  p90 %.3f ms  p99 %.3f ms  p99.9 %.3f ms  max %.3f ms\n",
+			mode, rep.Concurrency, rep.Requests, rep.Errors, rep.Seconds, rep.PerSecond, rep.P50ms, rep.P90ms, rep.P99ms, rep.P999ms, rep.MaxMs)
 		if rep.FirstError != "" {
 			fmt.Fprintf(stdout, "first error: %s\n", rep.FirstError)
 		}
@@ -117,12 +131,21 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 // loadtest sends POST requests with body to target from conc workers, one
 // keep-alive connection each: warm-up first, then dur measured.
 //
+// With rate 0 it is a closed loop: a worker sends its next request as
+// soon as the previous one is answered, and a latency is counted from the
+// actual send. That gives the highest throughput, but its latencies leave
+// out what a stalled server would have made waiting requests suffer
+// (coordinated omission). With rate > 0 it is an open loop: worker w sends
+// its k-th request at start + (k + w/conc)·conc/rate, or at once when it
+// is behind, and a latency is counted from that scheduled time, so a stall
+// counts against every request scheduled during it.
+//
 // It speaks HTTP/1.1 directly over TCP (a prebuilt request, a minimal
 // response parser) rather than through net/http's client, which costs
 // several times what the server spends on a request: on a 2-core machine
 // the load generator shares the CPU with the server, and a heavy client
 // would measure itself.
-func loadtest(ctx context.Context, target, token string, body []byte, conc int, warm, dur time.Duration) (loadReport, error) {
+func loadtest(ctx context.Context, target, token string, body []byte, conc int, rate float64, warm, dur time.Duration) (loadReport, error) {
 	u, err := url.Parse(target)
 	if err != nil {
 		return loadReport{}, err
@@ -148,7 +171,11 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 	start := time.Now()
 	measureFrom := start.Add(warm)
 	end := measureFrom.Add(dur)
-	for range conc {
+	var interval time.Duration // between a worker's scheduled sends
+	if rate > 0 {
+		interval = time.Duration(float64(conc) / rate * float64(time.Second))
+	}
+	for w := range conc {
 		wg.Go(func() {
 			lat := make([]time.Duration, 0, 1<<16)
 			nerr := 0
@@ -161,8 +188,17 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 			}
 			var conn net.Conn
 			var br *bufio.Reader
+			var resp []byte
+			next := start.Add(interval * time.Duration(w) / time.Duration(conc))
 			for ctx.Err() == nil {
 				t0 := time.Now()
+				if interval > 0 {
+					if wait := next.Sub(t0); wait > 0 {
+						time.Sleep(wait)
+					}
+					t0 = next // latency counts from the scheduled send
+					next = next.Add(interval)
+				}
 				if t0.After(end) {
 					break
 				}
@@ -178,14 +214,17 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 					}
 					conn, br = c, bufio.NewReaderSize(c, 64<<10)
 				}
-				conn.SetDeadline(t0.Add(30 * time.Second))
-				status, err := roundTrip(conn, br, req)
+				conn.SetDeadline(time.Now().Add(30 * time.Second))
+				var status int
+				status, resp, err = roundTrip(conn, br, req, resp[:0])
 				d := time.Since(t0)
 				if err != nil {
 					conn.Close()
 					conn = nil
 				} else if status != 200 {
 					err = fmt.Errorf("status %d", status)
+				} else if !bytes.HasPrefix(resp, []byte(`{"document":`)) {
+					err = fmt.Errorf("200 without a validated document: %.80q", resp)
 				}
 				if t0.Before(measureFrom) {
 					continue
@@ -213,15 +252,15 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 	wg.Wait()
 	elapsed := time.Since(measureFrom)
 	slices.Sort(all)
-	pct := func(p float64) float64 {
+	pct := func(p float64) float64 { // nearest rank
 		if len(all) == 0 {
 			return 0
 		}
-		i := int(p * float64(len(all)-1))
+		i := min(len(all)-1, max(0, int(math.Ceil(p*float64(len(all))))-1))
 		return float64(all[i].Nanoseconds()) / 1e6
 	}
 	rep := loadReport{
-		Requests: len(all), Errors: errs, Seconds: elapsed.Seconds(), Concurrency: conc, FirstError: firstErr,
+		Requests: len(all), Errors: errs, Seconds: elapsed.Seconds(), Concurrency: conc, Rate: rate, FirstError: firstErr,
 		P50ms: pct(.50), P90ms: pct(.90), P99ms: pct(.99), P999ms: pct(.999), MaxMs: pct(1),
 	}
 	if elapsed > 0 {
@@ -231,42 +270,45 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 }
 
 // roundTrip writes one request and reads one response (status line,
-// headers, a Content-Length body), returning the status code.
-func roundTrip(conn net.Conn, br *bufio.Reader, req []byte) (int, error) {
+// headers, a Content-Length body), returning the status code and the body
+// appended to buf.
+func roundTrip(conn net.Conn, br *bufio.Reader, req, buf []byte) (int, []byte, error) {
 	if _, err := conn.Write(req); err != nil {
-		return 0, err
+		return 0, buf, err
 	}
 	line, err := br.ReadSlice('\n')
 	if err != nil {
-		return 0, err
+		return 0, buf, err
 	}
 	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
-		return 0, fmt.Errorf("bad status line %q", line)
+		return 0, buf, fmt.Errorf("bad status line %q", line)
 	}
 	status, err := strconv.Atoi(string(line[9:12]))
 	if err != nil {
-		return 0, fmt.Errorf("bad status line %q", line)
+		return 0, buf, fmt.Errorf("bad status line %q", line)
 	}
 	length := -1
 	for {
 		h, err := br.ReadSlice('\n')
 		if err != nil {
-			return 0, err
+			return 0, buf, err
 		}
 		if len(h) <= 2 {
 			break
 		}
 		if len(h) > 16 && bytes.EqualFold(h[:15], []byte("Content-Length:")) {
-			if length, err = strconv.Atoi(string(bytes.TrimSpace(h[15:]))); err != nil {
-				return 0, fmt.Errorf("bad Content-Length %q", h)
+			if length, err = strconv.Atoi(string(bytes.TrimSpace(h[15:]))); err != nil || length < 0 || length > 64<<20 {
+				return 0, buf, fmt.Errorf("bad Content-Length %q", h)
 			}
 		}
 	}
 	if length < 0 {
-		return 0, errors.New("response without Content-Length")
+		return 0, buf, errors.New("response without Content-Length")
 	}
-	if _, err := br.Discard(length); err != nil {
-		return 0, err
+	n := len(buf)
+	buf = slices.Grow(buf, length)[:n+length]
+	if _, err := io.ReadFull(br, buf[n:]); err != nil {
+		return 0, buf[:n], err
 	}
-	return status, nil
+	return status, buf, nil
 }
