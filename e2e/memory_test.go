@@ -136,6 +136,7 @@ func TestMemoryAfterTenantChurn(t *testing.T) {
 
 	p := start(t, dir, nil, "--idle-timeout", "2s", "--sweep-interval", "500ms")
 	pid := p.cmd.Process.Pid
+	started := readProcMem(t, pid) // listening, no request served yet
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	defer client.CloseIdleConnections()
 	validate := func(i int) error {
@@ -195,7 +196,8 @@ func TestMemoryAfterTenantChurn(t *testing.T) {
 	growth := 100 * (float64(after.rss) - float64(fresh.rss)) / float64(fresh.rss)
 	t.Logf("%d tenants loaded in %v over %d connections: RSS fresh %d KiB, peak %d KiB, after %d KiB (%+.1f%%)",
 		n, took.Round(time.Millisecond), conns, fresh.rss>>10, peak.hwm>>10, after.rss>>10, growth)
-	t.Logf("fresh: %v", fresh)
+	t.Logf("fresh: %v (just started, before any request: %v; after against it: %+.1f%%)",
+		fresh, started, 100*(float64(after.rss)-float64(started.rss))/float64(started.rss))
 	t.Logf("after: %v (anonymous %+d KiB, file %+d KiB)", after,
 		(int64(after.anon)-int64(fresh.anon))>>10, (int64(after.file)-int64(fresh.file))>>10)
 	t.Logf("last release: %s", released)
