@@ -132,6 +132,8 @@ type statusRecorder struct {
 	// (see Server.readBodyInto).
 	lim  *limiter
 	slot bool
+	// bodyBytes is what the request reserved of lim.bodies.
+	bodyBytes int64
 }
 
 // WriteHeader records the status (and replaces the mux's plain-text 404

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 )
 
 // limiter bounds the number of requests served at once. A request that
@@ -20,10 +23,28 @@ import (
 type limiter struct {
 	slots chan struct{}
 	wait  time.Duration
+	// bodies bounds the bytes reserved for request bodies being received
+	// or held by their requests: n·maxBody, what n slots bounded when a
+	// request kept its slot while its body arrived.
+	bodies *semaphore.Weighted
 }
 
-func newLimiter(n int, wait time.Duration) *limiter {
-	return &limiter{slots: make(chan struct{}, n), wait: wait}
+func newLimiter(n int, wait time.Duration, maxBody int64) *limiter {
+	return &limiter{slots: make(chan struct{}, n), wait: wait, bodies: semaphore.NewWeighted(int64(n) * maxBody)}
+}
+
+// acquireBody reserves n bytes for a request body, waiting as acquire
+// does for a slot.
+func (l *limiter) acquireBody(r *http.Request, n int64) bool {
+	if l.bodies.TryAcquire(n) {
+		return true
+	}
+	if l.wait <= 0 {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), l.wait)
+	defer cancel()
+	return l.bodies.Acquire(ctx, n) == nil
 }
 
 func (l *limiter) acquire(r *http.Request) bool {
@@ -118,6 +139,9 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 				if rec.slot {
 					s.lim.release()
 				}
+				if rec.bodyBytes > 0 {
+					s.lim.bodies.Release(rec.bodyBytes)
+				}
 			}()
 		}
 		next.ServeHTTP(rec, r)
@@ -165,14 +189,30 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 	if r.ContentLength > limit {
 		return nil, tooLarge()
 	}
+	rec, _ := w.(*statusRecorder)
+	if rec != nil && rec.lim != nil {
+		// Reserve the memory the body may take (all of the limit when
+		// its length is not announced) for the rest of the request: the
+		// bodies of all requests together stay within MaxInFlight times
+		// MaxBodyBytes, however many connections send them.
+		n := limit
+		if r.ContentLength >= 0 {
+			n = min(r.ContentLength+1, limit)
+		}
+		if !rec.lim.acquireBody(r, n) {
+			return nil, s.overloaded()
+		}
+		rec.bodyBytes += n
+	}
 	if r.ContentLength > 0 && int64(cap(buf)-len(buf)) < r.ContentLength+1 {
 		buf = slices.Grow(buf, int(r.ContentLength)+1) // +1: room to see EOF without growing
 	}
 	// The request gives up its in-flight slot while its body arrives, and
 	// waits for one again once it has: the limit bounds the requests being
 	// worked on, so that clients sending their bodies slowly cannot hold
-	// every slot and shut everyone else out.
-	if rec, ok := w.(*statusRecorder); ok && rec.slot {
+	// every slot and shut everyone else out (the memory their bodies may
+	// take is reserved above).
+	if rec != nil && rec.slot {
 		rec.lim.release()
 		rec.slot = false
 		defer func() {

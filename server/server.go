@@ -224,7 +224,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st:  cfg.Store,
 		log: cfg.Logger,
 		m:   newMetrics(),
-		lim: newLimiter(cfg.MaxInFlight, cfg.QueueWait),
+		lim: newLimiter(cfg.MaxInFlight, cfg.QueueWait, cfg.MaxBodyBytes),
 	}
 	s.reg = modelreg.New(modelreg.WithPolicy(cfg.Policy), modelreg.WithClock(cfg.Clock))
 	s.auth = newAuthenticator(cfg.AdminTokenHash, cfg.Store, cfg.MaxCachedTokens)

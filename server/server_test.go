@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -8,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -600,6 +603,60 @@ func TestSlowBodyHoldsNoSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/Slow", tok, nil))
+}
+
+// TestSlowBodiesMemoryBound checks that, although a request whose body is
+// arriving holds no slot, the bodies of all requests together stay within
+// MaxInFlight times MaxBodyBytes: connections that announce large bodies
+// and stall beyond that get 503s instead of each holding a buffer.
+func TestSlowBodiesMemoryBound(t *testing.T) {
+	const maxBody = 4 << 20
+	const n = 50
+	ts := newTestServer(t, func(c *Config) {
+		c.MaxInFlight = 2
+		c.MaxBodyBytes = maxBody
+		c.QueueWait = -1
+	})
+	tok := ts.token("acme")
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	addr := strings.TrimPrefix(ts.http.URL, "http://")
+	overloaded := 0
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := range n {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		fmt.Fprintf(c, "PUT /v1/tenants/acme/models/M%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"properties\":", i, tok, maxBody)
+		// The first two reserve the whole budget and stall; every later
+		// one is refused at once.
+		if i >= 2 {
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			line, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil || !strings.Contains(line, " 503 ") {
+				t.Fatalf("connection %d: %q, %v; want a 503", i, line, err)
+			}
+			overloaded++
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&m1)
+	grew := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
+	if grew > 3*maxBody {
+		t.Errorf("%d stalled bodies of %d MiB announced: the heap grew by %d MiB, more than MaxInFlight bodies", n, maxBody>>20, grew>>20)
+	}
+	if overloaded != n-2 {
+		t.Errorf("%d refused, want %d", overloaded, n-2)
+	}
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models", tok, nil)) // requests without a body still pass
 }
 
 // TestUnavailableCarriesRetryAfter checks that every 503 carries
