@@ -216,6 +216,7 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 				}
 				conn.SetDeadline(time.Now().Add(30 * time.Second))
 				var status int
+				var err error
 				status, resp, err = roundTrip(conn, br, req, resp[:0])
 				d := time.Since(t0)
 				if err != nil {

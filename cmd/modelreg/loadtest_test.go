@@ -56,18 +56,31 @@ func TestLoadtestOpenLoopCountsStalls(t *testing.T) {
 	}
 }
 
-// TestLoadtestChecksBody checks that a 200 answer that is not a validated
-// document counts as an error, not as a success.
-func TestLoadtestChecksBody(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Write([]byte(`<html>a proxy's page</html>`))
-	}))
-	defer srv.Close()
-	rep, err := loadtest(context.Background(), srv.URL+"/v", "tok", []byte(`{}`), 1, 0, 0, 100*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Requests != 0 || rep.Errors == 0 {
-		t.Errorf("%d successes and %d errors from 200s without a document", rep.Requests, rep.Errors)
+// TestLoadtestCountsFailures checks that answers other than a 200 with a
+// validated document count as errors, never as successes, also with many
+// connections (their workers once shared one error variable).
+func TestLoadtestCountsFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+	}{
+		{"200 without a document", 200, `<html>a proxy's page</html>`},
+		{"500", 500, `{"document":{}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(tc.status)
+				w.Write([]byte(tc.body))
+			}))
+			defer srv.Close()
+			rep, err := loadtest(context.Background(), srv.URL+"/v", "tok", []byte(`{}`), 16, 0, 0, 200*time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Requests != 0 || rep.Errors == 0 {
+				t.Errorf("%d successes and %d errors", rep.Requests, rep.Errors)
+			}
+		})
 	}
 }
