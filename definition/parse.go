@@ -127,22 +127,23 @@ func ParseAll(data []byte, lim Limits) ([]*Definition, error) {
 		return out, nil
 	case top.kind == nObject && !p.hasKey(0, "name") && !p.hasKey(0, "properties") && p.looksMultiModel(0):
 		var out []*Definition
-		seen := map[string]bool{}
+		keys, names := map[string]bool{}, map[string]bool{}
 		for k := 1; k < int(top.skip); k = int(p.nodes[k+1].skip) {
-			name := string(p.key(k))
+			key := string(p.key(k))
 			p.path = append(p.path, seg{n: int32(k), kind: segKey})
-			if seen[name] {
+			if keys[key] {
 				return nil, p.errAt(k, ErrInvalid, "duplicate key")
 			}
-			seen[name] = true
-			d, perr := p.definition(k+1, name)
-			if perr == nil && d.Name != name && seen[d.Name] {
+			keys[key] = true
+			// An entry is named by its key unless it has a name of its own.
+			d, perr := p.definition(k+1, key)
+			if perr == nil && names[d.Name] {
 				perr = p.errAt(k+1, ErrInvalid, "a second definition of model "+strconv.Quote(d.Name))
 			}
 			if perr != nil {
 				return nil, perr
 			}
-			seen[d.Name] = true
+			names[d.Name] = true
 			p.path = p.path[:len(p.path)-1]
 			out = append(out, d)
 		}

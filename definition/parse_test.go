@@ -636,8 +636,14 @@ func TestParseAllRefusesDuplicates(t *testing.T) {
 			t.Errorf("ParseAll(%s) = %d definitions, %v; want a positioned ErrInvalid", in, len(ds), err)
 		}
 	}
-	if ds, err := ParseAll([]byte(`{"A": {"properties": {"x": "string"}}, "B": {"properties": {"x": "number"}}}`), Limits{}); err != nil || len(ds) != 2 {
-		t.Errorf("distinct models: %d, %v", len(ds), err)
+	for _, in := range []string{
+		`{"A": {"properties": {"x": "string"}}, "B": {"properties": {"x": "number"}}}`,
+		// Keys and names are different things: these are B and A.
+		`{"A": {"name": "B", "properties": {"x": "string"}}, "B": {"name": "A", "properties": {"x": "number"}}}`,
+	} {
+		if ds, err := ParseAll([]byte(in), Limits{}); err != nil || len(ds) != 2 {
+			t.Errorf("ParseAll(%s) = %d definitions, %v; want 2 distinct models", in, len(ds), err)
+		}
 	}
 }
 
