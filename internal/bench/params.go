@@ -127,7 +127,15 @@ func (p Params) Validate() error {
 		return &ParamError{Name: "ops-scale", Value: fmt.Sprint(p.OpsScale), Msg: "need 0 < ops-scale ≤ 10000"}
 	}
 	if b := p.memoryEstimate(); b > maxMemory {
-		return &ParamError{Name: "n", Value: fmt.Sprint(p.N), Msg: fmt.Sprintf(
+		// Name the parameter behind the largest part of the estimate.
+		name, value := "n", fmt.Sprint(p.N)
+		switch parts := []float64{float64(p.N) * float64(p.M), float64(p.Others) * float64(p.OthersM), p.OpsScale * 4e6 / 2048}; {
+		case parts[2] > parts[0] && parts[2] > parts[1]:
+			name, value = "ops-scale", fmt.Sprint(p.OpsScale)
+		case parts[1] > parts[0]:
+			name, value = "others", fmt.Sprint(p.Others)
+		}
+		return &ParamError{Name: name, Value: value, Msg: fmt.Sprintf(
 			"the run would need about %.0f GiB of memory (N·M and others·others-m models at some 2 KiB each, W2 tables at some 4 MB per unit of ops-scale); the limit is %d GiB",
 			float64(b)/(1<<30), maxMemory>>30)}
 	}

@@ -25,8 +25,8 @@ func TestParamsValidate(t *testing.T) {
 		{"negative others", func(p *Params) { p.Others = -1 }, "others"},
 		{"huge N·M", func(p *Params) { p.N, p.M = 10_000_000, 100 }, "n"},
 		{"N·M beyond memory", func(p *Params) { p.N, p.M = 10_000_000, 5 }, "n"},
-		{"others beyond memory", func(p *Params) { p.Others = 5_000_000 }, "n"},
-		{"ops tables beyond memory", func(p *Params) { p.OpsScale = 10_000 }, "n"},
+		{"others beyond memory", func(p *Params) { p.Others = 5_000_000 }, "others"},
+		{"ops tables beyond memory", func(p *Params) { p.OpsScale = 10_000 }, "ops-scale"},
 		{"bad define", func(p *Params) { p.Define = "yaml" }, "define"},
 	}
 	for _, tt := range tests {
