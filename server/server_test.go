@@ -638,6 +638,17 @@ func TestSlowBodiesMemoryBound(t *testing.T) {
 		fmt.Fprintf(c, "PUT /v1/tenants/acme/models/M%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"properties\":", i, tok, maxBody)
 		// The first two reserve the whole budget and stall; every later
 		// one is refused at once.
+		if i == 1 {
+			// Wait until they have: a small body is refused then.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				if ts.do("PUT", "/v1/tenants/acme/models/Probe", tok, `{"properties": {"a": "string"}}`).status == 503 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("two stalled bodies of MaxBodyBytes did not take the budget")
+				}
+			}
+		}
 		if i >= 2 {
 			c.SetReadDeadline(time.Now().Add(10 * time.Second))
 			line, err := bufio.NewReader(c).ReadString('\n')
