@@ -73,8 +73,13 @@ func (l *limiter) release() { <-l.slots }
 // overloaded counts a request refused for want of a slot and returns its
 // problem.
 func (s *Server) overloaded() *Problem {
+	return s.overloadedBy("too many requests in flight")
+}
+
+// overloadedBy is overloaded with what is exhausted.
+func (s *Server) overloadedBy(what string) *Problem {
 	s.m.rejected.WithLabelValues("overloaded").Inc()
-	p := problem(ProblemOverloaded, "too many requests in flight; retry later")
+	p := problem(ProblemOverloaded, "%s; retry later", what)
 	p.retryAfter = 1
 	return p
 }
@@ -200,7 +205,7 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 			n = min(r.ContentLength+1, limit)
 		}
 		if !rec.lim.acquireBody(r, n) {
-			return nil, s.overloaded()
+			return nil, s.overloadedBy("too much memory taken by request bodies being received")
 		}
 		rec.bodyBytes += n
 	}
