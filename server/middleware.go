@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"mime"
 	"net/http"
 	"runtime/debug"
@@ -30,7 +31,11 @@ type limiter struct {
 }
 
 func newLimiter(n int, wait time.Duration, maxBody int64) *limiter {
-	return &limiter{slots: make(chan struct{}, n), wait: wait, bodies: semaphore.NewWeighted(int64(n) * maxBody)}
+	budget := int64(math.MaxInt64)
+	if maxBody <= budget/int64(n) {
+		budget = int64(n) * maxBody
+	}
+	return &limiter{slots: make(chan struct{}, n), wait: wait, bodies: semaphore.NewWeighted(budget)}
 }
 
 // acquireBody reserves n bytes for a request body, waiting as acquire
