@@ -20,7 +20,8 @@
 //     name.
 //   - FindByStructure looks in the context's own scope, anonymous models
 //     first, then named models; in a tenant it then looks in the global
-//     named models (never in global anonymous models).
+//     named models the tenant does not shadow (never in global anonymous
+//     models).
 //   - Resolver resolves a reference by name exactly as FindByName does,
 //     at the time it is called.
 //   - Models lists exactly the models FindByName can return.
@@ -32,7 +33,8 @@
 //     nothing. Holders of the old Model keep a valid, unchanged value. The
 //     anonymous models that nothing uses any more are released.
 //   - A tenant model with the name of a global model shadows it, for that
-//     tenant only.
+//     tenant only: no lookup of the tenant's, by name or by structure,
+//     returns the global one.
 //   - A nested object (at any depth, in arrays too) whose structure equals
 //     an existing anonymous model's in the same scope resolves to that
 //     model (counted as a reuse). It never resolves to a named model,
