@@ -881,3 +881,48 @@ func TestNilContextAndHook(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoreSkipsQuotas checks Restore: it registers what the tenant's
+// quotas refuse (a model past MaxModels, bytes past MaxBytes, depth past
+// MaxDepth), after which Define still refuses new models until the tenant
+// is back under its quotas; its other errors are Define's.
+func TestRestoreSkipsQuotas(t *testing.T) {
+	r := modelreg.New()
+	must(t, r.SetPolicy("acme", modelreg.Policy{MaxModels: 1, MaxBytes: 200, MaxDepth: 2}))
+	ctx := tctx("acme")
+	parse := func(js string) *definition.Definition {
+		d, err := definition.Parse([]byte(js), definition.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	mustDefine(t, r, ctx, `{"name": "A", "properties": {"x": "string"}}`)
+	for _, js := range []string{
+		`{"name": "B", "properties": {"x": "string"}}`,                                                          // MaxModels
+		`{"name": "C", "properties": {"o": {"p": {"q": {"r": "string"}}}}}`,                                     // MaxDepth
+		`{"name": "D", "properties": {"x": {"type": "string", "default": "` + strings.Repeat("y", 300) + `"}}}`, // MaxBytes
+	} {
+		def := parse(js)
+		var qe *modelreg.QuotaError
+		if _, err := r.Define(ctx, def); !errors.As(err, &qe) {
+			t.Fatalf("Define %s: %v, want a *QuotaError", def.Name, err)
+		}
+		if _, err := r.Restore(ctx, def); err != nil {
+			t.Fatalf("Restore %s: %v", def.Name, err)
+		}
+		if _, ok := r.FindByName(ctx, def.Name); !ok {
+			t.Errorf("%s restored but not found", def.Name)
+		}
+	}
+	var qe *modelreg.QuotaError
+	if _, err := r.Define(ctx, parse(`{"name": "E", "properties": {"x": "string"}}`)); !errors.As(err, &qe) {
+		t.Errorf("Define over the quotas after Restore: %v, want a *QuotaError", err)
+	}
+	if _, err := r.Restore(tctx("bad id!"), parse(`{"name": "F"}`)); !errors.Is(err, modelreg.ErrInvalidTenant) {
+		t.Errorf("Restore with an invalid tenant: %v", err)
+	}
+	if _, err := r.Restore(ctx, nil); !errors.Is(err, modelreg.ErrInvalidDefinition) {
+		t.Errorf("Restore(nil): %v", err)
+	}
+}

@@ -27,7 +27,23 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 	}
 	c := r.getCompiler()
 	defer r.putCompiler(c)
-	return r.define(ctx, def, c)
+	return r.define(ctx, def, c, true)
+}
+
+// Restore registers a model that was accepted before, as Define does but
+// without checking the tenant's quotas. A service whose store is the
+// source of truth reloads its stored models with it: a quota tightened
+// since they were written then never makes a stored model disappear, as
+// quotas apply to later registrations only (see SetPolicy). A tenant over
+// a quota that way accepts no new model, or no larger definitions, until
+// it is back under it. Errors are Define's, but for *QuotaError.
+func (r *Registry) Restore(ctx context.Context, def *definition.Definition) (*Model, error) {
+	if def == nil {
+		return nil, &DefinitionError{Msg: "nil definition"}
+	}
+	c := r.getCompiler()
+	defer r.putCompiler(c)
+	return r.define(ctx, def, c, false)
 }
 
 // CheckDefine reports the error Define(ctx, def) would return now, and
@@ -45,7 +61,7 @@ func (r *Registry) CheckDefine(ctx context.Context, def *definition.Definition) 
 	}
 	c := r.getCompiler()
 	defer r.putCompiler(c)
-	tv, id, pol, err := r.prepare(ctx, def, c)
+	tv, id, pol, err := r.prepare(ctx, def, c, true)
 	if err != nil {
 		return err
 	}
@@ -69,14 +85,17 @@ func (r *Registry) CheckDefine(ctx context.Context, def *definition.Definition) 
 
 // prepare is the first step of Define and CheckDefine: it resolves ctx's
 // tenant (tv, nil for the global scope; id, "" for it) and its policy, and
-// compiles def with c under the policy's depth quota.
-func (r *Registry) prepare(ctx context.Context, def *definition.Definition, c *compiler) (tv *tenantCtx, id string, pol Policy, err error) {
+// compiles def with c under the policy's depth quota. Without quotas (for
+// Restore), the policy returned has none.
+func (r *Registry) prepare(ctx context.Context, def *definition.Definition, c *compiler, quotas bool) (tv *tenantCtx, id string, pol Policy, err error) {
 	if tv = tenantValueFrom(ctx); tv != nil {
 		id = tv.id
 		if err := ValidTenantID(id); err != nil {
 			return nil, "", pol, err
 		}
-		pol = r.Policy(id)
+		if quotas {
+			pol = r.Policy(id)
+		}
 	}
 	c.maxDepth = pol.MaxDepth
 	if err := c.compile(def); err != nil {
@@ -120,9 +139,9 @@ func scopeQuota(s *scope, id string, pol Policy, nh uint64, name string, n int64
 	return old, nil
 }
 
-// define is Define with compiler c.
-func (r *Registry) define(ctx context.Context, def *definition.Definition, c *compiler) (*Model, error) {
-	tv, id, pol, err := r.prepare(ctx, def, c)
+// define is Define (or Restore, without quotas) with compiler c.
+func (r *Registry) define(ctx context.Context, def *definition.Definition, c *compiler, quotas bool) (*Model, error) {
+	tv, id, pol, err := r.prepare(ctx, def, c, quotas)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +231,7 @@ func (r *Registry) DefineJSON(ctx context.Context, data []byte) (*Model, error) 
 		return nil, err
 	}
 	c.ownsTypes = true
-	m, err := r.define(ctx, def, c)
+	m, err := r.define(ctx, def, c, true)
 	r.putCompiler(c)
 	return m, err
 }
