@@ -934,3 +934,39 @@ func TestValidateTruncatedFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredModelsSurviveTighterQuota checks that a quota tightened across
+// a restart refuses new models but never hides stored ones: the load
+// skipped the models over the quota, so a reload could bring back a model
+// the client had deleted room for, and drop one it had just written.
+func TestStoredModelsSurviveTighterQuota(t *testing.T) {
+	ts := newTestServer(t)
+	def := `{"properties": {"x": "string"}}`
+	for _, n := range []string{"A", "B", "C"} {
+		ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/"+n, testAdmin, def))
+	}
+	dir := ts.dir
+	ts.close()
+	ts = openTestServer(t, dir, func(c *Config) { c.Policy.MaxModels = 2 })
+	names := func() string {
+		var out []string
+		for _, m := range ts.must(200, ts.do("GET", "/v1/tenants/acme/models", testAdmin, nil)).json(t)["models"].([]any) {
+			out = append(out, m.(map[string]any)["name"].(string))
+		}
+		return strings.Join(out, ",")
+	}
+	if got := names(); got != "A,B,C" {
+		t.Fatalf("after a restart with a quota of 2 models: %s, want all three stored models", got)
+	}
+	if r := ts.do("PUT", "/v1/tenants/acme/models/D", testAdmin, def); r.status != 409 || r.problemType() != "quota-exceeded" {
+		t.Errorf("a fourth model: %d %s, want 409 quota-exceeded", r.status, r.body)
+	}
+	ts.must(200, ts.do("PUT", "/v1/tenants/acme/models/C", testAdmin, `{"properties": {"x": "number"}}`)) // a replacement adds no model
+	ts.must(204, ts.do("DELETE", "/v1/tenants/acme/models/A", testAdmin, nil))
+	ts.must(204, ts.do("DELETE", "/v1/tenants/acme/models/B", testAdmin, nil))
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/X", testAdmin, def))
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+	if got := names(); got != "C,X" {
+		t.Errorf("after a reload: %s, want C,X", got)
+	}
+}

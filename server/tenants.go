@@ -435,7 +435,9 @@ func (s *Server) tryUnload(ctx context.Context, t *tenantState, why unloadReason
 	return true
 }
 
-// defineStored parses a stored definition and registers it.
+// defineStored parses a stored definition and registers it. Quotas are
+// not checked: they refuse new writes, and a quota tightened since a model
+// was stored must not hide it (or let another write take its place).
 func (s *Server) defineStored(ctx context.Context, sm store.Model) error {
 	def, err := definition.Parse(sm.Definition, s.cfg.Limits)
 	if err != nil {
@@ -444,7 +446,7 @@ func (s *Server) defineStored(ctx context.Context, sm store.Model) error {
 	if def.Name != sm.Name {
 		return fmt.Errorf("stored definition is named %q, not %q", def.Name, sm.Name)
 	}
-	m, err := s.reg.Define(ctx, def)
+	m, err := s.reg.Restore(ctx, def)
 	if err != nil {
 		return err
 	}
