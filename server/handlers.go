@@ -199,6 +199,10 @@ func (s *Server) storeError(err error) error {
 		p := problem(ProblemUnavailable, "the server is shutting down")
 		p.cause = err
 		return p
+	case errors.Is(err, store.ErrUnavailable):
+		p := problem(ProblemUnavailable, "the store is busy or out of space; nothing was written")
+		p.cause = err
+		return p
 	}
 	p := problem(ProblemInternal, "storage error")
 	p.cause = err

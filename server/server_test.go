@@ -970,3 +970,15 @@ func TestStoredModelsSurviveTighterQuota(t *testing.T) {
 		t.Errorf("after a reload: %s, want C,X", got)
 	}
 }
+
+// TestStoreUnavailableIs503 checks that a store that cannot serve a call
+// now (locked by another process, out of space) gives 503 unavailable, which
+// the client retries, not 500.
+func TestStoreUnavailableIs503(t *testing.T) {
+	ts := newTestServer(t)
+	err := ts.srv.storeError(fmt.Errorf("put: %w", store.ErrUnavailable))
+	var p *Problem
+	if !errors.As(err, &p) || p.Status != 503 || p.Type != ProblemUnavailable {
+		t.Errorf("storeError(ErrUnavailable) = %v, want a 503 %s", err, ProblemUnavailable)
+	}
+}

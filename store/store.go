@@ -45,6 +45,10 @@ var (
 	ErrPrecondition = errors.New("store: precondition failed")
 	// ErrClosed reports a call on a closed store.
 	ErrClosed = errors.New("store: closed")
+	// ErrUnavailable reports that the store cannot serve the call now,
+	// though it may later: it is locked by another process beyond its
+	// busy timeout, or out of space. Nothing was written.
+	ErrUnavailable = errors.New("store: unavailable")
 	// ErrInvalid reports an argument that the store refuses, such as an
 	// empty model name or a token for the global scope.
 	ErrInvalid = errors.New("store: invalid argument")

@@ -42,7 +42,8 @@ import (
 
 	"github.com/modelreg/modelreg/store"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	"modernc.org/sqlite" // also registers the "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // ErrSchemaTooNew is returned by Open for a database whose schema version is
@@ -74,6 +75,11 @@ func WithReaders(n int) Option { return func(c *config) { c.readers = n } }
 // before it is closed to give its memory back (default one minute; zero or
 // negative: kept forever).
 func WithReaderIdleTime(d time.Duration) Option { return func(c *config) { c.readerIdle = d } }
+
+// WithBusyTimeout sets how long a write waits for a lock another process
+// holds on the database before it fails with store.ErrUnavailable
+// (default 10 s).
+func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busy = d } }
 
 // WithSynchronous overrides the synchronous pragma ("FULL" by default).
 // Only tests and benchmarks that do not need durability should use
@@ -270,10 +276,22 @@ func (s *Store) check() error {
 	return nil
 }
 
-// wrap maps driver errors after Close to store.ErrClosed.
+// wrap maps driver errors after Close to store.ErrClosed, and those of a
+// database locked beyond the busy timeout or out of space to
+// store.ErrUnavailable.
 func (s *Store) wrap(err error) error {
-	if err != nil && s.closed.Load() {
+	if err == nil {
+		return nil
+	}
+	if s.closed.Load() {
 		return fmt.Errorf("%w: %v", store.ErrClosed, err)
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff { // the primary result code
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL:
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
 	}
 	return err
 }

@@ -302,3 +302,40 @@ func TestNewDatabaseOwnerOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestLockedIsUnavailable checks that a write finding the database locked
+// by another process beyond the busy timeout fails with
+// store.ErrUnavailable (a server answers 503 and the client retries), and
+// that writes succeed again once the lock is gone.
+func TestLockedIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "modelreg.db")
+	st, err := Open(ctx, path, WithBusyTimeout(50*time.Millisecond), WithSynchronous("OFF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	m := store.Model{Scope: "acme", Name: "A", Definition: []byte(`{"name":"A"}`)}
+	if _, _, err := st.PutModel(ctx, m, store.Condition{}); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("PutModel with the database locked elsewhere: %v, want store.ErrUnavailable", err)
+	}
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.PutModel(ctx, m, store.Condition{}); err != nil {
+		t.Fatalf("PutModel once the lock is gone: %v", err)
+	}
+}
