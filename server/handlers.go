@@ -465,6 +465,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.reg.Define(sctx, def)
 	if err == nil {
 		state.meta[name] = meta
+		delete(state.unreadable, name)
 	}
 	state.metaMu.Unlock()
 	if err != nil {
@@ -571,7 +572,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	unlock()
 	if !ok {
-		return problem(ProblemModelNotFound, "model %q not found", name)
+		return s.missing(ps.t, name)
 	}
 	if err != nil {
 		return err
@@ -651,6 +652,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	_, err = s.reg.RemoveModel(scopeCtx(context.WithoutCancel(ctx), scope), name)
 	if err == nil {
 		delete(state.meta, name)
+		delete(state.unreadable, name)
 	}
 	state.metaMu.Unlock()
 	if err != nil {
@@ -788,7 +790,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	defer ps.release()
 	m, ok := s.reg.FindByName(ps.ctx, name)
 	if !ok {
-		return problem(ProblemModelNotFound, "model %q not found", name)
+		return s.missing(ps.t, name)
 	}
 	v, err := s.validator(ps.t, scope, m)
 	if err != nil {
@@ -884,7 +886,7 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer ps.release()
 	if _, ok := s.reg.FindByName(ps.ctx, name); !ok {
-		return problem(ProblemModelNotFound, "model %q not found", name)
+		return s.missing(ps.t, name)
 	}
 	b, err := document.NamedSchema(name, s.reg.Resolver(ps.ctx))
 	if err != nil {

@@ -255,6 +255,7 @@ func (s *Server) loadGlobal(ctx context.Context) error {
 		if err := s.defineStored(ctx, sm); err != nil {
 			s.m.loadSkips.Inc()
 			s.log.Error("skipping stored global definition that does not compile", "model", sm.Name, "err", err)
+			s.global.markUnreadable(sm.Name)
 			continue
 		}
 		s.global.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated}

@@ -67,6 +67,11 @@ type tenantState struct {
 	// always of the same write.
 	metaMu sync.RWMutex
 	meta   map[string]modelMeta
+	// unreadable holds the names of the stored models that could not be
+	// loaded (guarded by metaMu): they exist, but memory lacks them, so a
+	// request for one is answered with a server error, not "not found".
+	// A successful write or delete of the name takes it out.
+	unreadable map[string]bool
 
 	vmu        sync.RWMutex
 	validators map[string]cachedValidator // by model name, as seen from this scope
@@ -298,6 +303,7 @@ func (s *Server) loadLocked(ctx context.Context, id string, create bool) (t *ten
 			// tenant unavailable: skip it, loudly.
 			s.m.loadSkips.Inc()
 			s.log.Error("skipping stored definition that does not compile", "tenant", id, "model", sm.Name, "revision", sm.Revision, "err", err)
+			t.markUnreadable(sm.Name)
 			continue
 		}
 		t.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated}
@@ -306,6 +312,31 @@ func (s *Server) loadLocked(ctx context.Context, id string, create bool) (t *ten
 	s.m.loadTime.Observe(time.Since(t0).Seconds())
 	s.publish(ctx, t)
 	return t, false, nil
+}
+
+// markUnreadable records that the stored model name could not be loaded.
+// The caller holds metaMu or owns t alone.
+func (t *tenantState) markUnreadable(name string) {
+	if t.unreadable == nil {
+		t.unreadable = make(map[string]bool)
+	}
+	t.unreadable[name] = true
+}
+
+// missing returns the problem for a model called name that t's registry
+// scope lacks: not found, or, for a stored model that could not be
+// loaded, an internal error that says so.
+func (s *Server) missing(t *tenantState, name string) error {
+	bad := false
+	for _, st := range []*tenantState{t, s.global} { // a tenant sees global models too
+		st.metaMu.RLock()
+		bad = bad || st.unreadable[name]
+		st.metaMu.RUnlock()
+	}
+	if bad {
+		return problem(ProblemInternal, "model %q is stored but its definition cannot be loaded; see the server's log", name)
+	}
+	return problem(ProblemModelNotFound, "model %q not found", name)
 }
 
 // newState returns the state of a tenant about to be loaded or created,
