@@ -64,12 +64,24 @@ type config struct {
 }
 
 // WithClock sets the clock used for Created/Updated times (default
-// time.Now).
-func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
+// time.Now; nil keeps it).
+func WithClock(now func() time.Time) Option {
+	return func(c *config) {
+		if now != nil {
+			c.now = now
+		}
+	}
+}
 
 // WithReaders sets the number of read connections (default: GOMAXPROCS, at
-// least 2).
-func WithReaders(n int) Option { return func(c *config) { c.readers = n } }
+// least 2; zero or less keeps the default).
+func WithReaders(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.readers = n
+		}
+	}
+}
 
 // WithReaderIdleTime sets how long an idle read connection is kept open
 // before it is closed to give its memory back (default one minute; zero or
@@ -309,8 +321,10 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return s.wrap(err)
 	}
+	// Deferred, so that a panic in fn does not keep the only write
+	// connection in a transaction forever (after Commit, a no-op).
+	defer tx.Rollback()
 	if err := fn(tx); err != nil {
-		tx.Rollback()
 		return s.wrap(err)
 	}
 	return s.wrap(tx.Commit())

@@ -339,3 +339,41 @@ func TestLockedIsUnavailable(t *testing.T) {
 		t.Fatalf("PutModel once the lock is gone: %v", err)
 	}
 }
+
+// TestPanicInWriteReleasesWriter checks that a panic inside a write
+// transaction does not keep the store's only write connection: a panicking
+// clock used to leave every later write waiting forever. WithClock(nil)
+// (which made the clock panic) keeps the default clock now.
+func TestPanicInWriteReleasesWriter(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	nilClock, err := Open(ctx, filepath.Join(dir, "nil.db"), WithClock(nil), WithReaders(0), WithSynchronous("OFF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nilClock.Close()
+	if _, err := nilClock.CreateTenant(ctx, "t"); err != nil {
+		t.Fatalf("CreateTenant with WithClock(nil): %v", err)
+	}
+	panics := true
+	st, err := Open(ctx, filepath.Join(dir, "panic.db"), WithSynchronous("OFF"), WithClock(func() time.Time {
+		if panics {
+			panic("clock")
+		}
+		return time.Now()
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	func() {
+		defer func() { recover() }()
+		st.CreateTenant(ctx, "t")
+	}()
+	panics = false
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := st.PutSetting(tctx, "k", []byte("v")); err != nil {
+		t.Fatalf("a write after a panicking one: %v", err)
+	}
+}
