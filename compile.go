@@ -222,6 +222,14 @@ func (c *compiler) typ(t *definition.Type, depth int, path []byte) error {
 		if t.Ref == "" {
 			return defErr(path, "reference without a model name")
 		}
+		if !c.ownsTypes {
+			// As Parse reads it: a name that is not a model name, or
+			// that spells a built-in type ("String"), would be written
+			// back (MarshalJSON) as something else.
+			if pt, err := definition.ParseTypeName(t.Ref); err != nil || pt.Kind != definition.KindRef {
+				return defErr(path, "reference "+strconv.Quote(t.Ref)+" is not a model name")
+			}
+		}
 		return nil
 	case definition.KindArray:
 		if t.Elem == nil {

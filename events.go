@@ -72,6 +72,9 @@ type Event struct {
 	Time      time.Time     // the registry clock's time
 }
 
+// MaxSubscribeBuffer is the largest buffer Subscribe gives a subscription.
+const MaxSubscribeBuffer = 1 << 16
+
 // Subscription receives events. Create it with Registry.Subscribe.
 type Subscription struct {
 	r       *Registry
@@ -82,11 +85,12 @@ type Subscription struct {
 }
 
 // Subscribe returns a subscription that receives every later event in a
-// channel of the given buffer size (at least 1). Events never block the
+// channel of the given buffer size (at least 1, at most MaxSubscribeBuffer).
+// Events never block the
 // registry: when the buffer is full the event is dropped and counted
 // (Dropped, and Counters.EventsDropped). Close the subscription when done.
 func (r *Registry) Subscribe(buffer int) *Subscription {
-	s := &Subscription{r: r, ch: make(chan Event, max(buffer, 1))}
+	s := &Subscription{r: r, ch: make(chan Event, min(max(buffer, 1), MaxSubscribeBuffer))}
 	r.subsMu.Lock()
 	defer r.subsMu.Unlock()
 	var list []*Subscription

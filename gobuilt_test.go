@@ -107,3 +107,22 @@ func TestUnsortedQueryFindsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestGoBuiltReferencesAreChecked checks that Define refuses, as Parse
+// does, a reference that is not a model name: one that spells a built-in
+// type ("String") would be written back by MarshalJSON as that type.
+func TestGoBuiltReferencesAreChecked(t *testing.T) {
+	r := modelreg.New()
+	for _, ref := range []string{"lower", "Bad:Name", "String", "number"} {
+		def := &definition.Definition{Name: "A", Object: definition.Object{Properties: []definition.Property{
+			{Name: "x", Type: definition.Type{Kind: definition.KindRef, Ref: ref}}}}}
+		if _, err := r.Define(bg, def); !errors.Is(err, modelreg.ErrInvalidDefinition) {
+			t.Errorf("Define with a reference to %q: %v, want ErrInvalidDefinition", ref, err)
+		}
+	}
+	def := &definition.Definition{Name: "A", Object: definition.Object{Properties: []definition.Property{
+		{Name: "x", Type: definition.Type{Kind: definition.KindRef, Ref: "Customer"}}}}}
+	if _, err := r.Define(bg, def); err != nil {
+		t.Errorf("Define with a reference to Customer: %v", err)
+	}
+}

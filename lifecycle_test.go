@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strings"
@@ -924,5 +925,15 @@ func TestRestoreSkipsQuotas(t *testing.T) {
 	}
 	if _, err := r.Restore(ctx, nil); !errors.Is(err, modelreg.ErrInvalidDefinition) {
 		t.Errorf("Restore(nil): %v", err)
+	}
+}
+
+// TestSubscribeHugeBuffer checks that Subscribe bounds its buffer rather
+// than failing to make the channel.
+func TestSubscribeHugeBuffer(t *testing.T) {
+	r := modelreg.New()
+	for _, n := range []int{math.MaxInt, math.MaxInt32} {
+		s := r.Subscribe(n)
+		s.Close()
 	}
 }

@@ -51,6 +51,9 @@ const maxScratch = 1024
 // allocated as by Parse and stays valid. It is for callers that compile
 // a definition into their own structures, such as a registry.
 func ParseScratch(data []byte, lim Limits, s *Scratch) (*Definition, error) {
+	if s == nil {
+		s = new(Scratch) // as Parse, then
+	}
 	s.Reset()
 	p := getParser()
 	defer p.release()

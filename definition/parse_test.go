@@ -670,3 +670,11 @@ func TestMarshalNestsNoDeeper(t *testing.T) {
 		}
 	}
 }
+
+// TestParseScratchNil checks that a nil Scratch parses as Parse does.
+func TestParseScratchNil(t *testing.T) {
+	d, err := ParseScratch([]byte(`{"name": "A", "properties": {"x": "string"}}`), Limits{}, nil)
+	if err != nil || d.Name != "A" || len(d.Properties) != 1 {
+		t.Errorf("ParseScratch(nil scratch) = %+v, %v", d, err)
+	}
+}

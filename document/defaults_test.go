@@ -145,3 +145,18 @@ func TestViolationPathsBounded(t *testing.T) {
 			doc.Len(), len(ve.Violations), ve.Truncated, total, limit)
 	}
 }
+
+// TestCyclicValueDeepLimit checks that a cyclic Go value under a huge
+// MaxDepth is reported as too deep, not a stack overflow: MaxDepth is
+// capped for ValidateValue's recursion.
+func TestCyclicValueDeepLimit(t *testing.T) {
+	v, err := New(&definition.Object{}, nil, WithLimits(Limits{MaxDepth: 1 << 30}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cyc := map[string]any{}
+	cyc["x"] = cyc
+	if _, err := v.ValidateValue(cyc); !errors.Is(err, CodeTooDeep) {
+		t.Errorf("ValidateValue(cyclic) = %v, want %s", err, CodeTooDeep)
+	}
+}

@@ -25,8 +25,8 @@ type Limits struct {
 	// violations reported (to 64 KiB if it is less): beyond it, the
 	// report is truncated.
 	MaxBytes int
-	// MaxDepth is the deepest nesting of objects and arrays (default 64;
-	// the document itself is depth 1).
+	// MaxDepth is the deepest nesting of objects and arrays (default 64,
+	// at most 10,000; the document itself is depth 1).
 	MaxDepth int
 	// MaxItems is the longest array (default 10000).
 	MaxItems int
@@ -42,6 +42,8 @@ const (
 	DefaultMaxDepth      = 64
 	DefaultMaxItems      = 10000
 	DefaultMaxViolations = 100
+
+	maxMaxDepth = 10000
 )
 
 func (l Limits) withDefaults() Limits {
@@ -52,6 +54,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
 	}
+	// ValidateValue recurses: a cyclic value must stop well before the
+	// goroutine's stack does.
+	l.MaxDepth = min(l.MaxDepth, maxMaxDepth)
 	if l.MaxItems <= 0 {
 		l.MaxItems = DefaultMaxItems
 	}
