@@ -39,7 +39,8 @@ type Config struct {
 	// AdminTokenHash is the SHA-256 hash of the admin token (see
 	// ResolveAdminToken). The zero hash matches no token.
 	AdminTokenHash [32]byte
-	// Logger receives structured logs (default: JSON on stderr, Info).
+	// Logger receives structured logs (default: none, discarded; modelreg
+	// serve logs JSON lines on stderr).
 	Logger *slog.Logger
 	// AccessLog logs every request at Info level (default: only 5xx, at
 	// Warn).
@@ -211,12 +212,16 @@ type Server struct {
 	janOnce  sync.Once
 }
 
+// ErrInvalidConfig is wrapped by the errors of New for a Config it cannot
+// use.
+var ErrInvalidConfig = errors.New("server: invalid configuration")
+
 // New returns a server for cfg. It loads the global models from the store
 // and starts the janitor, which unloads idle tenants and returns freed
 // memory to the OS (stop it with Close).
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
-		return nil, errors.New("server: Config.Store is required")
+		return nil, fmt.Errorf("%w: Config.Store is required", ErrInvalidConfig)
 	}
 	cfg.defaults()
 	s := &Server{

@@ -1020,3 +1020,10 @@ func TestUnreadableStoredModel(t *testing.T) {
 	ts.must(200, ts.do("PUT", "/v1/tenants/acme/models/A", testAdmin, `{"properties": {"x": "number"}}`)) // a repair
 	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/A", testAdmin, nil))
 }
+
+// TestNewRefusesConfigWithoutStore checks New's typed error.
+func TestNewRefusesConfigWithoutStore(t *testing.T) {
+	if _, err := New(context.Background(), Config{}); !errors.Is(err, ErrInvalidConfig) {
+		t.Errorf("New(Config{}) = %v, want ErrInvalidConfig", err)
+	}
+}
