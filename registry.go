@@ -22,12 +22,7 @@ import (
 // not retained (the model holds a compiled copy that shares its settings
 // and property options).
 func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Model, error) {
-	if def == nil {
-		return nil, &DefinitionError{Msg: "nil definition"}
-	}
-	c := r.getCompiler()
-	defer r.putCompiler(c)
-	return r.define(ctx, def, c, true)
+	return r.defineGo(ctx, def, true)
 }
 
 // Restore registers a model that was accepted before, as Define does but
@@ -38,12 +33,18 @@ func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Mod
 // a quota that way accepts no new model, or no larger definitions, until
 // it is back under it. Errors are Define's, but for *QuotaError.
 func (r *Registry) Restore(ctx context.Context, def *definition.Definition) (*Model, error) {
+	return r.defineGo(ctx, def, false)
+}
+
+// defineGo is Define (quotas) or Restore (no quotas) of a definition the
+// caller built or parsed.
+func (r *Registry) defineGo(ctx context.Context, def *definition.Definition, quotas bool) (*Model, error) {
 	if def == nil {
 		return nil, &DefinitionError{Msg: "nil definition"}
 	}
 	c := r.getCompiler()
 	defer r.putCompiler(c)
-	return r.define(ctx, def, c, false)
+	return r.define(ctx, def, c, quotas)
 }
 
 // CheckDefine reports the error Define(ctx, def) would return now, and
