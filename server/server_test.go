@@ -516,13 +516,20 @@ func TestAdminRoutes(t *testing.T) {
 	ts.must(503, ts.do("GET", "/readyz", "", nil))
 }
 
-func TestOverloadSheds(t *testing.T) {
+// oneSlotServer returns a server serving one API request at a time, with
+// no wait for the slot, and a token of tenant acme, which has model User.
+func oneSlotServer(t *testing.T) (*testServer, string) {
 	ts := newTestServer(t, func(c *Config) {
 		c.MaxInFlight = 1
 		c.QueueWait = -1
 	})
 	tok := ts.token("acme")
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	return ts, tok
+}
+
+func TestOverloadSheds(t *testing.T) {
+	ts, tok := oneSlotServer(t)
 	ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
 	block := make(chan struct{})
 	ts.store.mu.Lock()
@@ -553,12 +560,7 @@ func TestOverloadSheds(t *testing.T) {
 // arriving holds no in-flight slot: with one slot, a client sending a PUT
 // body slowly used to shut every other client out with 503s.
 func TestSlowBodyHoldsNoSlot(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) {
-		c.MaxInFlight = 1
-		c.QueueWait = -1
-	})
-	tok := ts.token("acme")
-	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	ts, tok := oneSlotServer(t)
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { pw.CloseWithError(errors.New("test over")) }) // before the server closes
 	req, err := http.NewRequest("PUT", ts.http.URL+"/v1/tenants/acme/models/Slow", pr)
