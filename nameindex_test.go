@@ -77,6 +77,32 @@ func TestNameIndexModel(t *testing.T) {
 	})
 }
 
+// TestNameIndexComparesEveryByte checks that a name is told apart from
+// one of the same length and hash that differs in any one byte, for every
+// length around the inline compares' word boundaries.
+func TestNameIndexComparesEveryByte(t *testing.T) {
+	hash := func(string) uint64 { return 5 } // one home slot and one tag per length
+	for n := 1; n <= inlineName+8; n++ {
+		for p := range n {
+			a := strings.Repeat("a", n)
+			b := a[:p] + "b" + a[p+1:]
+			var x nameIndex
+			ma := &Model{name: a}
+			x.put(hash(a), ma, hash)
+			if got := x.get(hash(b), b); got != nil {
+				t.Fatalf("len %d: %q found %q", n, b, got.name)
+			}
+			mb := &Model{name: b}
+			if old := x.put(hash(b), mb, hash); old != nil {
+				t.Fatalf("len %d: %q replaced %q", n, b, old.name)
+			}
+			if x.get(hash(a), a) != ma || x.get(hash(b), b) != mb {
+				t.Fatalf("len %d, byte %d: names confused", n, p)
+			}
+		}
+	}
+}
+
 func TestNameIndexShrinks(t *testing.T) {
 	var x nameIndex
 	h := func(s string) uint64 { var v uint64; fmt.Sscanf(s, "m%d", &v); return v * 0x9E3779B97F4A7C15 }
@@ -240,16 +266,26 @@ func TestLookupLayout(t *testing.T) {
 	}
 }
 
-// TestNameTableAligned checks that the header and the tags of tables of
-// every size start on a cache line, so that sixteen tags are one line.
+// TestNameTableAligned checks that the tags of tables of every size start
+// on a cache line, so that sixteen tags are one line, and that a small
+// table's slots do too, two to a line, none straddling two.
 func TestNameTableAligned(t *testing.T) {
 	h := func(s string) uint64 { var v uint64; fmt.Sscanf(s, "m%d", &v); return v * 0x9E3779B97F4A7C15 }
 	var x nameIndex
 	for i := range 5000 {
 		n := fmt.Sprintf("m%d", i)
 		x.put(h(n), &Model{name: n}, h)
-		if p, h := uintptr(unsafe.Pointer(&x.table().tags[0])), uintptr(unsafe.Pointer(x.table())); p%64 != 0 || h%64 != 0 {
-			t.Fatalf("a table of %d slots at %#x has its tags at %#x", x.slots(), h, p)
+		tab := x.table()
+		if p := uintptr(unsafe.Pointer(&tab.tags[0])); p%64 != 0 {
+			t.Fatalf("a table of %d slots at %p has its tags at %#x", x.slots(), tab, p)
+		}
+		if len(tab.slots) == nameIndexMin {
+			if &tab.tags[0] != &tab.small[0] || &tab.slots[0] != &tab.inline[0] {
+				t.Fatal("a small table's tags or slots are not its own")
+			}
+			if p := uintptr(unsafe.Pointer(&tab.slots[0])); p%64 != 0 {
+				t.Fatalf("a small table at %p has its slots at %#x", tab, p)
+			}
 		}
 	}
 }

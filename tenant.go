@@ -77,8 +77,16 @@ func (c *tenantCtx) forget(s *scope) {
 
 func tenantValueFrom(ctx context.Context) *tenantCtx {
 	if tc, ok := ctx.(*tenantCtx); ok {
-		return tc // the common case: no dynamic call
+		return tc // the common case, inlined: no call at all
 	}
+	return tenantValueOf(ctx)
+}
+
+// tenantValueOf is tenantValueFrom for a context that is not a tenantCtx
+// itself. Kept out of line so that tenantValueFrom is inlined.
+//
+//go:noinline
+func tenantValueOf(ctx context.Context) *tenantCtx {
 	if ctx == nil {
 		return nil
 	}
