@@ -9,8 +9,8 @@ import (
 // nameHash is the seeded hash of model names in the scopes' name
 // indexes. A name lookup is a handful of loads around this function, so
 // it is written for short strings (model names are typically 5 to 40
-// bytes): one or two 8-byte loads per 16 bytes, mixed by 64×64→128-bit
-// multiplications, in the manner of wyhash. It is seeded per registry, so
+// bytes): one or two 8-byte loads per 16 bytes (three for 8 to 24 bytes),
+// mixed by 64×64→128-bit multiplications, in the manner of wyhash. It is seeded per registry, so
 // the layout of a name table cannot be predicted from outside.
 type nameHash struct{ seed uint64 }
 
@@ -33,17 +33,22 @@ func (h nameHash) sum(s string) uint64 {
 	seed := h.seed
 	var x, y uint64
 	switch {
-	case n > 16:
+	case n > 24:
 		for len(b) > 16 {
 			seed = nhMix(binary.LittleEndian.Uint64(b)^nhK1, binary.LittleEndian.Uint64(b[8:])^seed)
 			b = b[16:]
 		}
 		// The last 16 bytes of s, overlapping the loop's when shorter.
 		b = unsafe.Slice(unsafe.StringData(s), n)[n-16:]
-		fallthrough
-	case n > 8:
 		x = binary.LittleEndian.Uint64(b)
-		y = binary.LittleEndian.Uint64(b[len(b)-8:])
+		y = binary.LittleEndian.Uint64(b[8:])
+	case n >= 8:
+		// 8 to 24 bytes, most names, in one branch: the words at 0,
+		// (n-8)/2 and n-8 cover every byte.
+		x = binary.LittleEndian.Uint64(b)
+		y = binary.LittleEndian.Uint64(b[n-8:])
+		z := binary.LittleEndian.Uint64(b[(n-8)/2:])
+		return nhMix(nhK2^uint64(n), nhMix(x^nhK1, y^seed)^z)
 	case n >= 4:
 		x = uint64(binary.LittleEndian.Uint32(b))
 		y = uint64(binary.LittleEndian.Uint32(b[len(b)-4:]))
