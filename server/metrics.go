@@ -143,8 +143,13 @@ func (s *statusRecorder) WriteHeader(code int) {
 		return
 	}
 	s.status = code
-	if s.req != nil && s.req.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed ||
-		code == http.StatusMovedPermanently || code == http.StatusTemporaryRedirect || code == http.StatusPermanentRedirect) {
+	// No route of the API redirects, so a redirect is always the mux's:
+	// for a path that is not clean it matches the cleaned path's route
+	// (and sets Pattern) but answers with a redirect there, which a
+	// client that follows redirects would obey with the same method —
+	// DELETE /v1/tenants/acme/models/.. would delete the tenant.
+	redirect := code == http.StatusMovedPermanently || code == http.StatusTemporaryRedirect || code == http.StatusPermanentRedirect
+	if s.req != nil && (redirect || s.req.Pattern == "" && (code == http.StatusNotFound || code == http.StatusMethodNotAllowed)) {
 		s.swallow = true
 		var p *Problem
 		switch code {

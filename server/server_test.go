@@ -764,6 +764,11 @@ func TestBadInput(t *testing.T) {
 		{"bad If-Match", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"If-Match", "W/x"}, 400, "invalid-request"},
 		{"unknown route", "GET", "/v1/nope", "", nil, 404, "not-found"},
 		{"empty path segment", "GET", "/v1/tenants//models", "", nil, 404, "not-found"},
+		// The mux would redirect these to the tenant (a client that
+		// follows redirects would delete or list it).
+		{"dot-dot model name, delete", "DELETE", "/v1/tenants/acme/models/..", "", nil, 404, "not-found"},
+		{"dot model name, get", "GET", "/v1/tenants/acme/models/.", "", nil, 404, "not-found"},
+		{"dot-dot tenant, stats", "GET", "/v1/tenants/../stats", "", nil, 404, "not-found"},
 		{"wrong method", "PATCH", "/v1/tenants/acme/models/User", "", nil, 405, "method-not-allowed"},
 		{"bad limit", "GET", "/v1/tenants?limit=0", "", nil, 400, "invalid-request"},
 	}
