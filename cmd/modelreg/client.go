@@ -87,6 +87,9 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) ([]by
 		if json.Unmarshal(b, e) != nil || e.Type == "" {
 			e.Type = http.StatusText(resp.StatusCode)
 			e.Detail = strings.TrimSpace(string(b))
+			if loc := resp.Header.Get("Location"); resp.StatusCode < 400 && loc != "" {
+				e.Detail = "redirected to " + loc + ", which the client does not follow (check --url)"
+			}
 		}
 		return nil, e
 	}
@@ -102,16 +105,26 @@ func (c *client) show(ctx context.Context, method, path string, body []byte) err
 	return c.printJSON(b)
 }
 
-// printJSON writes a JSON body indented.
+// printJSON writes a JSON body indented. A body that is not JSON (a
+// proxy's page, a --url that is not a modelreg server) is an error.
 func (c *client) printJSON(b []byte) error {
 	var out bytes.Buffer
 	if err := json.Indent(&out, bytes.TrimSpace(b), "", "  "); err != nil {
-		_, err = c.stdout.Write(b)
-		return err
+		return notJSON(b)
 	}
 	out.WriteByte('\n')
 	_, err := c.stdout.Write(out.Bytes())
 	return err
+}
+
+// notJSON is the error for a successful answer whose body is not the JSON
+// a modelreg server sends.
+func notJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 200 {
+		b = append(b[:200:200], "..."...)
+	}
+	return fmt.Errorf("the server's answer is not what a modelreg server sends (check --url): %q", b)
 }
 
 func readInput(file string) ([]byte, error) {
@@ -148,7 +161,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	base := fs.String("url", envOr("MODELREG_URL", "http://127.0.0.1:8080"), "server URL (env MODELREG_URL)")
-	token := fs.String("token", os.Getenv("MODELREG_TOKEN"), "bearer token (env MODELREG_TOKEN)")
+	token := fs.String("token", "", "bearer token (env MODELREG_TOKEN)") // the env is read after parsing: never shown as a default
 	tenant := fs.String("tenant", os.Getenv("MODELREG_TENANT"), "tenant id (env MODELREG_TENANT)")
 	global := fs.Bool("global", false, "use the global scope instead of a tenant")
 	file := fs.String("f", "", `input file ("-": standard input)`)
@@ -161,7 +174,10 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 		fs.SetOutput(all.Output())
 		all.VisitAll(func(f *flag.Flag) {
-			if slices.Contains(u.flags, f.Name) || f.Name == "url" || f.Name == "token" || f.Name == "timeout" {
+			switch {
+			case f.Name == "token":
+				fs.String(f.Name, "", f.Usage) // never the token itself
+			case slices.Contains(u.flags, f.Name) || f.Name == "url" || f.Name == "timeout":
 				fs.Var(f.Value, f.Name, f.Usage)
 			}
 		})
@@ -171,8 +187,21 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
-	c := &client{base: strings.TrimRight(*base, "/"), token: *token, hc: &http.Client{Timeout: *timeout}, stdout: stdout}
+	if *token == "" {
+		*token = os.Getenv("MODELREG_TOKEN")
+	}
+	c := &client{base: strings.TrimRight(*base, "/"), token: *token, stdout: stdout, hc: &http.Client{
+		Timeout: *timeout,
+		// A redirect is an error: Go would repeat a PUT or DELETE
+		// answered with 301 as a GET and report the GET's answer.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 
+	if *tenant != "" {
+		if err := pathSegment("tenant id", *tenant); err != nil {
+			return err
+		}
+	}
 	scope := func() (string, error) {
 		switch {
 		case *global && *tenant != "":
@@ -193,6 +222,9 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	name := func() (string, error) {
 		if len(pos) != 1 {
 			return "", fmt.Errorf("%w: expected one model name", errUsage)
+		}
+		if err := pathSegment("model name", pos[0]); err != nil {
+			return "", err
 		}
 		return url.PathEscape(pos[0]), nil
 	}
@@ -261,6 +293,15 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		if err != nil {
 			return err
 		}
+		// The server would place a syntax error in the body built here.
+		var raw json.RawMessage
+		if err := json.Unmarshal(data, &raw); err != nil {
+			src := *file
+			if src == "-" {
+				src = "the standard input"
+			}
+			return fmt.Errorf("%s is not JSON: %w", src, err)
+		}
 		body := append(append([]byte(`{"properties": `), bytes.TrimSpace(data)...), '}')
 		return c.show(ctx, "POST", sc+"/lookup", body)
 	case "validate":
@@ -322,11 +363,25 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	return fmt.Errorf("%w: unknown command %q", errUsage, cmd)
 }
 
+// pathSegment refuses a tenant id or model name that would not be one
+// segment of a request's path: "." and ".." (which a server would resolve
+// to another resource, such as the tenant itself). Every other string is
+// escaped, and the server judges it.
+func pathSegment(what, s string) error {
+	if s == "." || s == ".." {
+		return fmt.Errorf("%w: %q is not a %s", errUsage, s, what)
+	}
+	return nil
+}
+
 // define sends each definition of a file. A file that is one definition
 // is sent verbatim; an array or a LoopBack models.json map (even of one
 // definition) is split, and each definition sent in its normalized form.
 func (c *client) define(ctx context.Context, scope string, data []byte) error {
-	defs, err := definition.ParseAll(data, definition.Limits{})
+	// The size limit is the server's, for each definition it is sent; a
+	// models.json map of many may be larger.
+	lim := definition.Limits{MaxBytes: max(len(data), definition.DefaultMaxBytes)}
+	defs, err := definition.ParseAll(data, lim)
 	if err != nil {
 		if errors.Is(err, definition.ErrInvalidName) && strings.Contains(err.Error(), "missing model name") {
 			return fmt.Errorf("the file is not a valid definition: %w (a file for define names its model: {\"name\": \"Customer\", \"properties\": ...})", err)
@@ -335,7 +390,7 @@ func (c *client) define(ctx context.Context, scope string, data []byte) error {
 	}
 	// A file that is one definition is sent as it is; from an array or a
 	// map (even of one), each definition is sent normalized.
-	_, notOne := definition.Parse(data, definition.Limits{})
+	_, notOne := definition.Parse(data, lim)
 	for _, d := range defs {
 		body := data
 		if len(defs) > 1 || notOne != nil {
@@ -352,7 +407,9 @@ func (c *client) define(ctx context.Context, scope string, data []byte) error {
 			Fingerprint string
 			Revision    int64
 		}
-		json.Unmarshal(b, &m)
+		if json.Unmarshal(b, &m) != nil || m.Name == "" || m.Fingerprint == "" {
+			return fmt.Errorf("%s: %w", d.Name, notJSON(b))
+		}
 		fmt.Fprintf(c.stdout, "%s\trevision %d\t%s\n", m.Name, m.Revision, m.Fingerprint)
 	}
 	return nil

@@ -47,7 +47,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	base := fs.String("url", envOr("MODELREG_URL", "http://127.0.0.1:8080"), "server URL (env MODELREG_URL)")
-	admin := fs.String("token", os.Getenv("MODELREG_TOKEN"), "admin token, to set up the tenant, model and a tenant token (env MODELREG_TOKEN)")
+	admin := fs.String("token", "", "admin token, to set up the tenant, model and a tenant token (env MODELREG_TOKEN)") // the env is read after parsing: never shown as a default
 	tenant := fs.String("tenant", "loadtest", "tenant to use (created if needed)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send requests (after the warm-up)")
 	warm := fs.Duration("warmup", 2*time.Second, "warm-up time, not measured")
@@ -64,6 +64,9 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	if *admin == "" {
+		*admin = os.Getenv("MODELREG_TOKEN")
 	}
 	if *admin == "" {
 		return fmt.Errorf("%w: --token (the admin token) is required", errUsage)
