@@ -48,7 +48,7 @@ func (h nameHash) sum(s string) uint64 {
 		x = binary.LittleEndian.Uint64(b)
 		y = binary.LittleEndian.Uint64(b[n-8:])
 		z := binary.LittleEndian.Uint64(b[(n-8)/2:])
-		return nhMix(nhK2^uint64(n), nhMix(x^nhK1, y^seed)^z)
+		return nhMix(nhK2^uint64(n)^z, nhMix(x^nhK1, y^seed))
 	case n >= 4:
 		x = uint64(binary.LittleEndian.Uint32(b))
 		y = uint64(binary.LittleEndian.Uint32(b[len(b)-4:]))

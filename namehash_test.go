@@ -69,3 +69,39 @@ func BenchmarkNameHash(b *testing.B) {
 		})
 	}
 }
+
+// Every byte of a name moves its home slot in a way the seed decides:
+// over many seeds, two names one bit apart share their home in a table of
+// 2^k slots about as often as chance (2^-k), never several times as
+// often, at every length and position. A byte mixed in after the seeded
+// multiplication, and then only with a constant, did: names of 17 to 24
+// bytes differing in their middle bytes shared a 16-slot home for 39% of
+// seeds.
+func TestNameHashSeedDecidesEveryByte(t *testing.T) {
+	const seeds = 1000
+	base := "abcdefghijklmnopqrstuvwxyz0123456789"
+	for n := 1; n <= 32; n++ {
+		for p := range n {
+			for bit := range 7 {
+				a := []byte(base[:n])
+				b := append([]byte(nil), a...)
+				b[p] ^= 1 << bit
+				for _, k := range []uint{4, 8} {
+					mask := uint64(1)<<k - 1
+					same := 0
+					for s := range seeds {
+						h := nameHash{seed: uint64(s)*0x9E3779B97F4A7C15 + 777}
+						if h.sum(string(a))&mask == h.sum(string(b))&mask {
+							same++
+						}
+					}
+					chance := 1 / float64(mask+1)
+					if r := float64(same) / seeds; r > 2*chance+0.03 {
+						t.Errorf("len %d, byte %d, bit %d: %q and %q share a home of %d slots for %.1f%% of seeds (chance %.1f%%)",
+							n, p, bit, a, b, mask+1, 100*r, 100*chance)
+					}
+				}
+			}
+		}
+	}
+}
