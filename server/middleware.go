@@ -200,28 +200,43 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 		return nil, tooLarge()
 	}
 	rec, _ := w.(*statusRecorder)
-	if rec != nil && rec.lim != nil {
-		// Reserve the memory the body may take (all of the limit when
-		// its length is not announced) for the rest of the request: the
-		// bodies of all requests together stay within MaxInFlight times
-		// MaxBodyBytes, however many connections send them.
-		n := limit
-		if r.ContentLength >= 0 {
-			n = min(r.ContentLength+1, limit)
-		}
-		if !rec.lim.acquireBody(r, n) {
-			return nil, s.overloadedBy("too much memory taken by request bodies being received")
-		}
-		rec.bodyBytes += n
+	// The memory the body takes is reserved as it arrives, for the rest of
+	// the request: the bodies of all requests together stay within
+	// MaxInFlight times MaxBodyBytes, however many connections send them.
+	// Reserving what a request announces instead would let connections
+	// that announce large bodies and send nothing take the whole budget.
+	// A request first reserves (and allocates) its announced length up to
+	// bodyChunk, then twice what it holds each time the body outgrows
+	// that, so it never holds over twice what it received plus bodyChunk.
+	budget := rec != nil && rec.lim != nil
+	most := limit + 1 // +1: room to see EOF (or the limit's error) without growing
+	if r.ContentLength >= 0 {
+		most = r.ContentLength + 1
 	}
-	if r.ContentLength > 0 && int64(cap(buf)-len(buf)) < r.ContentLength+1 {
-		buf = slices.Grow(buf, int(r.ContentLength)+1) // +1: room to see EOF without growing
+	var reserved, got int64
+	reserve := func() error {
+		n := min(max(bodyChunk, reserved), most-reserved)
+		if n <= 0 {
+			return tooLarge() // not reached: the reader stops at the limit
+		}
+		if budget {
+			if !rec.lim.acquireBody(r, n) {
+				return s.overloadedBy("too much memory taken by request bodies being received")
+			}
+			rec.bodyBytes += n
+		}
+		reserved += n
+		buf = slices.Grow(buf, int(reserved-got))
+		return nil
+	}
+	if err := reserve(); err != nil {
+		return nil, err
 	}
 	// The request gives up its in-flight slot while its body arrives, and
 	// waits for one again once it has: the limit bounds the requests being
 	// worked on, so that clients sending their bodies slowly cannot hold
 	// every slot and shut everyone else out (the memory their bodies may
-	// take is reserved above).
+	// take is reserved as they arrive).
 	if rec != nil && rec.slot {
 		rec.lim.release()
 		rec.slot = false
@@ -237,11 +252,16 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 	}
 	rd := http.MaxBytesReader(w, r.Body, limit)
 	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
+		if got == reserved {
+			if err := reserve(); err != nil {
+				return nil, err
+			}
 		}
-		n, err := rd.Read(buf[len(buf):cap(buf)])
+		room := buf[len(buf):cap(buf)]
+		room = room[:min(int64(len(room)), reserved-got)]
+		n, err := rd.Read(room)
 		buf = buf[:len(buf)+n]
+		got += int64(n)
 		if err == io.EOF {
 			return buf, nil
 		}
@@ -254,6 +274,10 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 		}
 	}
 }
+
+// bodyChunk is the most of a request body's announced length reserved
+// and allocated before any of it arrives.
+const bodyChunk = 64 << 10
 
 // newLogger returns the default structured logger of a server: JSON lines
 // on w at the given level.

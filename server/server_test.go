@@ -610,68 +610,118 @@ func TestSlowBodyHoldsNoSlot(t *testing.T) {
 
 // TestSlowBodiesMemoryBound checks that, although a request whose body is
 // arriving holds no slot, the bodies of all requests together stay within
-// MaxInFlight times MaxBodyBytes: connections that announce large bodies
-// and stall beyond that get 503s instead of each holding a buffer.
+// MaxInFlight times MaxBodyBytes, and that what a request announces does
+// not count, only what it sends: connections that announce large bodies
+// and stall take a small buffer each and shut no one out, and connections
+// that send large bodies and stall beyond the budget get 503s.
 func TestSlowBodiesMemoryBound(t *testing.T) {
 	const maxBody = 4 << 20
-	const n = 50
 	ts := newTestServer(t, func(c *Config) {
 		c.MaxInFlight = 2
 		c.MaxBodyBytes = maxBody
 		c.QueueWait = 20 * time.Millisecond // for a slot, so that none is refused one
 	})
 	tok := ts.token("acme")
-	runtime.GC()
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
 	addr := strings.TrimPrefix(ts.http.URL, "http://")
-	overloaded := 0
 	var conns []net.Conn
 	defer func() {
 		for _, c := range conns {
 			c.Close()
 		}
 	}()
-	for i := range n {
+	// stall opens a connection that announces a body of maxBody bytes,
+	// sends n of them and stops.
+	stall := func(i, n int) net.Conn {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
 		fmt.Fprintf(c, "PUT /v1/tenants/acme/models/M%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{\"properties\":", i, tok, maxBody)
-		// The first two reserve the whole budget and stall; every later
-		// one is refused at once.
-		if i == 1 {
-			// Wait until they have: a small body is refused then.
-			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-				r := ts.do("PUT", "/v1/tenants/acme/models/Probe", tok, `{"properties": {"a": "string"}}`)
-				if r.status == 503 && strings.Contains(string(r.body), "request bodies") {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("two stalled bodies of MaxBodyBytes did not take the budget")
-				}
-			}
+		if _, err := c.Write(bytes.Repeat([]byte(" "), n)); err != nil {
+			t.Fatal(err)
 		}
-		if i >= 2 {
-			c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			b, err := io.ReadAll(c) // the server closes the connection after its answer
-			if !bytes.HasPrefix(b, []byte("HTTP/1.1 503 ")) || !bytes.Contains(b, []byte("request bodies")) {
-				t.Fatalf("connection %d: %q, %v; want a 503 for the bodies' memory", i, b, err)
-			}
-			overloaded++
-		}
+		return c
 	}
+	probe := func() response {
+		return ts.do("PUT", "/v1/tenants/acme/models/Probe", tok, `{"properties": {"a": "string"}}`)
+	}
+
+	// Announced, not sent: 50 connections announcing twice the budget
+	// (in all, 25 times) take a bodyChunk each.
+	runtime.GC()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	const n = 50
+	for i := range n {
+		stall(i, 10)
+	}
+	waitInFlight(t, ts, n+1)
+	ts.must(201, probe())
 	runtime.GC()
 	runtime.ReadMemStats(&m1)
-	grew := int64(m1.HeapAlloc) - int64(m0.HeapAlloc)
-	if grew > 3*maxBody {
-		t.Errorf("%d stalled bodies of %d MiB announced: the heap grew by %d MiB, more than MaxInFlight bodies", n, maxBody>>20, grew>>20)
+	if grew := int64(m1.HeapAlloc) - int64(m0.HeapAlloc); grew > n*2*bodyChunk {
+		t.Errorf("%d stalled bodies: the heap grew by %d KiB, more than %d KiB each", n, grew>>10, 2*bodyChunk>>10)
 	}
-	if overloaded != n-2 {
-		t.Errorf("%d refused, want %d", overloaded, n-2)
+	for _, c := range conns {
+		c.Close()
 	}
-	ts.must(200, ts.do("GET", "/v1/tenants/acme/models", tok, nil)) // requests without a body still pass
+	conns = nil
+	waitInFlight(t, ts, 1)
+
+	// Sent: two connections that sent 3 MiB of their 4 hold the budget
+	// (a request holds at most twice what it received); every later
+	// body is refused, and requests without one still pass.
+	for i := range 2 {
+		stall(n+i, 3<<20)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		r := probe()
+		if r.status == 503 && strings.Contains(string(r.body), "request bodies") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("two stalled bodies of 3 MiB did not take the budget: %d %s", r.status, r.body)
+		}
+	}
+	c := stall(n+2, 10)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	b, err := io.ReadAll(c) // the server closes the connection after its answer
+	if !bytes.HasPrefix(b, []byte("HTTP/1.1 503 ")) || !bytes.Contains(b, []byte("request bodies")) {
+		t.Fatalf("a third body: %q, %v; want a 503 for the bodies' memory", b, err)
+	}
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models", tok, nil))
+}
+
+// TestHugeAnnouncedBody checks that a body's announced length is not
+// allocated before it arrives: with a limit of a TiB, a request
+// announcing half of that made the process die out of memory.
+func TestHugeAnnouncedBody(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxBodyBytes = 1 << 40 })
+	tok := ts.token("acme")
+	c, err := net.Dial("tcp", strings.TrimPrefix(ts.http.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "PUT /v1/tenants/acme/models/Huge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", tok, int64(1)<<39)
+	waitInFlight(t, ts, 2)
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Small", tok, `{"properties": {"a": "string"}}`))
+}
+
+// waitInFlight waits until the in-flight gauge reads n (the /metrics
+// request reading it included).
+func waitInFlight(t *testing.T, ts *testServer, n int) {
+	t.Helper()
+	want := fmt.Sprintf("modelreg_http_requests_in_flight %d\n", n)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if strings.Contains(string(ts.do("GET", "/metrics", "", nil).body), want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("in flight: never %d", n)
+		}
+	}
 }
 
 // TestUnavailableCarriesRetryAfter checks that every 503 carries
