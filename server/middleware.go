@@ -133,8 +133,11 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 				s.m.duration.WithLabelValues(route, method).Observe(d.Seconds())
 			}
 			switch {
-			case code >= 500:
+			case code >= 500 && code != http.StatusServiceUnavailable:
 				s.log.Warn("request", "method", r.Method, "path", r.URL.Path, "status", code, "duration", d)
+			case code == http.StatusServiceUnavailable:
+				// Shedding and draining: counted in metrics; see failureLevel.
+				s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", code, "duration", d)
 			case s.cfg.AccessLog:
 				s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", codeLabel(code), "duration", d)
 			}

@@ -345,6 +345,21 @@ func (s *Server) routeTable() []routeEntry {
 	}
 }
 
+// failureLevel is the level at which a request that failed with p (a 5xx)
+// is logged: a 500 is a fault (error); a 503 tells the server's state, not
+// a fault: with a cause, such as a busy store, a warning; without one
+// (draining, shedding load), which metrics count and which come by the
+// thousand exactly when logs should stay readable, debug.
+func failureLevel(p *Problem) slog.Level {
+	switch {
+	case p.Status != http.StatusServiceUnavailable:
+		return slog.LevelError
+	case p.cause != nil:
+		return slog.LevelWarn
+	}
+	return slog.LevelDebug
+}
+
 func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	s.routeMetrics = map[string]*routeMetrics{"GET /metrics": s.m.forRoute("GET /metrics")}
@@ -361,7 +376,7 @@ func (s *Server) routes() {
 					if p.cause != nil {
 						attrs = append(attrs, "cause", p.cause.Error())
 					}
-					s.log.Error("request failed", attrs...)
+					s.log.Log(r.Context(), failureLevel(p), "request failed", attrs...)
 				}
 				writeProblem(w, r, p)
 			}

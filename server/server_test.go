@@ -946,6 +946,52 @@ func TestServerErrorLogsCause(t *testing.T) {
 	}
 }
 
+// TestExpectedUnavailableIsNotAnError checks that the 503s a server gives
+// on purpose (shedding load, draining) are not logged as errors or
+// warnings: they come by the thousand exactly when logs should stay
+// readable, and metrics count them. A 500 is still an error.
+func TestExpectedUnavailableIsNotAnError(t *testing.T) {
+	var log bytes.Buffer
+	var mu sync.Mutex
+	ts := newTestServer(t, func(c *Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&mu, &log}, nil))
+		c.MaxInFlight = 1
+		c.QueueWait = -1
+	})
+	tok := ts.token("acme")
+	// Shedding: a request waiting for its slot after its body (held by
+	// a slow lookup) is refused with 503 overloaded.
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+	block := make(chan struct{})
+	ts.store.mu.Lock()
+	ts.store.block = block
+	ts.store.mu.Unlock()
+	before := ts.store.loads.Load()
+	done := make(chan response)
+	go func() { done <- ts.do("GET", "/v1/tenants/acme/models/User", tok, nil) }()
+	for ts.store.loads.Load() == before {
+		time.Sleep(time.Millisecond)
+	}
+	ts.must(503, ts.do("POST", "/v1/tenants/acme/models/User/validate", tok, `{}`))
+	ts.must(503, ts.do("GET", "/v1/tenants/acme/models", tok, nil))
+	ts.store.mu.Lock()
+	ts.store.block = nil
+	ts.store.mu.Unlock()
+	close(block)
+	<-done
+	// Draining.
+	ts.srv.Drain()
+	ts.must(503, ts.do("GET", "/readyz", "", nil))
+	mu.Lock()
+	defer mu.Unlock()
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+			t.Errorf("logged: %s", line)
+		}
+	}
+}
+
 // lockedWriter serialises writes to w.
 type lockedWriter struct {
 	mu *sync.Mutex
