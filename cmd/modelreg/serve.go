@@ -114,6 +114,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
+	if err := c.check(); err != nil {
+		return err
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return fmt.Errorf("%w: --log-level %q", errUsage, c.logLevel)
@@ -122,7 +125,86 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return serve(ctx, c, log, stderr)
 }
 
+// maxBodyLimit is the largest --max-body.
+const maxBodyLimit = 1 << 30
+
+// check refuses flag values out of range, as usage errors: a zero or
+// negative limit or timeout would otherwise silently mean a default, or no
+// limit at all. The values the help documents (0 for no idle timeout,
+// no residency cap, no memory release, no queueing, the default sweep
+// interval, no drain delay) are kept.
+func (c *serveConfig) check() error {
+	for _, v := range []struct {
+		name string
+		bad  bool
+		want string
+	}{
+		{"max-body", c.maxBody < 1 || c.maxBody > maxBodyLimit, fmt.Sprintf("1 to %d bytes", maxBodyLimit)},
+		{"max-in-flight", c.maxInFlight < 1, "at least 1"},
+		{"queue-wait", c.queueWait < 0, "0 or more"},
+		{"sweep-interval", c.sweepInterval < 0, "0 (the default) or more"},
+		{"max-resident-tenants", c.maxResident < 0, "0 (unlimited) or more"},
+		{"release-memory-after", c.releaseMemoryAfter < 0, "0 (never) or more"},
+		{"read-header-timeout", c.readHeaderTimeout <= 0, "more than 0"},
+		{"read-timeout", c.readTimeout <= 0, "more than 0"},
+		{"write-timeout", c.writeTimeout <= 0, "more than 0"},
+		{"conn-idle-timeout", c.connIdleTimeout <= 0, "more than 0"},
+		{"shutdown-timeout", c.shutdownTimeout <= 0, "more than 0"},
+		{"drain-delay", c.drainDelay < 0, "0 or more"},
+		{"max-models", c.maxModels < 1, "at least 1"},
+		{"max-tenant-bytes", c.maxTenantBytes < 1, "at least 1"},
+		{"max-depth", c.maxDepth < 1, "at least 1"},
+	} {
+		if v.bad {
+			return fmt.Errorf("%w: --%s must be %s", errUsage, v.name, v.want)
+		}
+	}
+	return nil
+}
+
+// adminToken returns the admin token configured in raw (the environment
+// variable's or the file's content, named by source), "" when raw is "".
+// Surrounding white space and a byte-order mark are not part of it (a
+// client's Authorization header is trimmed too, and editors add marks); a
+// token that could never be sent in an Authorization header, or is
+// shorter than server.MinAdminTokenLen, is a usage error.
+func adminToken(raw, source string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	tok := strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(raw), "\ufeff"))
+	switch {
+	case tok == "":
+		return "", fmt.Errorf("%w: %s is blank", errUsage, source)
+	case len(tok) < server.MinAdminTokenLen:
+		return "", fmt.Errorf("%w: %s is shorter than %d bytes", errUsage, source, server.MinAdminTokenLen)
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < 0x21 || tok[i] > 0x7e {
+			return "", fmt.Errorf("%w: %s holds a character other than printable ASCII (byte %d), which an Authorization header cannot carry", errUsage, source, i)
+		}
+	}
+	return tok, nil
+}
+
 func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Writer) error {
+	tok, err := adminToken(os.Getenv("MODELREG_ADMIN_TOKEN"), "MODELREG_ADMIN_TOKEN")
+	if err != nil {
+		return err
+	}
+	if tok == "" && c.adminTokenFile != "" {
+		b, err := os.ReadFile(c.adminTokenFile)
+		if err != nil {
+			return fmt.Errorf("admin token file: %w", err)
+		}
+		if tok, err = adminToken(string(b), "the admin token file "+c.adminTokenFile); err != nil {
+			return err
+		}
+		if tok == "" {
+			return fmt.Errorf("%w: the admin token file %s is empty", errUsage, c.adminTokenFile)
+		}
+	}
+
 	if err := os.MkdirAll(c.data, 0o700); err != nil {
 		return err
 	}
@@ -132,8 +214,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 	}
 	defer unlock()
 
+	// A stop requested during the start (ctx done) is obeyed once the
+	// server is up, as a clean shutdown, rather than failing the start
+	// half way.
+	startCtx := context.WithoutCancel(ctx)
 	dbPath := filepath.Join(c.data, "modelreg.db")
-	st, err := sqlite.Open(ctx, dbPath)
+	st, err := sqlite.Open(startCtx, dbPath)
 	if err != nil {
 		return err
 	}
@@ -143,25 +229,22 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		}
 	}()
 
-	// Surrounding white space is never part of a token: a client's
-	// Authorization header is trimmed too, so such a token could never
-	// be presented.
-	raw := os.Getenv("MODELREG_ADMIN_TOKEN")
-	adminToken := strings.TrimSpace(raw)
-	if raw != "" && adminToken == "" {
-		return errors.New("MODELREG_ADMIN_TOKEN is set but blank")
+	// The listeners are bound before an admin token is generated (and
+	// printed, once): a start that cannot serve must not use that up.
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return err
 	}
-	if adminToken == "" && c.adminTokenFile != "" {
-		b, err := os.ReadFile(c.adminTokenFile)
+	defer ln.Close()
+	if c.debugAddr != "" {
+		stopDebug, err := serveDebug(c.debugAddr, log)
 		if err != nil {
-			return fmt.Errorf("admin token file: %w", err)
+			return err
 		}
-		adminToken = strings.TrimSpace(string(b))
-		if adminToken == "" {
-			return fmt.Errorf("admin token file %s is empty", c.adminTokenFile)
-		}
+		defer stopDebug()
 	}
-	hash, generated, err := server.ResolveAdminToken(ctx, st, adminToken, c.resetAdmin)
+
+	hash, generated, err := server.ResolveAdminToken(startCtx, st, tok, c.resetAdmin)
 	if err != nil {
 		return err
 	}
@@ -171,7 +254,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 			"    %s\n\n", generated)
 	}
 
-	srv, err := server.New(ctx, server.Config{
+	srv, err := server.New(startCtx, server.Config{
 		Store:              st,
 		AdminTokenHash:     hash,
 		Logger:             log,
@@ -190,10 +273,6 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 	}
 	defer srv.Close()
 
-	ln, err := net.Listen("tcp", c.addr)
-	if err != nil {
-		return err
-	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: c.readHeaderTimeout,
@@ -202,13 +281,6 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		IdleTimeout:       c.connIdleTimeout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	if c.debugAddr != "" {
-		stopDebug, err := serveDebug(c.debugAddr, log)
-		if err != nil {
-			return err
-		}
-		defer stopDebug()
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeFlagRanges: a limit or timeout out of range is a usage error
+// (exit 2) naming the flag, not a silent default or no limit at all;
+// the zeros the help documents are accepted.
+func TestServeFlagRanges(t *testing.T) {
+	t.Setenv("MODELREG_ADMIN_TOKEN", "serve-test-admin-token-0123")
+	for _, args := range [][]string{
+		{"--max-body", "0"}, {"--max-body", "-5"}, {"--max-body", "100000000000"},
+		{"--max-in-flight", "0"}, {"--queue-wait", "-1s"}, {"--sweep-interval", "-1s"},
+		{"--max-resident-tenants", "-1"}, {"--release-memory-after", "-1"},
+		{"--read-header-timeout", "0"}, {"--read-timeout", "0"}, {"--write-timeout", "-1s"},
+		{"--conn-idle-timeout", "0"}, {"--shutdown-timeout", "-1s"}, {"--drain-delay", "-1s"},
+		{"--max-models", "0"}, {"--max-tenant-bytes", "0"}, {"--max-depth", "0"},
+	} {
+		var out, errb bytes.Buffer
+		dir := t.TempDir()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // if it serves
+		code := run(ctx, append([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, args...), &out, &errb)
+		cancel()
+		if code != 2 || !strings.Contains(errb.String(), args[0]) {
+			t.Errorf("%q: exit %d, stderr %s", args, code, errb.String())
+		}
+		if _, err := os.Stat(filepath.Join(dir, "modelreg.db")); err == nil {
+			t.Errorf("%q: the store was created", args)
+		}
+	}
+	// Documented zeros: start, then stop at once (the context is done).
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	args := []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--queue-wait", "0", "--sweep-interval", "0",
+		"--max-resident-tenants", "0", "--release-memory-after", "0", "--idle-timeout", "0", "--drain-delay", "0"}
+	if code := run(ctx, args, &out, &errb); code == 2 {
+		t.Errorf("documented zeros refused: %s", errb.String())
+	}
+}
+
+// TestServeAdminTokenChecked: an admin token that could never be sent in
+// an Authorization header, or is too short, is a usage error; surrounding
+// white space and a byte-order mark are not part of it.
+func TestServeAdminTokenChecked(t *testing.T) {
+	for _, tc := range []struct {
+		raw, want string
+		bad       bool
+	}{
+		{"", "", false},
+		{"  serve-test-admin-token-0123\n", "serve-test-admin-token-0123", false},
+		{"\ufeffserve-test-admin-token-0123\r\n", "serve-test-admin-token-0123", false},
+		{"  \n", "", true},
+		{"short", "", true},
+		{"serve-test-admin-token-0123\nsecond-line-token-4567", "", true},
+		{"serve-test admin-token-0123", "", true},
+		{"serve-test-admin-tokén-0123", "", true},
+	} {
+		got, err := adminToken(tc.raw, "the token")
+		if (err != nil) != tc.bad || got != tc.want {
+			t.Errorf("%q: %q, %v", tc.raw, got, err)
+		}
+	}
+	t.Setenv("MODELREG_ADMIN_TOKEN", "serve-test-admin-token-0123\nsecond-line-token-4567")
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // if it serves
+	defer cancel()
+	if code := run(ctx, []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, &out, &errb); code != 2 {
+		t.Errorf("a two-line token: exit %d, stderr %s", code, errb.String())
+	}
+}
+
+// TestServeBindsBeforeGeneratingToken: a first start that cannot listen
+// does not generate (and print, once) the admin token, so the next start
+// still does.
+func TestServeBindsBeforeGeneratingToken(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	t.Setenv("MODELREG_ADMIN_TOKEN", "")
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"serve", "--data", dir, "--addr", busy.Addr().String()}, &out, &errb); code == 0 {
+		t.Fatal("started on a busy port")
+	}
+	if strings.Contains(errb.String(), "generated the admin token") {
+		t.Errorf("a start that could not listen generated the token:\n%s", errb.String())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	errb.Reset()
+	run(ctx, []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, &out, &errb)
+	if !strings.Contains(errb.String(), "generated the admin token") {
+		t.Errorf("the next start did not generate the token:\n%s", errb.String())
+	}
+}
