@@ -50,6 +50,11 @@ import (
 // newer than this build knows.
 var ErrSchemaTooNew = errors.New("sqlite store: database schema is newer than this version of modelreg")
 
+// ErrReadOnly is returned by Open for a database it cannot write (a file
+// the process may only read, on a read-only file system): SQLite would
+// open it read-only, and every read would pass while every write failed.
+var ErrReadOnly = errors.New("sqlite store: the database cannot be written")
+
 // Option configures Open.
 type Option func(*config)
 
@@ -216,6 +221,16 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, w); err != nil {
 		w.Close()
+		return nil, fmt.Errorf("sqlite store: %s: %w", path, err)
+	}
+	// A write, even with the schema current: SQLite opens a file it may
+	// not write read-only, and its reads (and Ping) pass.
+	if _, err := w.ExecContext(ctx, `UPDATE schema_version SET version = version`); err != nil {
+		w.Close()
+		var se *sqlite.Error
+		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY {
+			return nil, fmt.Errorf("%w: %s: %v", ErrReadOnly, path, err)
+		}
 		return nil, fmt.Errorf("sqlite store: %s: %w", path, err)
 	}
 	r, err := sql.Open("sqlite", dsn(true))
