@@ -619,7 +619,10 @@ func TestSlowBodiesMemoryBound(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) {
 		c.MaxInFlight = 2
 		c.MaxBodyBytes = maxBody
-		c.QueueWait = 20 * time.Millisecond // for a slot, so that none is refused one
+		// For a slot, so that none is refused one, and for the budget, so
+		// that a probe holding a little of it while a body's last
+		// reservation comes does not get that body refused.
+		c.QueueWait = 200 * time.Millisecond
 	})
 	tok := ts.token("acme")
 	addr := strings.TrimPrefix(ts.http.URL, "http://")
