@@ -518,40 +518,50 @@ func TestAdminRoutes(t *testing.T) {
 
 // oneSlotServer returns a server serving one API request at a time, with
 // no wait for the slot, and a token of tenant acme, which has model User.
-func oneSlotServer(t *testing.T) (*testServer, string) {
-	ts := newTestServer(t, func(c *Config) {
+// Further options apply after those.
+func oneSlotServer(t *testing.T, opts ...option) (*testServer, string) {
+	ts := newTestServer(t, append([]option{func(c *Config) {
 		c.MaxInFlight = 1
 		c.QueueWait = -1
-	})
+	}}, opts...)...)
 	tok := ts.token("acme")
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
 	return ts, tok
 }
 
-func TestOverloadSheds(t *testing.T) {
-	ts, tok := oneSlotServer(t)
+// holdTheSlot has a request take the one slot of a oneSlotServer (a GET
+// of acme's User, blocked in its load) and returns a function that lets
+// it finish and returns its answer.
+func holdTheSlot(ts *testServer, tok string) (finish func() response) {
 	ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
 	block := make(chan struct{})
 	ts.store.mu.Lock()
 	ts.store.block = block
 	ts.store.mu.Unlock()
 	before := ts.store.loads.Load()
-	done := make(chan response)
+	done := make(chan response, 1)
 	go func() { done <- ts.do("GET", "/v1/tenants/acme/models/User", tok, nil) }()
-	// Wait for the first request to hold the only slot (blocked in its load).
 	for ts.store.loads.Load() == before {
 		time.Sleep(time.Millisecond)
 	}
+	return func() response {
+		ts.store.mu.Lock()
+		ts.store.block = nil
+		ts.store.mu.Unlock()
+		close(block)
+		return <-done
+	}
+}
+
+func TestOverloadSheds(t *testing.T) {
+	ts, tok := oneSlotServer(t)
+	finish := holdTheSlot(ts, tok)
 	r := ts.do("GET", "/v1/tenants/acme/models/User", tok, nil)
 	if r.status != 503 || r.problemType() != "overloaded" || r.header.Get("Retry-After") == "" {
 		t.Errorf("second request = %d %s", r.status, r.body)
 	}
 	ts.must(200, ts.do("GET", "/healthz", "", nil)) // never limited
-	ts.store.mu.Lock()
-	ts.store.block = nil
-	ts.store.mu.Unlock()
-	close(block)
-	if r := <-done; r.status != 200 {
+	if r := finish(); r.status != 200 {
 		t.Errorf("first request = %d %s", r.status, r.body)
 	}
 }
@@ -956,33 +966,15 @@ func TestServerErrorLogsCause(t *testing.T) {
 func TestExpectedUnavailableIsNotAnError(t *testing.T) {
 	var log bytes.Buffer
 	var mu sync.Mutex
-	ts := newTestServer(t, func(c *Config) {
+	ts, tok := oneSlotServer(t, func(c *Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&mu, &log}, nil))
-		c.MaxInFlight = 1
-		c.QueueWait = -1
 	})
-	tok := ts.token("acme")
-	// Shedding: a request waiting for its slot after its body (held by
-	// a slow lookup) is refused with 503 overloaded.
-	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
-	ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
-	block := make(chan struct{})
-	ts.store.mu.Lock()
-	ts.store.block = block
-	ts.store.mu.Unlock()
-	before := ts.store.loads.Load()
-	done := make(chan response)
-	go func() { done <- ts.do("GET", "/v1/tenants/acme/models/User", tok, nil) }()
-	for ts.store.loads.Load() == before {
-		time.Sleep(time.Millisecond)
-	}
+	// Shedding: with the one slot held by a slow lookup, a request gets
+	// 503 overloaded, before or after its body.
+	finish := holdTheSlot(ts, tok)
 	ts.must(503, ts.do("POST", "/v1/tenants/acme/models/User/validate", tok, `{}`))
 	ts.must(503, ts.do("GET", "/v1/tenants/acme/models", tok, nil))
-	ts.store.mu.Lock()
-	ts.store.block = nil
-	ts.store.mu.Unlock()
-	close(block)
-	<-done
+	finish()
 	// Draining.
 	ts.srv.Drain()
 	ts.must(503, ts.do("GET", "/readyz", "", nil))
