@@ -31,9 +31,11 @@ type limiter struct {
 }
 
 func newLimiter(n int, wait time.Duration, maxBody int64) *limiter {
+	// A request reserves up to maxBody+1 bytes (the last one to see the
+	// end of the body, or that it is over the limit).
 	budget := int64(math.MaxInt64)
-	if maxBody <= budget/int64(n) {
-		budget = int64(n) * maxBody
+	if maxBody < budget/int64(n) {
+		budget = int64(n) * (maxBody + 1)
 	}
 	return &limiter{slots: make(chan struct{}, n), wait: wait, bodies: semaphore.NewWeighted(budget)}
 }
@@ -211,6 +213,8 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 	// A request first reserves (and allocates) its announced length up to
 	// bodyChunk, then twice what it holds each time the body outgrows
 	// that, so it never holds over twice what it received plus bodyChunk.
+	// The buffer takes the announced length at once; a body of unknown
+	// length grows it as it arrives, from bodyStart bytes.
 	budget := rec != nil && rec.lim != nil
 	most := limit + 1 // +1: room to see EOF (or the limit's error) without growing
 	if r.ContentLength >= 0 {
@@ -229,11 +233,16 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 			rec.bodyBytes += n
 		}
 		reserved += n
-		buf = slices.Grow(buf, int(reserved-got))
+		if r.ContentLength >= 0 {
+			buf = slices.Grow(buf, int(reserved-got))
+		}
 		return nil
 	}
 	if err := reserve(); err != nil {
 		return nil, err
+	}
+	if r.ContentLength < 0 {
+		buf = slices.Grow(buf, bodyStart)
 	}
 	// The request gives up its in-flight slot while its body arrives, and
 	// waits for one again once it has: the limit bounds the requests being
@@ -260,6 +269,9 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 				return nil, err
 			}
 		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grows as append does
+		}
 		room := buf[len(buf):cap(buf)]
 		room = room[:min(int64(len(room)), reserved-got)]
 		n, err := rd.Read(room)
@@ -279,8 +291,12 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 }
 
 // bodyChunk is the most of a request body's announced length reserved
-// and allocated before any of it arrives.
-const bodyChunk = 64 << 10
+// and allocated before any of it arrives; bodyStart is the buffer first
+// allocated for a body of unknown length.
+const (
+	bodyChunk = 64 << 10
+	bodyStart = 512
+)
 
 // newLogger returns the default structured logger of a server: JSON lines
 // on w at the given level.

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -720,6 +721,86 @@ func TestHugeAnnouncedBody(t *testing.T) {
 	fmt.Fprintf(c, "PUT /v1/tenants/acme/models/Huge HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n{", tok, int64(1)<<39)
 	waitInFlight(t, ts, 2)
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Small", tok, `{"properties": {"a": "string"}}`))
+}
+
+// TestBodyOfMaxBodyBytes checks that a body of exactly MaxBodyBytes is
+// taken, announced or not, and one byte more gets 413, even with a single
+// request in flight: a request reserves one byte over the limit, to see
+// the end of its body, and the budget has room for it.
+func TestBodyOfMaxBodyBytes(t *testing.T) {
+	const limit = 1_000_000
+	ts := newTestServer(t, func(c *Config) {
+		c.MaxInFlight = 1
+		c.MaxBodyBytes = limit
+	})
+	tok := ts.token("acme")
+	body := func(n int) []byte {
+		b := []byte(`{"properties": {"a": "string"}, "description": "`)
+		b = append(b, bytes.Repeat([]byte("x"), n-len(b)-2)...)
+		return append(b, `"}`...)
+	}
+	for _, tc := range []struct {
+		name    string
+		n       int
+		chunked bool
+		status  int
+	}{
+		{"announced", limit, false, 201},
+		{"chunked", limit, true, 201},
+		{"chunked, one byte over", limit + 1, true, 413},
+		{"announced, one byte over", limit + 1, false, 413},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var rd io.Reader = bytes.NewReader(body(tc.n))
+			if tc.chunked {
+				rd = io.MultiReader(rd) // no length known
+			}
+			req, err := http.NewRequest("PUT", ts.http.URL+"/v1/tenants/acme/models/M", rd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := ts.http.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status && !(tc.status == 201 && resp.StatusCode == 200) {
+				t.Errorf("%d bytes: %d %s", tc.n, resp.StatusCode, b)
+			}
+		})
+	}
+}
+
+// TestSmallChunkedBodyAllocatesLittle checks that a small body of unknown
+// length (a client streaming it) is not given a buffer of the reservation's
+// 64 KiB.
+func TestSmallChunkedBodyAllocatesLittle(t *testing.T) {
+	ts := newTestServer(t)
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
+	h := ts.srv.Handler()
+	lookup := func() {
+		req := httptest.NewRequest("POST", "/v1/tenants/acme/lookup", io.MultiReader(strings.NewReader(`{"properties": {"email": "string"}}`)))
+		req.ContentLength = -1
+		req.Header.Set("Authorization", "Bearer "+testAdmin)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 && rec.Code != 404 {
+			t.Fatalf("lookup: %d %s", rec.Code, rec.Body)
+		}
+	}
+	lookup()
+	const n = 200
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	for range n {
+		lookup()
+	}
+	runtime.ReadMemStats(&m1)
+	if per := (m1.TotalAlloc - m0.TotalAlloc) / n; per > 32<<10 {
+		t.Errorf("a lookup with a 36-byte body of unknown length allocates %d bytes", per)
+	}
 }
 
 // waitInFlight waits until the in-flight gauge reads n (the /metrics
