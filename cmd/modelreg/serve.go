@@ -166,8 +166,9 @@ func (c *serveConfig) check() error {
 // variable's or the file's content, named by source), "" when raw is "".
 // Surrounding white space and a byte-order mark are not part of it (a
 // client's Authorization header is trimmed too, and editors add marks); a
-// token that could never be sent in an Authorization header, or is
-// shorter than server.MinAdminTokenLen, is a usage error.
+// token holding a control character (a second line, say), which no
+// Authorization header can carry, or shorter than
+// server.MinAdminTokenLen, is a usage error.
 func adminToken(raw, source string) (string, error) {
 	if raw == "" {
 		return "", nil
@@ -180,8 +181,8 @@ func adminToken(raw, source string) (string, error) {
 		return "", fmt.Errorf("%w: %s is shorter than %d bytes", errUsage, source, server.MinAdminTokenLen)
 	}
 	for i := 0; i < len(tok); i++ {
-		if tok[i] < 0x21 || tok[i] > 0x7e {
-			return "", fmt.Errorf("%w: %s holds a character other than printable ASCII (byte %d), which an Authorization header cannot carry", errUsage, source, i)
+		if tok[i] < 0x20 && tok[i] != '\t' || tok[i] == 0x7f {
+			return "", fmt.Errorf("%w: %s holds a control character (byte %d), which an Authorization header cannot carry", errUsage, source, i)
 		}
 	}
 	return tok, nil
@@ -214,14 +215,21 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 	}
 	defer unlock()
 
-	// A stop requested during the start (ctx done) is obeyed once the
-	// server is up, as a clean shutdown, rather than failing the start
-	// half way.
-	startCtx := context.WithoutCancel(ctx)
-	dbPath := filepath.Join(c.data, "modelreg.db")
-	st, err := sqlite.Open(startCtx, dbPath)
-	if err != nil {
+	// A stop requested during the start (ctx done) ends it at once (a
+	// store locked by another process is waited for up to its busy
+	// timeout otherwise), as a clean exit: what the start did is
+	// transactional.
+	stopped := func(err error) error {
+		if ctx.Err() != nil {
+			log.Info("stopped during the start", "err", err)
+			return nil
+		}
 		return err
+	}
+	dbPath := filepath.Join(c.data, "modelreg.db")
+	st, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return stopped(err)
 	}
 	defer func() {
 		if err := st.Close(); err != nil {
@@ -244,9 +252,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		defer stopDebug()
 	}
 
-	hash, generated, err := server.ResolveAdminToken(startCtx, st, tok, c.resetAdmin)
+	hash, generated, err := server.ResolveAdminToken(ctx, st, tok, c.resetAdmin)
 	if err != nil {
-		return err
+		return stopped(err)
 	}
 	if generated != "" {
 		fmt.Fprintf(stderr, "\nmodelreg: generated the admin token. It is shown this once and only its hash is\n"+
@@ -254,7 +262,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 			"    %s\n\n", generated)
 	}
 
-	srv, err := server.New(startCtx, server.Config{
+	srv, err := server.New(ctx, server.Config{
 		Store:              st,
 		AdminTokenHash:     hash,
 		Logger:             log,
@@ -269,7 +277,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		Policy:             modelreg.Policy{MaxModels: c.maxModels, MaxBytes: c.maxTenantBytes, MaxDepth: c.maxDepth},
 	})
 	if err != nil {
-		return err
+		return stopped(err)
 	}
 	defer srv.Close()
 

@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelreg/modelreg/store/sqlite"
 )
 
 // TestServeFlagRanges: a limit or timeout out of range is a usage error
@@ -36,14 +39,14 @@ func TestServeFlagRanges(t *testing.T) {
 			t.Errorf("%q: the store was created", args)
 		}
 	}
-	// Documented zeros: start, then stop at once (the context is done).
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	// Documented zeros: start, serve a moment, stop.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
 	var out, errb bytes.Buffer
 	args := []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--queue-wait", "0", "--sweep-interval", "0",
 		"--max-resident-tenants", "0", "--release-memory-after", "0", "--idle-timeout", "0", "--drain-delay", "0"}
-	if code := run(ctx, args, &out, &errb); code == 2 {
-		t.Errorf("documented zeros refused: %s", errb.String())
+	if code := run(ctx, args, &out, &errb); code != 0 || !strings.Contains(errb.String(), `"listening"`) {
+		t.Errorf("documented zeros: exit %d: %s", code, errb.String())
 	}
 }
 
@@ -61,8 +64,10 @@ func TestServeAdminTokenChecked(t *testing.T) {
 		{"  \n", "", true},
 		{"short", "", true},
 		{"serve-test-admin-token-0123\nsecond-line-token-4567", "", true},
-		{"serve-test admin-token-0123", "", true},
-		{"serve-test-admin-tokén-0123", "", true},
+		{"serve-test-admin-token-0123\x01", "", true},
+		{"serve-test-admin-token-0123\x7f", "", true},
+		{"serve-test admin-token-0123", "serve-test admin-token-0123", false}, // sendable
+		{"serve-test-admin-tokén-0123", "serve-test-admin-tokén-0123", false},
 	} {
 		got, err := adminToken(tc.raw, "the token")
 		if (err != nil) != tc.bad || got != tc.want {
@@ -96,11 +101,43 @@ func TestServeBindsBeforeGeneratingToken(t *testing.T) {
 	if strings.Contains(errb.String(), "generated the admin token") {
 		t.Errorf("a start that could not listen generated the token:\n%s", errb.String())
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
 	errb.Reset()
 	run(ctx, []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, &out, &errb)
 	if !strings.Contains(errb.String(), "generated the admin token") {
 		t.Errorf("the next start did not generate the token:\n%s", errb.String())
+	}
+}
+
+// TestServeStopDuringStart: a stop requested while the start waits for a
+// store another process has locked ends the start at once, as a clean
+// exit, not after the store's busy timeout (10 s) with a failure.
+func TestServeStopDuringStart(t *testing.T) {
+	t.Setenv("MODELREG_ADMIN_TOKEN", "serve-test-admin-token-0123")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "modelreg.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	if _, err := db.Exec(`BEGIN EXCLUSIVE`); err != nil {
+		t.Fatal(err)
+	}
+	defer db.Exec(`ROLLBACK`)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	var out, errb bytes.Buffer
+	t0 := time.Now()
+	code := run(ctx, []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, &out, &errb)
+	if d := time.Since(t0); code != 0 || d > 5*time.Second {
+		t.Errorf("exit %d after %v: %s", code, d.Round(time.Millisecond), errb.String())
 	}
 }
