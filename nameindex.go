@@ -113,38 +113,19 @@ func (x *nameIndex) publish(t *nameTable) {
 func (x *nameIndex) current(t *nameTable) bool { return x.tab.Load() == t }
 
 // match reports whether slot s, whose tag equals nameTag(_, name), holds
-// name.
+// name. (find compares most names itself, word by word.)
 func (s *nameSlot) match(name string) bool {
-	if n := len(name); n >= 8 && n <= inlineName {
-		return s.holds(name)
+	if len(name) <= inlineName {
+		return string(s.name[:len(name)]) == name
 	}
-	return s.matchOther(name)
-}
-
-// holds reports whether the inline name of s is name, of 8 to inlineName
-// bytes (and of the length of the inline name, which the tag ensures). It
-// compares three overlapping words, at 0, (len-8)/2 and len-8, which
-// cover every byte, rather than calling the runtime.
-func (s *nameSlot) holds(name string) bool {
-	n := len(name)
-	a, b, m := unsafe.Pointer(&s.name), unsafe.Pointer(unsafe.StringData(name)), (n-8)/2
-	return (word(a, 0)^word(b, 0))|(word(a, m)^word(b, m))|(word(a, n-8)^word(b, n-8)) == 0
+	m := s.m.Load() // a tombstone of a long name matches nothing
+	return m != nil && m.name == name
 }
 
 // word returns the 8 bytes at p+off, which must lie in one object, as a
 // little-endian number.
 func word(p unsafe.Pointer, off int) uint64 {
 	return binary.LittleEndian.Uint64((*[8]byte)(unsafe.Add(p, off))[:])
-}
-
-// matchOther is match for a name shorter than 8 or longer than inlineName
-// bytes.
-func (s *nameSlot) matchOther(name string) bool {
-	if len(name) <= inlineName {
-		return string(s.name[:len(name)]) == name
-	}
-	m := s.m.Load() // a tombstone of a long name matches nothing
-	return m != nil && m.name == name
 }
 
 // get returns the model called name (hash h), or nil. It takes no lock.
@@ -191,12 +172,14 @@ func (t *nameTable) find(h uint64, name string) *nameSlot {
 		}
 		s := &slots[i]
 		if n >= 8 && n <= inlineName {
-			// s.holds(name), written out: the compiler does not inline it.
+			// The inline name (of n bytes: the tag holds the length)
+			// as three overlapping words, at 0, (n-8)/2 and n-8, which
+			// cover every byte: no call, unlike match.
 			a, m := unsafe.Pointer(&s.name), (n-8)/2
 			if (word(a, 0)^word(b, 0))|(word(a, m)^word(b, m))|(word(a, n-8)^word(b, n-8)) == 0 {
 				return s
 			}
-		} else if s.matchOther(name) {
+		} else if s.match(name) {
 			return s
 		}
 	}
