@@ -10,8 +10,9 @@ import (
 // indexes. A name lookup is a handful of loads around this function, so
 // it is written for short strings (model names are typically 5 to 40
 // bytes): one or two 8-byte loads per 16 bytes (three for 8 to 24 bytes),
-// mixed by 64×64→128-bit multiplications, in the manner of wyhash. It is seeded per registry, so
-// the layout of a name table cannot be predicted from outside.
+// mixed by 64×64→128-bit multiplications, in the manner of wyhash. It is
+// seeded per registry, so the layout of a name table cannot be predicted
+// from outside.
 type nameHash struct{ seed uint64 }
 
 // Mixing constants: odd, with bits spread (from wyhash).
