@@ -233,6 +233,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		}
 		return nil, fmt.Errorf("sqlite store: %s: %w", path, err)
 	}
+	if err := ownerOnly(path); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
 	r, err := sql.Open("sqlite", dsn(true))
 	if err != nil {
 		w.Close()
@@ -248,6 +252,31 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	r.SetConnMaxIdleTime(cfg.readerIdle)
 	r.SetConnMaxLifetime(0)
 	return &Store{w: w, r: r, now: cfg.now}, nil
+}
+
+// ownerOnly takes every permission of the group and of others away from
+// the database file at path and its -wal and -shm files: the database
+// holds token hashes. A new database is created so (see Open), but one
+// created by an older modelreg or by hand may be readable by everyone,
+// and SQLite gives the -wal and -shm files the database's mode. A file
+// that belongs to another user (writable through its group, say) is left
+// as its owner made it: only they may change its mode.
+func ownerOnly(path string) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m := fi.Mode().Perm(); m&0o077 != 0 {
+			if err := os.Chmod(p, m&^0o077); err != nil && !errors.Is(err, fs.ErrPermission) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func migrate(ctx context.Context, db *sql.DB) error {
@@ -644,12 +673,28 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close implements store.Store. It checkpoints the WAL into the database
 // file (best effort) and closes every connection.
+//
+// The checkpoint waits at most closeWait: for the write connection, which
+// a write still running holds, and for another process holding a lock on
+// the database (with SQLite's busy timeout, up to 10 s). Skipping it loses
+// nothing; the WAL is checkpointed when the database is next opened.
 func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return store.ErrClosed
 	}
 	err1 := s.r.Close()
-	_, _ = s.w.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	if c, err := s.w.Conn(ctx); err == nil {
+		_, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, closeWait.Milliseconds()))
+		if err == nil {
+			_, _ = c.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+		}
+		c.Close()
+	}
 	err2 := s.w.Close()
 	return errors.Join(err1, err2)
 }
+
+// closeWait bounds the checkpoint of Close.
+const closeWait = time.Second

@@ -303,6 +303,83 @@ func TestNewDatabaseOwnerOnly(t *testing.T) {
 	}
 }
 
+// TestExistingDatabaseMadeOwnerOnly: a database readable by others (one
+// created by hand, or by a version of modelreg that did not restrict it),
+// and its -wal and -shm files, are restricted to their owner on Open.
+func TestExistingDatabaseMadeOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.db")
+	s := open(t, path)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path + "-wal", path + "-shm"} { // empty: valid
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = open(t, path)
+	defer s.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v after Open, want -rw-------", p, fi.Mode().Perm())
+		}
+	}
+	if _, err := s.CreateTenant(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCloseDoesNotWaitForOthersLock: Close gives up its checkpoint rather
+// than wait the busy timeout (10 s by default) for another process's lock
+// on the database, so a server stops within its shutdown timeout.
+func TestCloseDoesNotWaitForOthersLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "modelreg.db")
+	st, err := Open(ctx, path, WithSynchronous("OFF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.CreateTenant(ctx, "a"); err != nil { // something to checkpoint
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- st.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("Close still waiting for another connection's lock after 5 s")
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Fatal(err)
+		}
+		<-done
+	}
+}
+
 // TestLockedIsUnavailable checks that a write finding the database locked
 // by another process beyond the busy timeout fails with
 // store.ErrUnavailable (a server answers 503 and the client retries), and
