@@ -285,7 +285,18 @@ outer:
 // interned objects of the children starting at kid (they are linked in
 // property order, which is the order their types appear in src). props
 // (len(src.Properties) long) receives the properties.
-func (c *compiler) build(dst, src *definition.Object, kid int32, props []definition.Property) {
+//
+// named is true for the named model being defined, false for an anonymous
+// one. Only the named model may keep (and rewrite in place) the element
+// Types of a parse that c owns: they are allocated together, and the
+// block holds the element Types of every nested object of the definition,
+// pointing to the anonymous models this definition uses. An anonymous
+// model can outlive the named model that created it (a later definition
+// reuses it), and keeping the block would keep the anonymous models of
+// that older definition too, released or not: with each edit of a schema
+// in which one version's structure comes back in the next, a chain of
+// them (TestDefineJSONReleasesReplacedAnonymous).
+func (c *compiler) build(dst, src *definition.Object, kid int32, props []definition.Property, named bool) {
 	dst.Strict = src.Strict
 	if len(src.Properties) == 0 {
 		return
@@ -298,7 +309,7 @@ func (c *compiler) build(dst, src *definition.Object, kid int32, props []definit
 			continue
 		}
 		for t.Kind == definition.KindArray {
-			if c.ownsTypes {
+			if c.ownsTypes && named {
 				if innerKind(t.Elem) != definition.KindNested {
 					break // an array of scalars or references: keep it
 				}
@@ -344,7 +355,7 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 			p.reused = true
 		} else {
 			am, props := allocModel[anonModel](len(p.src.Properties))
-			c.build(&am.obj, p.src, p.firstChild, props)
+			c.build(&am.obj, p.src, p.firstChild, props, false)
 			m = &am.Model
 			m.tenant = s.id
 			m.obj = &am.obj

@@ -627,6 +627,58 @@ func TestReplaceReleasesOrphans(t *testing.T) {
 	}
 }
 
+// TestDefineJSONReleasesReplacedAnonymous edits a schema in which each
+// version's new structure comes back in the next one (cur, then prev) and
+// whose anonymous models hold arrays, with DefineJSON and with Define:
+// every anonymous model the edits release is collected. DefineJSON's
+// anonymous models once kept the element Types of the parse that created
+// them, which point to that version's other anonymous models, so each
+// edit added a link to a chain that was never collected.
+func TestDefineJSONReleasesReplacedAnonymous(t *testing.T) {
+	for _, name := range []string{"DefineJSON", "Define"} {
+		t.Run(name, func(t *testing.T) {
+			r := modelreg.New()
+			ctx := tctx("edit")
+			const n = 50
+			var cur []weak.Pointer[modelreg.Model]
+			for k := 1; k <= n; k++ {
+				js := fmt.Sprintf(`{"name": "N", "properties": {"cur": [{"id%d": ["string"]}], "prev": [{"id%d": ["string"]}]}}`, k, k-1)
+				var m *modelreg.Model
+				if name == "Define" {
+					def := parsed(t, []byte(js))
+					var err error
+					if m, err = r.Define(ctx, def); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					m = mustDefine(t, r, ctx, js)
+				}
+				cur = append(cur, weak.Make(nested(t, r, m, "cur")))
+			}
+			if st, _ := r.TenantStats("edit"); st.Models != 1 || st.Anonymous != 2 {
+				t.Fatalf("%d models, %d anonymous, want 1 and 2", st.Models, st.Anonymous)
+			}
+			// The last two versions' cur are the live model's prev and cur.
+			released := cur[:n-2]
+			if !collected(released) {
+				alive := 0
+				for _, w := range released {
+					if w.Value() != nil {
+						alive++
+					}
+				}
+				t.Errorf("%d of the %d released anonymous models still reachable", alive, len(released))
+			}
+			for _, w := range cur[n-2:] {
+				if collected([]weak.Pointer[modelreg.Model]{w}) {
+					t.Fatal("a live anonymous model was collected")
+				}
+			}
+			runtime.KeepAlive(r)
+		})
+	}
+}
+
 func TestInjectedClock(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	var mu sync.Mutex

@@ -184,7 +184,7 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	approx0 := s.approx
 	reuses := c.intern(s, createdp)
 	anonCreated := s.nAnon - nAnon0
-	c.build(m.obj, &def.Object, c.topKids, props)
+	c.build(m.obj, &def.Object, c.topKids, props, true)
 	m.nested = c.kids(c.topKids, nm.nestedBuf[:])
 	m.approx = approxModelBytes(m)
 	released := s.putNamed(m, nh, old)
