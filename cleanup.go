@@ -232,10 +232,9 @@ func (r *Registry) CleanupIdle(ctx context.Context, maxIdle time.Duration) []Cle
 		sh := &r.shards[i]
 		sh.mu.RLock()
 		for id, s := range sh.scopes {
-			if s.takeMark() {
+			if s.touched.Load() {
 				// Looked up since the last sweep: active now, so not
-				// a candidate. The time recorded is read below, after
-				// the mark was taken.
+				// a candidate. The mark becomes activity below.
 				marked = append(marked, s)
 				continue
 			}
@@ -248,14 +247,11 @@ func (r *Registry) CleanupIdle(ctx context.Context, maxIdle time.Duration) []Cle
 			}
 		}
 		sh.mu.RUnlock()
-		if len(marked) > 0 {
-			t := r.now()
-			for _, s := range marked {
-				s.setActive(t)
-			}
-			clear(marked)
-			marked = marked[:0]
+		for _, s := range marked {
+			s.recordMark()
 		}
+		clear(marked)
+		marked = marked[:0]
 	}
 	var reps []CleanupReport
 	for _, c := range cands {

@@ -828,6 +828,7 @@ type heldClock struct {
 	mu      sync.Mutex
 	now     time.Time
 	hold    bool
+	skip    int           // reads to let pass before the held one
 	reading chan struct{} // a held read has read the time
 	release chan struct{}
 }
@@ -835,13 +836,25 @@ type heldClock struct {
 func (c *heldClock) read() time.Time {
 	c.mu.Lock()
 	v, hold := c.now, c.hold
-	c.hold = false
+	if c.skip > 0 {
+		c.skip--
+		hold = false
+	} else {
+		c.hold = false
+	}
 	c.mu.Unlock()
 	if hold {
 		c.reading <- struct{}{}
 		<-c.release
 	}
 	return v
+}
+
+// holdRead holds the n-th read from now on.
+func (c *heldClock) holdRead(n int) {
+	c.mu.Lock()
+	c.hold, c.skip = true, n-1
+	c.mu.Unlock()
 }
 
 func (c *heldClock) set(d time.Duration) {
@@ -881,6 +894,58 @@ func TestSweepRecordsLookupNoEarlier(t *testing.T) {
 	}
 	if got := evicted(r.CleanupIdle(bg, 50*time.Millisecond)); got != nil {
 		t.Errorf("evicted %v 20ms after a lookup, with a limit of 50ms", got)
+	}
+}
+
+// TestSweepDuringMarkKeepsTenant runs a sweep while another sweep, or a
+// TenantStats call, has taken a tenant's lookup mark and is reading the
+// clock to record it: the tenant, looked up an instant before, must stay.
+// The second sweep once found neither the mark nor a recent activity time
+// and evicted it.
+func TestSweepDuringMarkKeepsTenant(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		first func(r *modelreg.Registry) []modelreg.CleanupReport
+	}{
+		{"sweep", func(r *modelreg.Registry) []modelreg.CleanupReport { return r.CleanupIdle(bg, time.Hour) }},
+		{"TenantStats", func(r *modelreg.Registry) []modelreg.CleanupReport { r.TenantStats("a"); return nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &heldClock{reading: make(chan struct{}), release: make(chan struct{})}
+			r := modelreg.New(modelreg.WithClock(c.read))
+			c.set(0)
+			mustDefine(t, r, tctx("a"), `{"name": "A", "properties": {"x": "string"}}`)
+			c.set(2 * time.Hour)
+			if _, ok := r.FindByName(tctx("a"), "A"); !ok { // marks a
+				t.Fatal("A not found")
+			}
+			// Both calls read the clock first, then take the mark and read
+			// it again: hold that second read.
+			c.holdRead(2)
+			first := make(chan []modelreg.CleanupReport)
+			go func() { first <- tc.first(r) }()
+			<-c.reading
+			second := make(chan []modelreg.CleanupReport, 1)
+			go func() { second <- r.CleanupIdle(bg, time.Hour) }()
+			var got []modelreg.CleanupReport
+			done := false
+			select {
+			case got = <-second: // it ran entirely in the window
+				done = true
+			case <-time.After(200 * time.Millisecond): // it waits: fine
+			}
+			close(c.release)
+			got = append(got, <-first...)
+			if !done {
+				got = append(got, <-second...)
+			}
+			if e := evicted(got); e != nil {
+				t.Errorf("evicted %v, looked up an instant before, with a limit of an hour", e)
+			}
+			if _, ok := r.TenantStats("a"); !ok {
+				t.Error("tenant a is gone")
+			}
+		})
 	}
 }
 

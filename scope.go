@@ -69,11 +69,27 @@ func (s *scope) setActive(now int64) {
 }
 
 // takeMark clears the pending lookup mark and reports whether there was
-// one. The caller records the mark as activity at a clock time read after
-// takeMark returned: a lookup that set the mark happened before that time,
-// and one that comes after it sets the mark again.
+// one. The caller holds s.mu (at least for reading) and records the mark
+// as activity at a clock time read after takeMark returned, before it
+// lets go of the lock (see recordMark): a lookup that set the mark
+// happened before that time, and one that comes after it sets the mark
+// again.
 func (s *scope) takeMark() bool {
 	return s.touched.Load() && s.touched.Swap(false)
+}
+
+// recordMark turns a pending lookup mark into activity, at a clock time
+// read after the mark was taken. Both happen under the scope's read lock:
+// an eviction checks the mark and the activity time under the write lock,
+// so it sees the mark or the time it became, never neither (a second
+// sweep running between the two once evicted a tenant looked up an
+// instant before).
+func (s *scope) recordMark() {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.takeMark() {
+		s.setActive(s.reg.now())
+	}
 }
 
 // Which models a structure lookup considers.

@@ -163,11 +163,11 @@ func (r *Registry) Tenants() []TenantStats {
 }
 
 func (s *scope) stats(now int64) (TenantStats, bool) {
-	if s.takeMark() {
-		s.setActive(s.reg.now())
-	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	if s.takeMark() { // as recordMark does, under the same lock
+		s.setActive(s.reg.now())
+	}
 	if s.dead.Load() {
 		return TenantStats{}, false
 	}
