@@ -56,7 +56,10 @@ type QuotaError struct {
 	Tenant string
 	Quota  Quota // which quota
 	Limit  int64 // the limit in force
-	Value  int64 // the value the registration would have reached
+	// Value is the value the registration would have reached; for
+	// QuotaDepth, the first depth over the limit (compiling stops there,
+	// so a definition nested deeper still reports Limit+1).
+	Value int64
 }
 
 // Quota names a per-tenant quota.

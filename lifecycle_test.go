@@ -311,6 +311,11 @@ func TestQuotas(t *testing.T) {
 	if !errors.As(err, &qe) || qe.Quota != modelreg.QuotaDepth || qe.Value != 4 {
 		t.Fatalf("depth: %v", err)
 	}
+	// Deeper still: the first depth over the limit, as documented.
+	_, err = r.DefineJSON(tctx("d"), []byte(`{"name": "B", "properties": {"o": [{"p": {"q": {"r": {"s": "string"}}}}]}}`))
+	if !errors.As(err, &qe) || qe.Quota != modelreg.QuotaDepth || qe.Limit != 3 || qe.Value != 4 {
+		t.Fatalf("depth 6: %v", err)
+	}
 	// A refused registration does not create a tenant.
 	if _, err := r.DefineJSON(tctx("new"), []byte(`{"name": "B", "properties": {"o": [{"p": {"q": "string"}}]}}`)); err == nil {
 		t.Fatal("accepted")
