@@ -465,7 +465,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	m, err := s.reg.Define(sctx, def)
 	if err == nil {
 		state.meta[name] = meta
-		delete(state.unreadable, name)
+		state.clearUnreadable(name)
 	}
 	state.metaMu.Unlock()
 	if err != nil {
@@ -566,6 +566,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	defer ps.release()
 	unlock := s.rlockMeta(ps.t)
 	m, ok := s.reg.FindByName(ps.ctx, name)
+	ok = ok && !s.shadowed(ps.t, m, true)
 	var resp modelJSON
 	if ok {
 		resp, err = s.modelResponse(m, s.metaOf(ps.t, m), true)
@@ -612,6 +613,9 @@ func (s *Server) listResponse(t *tenantState, ctx context.Context) ([]modelJSON,
 	models := s.reg.Models(ctx)
 	out := make([]modelJSON, 0, len(models))
 	for _, m := range models {
+		if s.shadowed(t, m, true) {
+			continue
+		}
 		mj, err := s.modelResponse(m, s.metaOf(t, m), false)
 		if err != nil {
 			return nil, err
@@ -652,7 +656,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	_, err = s.reg.RemoveModel(scopeCtx(context.WithoutCancel(ctx), scope), name)
 	if err == nil {
 		delete(state.meta, name)
-		delete(state.unreadable, name)
+		state.clearUnreadable(name)
 	}
 	state.metaMu.Unlock()
 	if err != nil {
@@ -701,6 +705,10 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	defer ps.release()
 	unlock := s.rlockMeta(ps.t)
 	m, ok := s.reg.FindByStructure(ps.ctx, props)
+	if ok && s.shadowed(ps.t, m, true) {
+		unlock()
+		return s.missing(ps.t, m.Name())
+	}
 	var resp modelJSON
 	if ok {
 		resp, err = s.modelResponse(m, s.metaOf(ps.t, m), true)
@@ -789,7 +797,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer ps.release()
 	m, ok := s.reg.FindByName(ps.ctx, name)
-	if !ok {
+	if !ok || s.shadowed(ps.t, m, false) {
 		return s.missing(ps.t, name)
 	}
 	v, err := s.validator(ps.t, scope, m)
@@ -857,7 +865,7 @@ func (s *Server) validator(t *tenantState, scope string, m *modelreg.Model) (*do
 	if ok && c.m == m {
 		return c.v, nil
 	}
-	v, err := document.New(m.Object(), s.reg.Resolver(scopeCtx(context.Background(), scope)),
+	v, err := document.New(m.Object(), s.resolver(t, scopeCtx(context.Background(), scope)),
 		document.WithLimits(s.cfg.DocumentLimits))
 	if err != nil {
 		return nil, err
@@ -885,10 +893,10 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer ps.release()
-	if _, ok := s.reg.FindByName(ps.ctx, name); !ok {
+	if m, ok := s.reg.FindByName(ps.ctx, name); !ok || s.shadowed(ps.t, m, false) {
 		return s.missing(ps.t, name)
 	}
-	b, err := document.NamedSchema(name, s.reg.Resolver(ps.ctx))
+	b, err := document.NamedSchema(name, s.resolver(ps.t, ps.ctx))
 	if err != nil {
 		var me *document.ModelError
 		if errors.As(err, &me) && me.Code == document.CodeUnresolvedRef {

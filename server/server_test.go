@@ -1200,6 +1200,56 @@ func TestUnreadableStoredModel(t *testing.T) {
 	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/A", testAdmin, nil))
 }
 
+// TestUnreadableStoredModelShadowsGlobal: a tenant's stored model that
+// cannot be loaded still shadows the global model of the same name, as it
+// did before the tenant was unloaded. Its tenant got the global model
+// instead, from GET, validate, schema, the list, structure lookups, and
+// references from its other models, and validated documents against it.
+func TestUnreadableStoredModelShadowsGlobal(t *testing.T) {
+	ts := newTestServer(t)
+	ts.must(201, ts.do("PUT", "/v1/global/models/X", testAdmin, `{"properties": {"g": "string"}}`))
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/X", testAdmin, `{"properties": {"t": "number"}}`))
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Y", testAdmin, `{"properties": {"x": "X"}}`))
+	ts.must(201, ts.do("PUT", "/v1/tenants/other/models/Z", testAdmin, `{"properties": {"z": "string"}}`))
+	dir := ts.dir
+	ts.close()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "modelreg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE models SET definition = '{"properties": {"t": "zipcode"}}' WHERE scope = 'acme' AND name = 'X'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	ts = openTestServer(t, dir)
+	for _, r := range []response{
+		ts.do("GET", "/v1/tenants/acme/models/X", testAdmin, nil),
+		ts.do("POST", "/v1/tenants/acme/models/X/validate", testAdmin, `{"g": "x"}`),
+		ts.do("GET", "/v1/tenants/acme/models/X/schema", testAdmin, nil),
+		ts.do("POST", "/v1/tenants/acme/lookup", testAdmin, `{"properties": {"g": "string"}}`),
+	} {
+		if r.status != 500 || !strings.Contains(string(r.body), "cannot be loaded") {
+			t.Errorf("a stored model that cannot be loaded, beside a global one of its name: %d %s, want 500 saying so", r.status, r.body)
+		}
+	}
+	if r := ts.do("POST", "/v1/tenants/acme/models/Y/validate", testAdmin, `{"x": {"g": "x"}}`); r.status == 200 {
+		t.Errorf("a reference to the unreadable model validated against the global one: %d %s", r.status, r.body)
+	}
+	if r := ts.must(200, ts.do("GET", "/v1/tenants/acme/models", testAdmin, nil)); strings.Contains(string(r.body), `"global"`) {
+		t.Errorf("the list shows the global model in place of the unreadable one: %s", r.body)
+	}
+	// Other tenants and the global scope still see the global model.
+	ts.must(200, ts.do("GET", "/v1/tenants/other/models/X", testAdmin, nil))
+	ts.must(200, ts.do("GET", "/v1/global/models/X", testAdmin, nil))
+	// A repair of the tenant's model ends it.
+	ts.must(200, ts.do("PUT", "/v1/tenants/acme/models/X", testAdmin, `{"properties": {"t": "number"}}`))
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/models/Y/validate", testAdmin, `{"x": {"t": 1}}`))
+	// So does a delete: the tenant sees the global model again.
+	ts.must(204, ts.do("DELETE", "/v1/tenants/acme/models/X", testAdmin, nil))
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/models/X/validate", testAdmin, `{"g": "x"}`))
+}
+
 // TestNewRefusesConfigWithoutStore checks New's typed error.
 func TestNewRefusesConfigWithoutStore(t *testing.T) {
 	if _, err := New(context.Background(), Config{}); !errors.Is(err, ErrInvalidConfig) {

@@ -72,6 +72,9 @@ type tenantState struct {
 	// request for one is answered with a server error, not "not found".
 	// A successful write or delete of the name takes it out.
 	unreadable map[string]bool
+	// anyUnreadable is len(unreadable) > 0, so that the requests of a
+	// tenant without any (nearly all) check without taking metaMu.
+	anyUnreadable atomic.Bool
 
 	vmu        sync.RWMutex
 	validators map[string]cachedValidator // by model name, as seen from this scope
@@ -321,6 +324,57 @@ func (t *tenantState) markUnreadable(name string) {
 		t.unreadable = make(map[string]bool)
 	}
 	t.unreadable[name] = true
+	t.anyUnreadable.Store(true)
+}
+
+// clearUnreadable records that name was written or deleted. The caller
+// holds metaMu.
+func (t *tenantState) clearUnreadable(name string) {
+	delete(t.unreadable, name)
+	t.anyUnreadable.Store(len(t.unreadable) > 0)
+}
+
+// isUnreadable reports whether name is a stored model of t that could not
+// be loaded. The caller does not hold metaMu.
+func (t *tenantState) isUnreadable(name string) bool {
+	if !t.anyUnreadable.Load() {
+		return false
+	}
+	t.metaMu.RLock()
+	defer t.metaMu.RUnlock()
+	return t.unreadable[name]
+}
+
+// shadowed reports whether the models of ctx's scope (t's) that a lookup
+// finds must not include m: a global model whose name is that of a stored
+// model of the tenant that could not be loaded. Had that model loaded, it
+// would shadow the global one; it shadows it all the same, so that a
+// tenant never gets, or validates against, another model than its own.
+// The caller holds t's metaMu if locked is true.
+func (s *Server) shadowed(t *tenantState, m *modelreg.Model, locked bool) bool {
+	if t == s.global || m.Tenant() != "" || !t.anyUnreadable.Load() {
+		return false
+	}
+	if locked {
+		return t.unreadable[m.Name()]
+	}
+	return t.isUnreadable(m.Name())
+}
+
+// resolver resolves references as the registry's Resolver does in ctx
+// (t's scope), except to a global model shadowed by an unreadable model of
+// the tenant (see shadowed), which it does not find.
+func (s *Server) resolver(t *tenantState, ctx context.Context) document.Resolver {
+	res := s.reg.Resolver(ctx)
+	if t == s.global {
+		return res
+	}
+	return func(name string) (*definition.Object, bool) {
+		if t.isUnreadable(name) {
+			return nil, false
+		}
+		return res(name)
+	}
 }
 
 // missing returns the problem for a model called name that t's registry
