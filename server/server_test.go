@@ -1097,6 +1097,25 @@ func TestLookupProblemPaths(t *testing.T) {
 	}
 }
 
+// TestGlobalLookupScopes: the global route looks in the global scope,
+// anonymous models first, as tenantless library code does; a tenant's
+// route finds global named models only.
+func TestGlobalLookupScopes(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+	ts.must(201, ts.do("PUT", "/v1/global/models/G", testAdmin, `{"properties": {"inner": {"a": "string"}}}`))
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/T", tok, `{"properties": {"t": "string"}}`))
+	r := ts.must(200, ts.do("POST", "/v1/global/lookup", tok, `{"properties": {"a": "string"}}`))
+	if !strings.Contains(string(r.body), `"anonymous":true`) || !strings.Contains(string(r.body), `"scope":"global"`) {
+		t.Errorf("global lookup of a global nested type: %s, want the global anonymous model", r.body)
+	}
+	ts.must(404, ts.do("POST", "/v1/tenants/acme/lookup", tok, `{"properties": {"a": "string"}}`))
+	r = ts.must(200, ts.do("POST", "/v1/tenants/acme/lookup", tok, `{"properties": {"inner": {"a": "string"}}}`))
+	if !strings.Contains(string(r.body), `"name":"G"`) {
+		t.Errorf("tenant lookup of a global named model's structure: %s, want G", r.body)
+	}
+}
+
 // TestValidateTruncatedFlag checks that a validation stopped at its
 // violation limit says so in a member of the problem, not only in prose.
 func TestValidateTruncatedFlag(t *testing.T) {
