@@ -235,6 +235,28 @@ func TestUndoOfStoredWrite(t *testing.T) {
 	ts.must(200, ts.do("PUT", "/v1/tenants/e/models/A", testAdmin, `{"properties": {"y": "string"}}`, "If-Match", r.header.Get("ETag")))
 }
 
+// TestConditionalDelete: a DELETE with If-Match deletes only that
+// revision, so a client deleting what it read does not delete a newer
+// version it never saw (the header was ignored).
+func TestConditionalDelete(t *testing.T) {
+	ts := newTestServer(t)
+	path := "/v1/tenants/acme/models/Del"
+	old := ts.must(201, ts.do("PUT", path, testAdmin, `{"properties": {"a": "string"}}`)).header.Get("ETag")
+	cur := ts.must(200, ts.do("PUT", path, testAdmin, `{"properties": {"b": "string"}}`)).header.Get("ETag")
+	ts.must(412, ts.do("DELETE", path, testAdmin, nil, "If-Match", old))
+	ts.must(412, ts.do("DELETE", path, testAdmin, nil, "If-None-Match", "*"))
+	ts.must(400, ts.do("DELETE", path, testAdmin, nil, "If-Match", "W/x"))
+	ts.must(200, ts.do("GET", path, testAdmin, nil))
+	ts.must(204, ts.do("DELETE", path, testAdmin, nil, "If-Match", cur))
+	ts.must(412, ts.do("DELETE", path, testAdmin, nil, "If-Match", cur)) // gone: no revision matches
+	ts.must(404, ts.do("DELETE", path, testAdmin, nil))
+	g := "/v1/global/models/G"
+	gold := ts.must(201, ts.do("PUT", g, testAdmin, `{"properties": {"a": "string"}}`)).header.Get("ETag")
+	ts.must(200, ts.do("PUT", g, testAdmin, `{"properties": {"b": "string"}}`))
+	ts.must(412, ts.do("DELETE", g, testAdmin, nil, "If-Match", gold))
+	ts.must(200, ts.do("GET", g, testAdmin, nil))
+}
+
 // TestStaleETagAfterDelete: an ETag kept from before a model (or its
 // tenant) was deleted does not match the model created after it.
 func TestStaleETagAfterDelete(t *testing.T) {

@@ -508,7 +508,7 @@ func (s *Server) undoPut(ctx context.Context, state *tenantState, isNew bool, pr
 			state.metaMu.Unlock()
 		}
 	default:
-		err = s.st.DeleteModel(ctx, stored.Scope, stored.Name)
+		err = s.st.DeleteModel(ctx, stored.Scope, stored.Name, store.Condition{Revision: stored.Revision})
 	}
 	if err != nil {
 		s.log.Error("could not undo a stored definition the registry refused; it will be skipped at the next load",
@@ -637,6 +637,10 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	cond, err := condition(r)
+	if err != nil {
+		return err
+	}
 	ctx := r.Context()
 	state, _, unlock, err := s.lockScope(ctx, scope, false)
 	if err != nil {
@@ -644,10 +648,13 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer unlock()
 	t0 := time.Now()
-	err = s.st.DeleteModel(ctx, scope, name)
+	err = s.st.DeleteModel(ctx, scope, name, cond)
 	s.m.observeStore("delete_model", t0)
 	if errors.Is(err, store.ErrNotFound) {
 		return problem(ProblemModelNotFound, "model %q not found", name)
+	}
+	if errors.Is(err, store.ErrPrecondition) {
+		return problem(ProblemPreconditionFailed, "%v", err)
 	}
 	if err != nil {
 		return s.storeError(err)

@@ -142,8 +142,11 @@ type Store interface {
 	// does not exist has no models.
 	Models(ctx context.Context, scope string) ([]Model, error)
 	// DeleteModel removes a model and returns ErrNotFound when it does not
-	// exist. The tenant itself stays.
-	DeleteModel(ctx context.Context, scope, name string) error
+	// exist. The tenant itself stays. When cond is not met it returns
+	// ErrPrecondition and deletes nothing: a model that does not exist
+	// has no revision, so a Revision condition then fails, and a model
+	// that does exist fails MustNotExist.
+	DeleteModel(ctx context.Context, scope, name string, cond Condition) error
 
 	// PutToken stores a tenant access token, creating the tenant when it
 	// does not exist yet.

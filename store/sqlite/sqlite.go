@@ -580,18 +580,24 @@ func (s *Store) Models(ctx context.Context, scope string) ([]store.Model, error)
 }
 
 // DeleteModel implements store.Store.
-func (s *Store) DeleteModel(ctx context.Context, scope, name string) error {
+func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.Condition) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM models WHERE scope = ? AND name = ?`, scope, name)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
+		var rev int64
+		switch err := tx.QueryRowContext(ctx, `SELECT revision FROM models WHERE scope = ? AND name = ?`, scope, name).Scan(&rev); {
+		case errors.Is(err, sql.ErrNoRows):
+			if cond.Revision > 0 {
+				return fmt.Errorf("model %q does not exist, not at revision %d: %w", name, cond.Revision, store.ErrPrecondition)
+			}
 			return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+		case err != nil:
+			return err
+		case cond.MustNotExist:
+			return fmt.Errorf("model %q exists (revision %d): %w", name, rev, store.ErrPrecondition)
+		case cond.Revision > 0 && rev != cond.Revision:
+			return fmt.Errorf("model %q has revision %d, not %d: %w", name, rev, cond.Revision, store.ErrPrecondition)
 		}
-		return nil
+		_, err := tx.ExecContext(ctx, `DELETE FROM models WHERE scope = ? AND name = ?`, scope, name)
+		return err
 	})
 }
 

@@ -206,13 +206,21 @@ func (m *Memory) Models(ctx context.Context, scope string) ([]store.Model, error
 }
 
 // DeleteModel implements store.Store.
-func (m *Memory) DeleteModel(ctx context.Context, scope, name string) error {
+func (m *Memory) DeleteModel(ctx context.Context, scope, name string, cond store.Condition) error {
 	if err := m.lock(ctx); err != nil {
 		return err
 	}
 	defer m.mu.Unlock()
-	if _, ok := m.models[scope][name]; !ok {
+	md, ok := m.models[scope][name]
+	switch {
+	case !ok && cond.Revision > 0:
+		return fmt.Errorf("model %q does not exist, not at revision %d: %w", name, cond.Revision, store.ErrPrecondition)
+	case !ok:
 		return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+	case cond.MustNotExist:
+		return fmt.Errorf("model %q exists (revision %d): %w", name, md.Revision, store.ErrPrecondition)
+	case cond.Revision > 0 && md.Revision != cond.Revision:
+		return fmt.Errorf("model %q has revision %d, not %d: %w", name, md.Revision, cond.Revision, store.ErrPrecondition)
 	}
 	delete(m.models[scope], name)
 	return nil

@@ -142,10 +142,29 @@ func runModelBased(t *testing.T, open func(t *testing.T) store.Store) {
 			},
 			"delete": func(rt *rapid.T) {
 				scope, name := scopeGen.Draw(rt, "scope"), nameGen.Draw(rt, "name")
-				_, exists := m.models[scope][name]
-				err := s.DeleteModel(ctx, scope, name)
-				if exists != (err == nil) || (!exists && !errors.Is(err, store.ErrNotFound)) {
-					rt.Fatalf("delete %s/%s: %v (exists %v)", scope, name, err, exists)
+				var cond store.Condition
+				switch rapid.IntRange(0, 3).Draw(rt, "cond") {
+				case 1:
+					cond.MustNotExist = true
+				case 2: // as for put
+					revs := append(slices.Clone(m.issued), m.models[scope][name].rev, 1<<40)
+					cond.Revision = rapid.SampledFrom(revs).Draw(rt, "rev")
+				}
+				cur, exists := m.models[scope][name]
+				err := s.DeleteModel(ctx, scope, name, cond)
+				switch {
+				case cond.MustNotExist && exists, cond.Revision > 0 && (!exists || cur.rev != cond.Revision):
+					if !errors.Is(err, store.ErrPrecondition) {
+						rt.Fatalf("delete %s/%s %+v: %v, want ErrPrecondition (exists %v, revision %d)", scope, name, cond, err, exists, cur.rev)
+					}
+					return
+				case !exists:
+					if !errors.Is(err, store.ErrNotFound) {
+						rt.Fatalf("delete %s/%s %+v: %v, want ErrNotFound", scope, name, cond, err)
+					}
+					return
+				case err != nil:
+					rt.Fatalf("delete %s/%s %+v: %v", scope, name, cond, err)
 				}
 				delete(m.models[scope], name)
 			},

@@ -156,7 +156,7 @@ func testConditions(t *testing.T, s store.Store) {
 	// A revision is never given twice, even after a delete: a stale
 	// revision of a deleted model does not match its successor.
 	old := revs[len(revs)-1]
-	if err := s.DeleteModel(ctx, "acme", "A"); err != nil {
+	if err := s.DeleteModel(ctx, "acme", "A", store.Condition{}); err != nil {
 		t.Fatal(err)
 	}
 	again, _ := mustPut(t, s, m)
@@ -232,11 +232,28 @@ func testDeleteModel(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustPut(t, s, model("acme", "A", `{}`))
 	mustPut(t, s, model("acme", "B", `{}`))
-	if err := s.DeleteModel(ctx, "acme", "A"); err != nil {
+	if err := s.DeleteModel(ctx, "acme", "A", store.Condition{}); err != nil {
 		t.Fatalf("DeleteModel: %v", err)
 	}
-	if err := s.DeleteModel(ctx, "acme", "A"); !errors.Is(err, store.ErrNotFound) {
+	if err := s.DeleteModel(ctx, "acme", "A", store.Condition{}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("second DeleteModel = %v, want ErrNotFound", err)
+	}
+	// Conditions: a stale or absent revision, or MustNotExist, deletes
+	// nothing.
+	b, err := s.Model(ctx, "acme", "B")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []store.Condition{{Revision: b.Revision + 1}, {MustNotExist: true}} {
+		if err := s.DeleteModel(ctx, "acme", "B", c); !errors.Is(err, store.ErrPrecondition) {
+			t.Errorf("DeleteModel %+v of revision %d = %v, want ErrPrecondition", c, b.Revision, err)
+		}
+	}
+	if err := s.DeleteModel(ctx, "acme", "A", store.Condition{Revision: b.Revision}); !errors.Is(err, store.ErrPrecondition) {
+		t.Errorf("DeleteModel of a missing model at a revision = %v, want ErrPrecondition", err)
+	}
+	if err := s.DeleteModel(ctx, "acme", "B", store.Condition{Revision: b.Revision}); err != nil {
+		t.Errorf("DeleteModel at its revision: %v", err)
 	}
 	if _, err := s.Model(ctx, "acme", "A"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("deleted model still readable: %v", err)
