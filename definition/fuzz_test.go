@@ -59,10 +59,24 @@ func checkParseError(t *testing.T, data []byte, err error) {
 func FuzzParse(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// ParseNamed: Parse, with a name for a definition that has none.
+		dn, nerr := ParseNamed(data, "Fuzzed", Limits{})
 		d, err := Parse(data, Limits{})
+		if nerr != nil {
+			checkParseError(t, data, nerr)
+			if err == nil {
+				t.Fatalf("Parse accepts what ParseNamed refuses: %v", nerr)
+			}
+		}
 		if err != nil {
 			checkParseError(t, data, err)
+			if nerr == nil && !errors.Is(err, ErrInvalidName) {
+				t.Fatalf("ParseNamed accepts what Parse refuses (%v), not for a missing name", err)
+			}
 			return
+		}
+		if nerr == nil && (dn.Name != d.Name || !bytes.Equal(dn.Canonical(), d.Canonical())) {
+			t.Fatalf("ParseNamed of a named definition differs from Parse: %q %q", dn.Name, d.Name)
 		}
 		c := d.Canonical()
 		if !json.Valid(c) {

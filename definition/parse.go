@@ -28,6 +28,27 @@ func Parse(data []byte, lim Limits) (*Definition, error) {
 	return d, nil
 }
 
+// ParseNamed parses one model definition as Parse does, except that a
+// definition without a "name" of its own is named name, which must be a
+// valid model name (see ValidModelName). One with a "name" keeps it: a
+// caller that takes the name from elsewhere (a URL, a database row)
+// compares the two. Sizes and positions in errors are those of data.
+func ParseNamed(data []byte, name string, lim Limits) (*Definition, error) {
+	if !ValidModelName(name, lim) {
+		return nil, &Error{Path: "name", Offset: -1, Err: ErrInvalidName, Msg: "invalid model name " + strconv.Quote(name)}
+	}
+	p := getParser()
+	defer p.release()
+	if err := p.init(data, lim); err != nil {
+		return nil, err
+	}
+	d, perr := p.definition(0, name)
+	if perr != nil {
+		return nil, perr
+	}
+	return d, nil
+}
+
 // Scratch is storage that ParseScratch reuses from one call to the next.
 // The zero Scratch is ready to use. A Scratch must not be used by two
 // goroutines at once.

@@ -678,3 +678,27 @@ func TestParseScratchNil(t *testing.T) {
 		t.Errorf("ParseScratch(nil scratch) = %+v, %v", d, err)
 	}
 }
+
+// TestParseNamed: a definition without a name takes the one given, with
+// sizes and positions of errors counted in the input as given; one with
+// a name keeps it.
+func TestParseNamed(t *testing.T) {
+	d, err := ParseNamed([]byte(`{"properties": {"a": "string"}}`), "Customer", Limits{})
+	if err != nil || d.Name != "Customer" {
+		t.Fatalf("no name: %v, %v", d, err)
+	}
+	if d, err := ParseNamed([]byte(`{"name": "Other", "properties": {}}`), "Customer", Limits{}); err != nil || d.Name != "Other" {
+		t.Errorf("own name: %v, %v", d, err)
+	}
+	if _, err := ParseNamed([]byte(`{}`), "9bad", Limits{}); !errors.Is(err, ErrInvalidName) {
+		t.Errorf("invalid default name: %v, want ErrInvalidName", err)
+	}
+	var e *Error
+	if _, err := ParseNamed([]byte(`{"properties": {"a": "string"}}}`), "Customer", Limits{}); !errors.As(err, &e) || e.Offset != 31 || e.Column != 32 {
+		t.Errorf("trailing data: %v (offset %d), want it at byte 31 of the input", err, e.Offset)
+	}
+	exact := []byte(`{"properties": {}` + strings.Repeat(" ", 100-18) + `}`)
+	if _, err := ParseNamed(exact, "Customer", Limits{MaxBytes: len(exact)}); err != nil {
+		t.Errorf("a definition of exactly MaxBytes without a name: %v", err)
+	}
+}

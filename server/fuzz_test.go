@@ -1,49 +1,13 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/modelreg/modelreg/definition"
 	"github.com/modelreg/modelreg/store/sqlite"
 )
-
-func FuzzWithName(f *testing.F) {
-	for _, s := range []string{`{}`, `{"properties": {}}`, `{"name": "A"}`, `{"name": "B", "x": 1}`, ` { "a" : [1, {"name": 2}] } `, `[]`, `{"name": 1}`, `{`, ``} {
-		f.Add(s, "A")
-	}
-	f.Fuzz(func(t *testing.T, body, name string) {
-		if !definition.ValidModelName(name, definition.Limits{}) {
-			return // the handler refuses invalid names before withName
-		}
-		out, err := withName([]byte(body), name)
-		if err != nil {
-			return // a name mismatch, reported as a problem
-		}
-		var orig map[string]json.RawMessage
-		if json.Unmarshal([]byte(body), &orig) != nil || !json.Valid([]byte(body)) {
-			return // malformed input goes to the parser unchanged
-		}
-		var got map[string]json.RawMessage
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Fatalf("withName(%q, %q) = %q: not JSON: %v", body, name, out, err)
-		}
-		if _, had := orig["name"]; had {
-			if !bytes.Equal(out, []byte(body)) {
-				t.Fatalf("a body with a name was changed: %q -> %q", body, out)
-			}
-			return
-		}
-		var n string
-		if json.Unmarshal(got["name"], &n) != nil || n != name || len(got) != len(orig)+1 {
-			t.Fatalf("withName(%q, %q) = %q", body, name, out)
-		}
-	})
-}
 
 func FuzzParseTenantToken(f *testing.F) {
 	tok, _ := newTenantToken("acme")

@@ -262,50 +262,6 @@ func registryProblem(err error) *Problem {
 	return p
 }
 
-// withName returns the definition body with its "name" set to name: it
-// must either have no top-level "name" (it is then added) or have exactly
-// that name. Malformed input is returned unchanged (the parser reports it
-// with a position).
-func withName(body []byte, name string) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil || tok != json.Delim('{') {
-		return body, nil
-	}
-	empty := true
-	for dec.More() {
-		empty = false
-		k, err := dec.Token()
-		if err != nil {
-			return body, nil
-		}
-		if k == "name" {
-			var v any
-			if err := dec.Decode(&v); err != nil {
-				return body, nil
-			}
-			if got, ok := v.(string); ok && got != name {
-				return nil, problem(ProblemNameMismatch, "the definition is named %q but the URL names %q", got, name)
-			}
-			return body, nil // the parser checks the rest
-		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return body, nil
-		}
-	}
-	i := bytes.IndexByte(body, '{')
-	q, _ := json.Marshal(name)
-	out := make([]byte, 0, len(body)+len(q)+10)
-	out = append(out, body[:i+1]...)
-	out = append(out, `"name":`...)
-	out = append(out, q...)
-	if !empty {
-		out = append(out, ',')
-	}
-	return append(out, body[i+1:]...), nil
-}
-
 // ---- responses ----------------------------------------------------------
 
 // modelJSON is a named or anonymous model in responses.
@@ -410,11 +366,9 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	body, err = withName(body, name)
-	if err != nil {
-		return err
-	}
-	def, err := definition.Parse(body, s.cfg.Limits)
+	// The body may leave the name out: the URL gives it. It is stored as
+	// sent, and loaded with its row's name.
+	def, err := definition.ParseNamed(body, name, s.cfg.Limits)
 	if err != nil {
 		return definitionProblem(err)
 	}
@@ -684,15 +638,19 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	raw, err := lookupProperties(body)
+	raw, base, err := lookupProperties(body)
 	if err != nil {
 		return err
 	}
 	props, err := definition.ParseProperties(raw, s.cfg.Limits)
 	if err != nil {
-		// Paths are relative to the body, as a definition's are: the
-		// properties map is its "properties".
+		// Paths and positions are relative to the body, as a
+		// definition's are: the properties map is its "properties".
 		pr := definitionProblem(err)
+		var de *definition.Error
+		if errors.As(err, &de) && de.Offset >= 0 {
+			pr.Detail = strings.Replace(pr.Detail, position(de.Line, de.Column, int(de.Offset)), bodyPosition(body, base+int(de.Offset)), 1)
+		}
 		if pr.Path != "" {
 			sep := "."
 			if pr.Path[0] == '[' {
@@ -734,8 +692,8 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 // lookupProperties returns the properties of a lookup's body, which must
 // be {"properties": {...}}: one key, spelled exactly so, once (a
 // definition's rules; encoding/json would take "PROPERTIES", or the last
-// of two).
-func lookupProperties(body []byte) (json.RawMessage, error) {
+// of two). They are body[base:].
+func lookupProperties(body []byte) (props json.RawMessage, base int, err error) {
 	malformed := func(err error) error {
 		if len(bytes.TrimSpace(body)) == 0 {
 			return problem(ProblemMalformedJSON, "empty body")
@@ -750,36 +708,48 @@ func lookupProperties(body []byte) (json.RawMessage, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	tok, err := dec.Token()
 	if err != nil {
-		return nil, malformed(err)
+		return nil, 0, malformed(err)
 	}
 	if tok != json.Delim('{') {
-		return nil, shape()
+		return nil, 0, shape()
 	}
-	var props json.RawMessage
 	for dec.More() {
 		if tok, err = dec.Token(); err != nil {
-			return nil, malformed(err)
+			return nil, 0, malformed(err)
 		}
 		switch key, _ := tok.(string); {
 		case key != "properties":
-			return nil, problem(ProblemInvalidRequest, `unknown key %q: the body must be {"properties": {...}}`, key)
+			return nil, 0, problem(ProblemInvalidRequest, `unknown key %q: the body must be {"properties": {...}}`, key)
 		case props != nil:
-			return nil, problem(ProblemInvalidRequest, `duplicate key "properties"`)
+			return nil, 0, problem(ProblemInvalidRequest, `duplicate key "properties"`)
 		}
 		if err := dec.Decode(&props); err != nil {
-			return nil, malformed(err)
+			return nil, 0, malformed(err)
 		}
+		base = int(dec.InputOffset()) - len(props)
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, malformed(err)
+		return nil, 0, malformed(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, malformed(errors.New("unexpected data after the JSON object"))
+		return nil, 0, malformed(errors.New("unexpected data after the JSON object"))
 	}
 	if len(props) == 0 || string(props) == "null" {
-		return nil, shape()
+		return nil, 0, shape()
 	}
-	return props, nil
+	return props, base, nil
+}
+
+// position is how a parse error states where it is; bodyPosition is the
+// same for byte off of body.
+func position(line, col, off int) string {
+	return "at line " + strconv.Itoa(line) + ", column " + strconv.Itoa(col) + " (byte " + strconv.Itoa(off) + ")"
+}
+
+func bodyPosition(body []byte, off int) string {
+	before := body[:min(off, len(body))]
+	line := 1 + bytes.Count(before, []byte{'\n'})
+	return position(line, len(before)-bytes.LastIndexByte(before, '\n'), off)
 }
 
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelreg/modelreg/definition"
 	"github.com/modelreg/modelreg/store"
 )
 
@@ -1095,6 +1096,24 @@ func TestLookupProblemPaths(t *testing.T) {
 			t.Errorf("%s: %d %s; want path %q, detail with %q", tc.body, r.status, r.body, tc.path, tc.detail)
 		}
 	}
+	// Nested too deep: the position is the body's, not the properties
+	// map's, on whichever line.
+	deep := `{"a": ` + strings.Repeat(`{"x": `, 40) + `"string"` + strings.Repeat(`}`, 41)
+	_, err := definition.ParseProperties([]byte(deep), definition.Limits{})
+	var de *definition.Error
+	if !errors.As(err, &de) || de.Offset < 0 {
+		t.Fatalf("the properties alone: %v, want a positioned error", err)
+	}
+	for _, head := range []string{`{"properties": `, "{\n  \"properties\":\n  "} {
+		body := head + deep + "}"
+		off := len(head) + int(de.Offset)
+		line := 1 + strings.Count(head, "\n")
+		col := off - strings.LastIndex(head, "\n")
+		want := fmt.Sprintf("line %d, column %d (byte %d)", line, col, off)
+		if r := ts.do("POST", "/v1/global/lookup", testAdmin, body); r.status != 400 || !strings.Contains(string(r.body), want) {
+			t.Errorf("too deep, after %q: %d %s; want the position %s", head, r.status, r.body, want)
+		}
+	}
 }
 
 // TestGlobalLookupScopes: the global route looks in the global scope,
@@ -1267,6 +1286,35 @@ func TestUnreadableStoredModelShadowsGlobal(t *testing.T) {
 	// So does a delete: the tenant sees the global model again.
 	ts.must(204, ts.do("DELETE", "/v1/tenants/acme/models/X", testAdmin, nil))
 	ts.must(200, ts.do("POST", "/v1/tenants/acme/models/X/validate", testAdmin, `{"g": "x"}`))
+}
+
+// TestDefinitionWithoutName: a definition that leaves its name to the URL
+// is held to the limits, and its errors to the positions, of the body as
+// sent (the name used to be written into the body first, which refused a
+// body of exactly the limit and shifted every position), and it is stored
+// as sent and loads again.
+func TestDefinitionWithoutName(t *testing.T) {
+	ts := newTestServer(t)
+	r := ts.must(400, ts.do("PUT", "/v1/tenants/a/models/Customer", testAdmin, `{"properties":{"a":"string"}}}`))
+	if !strings.Contains(string(r.body), "column 30 (byte 29)") {
+		t.Errorf("trailing data: %s, want it at byte 29 of the body", r.body)
+	}
+	const limit = 1 << 20 // definition.DefaultMaxBytes and the default body limit
+	head := `{"properties":{"a":"string"}`
+	exact := head + strings.Repeat(" ", limit-len(head)-1) + "}"
+	ts.must(201, ts.do("PUT", "/v1/tenants/a/models/Exact", testAdmin, exact))
+	before := ts.must(200, ts.do("GET", "/v1/tenants/a/models/Exact", testAdmin, nil))
+	stored, err := ts.store.Store.Model(context.Background(), "a", "Exact")
+	if err != nil || string(stored.Definition) != exact {
+		t.Errorf("stored %d bytes, %v; want the body as sent", len(stored.Definition), err)
+	}
+	ts.must(200, ts.do("POST", "/v1/tenants/a/evict", testAdmin, nil))
+	if after := ts.must(200, ts.do("GET", "/v1/tenants/a/models/Exact", testAdmin, nil)); string(after.body) != string(before.body) {
+		t.Errorf("reloaded:\n%s\nbefore:\n%s", after.body, before.body)
+	}
+	if r := ts.must(400, ts.do("PUT", "/v1/tenants/a/models/Exact", testAdmin, `{"name": "Other", "properties": {}}`)); !strings.Contains(string(r.body), "name-mismatch") {
+		t.Errorf("another name in the body: %s", r.body)
+	}
 }
 
 // TestNewRefusesConfigWithoutStore checks New's typed error.

@@ -524,7 +524,7 @@ func (s *Server) tryUnload(ctx context.Context, t *tenantState, why unloadReason
 // not checked: they refuse new writes, and a quota tightened since a model
 // was stored must not hide it (or let another write take its place).
 func (s *Server) defineStored(ctx context.Context, sm store.Model) error {
-	def, err := definition.Parse(sm.Definition, s.cfg.Limits)
+	def, err := definition.ParseNamed(sm.Definition, sm.Name, s.cfg.Limits)
 	if err != nil {
 		return err
 	}
