@@ -435,3 +435,37 @@ func TestValidationErrorMessage(t *testing.T) {
 		t.Errorf("Error() = %q", got)
 	}
 }
+
+// TestValueLimitsOnDroppedValues: a value dropped (an unknown key of a
+// filter model), refused (an unknown key of a strict model) or already
+// wrong (a type mismatch, an unresolved reference) is still checked
+// against the depth and item limits, by ValidateValue as by Validate
+// (COERCION.md §1 and §6). ValidateValue used not to look inside such
+// values, and so accepted what Validate refused.
+func TestValueLimitsOnDroppedValues(t *testing.T) {
+	lim := WithLimits(Limits{MaxDepth: 4, MaxItems: 3})
+	filter := mustNew(t, object(definition.StrictFilter, prop("a", tNumber), prop("r", tRef("Missing"))), nil, lim)
+	reject := mustNew(t, object(definition.StrictReject, prop("a", tNumber)), nil, lim)
+	for _, tc := range []struct {
+		v    *Validator
+		doc  string
+		want string // a violation's code
+	}{
+		{filter, `{"x": [1, 2, 3, 4]}`, "too_many_items"},
+		{filter, `{"x": [[[[1]]]]}`, "too_deep"},
+		{filter, `{"x": {"y": "\u00e9", "z": [1]}}`, ""},
+		{filter, `{"a": [1, 2, 3, 4]}`, "too_many_items"},
+		{filter, `{"a": [[[[1]]]]}`, "too_deep"},
+		{filter, `{"a": [1]}`, "type"},
+		{filter, `{"r": [1, 2, 3, 4]}`, "too_many_items"},
+		{reject, `{"x": [[[[1]]]]}`, "unknown_property"},
+		{reject, `{"x": 1e400}`, "unknown_property"},
+	} {
+		out, err := tc.v.Validate([]byte(tc.doc))
+		got := violations(err)
+		if tc.want == "" && got != nil || tc.want != "" && !strings.Contains(strings.Join(got, " "), tc.want) {
+			t.Errorf("Validate(%s): %q, want %s among them", tc.doc, got, tc.want)
+		}
+		checkValuePath(t, tc.v, []byte(tc.doc), out, err)
+	}
+}

@@ -37,7 +37,10 @@ func (v *Validator) ValidateValue(doc any) (any, error) {
 	if m, ok := jsonNil(doc).(map[string]any); ok {
 		out = s.objectVal(v.root, m)
 	} else {
-		s.violate(CodeType, "expected object, got "+valueType(doc))
+		s.skipVal(doc)
+		if !s.stop {
+			s.violate(CodeType, "expected object, got "+valueType(doc))
+		}
 	}
 	var err error
 	if len(s.viols) > 0 {
@@ -243,6 +246,60 @@ func (s *scanner) anyVal(x any) any {
 	return x
 }
 
+// skipVal checks a decoded value that is dropped or already wrong, as
+// skipValue checks its JSON encoding (COERCION.md §1): only that it is a
+// JSON value (strings valid UTF-8, numbers numbers) within the depth and
+// item limits, not what it means (no number range). It produces nothing.
+func (s *scanner) skipVal(x any) {
+	switch n := jsonNil(x).(type) {
+	case nil, bool, []byte:
+	case string:
+		s.checkString(n)
+	case json.Number:
+		if ok, _ := isNumberLit([]byte(n)); !ok {
+			s.violate(CodeUnsupportedValue, "json.Number "+strconv.Quote(string(n))+" is not a JSON number")
+		}
+	case map[string]any:
+		if !s.enter() {
+			return
+		}
+		for _, k := range sortedKeys(n) {
+			s.pushName(k)
+			if s.checkString(k) {
+				s.skipVal(n[k])
+			}
+			s.pop()
+			if s.stop {
+				return
+			}
+		}
+		s.depth--
+	case []any:
+		if !s.enter() {
+			return
+		}
+		if len(n) > s.lim.MaxItems {
+			s.depth--
+			s.fatal(CodeTooManyItems, "array has more than "+strconv.Itoa(s.lim.MaxItems)+" items")
+			return
+		}
+		s.pushIdx()
+		for i, e := range n {
+			s.setIdx(i)
+			s.skipVal(e)
+			if s.stop {
+				return
+			}
+		}
+		s.pop()
+		s.depth--
+	default:
+		if isNum, _ := s.goNumber(x); !isNum {
+			s.violate(CodeUnsupportedValue, "unsupported Go type "+fmt.Sprintf("%T", x))
+		}
+	}
+}
+
 func sortedKeys(m map[string]any) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -329,6 +386,9 @@ func (s *scanner) objectVal(p *objPlan, m map[string]any) any {
 					out[k] = s.anyVal(m[k])
 				case definition.StrictReject:
 					s.violate(CodeUnknownProperty, "unknown property")
+					s.skipVal(m[k])
+				default: // StrictFilter: dropped
+					s.skipVal(m[k])
 				}
 			}
 			s.pop()
@@ -379,7 +439,10 @@ func (s *scanner) val(t *typePlan, x any) any {
 		return nil
 	}
 	mismatch := func() any {
-		s.violate(CodeType, "expected "+kindName(t.kind)+", got "+valueType(x))
+		s.skipVal(x)
+		if !s.stop {
+			s.violate(CodeType, "expected "+kindName(t.kind)+", got "+valueType(x))
+		}
 		return nil
 	}
 	switch t.kind {
@@ -531,9 +594,11 @@ func (s *scanner) val(t *typePlan, x any) any {
 		switch {
 		case p == nil:
 			s.violate(CodeUnresolvedRef, "model "+strconv.Quote(t.ref)+" is not defined")
+			s.skipVal(x)
 			return nil
 		case p.err != nil:
 			s.violate(CodeInvalidModel, "model "+strconv.Quote(t.ref)+" is invalid: "+p.err.Error())
+			s.skipVal(x)
 			return nil
 		}
 		m, ok := x.(map[string]any)
