@@ -2,6 +2,8 @@ package document
 
 import (
 	"encoding/binary"
+	"math/bits"
+	"math/rand/v2"
 	"regexp"
 	"strconv"
 
@@ -21,9 +23,11 @@ type objPlan struct {
 	end []int
 	// words is the number of uint64 words in the "seen" bitset.
 	words int
-	// table maps property names to indexes (see buildTable).
+	// table maps property names to indexes (see buildTable), hashed with
+	// seed (see keyHash).
 	table []uint32
 	mask  uint32
+	seed  uint64
 	// err is set (and the rest empty) for a referenced model that cannot
 	// be compiled; validation reports it as CodeInvalidModel.
 	err *ModelError
@@ -220,8 +224,21 @@ func keyWords(b []byte) (w0, wl uint64) {
 	return w0, w0
 }
 
-func keyHash(w0, wl uint64, n int) uint32 {
-	return uint32((w0*0x9E3779B97F4A7C15 ^ (wl+uint64(n))*0xC2B2AE3D27D4EB4F) >> 32)
+// keyHash hashes key, whose keyWords are w0 and wl, with p's seed: a key
+// of up to 16 bytes by its words and length, which identify it, a longer
+// one by every byte. The seed is random for each plan, and every byte
+// counts, so that the names of a model cannot be chosen (for a key of
+// more than 16 bytes, merely by sharing both ends and the length) to pile
+// up in one probe run and make every lookup scan it.
+func (p *objPlan) keyHash(key []byte, w0, wl uint64) uint32 {
+	n := len(key)
+	hi, lo := bits.Mul64(w0^p.seed, wl^uint64(n)^0x9E3779B97F4A7C15)
+	h := hi ^ lo
+	for i := 8; i < n-8; i += 8 { // the middle words of a long key
+		hi, lo = bits.Mul64(h^binary.LittleEndian.Uint64(key[i:]), 0xC2B2AE3D27D4EB4F)
+		h = hi ^ lo
+	}
+	return uint32(h ^ h>>32)
 }
 
 // buildTable fills p.table, an open-addressing (linear probing) hash
@@ -233,10 +250,11 @@ func (p *objPlan) buildTable() {
 	}
 	p.table = make([]uint32, n)
 	p.mask = uint32(n - 1)
+	p.seed = rand.Uint64()
 	for i := range p.props {
 		pp := &p.props[i]
 		pp.w0, pp.wl = keyWords([]byte(pp.name))
-		h := keyHash(pp.w0, pp.wl, len(pp.name)) & p.mask
+		h := p.keyHash([]byte(pp.name), pp.w0, pp.wl) & p.mask
 		for p.table[h] != 0 {
 			h = (h + 1) & p.mask
 		}
@@ -252,7 +270,7 @@ func (p *objPlan) lookup(key []byte) int {
 
 // lookupWords is lookup given keyWords(key).
 func (p *objPlan) lookupWords(key []byte, w0, wl uint64) int {
-	h := keyHash(w0, wl, len(key)) & p.mask
+	h := p.keyHash(key, w0, wl) & p.mask
 	for {
 		i := int(p.table[h]) - 1
 		if i < 0 {

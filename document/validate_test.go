@@ -2,6 +2,7 @@ package document
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -467,5 +468,41 @@ func TestValueLimitsOnDroppedValues(t *testing.T) {
 			t.Errorf("Validate(%s): %q, want %s among them", tc.doc, got, tc.want)
 		}
 		checkValuePath(t, tc.v, []byte(tc.doc), out, err)
+	}
+}
+
+// TestPropertyTableSpreadsSharedEnds: property names that share their
+// first and last 8 bytes and their length do not pile up in the lookup
+// table. Its hash once read only those, so a model of 1000 such names had
+// every lookup of a key of that shape scan a run of about 1000 slots
+// (validating 4 MiB of such keys took 11 times as long as of others).
+// Counted in probes, which do not depend on the machine: at most half
+// full, a lookup of an absent key probes 2.5 slots on average.
+func TestPropertyTableSpreadsSharedEnds(t *testing.T) {
+	var props []definition.Property
+	for i := range 1000 {
+		props = append(props, prop(fmt.Sprintf("aaaaaaaa%04dzzzzzzzz", i), tAny))
+	}
+	v := mustNew(t, object(definition.StrictOpen, props...), nil)
+	p := v.root
+	probes, keys := 0, 0
+	for i := range 26 * 26 * 26 {
+		key := []byte(fmt.Sprintf("aaaaaaaa%c%c%czzzzzzzzz", 'A'+i%26, 'A'+i/26%26, 'A'+i/676))[:20]
+		w0, wl := keyWords(key)
+		for h := p.keyHash(key, w0, wl) & p.mask; p.table[h] != 0; h = (h + 1) & p.mask {
+			probes++
+		}
+		keys++
+		if p.lookupWords(key, w0, wl) >= 0 {
+			t.Fatalf("%s found", key)
+		}
+	}
+	if mean := float64(probes) / float64(keys); mean > 8 {
+		t.Errorf("a lookup of an absent key scans %.1f filled slots on average, want a few", mean)
+	}
+	for i := range 1000 { // and every name is found
+		if name := fmt.Sprintf("aaaaaaaa%04dzzzzzzzz", i); p.lookup([]byte(name)) != i {
+			t.Fatalf("%s not found at %d", name, i)
+		}
 	}
 }
