@@ -1,6 +1,8 @@
 package modelreg
 
 import (
+	"bytes"
+	"encoding/json"
 	"regexp"
 	"strconv"
 
@@ -88,6 +90,11 @@ func (c *compiler) compile(def *definition.Definition) error {
 	if !c.ownsTypes && !definition.ValidModelName(def.Name, c.r.limits) {
 		return defErr(nil, "invalid model name "+strconv.Quote(def.Name))
 	}
+	if raw, ok := def.Settings["options"]; ok && !c.ownsTypes {
+		if err := checkOptionsStrict(raw, def.Object.Strict); err != nil {
+			return err
+		}
+	}
 	path := make([]byte, 0, 64)
 	path = append(path, "properties"...)
 	if err := c.object(&def.Object, 1, path); err != nil {
@@ -154,6 +161,11 @@ func (c *compiler) object(o *definition.Object, depth int, path []byte) error {
 	if o.Strict > definition.StrictFilter {
 		return defErr(path, "invalid strictness "+strconv.Itoa(int(o.Strict)))
 	}
+	if depth > 1 && o.Strict != definition.StrictOpen {
+		// The language has no way to write it: the definition's JSON
+		// (Definition.MarshalJSON) would spell another structure.
+		return defErr(path, "a nested object cannot be strict")
+	}
 	c.nodes += len(o.Properties)
 	if c.nodes > c.r.maxNodes {
 		return defErr(nil, "more than "+strconv.Itoa(c.r.maxNodes)+" properties in all")
@@ -177,6 +189,37 @@ func (c *compiler) object(o *definition.Object, depth int, path []byte) error {
 		if err := c.typ(&p.Type, depth, append(append(path, '.'), p.Name...)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkOptionsStrict checks that a definition's "options" setting (raw)
+// does not hold a "strict" other than the definition's strictness: Parse
+// takes options.strict over strict, so the definition's JSON would spell
+// another structure. Parse guarantees it; a definition built in Go may
+// break it.
+func checkOptionsStrict(raw json.RawMessage, strict definition.Strictness) error {
+	var opts map[string]json.RawMessage
+	if json.Unmarshal(raw, &opts) != nil {
+		return nil // not an object: Parse ignores it too
+	}
+	v, ok := opts["strict"]
+	if !ok {
+		return nil
+	}
+	var want definition.Strictness
+	switch string(bytes.TrimSpace(v)) {
+	case "true", `"throw"`, `"validate"`:
+		want = definition.StrictReject
+	case "false":
+		want = definition.StrictOpen
+	case `"filter"`:
+		want = definition.StrictFilter
+	default:
+		return defErr([]byte("options.strict"), "strict must be true, false, \"throw\", \"validate\" or \"filter\"")
+	}
+	if want != strict {
+		return defErr([]byte("options.strict"), "is "+want.String()+", but the definition's strictness is "+strict.String())
 	}
 	return nil
 }
@@ -226,7 +269,7 @@ func (c *compiler) typ(t *definition.Type, depth int, path []byte) error {
 			// As Parse reads it: a name that is not a model name, or
 			// that spells a built-in type ("String"), would be written
 			// back (MarshalJSON) as something else.
-			if pt, err := definition.ParseTypeName(t.Ref); err != nil || pt.Kind != definition.KindRef {
+			if !definition.ValidRefName(t.Ref, c.r.limits) {
 				return defErr(path, "reference "+strconv.Quote(t.Ref)+" is not a model name")
 			}
 		}

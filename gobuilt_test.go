@@ -1,7 +1,9 @@
 package modelreg_test
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/modelreg/modelreg"
@@ -22,6 +24,13 @@ func nestedWith(name string, p definition.Property) *definition.Definition {
 		{Name: "n", Type: definition.Type{Kind: definition.KindNested, Object: in}}}}}
 }
 
+// strictNested returns a definition with one nested object of strictness s.
+func strictNested(s definition.Strictness) *definition.Definition {
+	in := &definition.Object{Strict: s, Properties: []definition.Property{{Name: "x", Type: definition.Type{Kind: definition.KindString}}}}
+	return &definition.Definition{Name: "M", Object: definition.Object{Properties: []definition.Property{
+		{Name: "o", Type: definition.Type{Kind: definition.KindNested, Object: in}}}}}
+}
+
 func TestGoBuiltDefinitionsAreChecked(t *testing.T) {
 	loop := &definition.Type{Kind: definition.KindArray}
 	loop.Elem = loop
@@ -40,6 +49,14 @@ func TestGoBuiltDefinitionsAreChecked(t *testing.T) {
 		{"invalid model name", &definition.Definition{Name: "anonymous:0123"}},
 		{"invalid property name", &definition.Definition{Name: "M", Object: definition.Object{Properties: []definition.Property{
 			{Name: `a"b`, Type: definition.Type{Kind: definition.KindString}}}}}},
+		// JSON cannot say that a nested object is strict, nor have
+		// options.strict disagree with strict (Parse takes the former):
+		// the definition's JSON would spell another structure.
+		{"strict nested object", strictNested(definition.StrictReject)},
+		{"filter nested object", strictNested(definition.StrictFilter)},
+		{"options.strict against strict", &definition.Definition{Name: "M",
+			Object:   definition.Object{Properties: []definition.Property{{Name: "x", Type: definition.Type{Kind: definition.KindString}}}},
+			Settings: map[string]json.RawMessage{"options": json.RawMessage(`{"strict": true}`)}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := modelreg.New()
@@ -124,5 +141,41 @@ func TestGoBuiltReferencesAreChecked(t *testing.T) {
 		{Name: "x", Type: definition.Type{Kind: definition.KindRef, Ref: "Customer"}}}}}
 	if _, err := r.Define(bg, def); err != nil {
 		t.Errorf("Define with a reference to Customer: %v", err)
+	}
+	// A matching options.strict is fine.
+	def.Object.Strict = definition.StrictReject
+	def.Settings = map[string]json.RawMessage{"options": json.RawMessage(`{"strict": "throw", "x": 1}`)}
+	if _, err := r.Define(bg, def); err != nil {
+		t.Errorf("Define with options.strict as strict: %v", err)
+	}
+}
+
+// TestGoBuiltReferencesUseLimits: a reference built in Go is held to the
+// registry's name limit, as a parsed one is, so that the definition's
+// JSON defines it again under the same registry.
+func TestGoBuiltReferencesUseLimits(t *testing.T) {
+	for _, tc := range []struct {
+		maxName, ref int
+		ok           bool
+	}{{200, 150, true}, {10, 21, false}, {10, 10, true}} {
+		r := modelreg.New(modelreg.WithLimits(definition.Limits{MaxNameLen: tc.maxName}))
+		ref := "R" + strings.Repeat("x", tc.ref-1)
+		def := &definition.Definition{Name: "A", Object: definition.Object{Properties: []definition.Property{
+			{Name: "x", Type: definition.Type{Kind: definition.KindRef, Ref: ref}}}}}
+		_, err := r.Define(bg, def)
+		if (err == nil) != tc.ok {
+			t.Errorf("MaxNameLen %d, a reference of %d bytes: %v, want ok %v", tc.maxName, tc.ref, err, tc.ok)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		js, err := def.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.DefineJSON(bg, js); err != nil {
+			t.Errorf("MaxNameLen %d: its JSON is refused: %v", tc.maxName, err)
+		}
 	}
 }

@@ -266,6 +266,21 @@ const nameByte = "\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x
 // isRefName reports whether s names another model: a valid model name
 // whose first byte is an upper-case ASCII letter. (Built-in names are
 // checked before.)
+// ValidRefName reports whether name is a model reference as a definition
+// parsed under lim writes it: a valid model name starting with an
+// upper-case ASCII letter that is not a built-in type name in any case
+// ("String" is the string type).
+func ValidRefName(name string, lim Limits) bool {
+	if _, builtin := builtinKind(name); builtin {
+		return false
+	}
+	maxLen := lim.MaxNameLen
+	if maxLen <= 0 {
+		maxLen = DefaultMaxNameLen
+	}
+	return isRefName(name, maxLen)
+}
+
 func isRefName[S ~string | ~[]byte](s S, maxLen int) bool {
 	return len(s) > 0 && s[0] >= 'A' && s[0] <= 'Z' && validName(s, maxLen)
 }

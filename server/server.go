@@ -231,7 +231,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		m:   newMetrics(),
 		lim: newLimiter(cfg.MaxInFlight, cfg.QueueWait, cfg.MaxBodyBytes),
 	}
-	s.reg = modelreg.New(modelreg.WithPolicy(cfg.Policy), modelreg.WithClock(cfg.Clock))
+	s.reg = modelreg.New(modelreg.WithPolicy(cfg.Policy), modelreg.WithClock(cfg.Clock), modelreg.WithLimits(cfg.Limits))
 	s.auth = newAuthenticator(cfg.AdminTokenHash, cfg.Store, cfg.MaxCachedTokens)
 	s.resident.seed = maphash.MakeSeed()
 	s.epoch = time.Now()
