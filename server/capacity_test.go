@@ -3,8 +3,12 @@ package server
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 )
@@ -167,4 +171,138 @@ func capacityUnloads(s *Server) float64 {
 		return -1
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestStampedeLoadsOnceUnderCapacity: concurrent first requests for two
+// tenants, with room for one, load each tenant once. The tenant one load
+// published looked unused to the other tenant's load until its waiters
+// took their read locks, and was unloaded then: every waiter loaded it
+// again (3 to 8 loads a round instead of 2).
+func TestStampedeLoadsOnceUnderCapacity(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxInFlight = 1000; c.MaxResidentTenants = 1 })
+	s := ts.srv
+	tenants := []string{"ta", "tb"}
+	for _, id := range tenants {
+		ts.must(201, ts.do("PUT", "/v1/tenants/"+id+"/models/User", testAdmin, userDef))
+	}
+	const perTenant = 8
+	for round := range 20 {
+		for _, id := range tenants {
+			ts.must(200, ts.do("POST", "/v1/tenants/"+id+"/evict", testAdmin, nil))
+		}
+		block := make(chan struct{})
+		ts.store.mu.Lock()
+		ts.store.block = block
+		ts.store.mu.Unlock()
+		before := ts.store.loads.Load()
+		var wg sync.WaitGroup
+		for i := range 2 * perTenant {
+			id := tenants[i%2]
+			wg.Go(func() {
+				if rr := adminCall(s.Handler(), "GET", "/v1/tenants/"+id+"/models/User", ""); rr.Code != 200 {
+					t.Errorf("round %d: %s: %d %s", round, id, rr.Code, rr.Body)
+				}
+			})
+		}
+		// Every request waits for its tenant's load before either ends.
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			s.awaiting.mu.Lock()
+			n := s.awaiting.n["ta"] + s.awaiting.n["tb"]
+			s.awaiting.mu.Unlock()
+			if n == 2*perTenant {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d requests waiting for a load, want %d", round, n, 2*perTenant)
+			}
+		}
+		ts.store.mu.Lock()
+		ts.store.block = nil
+		ts.store.mu.Unlock()
+		close(block)
+		wg.Wait()
+		if got := ts.store.loads.Load() - before; got != 2 {
+			t.Fatalf("round %d: %d loads for two tenants", round, got)
+		}
+	}
+}
+
+// TestDeleteNonResidentKeepsOthers: deleting a tenant that is not resident
+// loads it only to count its models for the report, and does not make it
+// resident, which unloaded another tenant to stay within the bound.
+func TestDeleteNonResidentKeepsOthers(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) { c.MaxResidentTenants = 1 })
+	s := ts.srv
+	ts.must(201, ts.do("PUT", "/v1/tenants/gone/models/User", testAdmin, userDef))
+	ts.must(201, ts.do("PUT", "/v1/tenants/hot/models/User", testAdmin, userDef)) // unloads gone
+	if s.Resident("gone") || !s.Resident("hot") {
+		t.Fatal("set-up: want hot resident, gone not")
+	}
+	r := ts.must(200, ts.do("DELETE", "/v1/tenants/gone", testAdmin, nil))
+	if !strings.Contains(string(r.body), `"modelsRemoved":1`) {
+		t.Errorf("report %s, want the model counted", r.body)
+	}
+	if !s.Resident("hot") || s.Resident("gone") || s.resident.count.Load() != 1 {
+		t.Errorf("after deleting gone: hot resident %v, gone resident %v, %d resident", s.Resident("hot"), s.Resident("gone"), s.resident.count.Load())
+	}
+	if _, ok := s.reg.TenantStats("gone"); ok {
+		t.Error("gone is still in the registry")
+	}
+}
+
+// blockedWriter is a ResponseWriter whose client does not read: writing
+// the answer (header or body) blocks until release is closed.
+type blockedWriter struct {
+	h       http.Header
+	once    sync.Once
+	writing chan struct{} // closed when the handler starts writing
+	release chan struct{}
+}
+
+func (w *blockedWriter) Header() http.Header { return w.h }
+func (w *blockedWriter) block() {
+	w.once.Do(func() { close(w.writing) })
+	<-w.release
+}
+func (w *blockedWriter) WriteHeader(int)             { w.block() }
+func (w *blockedWriter) Write(b []byte) (int, error) { w.block(); return len(b), nil }
+
+// TestWritesUnlockBeforeAnswering: a write's handler lets go of its
+// tenant's stripe lock before it writes its answer, so a client that does
+// not read it does not stall the loads of the other tenants of that
+// stripe, or the janitor, for up to the write timeout.
+func TestWritesUnlockBeforeAnswering(t *testing.T) {
+	ts := newTestServer(t)
+	s := ts.srv
+	for _, tc := range []struct{ method, path, body string }{
+		{"PUT", "/v1/tenants/acme/models/User", userDef},
+		{"DELETE", "/v1/tenants/acme/models/User", ""},
+		{"POST", "/v1/tenants/acme/tokens", ""},
+		{"POST", "/v1/tenants/acme/evict", ""},
+		{"DELETE", "/v1/tenants/acme", ""},
+	} {
+		if r := ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef); r.status != 200 && r.status != 201 {
+			t.Fatalf("set-up: %d %s", r.status, r.body)
+		}
+		w := &blockedWriter{h: http.Header{}, writing: make(chan struct{}), release: make(chan struct{})}
+		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer "+testAdmin)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.Handler().ServeHTTP(w, req)
+		}()
+		select {
+		case <-w.writing:
+		case <-done:
+			t.Fatalf("%s %s answered without writing", tc.method, tc.path)
+		}
+		if mu := s.stripe("acme"); mu.TryLock() {
+			mu.Unlock()
+		} else {
+			t.Errorf("%s %s holds the tenant's stripe lock while it writes its answer", tc.method, tc.path)
+		}
+		close(w.release)
+		<-done
+	}
 }

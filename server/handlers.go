@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/modelreg/modelreg"
@@ -160,12 +161,14 @@ func (ps *pinnedScope) release() {
 // create is set: then the state is new (isNew) and not resident, and the
 // caller publishes it once the tenant was created (see loadLocked).
 // Writes to a scope are serialised, so the store and the registry see them
-// in the same order. The caller must call unlock once done; on error
-// nothing is held.
+// in the same order. The caller must call unlock once done, and before it
+// writes its answer (a client slow to read it must not keep the lock, which
+// other tenants' loads and the janitor share); unlock may be called again.
+// On error nothing is held.
 func (s *Server) lockScope(ctx context.Context, scope string, create bool) (state *tenantState, isNew bool, unlock func(), err error) {
 	if scope == store.Global {
 		s.globalMu.Lock()
-		return s.global, false, s.globalMu.Unlock, nil
+		return s.global, false, sync.OnceFunc(s.globalMu.Unlock), nil
 	}
 	mu := s.stripe(scope)
 	mu.Lock()
@@ -175,7 +178,7 @@ func (s *Server) lockScope(ctx context.Context, scope string, create bool) (stat
 			mu.Unlock()
 		}
 	}()
-	state, isNew, err = s.loadLocked(ctx, scope, create)
+	state, isNew, err = s.loadLocked(ctx, scope, create, true)
 	if errors.Is(err, errNoTenant) {
 		return nil, false, nil, tenantNotFound(scope)
 	}
@@ -185,7 +188,7 @@ func (s *Server) lockScope(ctx context.Context, scope string, create bool) (stat
 	state.active.Store(true) // a write is activity
 	s.touch(state)
 	held = true
-	return state, isNew, mu.Unlock, nil
+	return state, isNew, sync.OnceFunc(mu.Unlock), nil
 }
 
 // storeError turns a store (or load) error into a problem.
@@ -434,6 +437,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	unlock() // before writing: a client slow to read must not hold the lock
 	w.Header().Set("ETag", etag(stored.Revision))
 	status := http.StatusOK
 	if created {
@@ -623,6 +627,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return registryProblem(err)
 	}
+	unlock()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -918,28 +923,38 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	mu := s.stripe(id)
 	mu.Lock()
-	defer mu.Unlock()
+	unlock := sync.OnceFunc(mu.Unlock) // called before writing the answer
+	defer unlock()
 	// Load it, so the report counts its models whether or not it was
-	// resident.
-	if _, _, err := s.loadLocked(ctx, id, false); errors.Is(err, errNoTenant) {
+	// resident; one that was not is not made resident (which could unload
+	// another tenant), and is dropped below under the same lock.
+	t, _, err := s.loadLocked(ctx, id, false, false)
+	if errors.Is(err, errNoTenant) {
 		return tenantNotFound(id)
 	} else if err != nil {
 		return s.storeError(err)
 	}
+	bg := context.WithoutCancel(ctx)
 	t0 := time.Now()
 	purge, err := s.st.DeleteTenant(ctx, id)
 	s.m.observeStore("delete_tenant", t0)
-	if errors.Is(err, store.ErrNotFound) {
-		return tenantNotFound(id)
-	}
 	if err != nil {
+		if s.resident.get(id) != t { // loaded for the report only
+			t.mu.Lock()
+			s.unloadHeld(bg, t, unloadEvict)
+		}
+		if errors.Is(err, store.ErrNotFound) {
+			return tenantNotFound(id)
+		}
 		return s.storeError(err)
 	}
 	s.auth.purgeTenant(id)
-	rep, _, err := s.unloadLocked(context.WithoutCancel(ctx), id, unloadDelete)
+	t.mu.Lock() // waits for the requests using it
+	rep, err := s.unloadHeld(bg, t, unloadDelete)
 	if err != nil {
 		return registryProblem(err)
 	}
+	unlock()
 	out := cleanupJSON{
 		Tenant:           id,
 		ModelsRemoved:    rep.ModelsRemoved,
@@ -967,7 +982,8 @@ func (s *Server) evictTenant(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	mu := s.stripe(id)
 	mu.Lock()
-	defer mu.Unlock()
+	unlock := sync.OnceFunc(mu.Unlock) // called before writing the answer
+	defer unlock()
 	rep, evicted, err := s.unloadLocked(context.WithoutCancel(ctx), id, unloadEvict)
 	if err != nil {
 		return registryProblem(err)
@@ -979,6 +995,7 @@ func (s *Server) evictTenant(w http.ResponseWriter, r *http.Request) error {
 			return s.storeError(err)
 		}
 	}
+	unlock()
 	return writeJSON(w, http.StatusOK, struct {
 		Tenant        string  `json:"tenant"`
 		Evicted       bool    `json:"evicted"`
@@ -1020,14 +1037,20 @@ func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
 	}
 	out := tenantStatsJSON{Tenant: id, Created: st.Created, Models: st.Models, Tokens: st.Tokens}
 	if t := s.resident.get(id); t != nil {
-		out.Resident = true
-		t.takeMark(s.now)
-		mem := &tenantMemoryJSON{LastActive: time.Unix(0, t.lastActive.Load()).UTC()}
-		if ts, ok := s.reg.TenantStats(id); ok {
-			mem.Models, mem.Anonymous = ts.Models, ts.Anonymous
-			mem.DefinitionBytes, mem.ApproxBytes = ts.DefinitionBytes, ts.ApproxBytes
+		// Under t's read lock, so that the idle sweep, which re-checks
+		// under the write lock, sees the mark or the time it became.
+		t.mu.RLock()
+		if !t.dead {
+			out.Resident = true
+			t.takeMark(s.now)
+			mem := &tenantMemoryJSON{LastActive: time.Unix(0, t.lastActive.Load()).UTC()}
+			if ts, ok := s.reg.TenantStats(id); ok {
+				mem.Models, mem.Anonymous = ts.Models, ts.Anonymous
+				mem.DefinitionBytes, mem.ApproxBytes = ts.DefinitionBytes, ts.ApproxBytes
+			}
+			out.Memory = mem
 		}
-		out.Memory = mem
+		t.mu.RUnlock()
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
@@ -1042,10 +1065,10 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 	// the tenant and must undo it then deletes no token (see undoPut).
 	mu := s.stripe(id)
 	mu.Lock()
-	defer mu.Unlock()
 	t0 := time.Now()
 	rec, err = s.st.PutToken(r.Context(), rec)
 	s.m.observeStore("put_token", t0)
+	mu.Unlock() // before writing the answer
 	if err != nil {
 		return s.storeError(err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -44,4 +45,31 @@ func TestJanitorUnloadsIdleTenants(t *testing.T) {
 		srv.Close()
 		srv.Close() // twice is fine
 	})
+}
+
+// TestSweepRecheckSeesStats: a tenant the sweep found idle, then used and
+// its stats read before the sweep's check under its locks, is kept. The
+// stats request turned the use's mark into a recent activity time, and
+// the check looked at the mark only.
+func TestSweepRecheckSeesStats(t *testing.T) {
+	clk := newFakeClock()
+	ts := newTestServer(t, func(c *Config) { c.Clock = clk.now })
+	s := ts.srv
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
+	s.sweepIdle(context.Background(), clk.now(), time.Minute) // takes the PUT's mark
+	clk.advance(10 * time.Minute)
+	st := s.resident.get("acme")
+	if st == nil || st.takeMark(s.now) {
+		t.Fatal("set-up: acme should be resident and unmarked")
+	}
+	// The sweep has found acme idle; before it checks again:
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", testAdmin, nil))
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/stats", testAdmin, nil))
+	if s.unloadIfIdle(context.Background(), st, clk.now(), time.Minute) {
+		t.Error("unloaded acme, used an instant before")
+	}
+	clk.advance(2 * time.Minute) // and once idle for longer than the limit, it goes
+	if !s.unloadIfIdle(context.Background(), st, clk.now(), time.Minute) {
+		t.Error("acme idle for 2 minutes, limit 1: not unloaded")
+	}
 }

@@ -194,6 +194,7 @@ type Server struct {
 	epoch    time.Time // origin of tenantState.lastUsed (monotonic)
 	stripes  [numStripes]sync.Mutex
 	flight   singleflight.Group
+	awaiting loadWaiters // requests waiting for a tenant's load
 
 	global   *tenantState // the global scope's state; always resident
 	globalMu sync.Mutex   // serialises global writes

@@ -217,20 +217,53 @@ type loadResult struct {
 	state *tenantState
 }
 
+// loadWaiters counts, by tenant id, the requests waiting for a load of
+// the tenant and not yet holding its state (see acquire). Capacity
+// eviction leaves such a tenant alone: between the end of the shared load
+// and its waiters' read locks, it looks unused, and unloading it then had
+// every waiter load it again.
+type loadWaiters struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (lw *loadWaiters) add(id string, d int) {
+	lw.mu.Lock()
+	if lw.n == nil {
+		lw.n = make(map[string]int)
+	}
+	if lw.n[id] += d; lw.n[id] <= 0 {
+		delete(lw.n, id)
+	}
+	lw.mu.Unlock()
+}
+
+func (lw *loadWaiters) any(id string) bool {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.n[id] > 0
+}
+
 // acquire returns tenant id's resident state read-locked, loading the
 // tenant from the store if it is not resident. It returns errNoTenant for
 // a tenant the store does not know. The caller must call release.
 func (s *Server) acquire(ctx context.Context, id string) (*tenantState, error) {
 	for range 100 {
 		t := s.resident.get(id)
+		waiting := false
 		if t == nil {
+			s.awaiting.add(id, 1)
+			waiting = true
 			var err error
-			t, err = s.load(ctx, id)
-			if err != nil {
+			if t, err = s.load(ctx, id); err != nil {
+				s.awaiting.add(id, -1)
 				return nil, err
 			}
 		}
 		t.mu.RLock()
+		if waiting {
+			s.awaiting.add(id, -1)
+		}
 		if !t.dead {
 			t.active.Store(true)
 			s.touch(t)
@@ -253,7 +286,7 @@ func (s *Server) load(ctx context.Context, id string) (*tenantState, error) {
 		mu := s.stripe(id)
 		mu.Lock()
 		defer mu.Unlock()
-		t, _, err := s.loadLocked(lctx, id, false)
+		t, _, err := s.loadLocked(lctx, id, false, true)
 		return loadResult{t}, err
 	})
 	select {
@@ -272,8 +305,10 @@ func (s *Server) load(ctx context.Context, id string) (*tenantState, error) {
 // store does not know is errNoTenant; with create, it gets instead a new
 // empty state that is not resident yet (isNew): the caller is about to
 // create the tenant, and publishes the state once it did (see publish),
-// so that a write that fails leaves no tenant behind.
-func (s *Server) loadLocked(ctx context.Context, id string, create bool) (t *tenantState, isNew bool, err error) {
+// so that a write that fails leaves no tenant behind. A tenant loaded now
+// is published (made resident, which may unload others) unless publish is
+// false: then the caller unloads it before it lets go of the stripe lock.
+func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool) (t *tenantState, isNew bool, err error) {
 	if t := s.resident.get(id); t != nil {
 		return t, false, nil
 	}
@@ -313,7 +348,9 @@ func (s *Server) loadLocked(ctx context.Context, id string, create bool) (t *ten
 	}
 	s.m.loads.WithLabelValues("ok").Inc()
 	s.m.loadTime.Observe(time.Since(t0).Seconds())
-	s.publish(ctx, t)
+	if publish {
+		s.publish(ctx, t)
+	}
 	return t, false, nil
 }
 
@@ -510,8 +547,8 @@ func (s *Server) tryUnload(ctx context.Context, t *tenantState, why unloadReason
 		return false
 	}
 	defer mu.Unlock()
-	if s.resident.get(t.id) != t || !t.mu.TryLock() {
-		return false // unloaded (or reloaded) meanwhile, or in use
+	if s.resident.get(t.id) != t || s.awaiting.any(t.id) || !t.mu.TryLock() {
+		return false // unloaded (or reloaded) meanwhile, or in use or about to be
 	}
 	if _, err := s.unloadHeld(ctx, t, why); err != nil {
 		s.log.Error("unload", "tenant", t.id, "reason", string(why), "err", err)
@@ -611,23 +648,38 @@ func (s *Server) sweepIdle(ctx context.Context, now time.Time, maxIdle time.Dura
 		if now.Sub(time.Unix(0, t.lastActive.Load())) < maxIdle {
 			continue
 		}
-		mu := s.stripe(t.id)
-		mu.Lock()
-		// Re-check under the lock: it may have been used, unloaded or
-		// reloaded since the snapshot.
-		if cur := s.resident.get(t.id); cur == t && !t.active.Load() {
-			if _, _, err := s.unloadLocked(ctx, t.id, unloadIdle); err != nil {
-				s.log.Error("idle unload", "tenant", t.id, "err", err)
-			} else {
-				out = append(out, t.id)
-			}
+		if s.unloadIfIdle(ctx, t, now, maxIdle) {
+			out = append(out, t.id)
 		}
-		mu.Unlock()
 	}
 	if len(out) > 0 {
 		s.log.Info("unloaded idle tenants", "count", len(out))
 	}
 	return out
+}
+
+// unloadIfIdle unloads t, a tenant the sweep found idle, if it still is,
+// and reports whether it did. It checks again under t's stripe lock and
+// write lock: t may have been unloaded, reloaded or used since, and a stats
+// request (which takes the mark under t's read lock) may have turned a use
+// into a recent lastActive meanwhile, which the mark alone does not show.
+func (s *Server) unloadIfIdle(ctx context.Context, t *tenantState, now time.Time, maxIdle time.Duration) bool {
+	mu := s.stripe(t.id)
+	mu.Lock()
+	defer mu.Unlock()
+	if s.resident.get(t.id) != t {
+		return false
+	}
+	t.mu.Lock()
+	if t.active.Load() || now.Sub(time.Unix(0, t.lastActive.Load())) < maxIdle {
+		t.mu.Unlock()
+		return false
+	}
+	if _, err := s.unloadHeld(ctx, t, unloadIdle); err != nil {
+		s.log.Error("idle unload", "tenant", t.id, "err", err)
+		return false
+	}
+	return true
 }
 
 // janitor runs sweep every SweepInterval until stop is closed.
