@@ -36,3 +36,12 @@ func weakAlive[T any](p *T) func() bool {
 	w := weak.Make(p)
 	return func() bool { return w.Value() != nil }
 }
+
+// HoldPooled takes the registry's pooled compilation state out of its pool
+// and returns the function that puts it back: a test holding it through
+// its collections sees what that state keeps reachable, which emptying
+// the pool during the collections would hide.
+func (r *Registry) HoldPooled() (putBack func()) {
+	c := r.getCompiler()
+	return func() { r.putCompiler(c) }
+}

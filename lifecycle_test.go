@@ -511,6 +511,7 @@ func collected[T any](ws []weak.Pointer[T]) bool {
 func TestCleanedTenantCollected(t *testing.T) {
 	r := modelreg.New()
 	ctx := tctx("w") // a context that cached the scope
+	keep := defineTenant(t, r, "keep", 2)
 	var ws []weak.Pointer[modelreg.Model]
 	for _, m := range defineTenant(t, r, "w", 10) {
 		ws = append(ws, weak.Make(m))
@@ -518,7 +519,9 @@ func TestCleanedTenantCollected(t *testing.T) {
 			ws = append(ws, weak.Make(a))
 		}
 	}
-	keep := defineTenant(t, r, "keep", 2)
+	// Hold the pooled state the last definitions (w's) used through the
+	// collections, which would otherwise empty the pool.
+	putBack := r.HoldPooled()
 	r.FindByName(ctx, "w_Model1")
 	r.FindByStructure(ctx, props(t, `{"sku": "string", "qty": "number", "price": "number"}`))
 	l, _ := r.Acquire(bg, "w") // a lease still held
@@ -531,6 +534,7 @@ func TestCleanedTenantCollected(t *testing.T) {
 	if !collected(ws) {
 		t.Error("models of the cleaned tenant still reachable")
 	}
+	putBack()
 	runtime.KeepAlive(ctx)
 	runtime.KeepAlive(l)
 	runtime.KeepAlive(keep)

@@ -71,8 +71,13 @@ func TestInputReleased(t *testing.T) {
 	win, wout := weak.Make(&in[0]), weak.Make(&out[0])
 	in, out = nil, nil
 	_, _ = in, out
+	// Hold the recycled scanner (the one that validated in), so that the
+	// collections emptying the pool cannot hide a reference it keeps.
+	held := v.getScanner()
+	defer v.putScanner(held)
 	runtime.GC()
 	runtime.GC()
+	runtime.KeepAlive(held)
 	if win.Value() != nil || wout.Value() != nil {
 		t.Error("the input or the output is still reachable after Validate")
 	}

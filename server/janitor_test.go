@@ -64,6 +64,9 @@ func TestSweepRecheckSeesStats(t *testing.T) {
 	}
 	// The sweep has found acme idle; before it checks again:
 	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", testAdmin, nil))
+	if s.unloadIfIdle(context.Background(), st, clk.now(), time.Minute) {
+		t.Fatal("unloaded acme, marked as used")
+	}
 	ts.must(200, ts.do("GET", "/v1/tenants/acme/stats", testAdmin, nil))
 	if s.unloadIfIdle(context.Background(), st, clk.now(), time.Minute) {
 		t.Error("unloaded acme, used an instant before")
