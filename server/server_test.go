@@ -1202,6 +1202,25 @@ func TestStoreUnavailableIs503(t *testing.T) {
 	}
 }
 
+// restartAfter closes the server, runs the SQL statement stmt on its
+// database, as something outside the server would, and starts a server on
+// it again.
+func (ts *testServer) restartAfter(stmt string) *testServer {
+	t := ts.t
+	t.Helper()
+	dir := ts.dir
+	ts.close()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "modelreg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(stmt); err != nil {
+		t.Fatal(err)
+	}
+	return openTestServer(t, dir)
+}
+
 // TestUnreadableStoredModel checks a stored definition the server cannot
 // load (here, a row that is no longer valid JSON): the rest of the tenant
 // is served, but the model is not reported missing, which contradicted
@@ -1211,18 +1230,7 @@ func TestUnreadableStoredModel(t *testing.T) {
 	ts := newTestServer(t)
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/A", testAdmin, `{"properties": {"x": "string"}}`))
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/B", testAdmin, `{"properties": {"y": "string"}}`))
-	dir := ts.dir
-	ts.close()
-	db, err := sql.Open("sqlite", filepath.Join(dir, "modelreg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`UPDATE models SET definition = '{"properties": {' WHERE scope = 'acme' AND name = 'A'`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
-	ts = openTestServer(t, dir)
+	ts = ts.restartAfter(`UPDATE models SET definition = '{"properties": {' WHERE scope = 'acme' AND name = 'A'`)
 	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/B", testAdmin, nil))
 	for _, r := range []response{
 		ts.do("GET", "/v1/tenants/acme/models/A", testAdmin, nil),
@@ -1249,18 +1257,7 @@ func TestUnreadableStoredModelShadowsGlobal(t *testing.T) {
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/X", testAdmin, `{"properties": {"t": "number"}}`))
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Y", testAdmin, `{"properties": {"x": "X"}}`))
 	ts.must(201, ts.do("PUT", "/v1/tenants/other/models/Z", testAdmin, `{"properties": {"z": "string"}}`))
-	dir := ts.dir
-	ts.close()
-	db, err := sql.Open("sqlite", filepath.Join(dir, "modelreg.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`UPDATE models SET definition = '{"properties": {"t": "zipcode"}}' WHERE scope = 'acme' AND name = 'X'`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-
-	ts = openTestServer(t, dir)
+	ts = ts.restartAfter(`UPDATE models SET definition = '{"properties": {"t": "zipcode"}}' WHERE scope = 'acme' AND name = 'X'`)
 	for _, r := range []response{
 		ts.do("GET", "/v1/tenants/acme/models/X", testAdmin, nil),
 		ts.do("POST", "/v1/tenants/acme/models/X/validate", testAdmin, `{"g": "x"}`),

@@ -351,19 +351,7 @@ func TestCloseDoesNotWaitForOthersLock(t *testing.T) {
 	if _, err := st.CreateTenant(ctx, "a"); err != nil { // something to checkpoint
 		t.Fatal(err)
 	}
-	other, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockElsewhere(t, path)
 	done := make(chan error, 1)
 	go func() { done <- st.Close() }()
 	select {
@@ -373,10 +361,34 @@ func TestCloseDoesNotWaitForOthersLock(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("Close still waiting for another connection's lock after 5 s")
-		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-			t.Fatal(err)
-		}
+		unlock()
 		<-done
+	}
+}
+
+// lockElsewhere takes the write lock of the database at path through a
+// connection of its own, as another process would, until unlock is
+// called (or the test ends).
+func lockElsewhere(t *testing.T, path string) (unlock func()) {
+	t.Helper()
+	ctx := context.Background()
+	other, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+			t.Error(err)
+		}
 	}
 }
 
@@ -392,26 +404,12 @@ func TestLockedIsUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	other, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer other.Close()
-	conn, err := other.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		t.Fatal(err)
-	}
+	unlock := lockElsewhere(t, path)
 	m := store.Model{Scope: "acme", Name: "A", Definition: []byte(`{"name":"A"}`)}
 	if _, _, err := st.PutModel(ctx, m, store.Condition{}); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("PutModel with the database locked elsewhere: %v, want store.ErrUnavailable", err)
 	}
-	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-		t.Fatal(err)
-	}
+	unlock()
 	if _, _, err := st.PutModel(ctx, m, store.Condition{}); err != nil {
 		t.Fatalf("PutModel once the lock is gone: %v", err)
 	}
