@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -45,18 +46,29 @@ func TestClientNeverShowsToken(t *testing.T) {
 	}
 }
 
+// recorder starts a server that answers every request with body and
+// records note(request); seen returns what it recorded so far.
+func recorder(t *testing.T, body string, note func(*http.Request) string) (srv *httptest.Server, seen func() []string) {
+	var mu sync.Mutex
+	var notes []string
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		notes = append(notes, note(r))
+		mu.Unlock()
+		fmt.Fprint(w, body)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(notes)
+	}
+}
+
 // TestClientTokenFromEnv: the token still comes from MODELREG_TOKEN when
 // --token is not given, and --token wins over it.
 func TestClientTokenFromEnv(t *testing.T) {
-	var mu sync.Mutex
-	var auth []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		auth = append(auth, r.Header.Get("Authorization"))
-		mu.Unlock()
-		fmt.Fprint(w, `{"models": []}`)
-	}))
-	defer srv.Close()
+	srv, auth := recorder(t, `{"models": []}`, func(r *http.Request) string { return r.Header.Get("Authorization") })
 	t.Setenv("MODELREG_TOKEN", "from-env")
 	for _, extra := range [][]string{nil, {"--token", "from-flag"}} {
 		var out, errb bytes.Buffer
@@ -64,8 +76,8 @@ func TestClientTokenFromEnv(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errb.String())
 		}
 	}
-	if want := []string{"Bearer from-env", "Bearer from-flag"}; fmt.Sprint(auth) != fmt.Sprint(want) {
-		t.Errorf("sent %q, want %q", auth, want)
+	if want := []string{"Bearer from-env", "Bearer from-flag"}; fmt.Sprint(auth()) != fmt.Sprint(want) {
+		t.Errorf("sent %q, want %q", auth(), want)
 	}
 }
 
@@ -74,15 +86,7 @@ func TestClientTokenFromEnv(t *testing.T) {
 // would resolve the path to another resource: DELETE
 // /v1/tenants/acme/models/.. is the tenant.
 func TestClientDotNames(t *testing.T) {
-	var mu sync.Mutex
-	var seen []string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		seen = append(seen, r.Method+" "+r.URL.Path)
-		mu.Unlock()
-		fmt.Fprint(w, `{}`)
-	}))
-	defer srv.Close()
+	srv, seen := recorder(t, `{}`, func(r *http.Request) string { return r.Method + " " + r.URL.Path })
 	for _, args := range [][]string{
 		{"delete", "..", "--tenant", "acme"},
 		{"get", ".", "--tenant", "acme"},
@@ -94,8 +98,8 @@ func TestClientDotNames(t *testing.T) {
 			t.Errorf("%q: exit %d, want 2; stdout %q", args, code, out.String())
 		}
 	}
-	if len(seen) > 0 {
-		t.Errorf("requests sent: %v", seen)
+	if got := seen(); len(got) > 0 {
+		t.Errorf("requests sent: %v", got)
 	}
 }
 
