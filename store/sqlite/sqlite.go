@@ -176,6 +176,14 @@ func migrations() []string {
 // than with 32.
 const pageCacheKiB = 32
 
+// walSizeLimit is the size the write-ahead log is cut back to once a
+// checkpoint has copied it into the database and it starts over: a burst
+// of writes while readers hold old snapshots grows it, and without a
+// limit SQLite keeps the file at its largest until the last connection
+// closes. 4 MiB is about the size at which SQLite checkpoints it (1000
+// pages).
+const walSizeLimit = 4 << 20
+
 // SchemaVersion is the schema version this build writes.
 const SchemaVersion = 2
 
@@ -204,6 +212,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous("+cfg.syncMode+")")
 		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -pageCacheKiB))
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
 		if readOnly {
 			q.Add("_pragma", "query_only(1)")
 		} else {
