@@ -1,7 +1,6 @@
 package modelreg
 
 import (
-	"bytes"
 	"encoding/json"
 	"regexp"
 	"strconv"
@@ -207,13 +206,15 @@ func checkOptionsStrict(raw json.RawMessage, strict definition.Strictness) error
 	if !ok {
 		return nil
 	}
+	var x any // decoded, as Parse reads it: "\u0066ilter" is "filter"
+	_ = json.Unmarshal(v, &x)
 	var want definition.Strictness
-	switch string(bytes.TrimSpace(v)) {
-	case "true", `"throw"`, `"validate"`:
+	switch x {
+	case true, "throw", "validate":
 		want = definition.StrictReject
-	case "false":
+	case false:
 		want = definition.StrictOpen
-	case `"filter"`:
+	case "filter":
 		want = definition.StrictFilter
 	default:
 		return defErr([]byte("options.strict"), "strict must be true, false, \"throw\", \"validate\" or \"filter\"")

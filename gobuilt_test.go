@@ -148,6 +148,14 @@ func TestGoBuiltReferencesAreChecked(t *testing.T) {
 	if _, err := r.Define(bg, def); err != nil {
 		t.Errorf("Define with options.strict as strict: %v", err)
 	}
+	// Parsed, escapes and all, then defined as the server does: accepted.
+	parsedDef, err := definition.Parse([]byte(`{"name": "F", "strict": "filter", "options": {"strict": "\u0066ilter"}, "properties": {}}`), definition.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Define(bg, parsedDef); err != nil {
+		t.Errorf("Define of a parsed definition whose options.strict has an escape: %v", err)
+	}
 }
 
 // TestGoBuiltReferencesUseLimits: a reference built in Go is held to the
