@@ -18,6 +18,8 @@ const (
 	ReasonLastRelease                          // Policy.OnLastRelease
 )
 
+// String returns the reason's name, as reports and logs show it:
+// "explicit", "idle" or "last-release".
 func (c CleanupReason) String() string {
 	switch c {
 	case ReasonExplicit:

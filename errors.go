@@ -37,6 +37,7 @@ type TenantIDError struct {
 	global bool
 }
 
+// Error describes the invalid id and why it is refused.
 func (e *TenantIDError) Error() string {
 	return fmt.Sprintf("modelreg: invalid tenant id %q: %s", e.ID, e.Reason)
 }
@@ -72,6 +73,7 @@ const (
 	QuotaDepth                   // Policy.MaxDepth
 )
 
+// String returns the quota's name as error messages show it.
 func (q Quota) String() string {
 	switch q {
 	case QuotaModels:
@@ -84,6 +86,7 @@ func (q Quota) String() string {
 	return fmt.Sprintf("Quota(%d)", uint8(q))
 }
 
+// Error names the tenant, the quota, the value reached and the limit.
 func (e *QuotaError) Error() string {
 	return fmt.Sprintf("modelreg: tenant %q: %s quota exceeded: %d > %d", e.Tenant, e.Quota, e.Value, e.Limit)
 }
@@ -98,6 +101,7 @@ type DefinitionError struct {
 	Msg  string
 }
 
+// Error names the property path, if any, and what is wrong there.
 func (e *DefinitionError) Error() string {
 	if e.Path == "" {
 		return "modelreg: invalid definition: " + e.Msg
@@ -116,6 +120,7 @@ type HookError struct {
 	Err    error
 }
 
+// Error names the tenant and the hooks' errors.
 func (e *HookError) Error() string {
 	return fmt.Sprintf("modelreg: cleanup hook for tenant %q: %v", e.Tenant, e.Err)
 }

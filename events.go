@@ -35,6 +35,8 @@ const (
 	EventHookFailed
 )
 
+// String returns the kind's name without its Event prefix, e.g.
+// "TenantCreated".
 func (k EventKind) String() string {
 	switch k {
 	case EventTenantCreated:
