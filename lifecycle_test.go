@@ -1054,6 +1054,67 @@ func TestRestoreSkipsQuotas(t *testing.T) {
 	}
 }
 
+// A tenant over its MaxBytes quota (restored, or the quota lowered) may
+// still replace a model with a definition no larger than the one it
+// replaces, as Restore's doc says; it gets no new model and no larger one.
+func TestOverQuotaTenantMayShrink(t *testing.T) {
+	r := modelreg.New()
+	must(t, r.SetPolicy("acme", modelreg.Policy{MaxBytes: 200}))
+	must(t, r.SetPolicy("solo", modelreg.Policy{MaxBytes: 200}))
+	must(t, r.SetPolicy("none", modelreg.Policy{MaxBytes: 200}))
+	def := func(name string, n int) *definition.Definition {
+		d, err := definition.Parse([]byte(`{"name": "`+name+`", "properties": {"x": {"type": "string", "default": "`+strings.Repeat("y", n)+`"}}}`), definition.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, name := range []string{"A", "B", "C"} {
+		if _, err := r.Restore(tctx("acme"), def(name, 60)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.Restore(tctx("solo"), def("Big", 300)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tenant string
+		def    *definition.Definition
+		ok     bool
+	}{
+		{"acme", def("A", 60), true},  // unchanged
+		{"acme", def("A", 61), false}, // larger
+		{"acme", def("A", 10), true},  // smaller, the tenant still over
+		{"acme", def("A", 11), false}, // larger than the one it replaces
+		{"acme", def("D", 1), false},  // a new model
+		// Over the quota on its own, but smaller than the one it replaces.
+		{"solo", def("Big", 250), true},
+		{"solo", def("Big", 251), false},
+		{"solo", def("Other", 1), false},
+		// Over the quota on its own, with no model to replace.
+		{"none", def("Big", 250), false},
+	} {
+		ctx := tctx(c.tenant)
+		before, _ := r.TenantStats(c.tenant)
+		checkErr := r.CheckDefine(ctx, c.def)
+		_, err := r.Define(ctx, c.def)
+		if (checkErr == nil) != (err == nil) {
+			t.Errorf("%s %s: CheckDefine %v, Define %v", c.tenant, c.def.Name, checkErr, err)
+		}
+		var qe *modelreg.QuotaError
+		switch {
+		case c.ok && err != nil:
+			t.Errorf("%s: Define %s (%d bytes before): %v", c.tenant, c.def.Name, before.DefinitionBytes, err)
+		case !c.ok && !errors.As(err, &qe):
+			t.Errorf("%s: Define %s (%d bytes before): %v, want a *QuotaError", c.tenant, c.def.Name, before.DefinitionBytes, err)
+		}
+	}
+	// The refusal did not create the tenant.
+	if _, ok := r.TenantStats("none"); ok {
+		t.Error("a refused registration created the tenant")
+	}
+}
+
 // TestSubscribeHugeBuffer checks that Subscribe bounds its buffer rather
 // than failing to make the channel.
 func TestSubscribeHugeBuffer(t *testing.T) {

@@ -308,6 +308,34 @@ func (r *Registry) tenantWriteScope(tv *tenantCtx) *scope {
 	return s
 }
 
+// liveWriteScope returns the live scope of tv's tenant, locked for
+// writing, or nil if the tenant has none. Unlike tenantWriteScope, it
+// never creates one.
+func (r *Registry) liveWriteScope(tv *tenantCtx) *scope {
+	if s := tv.scope.Load(); s != nil && s.reg == r {
+		s.mu.Lock()
+		if !s.dead.Load() {
+			return s
+		}
+		s.mu.Unlock()
+		tv.forget(s)
+	}
+	for {
+		s := r.lookupScope(tv.id)
+		if s == nil {
+			return nil
+		}
+		s.mu.Lock()
+		if !s.dead.Load() {
+			tv.scope.Store(s)
+			return s
+		}
+		// Its cleanup removes it from the index under the shard lock
+		// before letting go of it; look again.
+		s.mu.Unlock()
+	}
+}
+
 // writeScope returns the live scope of tenant id, locked for writing,
 // creating it if needed (created reports that). The id must be valid.
 func (r *Registry) writeScope(id string) (s *scope, created bool) {

@@ -20,7 +20,9 @@ type Policy struct {
 	MaxModels int
 	// MaxBytes is the maximum number of definition bytes a tenant holds:
 	// the sum, over its named models, of the length of the canonical form
-	// plus the size of the kept settings (relations, ACLs, ...).
+	// plus the size of the kept settings (relations, ACLs, ...). A
+	// tenant over it (see Registry.Restore) can still replace a model
+	// with a definition no larger than the one it replaces.
 	MaxBytes int64
 	// MaxDepth is the maximum nesting depth of a definition's structure,
 	// as definition.Object.Depth counts it: 1 for scalar properties only,

@@ -67,13 +67,11 @@ func (r *Registry) CheckDefine(ctx context.Context, def *definition.Definition) 
 		return err
 	}
 	n := defBytes(c.topEnd-c.topStart, def)
-	if err := singleQuota(id, pol, n); err != nil {
-		return err
-	}
+	over := singleQuota(id, pol, n)
 	var s *scope
 	if tv != nil {
 		if s, _ = r.readScope(ctx); s == nil {
-			return nil // Define would create the scope: single quotas only
+			return over // Define would create the scope: single quotas only
 		}
 	} else {
 		s = r.global
@@ -112,7 +110,10 @@ func (r *Registry) prepare(ctx context.Context, def *definition.Definition, c *c
 
 // singleQuota checks the quotas a model of n definition bytes can break
 // on its own. They are checked before the scope is created, so a refused
-// registration never creates a tenant.
+// registration never creates a tenant. A model that breaks them can only
+// be registered as the replacement of one no smaller (in a tenant over
+// its quota, see Restore), which scopeQuota checks: such a registration
+// never creates its scope.
 func singleQuota(id string, pol Policy, n int64) error {
 	if pol.MaxBytes > 0 && n > pol.MaxBytes {
 		return &QuotaError{Tenant: id, Quota: QuotaBytes, Limit: pol.MaxBytes, Value: n}
@@ -133,7 +134,9 @@ func scopeQuota(s *scope, id string, pol Policy, nh uint64, name string, n int64
 		if old != nil {
 			total -= old.defBytes
 		}
-		if total > pol.MaxBytes {
+		// A tenant over the quota (see Restore) may still replace a
+		// model with a definition no larger than the one it replaces.
+		if total > pol.MaxBytes && (old == nil || n > old.defBytes) {
 			return nil, &QuotaError{Tenant: id, Quota: QuotaBytes, Limit: pol.MaxBytes, Value: total}
 		}
 	}
@@ -155,13 +158,15 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	m.obj = &nm.def.Object
 	m.key = c.topKey
 	m.defBytes = defBytes(c.topEnd-c.topStart, def)
-	if err := singleQuota(id, pol, m.defBytes); err != nil {
-		return nil, err
-	}
+	over := singleQuota(id, pol, m.defBytes)
 
 	var s *scope
 	if tv != nil {
-		s = r.tenantWriteScope(tv)
+		if over == nil {
+			s = r.tenantWriteScope(tv)
+		} else if s = r.liveWriteScope(tv); s == nil {
+			return nil, over // no model to replace: refused without creating the tenant
+		}
 	} else {
 		s = r.global
 		s.mu.Lock()
