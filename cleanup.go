@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"time"
 )
@@ -62,13 +63,25 @@ type hookEntry struct {
 	fn func(context.Context, CleanupReport) error
 }
 
+// call runs the hook, turning a panic into a *HookPanicError: the other
+// hooks still run, and a janitor's goroutine survives a faulty hook.
+func (h hookEntry) call(ctx context.Context, rep CleanupReport) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &HookPanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return h.fn(ctx, rep)
+}
+
 // OnCleanup registers a hook called after every tenant cleanup (explicit,
 // idle eviction or last release), outside registry locks, with the
 // cleanup's report; the hook must not modify it. Hook errors are never
 // swallowed: they are joined into the report's HookErr, returned by
 // CleanupTenant, counted in Counters.HookErrors and sent as
-// EventHookFailed events. The returned function unregisters the hook. A
-// nil fn is ignored.
+// EventHookFailed events. A hook that panics is reported the same way,
+// with a *HookPanicError, and the other hooks still run. The returned
+// function unregisters the hook. A nil fn is ignored.
 func (r *Registry) OnCleanup(fn func(ctx context.Context, rep CleanupReport) error) (remove func()) {
 	if fn == nil {
 		return func() {} // nothing to run
@@ -184,7 +197,7 @@ func (r *Registry) runHooks(ctx context.Context, rep CleanupReport) error {
 	}
 	var errs []error
 	for _, h := range *p {
-		if err := h.fn(ctx, rep); err != nil {
+		if err := h.call(ctx, rep); err != nil {
 			errs = append(errs, err)
 			r.ctr.hookErrors.Add(1)
 			if r.hasSubscribers() {

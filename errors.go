@@ -131,3 +131,21 @@ func (e *HookError) Unwrap() []error { return []error{ErrHook, e.Err} }
 func invalidArgf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidArgument}, args...)...)
 }
+
+// HookPanicError is the error an OnCleanup hook that panicked is reported
+// with (joined into a HookError, as a returned error would be).
+type HookPanicError struct {
+	Value any    // the value the hook panicked with
+	Stack []byte // the stack of the hook's goroutine when it panicked
+}
+
+// Error names the value the hook panicked with.
+func (e *HookPanicError) Error() string {
+	return fmt.Sprintf("modelreg: cleanup hook panicked: %v", e.Value)
+}
+
+// Unwrap returns Value if it is an error, and nil otherwise.
+func (e *HookPanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}

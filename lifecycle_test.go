@@ -490,6 +490,59 @@ func TestCleanupHookErrors(t *testing.T) {
 	}
 }
 
+// A hook that panics is reported as a failed hook: the cleanup returns,
+// the other hooks run, and on the janitor's goroutine the process (and
+// the janitor) goes on.
+func TestCleanupHookPanics(t *testing.T) {
+	r := modelreg.New()
+	sub := r.Subscribe(100)
+	defer sub.Close()
+	boom := errors.New("boom")
+	r.OnCleanup(func(context.Context, modelreg.CleanupReport) error { panic(boom) })
+	ran := 0
+	r.OnCleanup(func(context.Context, modelreg.CleanupReport) error { ran++; return nil })
+	defineTenant(t, r, "h", 1)
+	_, err := r.CleanupTenant(bg, "h")
+	var hp *modelreg.HookPanicError
+	if !errors.Is(err, modelreg.ErrHook) || !errors.As(err, &hp) || hp.Value != boom || len(hp.Stack) == 0 || !errors.Is(err, boom) {
+		t.Fatalf("err = %v", err)
+	}
+	if ran != 1 {
+		t.Errorf("the hook after the panicking one ran %d times, want 1", ran)
+	}
+	if c := r.Stats().Counters; c.HookErrors != 1 {
+		t.Errorf("HookErrors = %d", c.HookErrors)
+	}
+	failed := false
+	for len(sub.C()) > 0 {
+		if ev := <-sub.C(); ev.Kind == modelreg.EventHookFailed && errors.As(ev.Err, &hp) {
+			failed = true
+		}
+	}
+	if !failed {
+		t.Error("no EventHookFailed")
+	}
+
+	synctest.Test(t, func(t *testing.T) {
+		r := modelreg.New()
+		r.OnCleanup(func(context.Context, modelreg.CleanupReport) error { panic("hook bug") })
+		j, err := r.StartJanitor(bg, 10*time.Millisecond, 15*time.Millisecond)
+		must(t, err)
+		defer j.Stop()
+		for _, id := range []string{"a", "b"} {
+			defineTenant(t, r, id, 1)
+			time.Sleep(30 * time.Millisecond)
+			synctest.Wait()
+			if _, ok := r.TenantStats(id); ok {
+				t.Fatalf("tenant %s not evicted: the janitor stopped", id)
+			}
+		}
+		if c := r.Stats().Counters; c.HookErrors != 2 || c.Evictions != 2 {
+			t.Errorf("counters %+v", c)
+		}
+	})
+}
+
 func must(tb testing.TB, err error) {
 	tb.Helper()
 	if err != nil {
