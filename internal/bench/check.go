@@ -25,7 +25,8 @@ func notes() []string {
 		"P5: number of the probe tenant's 2 models still reachable after cleanup, by any lookup or at all (weak pointers) once the application dropped them",
 		"P6: the registry's injected clock is advanced by 60 ms instead of sleeping; the unrelated lookup is made without a context and from probe_idle_b's own context",
 		"heap = runtime.GC() twice then runtime.MemStats.HeapAlloc",
-		"W4: the harness keeps one context per tenant (allocated before the baseline) throughout, as the reference keeps its context variable; the heap after cleanup is sampled with them held, after the findability lookups have used each of them",
+		"W4: the heap samples follow the cleanup of all tenants, as WORKLOAD.md §4.3 orders them, before any lookup; the harness keeps one context per tenant (allocated before the baseline) for the reference's context variable; heap_after_cleanup_mib is sampled with fresh ones in their place, which hold nothing of the registry, as the variable does; heap_after_cleanup_contexts_held_mib with the contexts as the W2 lookups left them, each caching its tenant's emptied scope and name table (no model) until it is used again or dropped",
+		"w2.heap_after_churn and w3.heap_before_cleanup are in MiB, like the *_mib keys",
 	}
 }
 

@@ -152,7 +152,7 @@ type W2 struct {
 	PeakLiveTenants       int        `json:"peak_live_tenants"`
 	ChurnCleanupMs        Num        `json:"churn_cleanup_ms"`
 	LiveTenantsAfterChurn int        `json:"live_tenants_after_churn"`
-	HeapAfterChurnMiB     Num        `json:"heap_after_churn_mib"`
+	HeapAfterChurnMiB     Num        `json:"heap_after_churn"` // MiB
 	AfterChurn            Suite      `json:"after_churn"`
 	RatioAfterVsBefore    SuiteRatio `json:"ratio_after_vs_before"`
 }
@@ -193,7 +193,7 @@ type CleanupAll struct {
 // W3 is the cleanup workload (WORKLOAD.md §4.3).
 type W3 struct {
 	BigTenantWithNLive      BigTenant  `json:"big_tenant_with_N_live"`
-	HeapBeforeCleanupMiB    Num        `json:"heap_before_cleanup_mib"`
+	HeapBeforeCleanupMiB    Num        `json:"heap_before_cleanup"` // MiB
 	CleanupAll              CleanupAll `json:"cleanup_all"`
 	BigTenantWith0Live      BigTenant  `json:"big_tenant_with_0_live"`
 	BigTenantWithOthersLive *BigTenant `json:"big_tenant_with_others_live,omitempty"`
@@ -241,6 +241,11 @@ type W4 struct {
 	// after the builders were dropped (must be 0). Go only.
 	WeakTracked int `json:"weak_tracked"`
 	WeakAlive   int `json:"weak_alive"`
+	// The same as HeapAfterCleanupMiB and RetainedAfterCleanup, with the
+	// harness's tenant contexts as the W2 lookups left them rather than
+	// fresh ones (Go only; see meta.notes).
+	HeapAfterCleanupContextsHeldMiB  Num `json:"heap_after_cleanup_contexts_held_mib"`
+	RetainedAfterCleanupContextsHeld Num `json:"retained_after_cleanup_contexts_held"`
 }
 
 // W5Sample is one point of the W5 heap series: [cycles, heap MiB].

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"maps"
 	"slices"
 	"strings"
@@ -255,10 +256,10 @@ func TestJSONKeys(t *testing.T) {
 	}
 	want := map[string][]string{
 		"":                         {"meta", "params", "probes", "w1", "w2", "w3", "w4", "w5"},
-		"w2":                       {"after_churn", "before_churn", "churn_cleanup_ms", "churn_define_ms", "heap_after_churn_mib", "live_tenants_after_churn", "live_tenants_before", "ops", "peak_live_tenants", "ratio_after_vs_before"},
+		"w2":                       {"after_churn", "before_churn", "churn_cleanup_ms", "churn_define_ms", "heap_after_churn", "live_tenants_after_churn", "live_tenants_before", "ops", "peak_live_tenants", "ratio_after_vs_before"},
 		"w2/before_churn":          {"name_hit", "name_miss", "struct_global_hit", "struct_global_miss", "struct_hit", "struct_hit_nobuilder"},
 		"w2/before_churn/name_hit": {"allocs_per_op", "errors", "hits", "ms", "ns_per_op", "ops", "ops_per_s", "us_per_op"},
-		"w3":                       {"big_tenant_with_0_live", "big_tenant_with_N_live", "big_tenant_with_others_live", "cleanup_all", "heap_before_cleanup_mib"},
+		"w3":                       {"big_tenant_with_0_live", "big_tenant_with_N_live", "big_tenant_with_others_live", "cleanup_all", "heap_before_cleanup"},
 		"w3/cleanup_all":           {"live_tenants_after", "models_removed", "per_tenant_us", "total_ms"},
 		"probes":                   {"anon_name_lookup_in_tenant_ctx_returns_other_tenant", "fingerprint_ignores_constructor_types", "idle_cleanup_spares_tenant_touched_by_unrelated_name_lookup", "models_remain_in_builder_after_cleanup", "number_field_reuses_string_field_model", "structure_lookup_without_tenant_returns_tenant_model", "tenant_define_reuses_global_anonymous_model"},
 		"params":                   {"B", "C", "M", "N", "R", "S", "W", "define", "ops_scale", "others", "others_m", "skip_w5"},
@@ -273,7 +274,7 @@ func TestJSONKeys(t *testing.T) {
 		}
 	}
 	w4 := keysOf("w4")
-	for _, k := range []string{"retained_after_cleanup", "retained_after_cleanup_builders_held", "empty_registries_recreated_by_lookup", "heap_baseline_mib", "heap_after_cleanup_mib"} {
+	for _, k := range []string{"retained_after_cleanup", "retained_after_cleanup_builders_held", "retained_after_cleanup_contexts_held", "empty_registries_recreated_by_lookup", "heap_baseline_mib", "heap_after_cleanup_mib"} {
 		if !slices.Contains(w4, k) {
 			t.Errorf("w4 lacks %q", k)
 		}
@@ -283,5 +284,27 @@ func TestJSONKeys(t *testing.T) {
 		if !slices.Contains(w5, k) {
 			t.Errorf("w5 lacks %q", k)
 		}
+	}
+}
+
+// W4's heap samples come right after the cleanup (WORKLOAD.md §4.3), before
+// any lookup lets a used tenant context drop what it caches: held as the
+// W2 lookups left them, the contexts keep each tenant's emptied scope and
+// name table, which the sample with fresh contexts does not include.
+func TestW4SamplesBeforeLookups(t *testing.T) {
+	p := smallParams()
+	p.N, p.Others, p.SkipW5 = 200, 0, true
+	res, err := Run(context.Background(), p, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := res.W4
+	held := float64(w.HeapAfterCleanupContextsHeldMiB-w.HeapAfterCleanupMiB) * (1 << 20)
+	if perTenant := held / float64(p.N); perTenant < 300 {
+		t.Errorf("used contexts held %.0f B per tenant more than fresh ones, want the emptied scope and table (about 800 B): heap %v MiB with them, %v MiB without",
+			perTenant, w.HeapAfterCleanupContextsHeldMiB, w.HeapAfterCleanupMiB)
+	}
+	if w.RetainedAfterCleanupContextsHeld <= w.RetainedAfterCleanup {
+		t.Errorf("retained %v with the used contexts, %v with fresh ones", w.RetainedAfterCleanupContextsHeld, w.RetainedAfterCleanup)
 	}
 }

@@ -193,6 +193,7 @@ func (res *Result) rows() []section {
 	memory := section{"memory after cleanup (W4)", []row{
 		{"heap retained after cleaning every tenant", 100 * float64(w4.RetainedAfterCleanup), 100 * jsRef.RetainedAfterCleanup, "%", lower, 0.5, 2},
 		{"  same, application still holding its models", 100 * float64(w4.RetainedAfterCleanupBuilderHeld), 100 * jsRef.RetainedBuildersHeld, "%", noOrder, nan, 1},
+		{"  same, still holding the tenant contexts it used", 100 * float64(w4.RetainedAfterCleanupContextsHeld), nan, "%", noOrder, nan, 2},
 	}}
 	secs := []section{define, lookups, cleanup, memory}
 	if w5 := res.W5; w5 != nil {
