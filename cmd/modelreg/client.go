@@ -75,12 +75,12 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) ([]by
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, &noAnswerError{err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
-		return nil, err
+		return nil, &noAnswerError{err}
 	}
 	if resp.StatusCode >= 300 {
 		e := &apiError{Status: resp.StatusCode}
@@ -91,10 +91,20 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) ([]by
 				e.Detail = "redirected to " + loc + ", which the client does not follow (check --url)"
 			}
 		}
+		if resp.StatusCode == http.StatusUnauthorized && c.token == "" {
+			e.Detail += " (set --token or MODELREG_TOKEN)"
+		}
 		return nil, e
 	}
 	return b, nil
 }
+
+// noAnswerError is a request that got no answer from the server: it could
+// not be reached, or the connection failed or timed out (exit status 3).
+type noAnswerError struct{ err error }
+
+func (e *noAnswerError) Error() string { return "no answer from the server: " + e.err.Error() }
+func (e *noAnswerError) Unwrap() error { return e.err }
 
 // show sends a request and prints the JSON body of its answer indented.
 func (c *client) show(ctx context.Context, method, path string, body []byte) error {
@@ -150,7 +160,7 @@ var clientUsage = map[string]struct {
 	"lookup":   {"lookup -f FILE", "Find the model whose structure is the properties map in FILE", []string{"tenant", "global", "f"}},
 	"validate": {"validate NAME -f FILE", "Validate and coerce the JSON document in FILE against the model NAME", []string{"tenant", "global", "f"}},
 	"schema":   {"schema NAME", "Export the model NAME as JSON Schema (draft 2020-12)", []string{"tenant", "global"}},
-	"stats":    {"stats", "Show a tenant's figures (with --tenant), or the server's (admin)", []string{"tenant"}},
+	"stats":    {"stats", "Show a tenant's figures (with --tenant or MODELREG_TENANT), or the server's (admin; --tenant \"\" overrides MODELREG_TENANT)", []string{"tenant"}},
 	"tenants":  {"tenants", "List the tenants (admin)", nil},
 	"cleanup":  {"cleanup", "Delete the tenant: its models and tokens, in the store and in memory (admin)", []string{"tenant"}},
 	"evict":    {"evict", "Unload the tenant from memory; the store keeps it (admin)", []string{"tenant"}},
@@ -162,7 +172,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	fs.SetOutput(stderr)
 	base := fs.String("url", envOr("MODELREG_URL", "http://127.0.0.1:8080"), "server URL (env MODELREG_URL)")
 	token := fs.String("token", "", "bearer token (env MODELREG_TOKEN)") // the env is read after parsing: never shown as a default
-	tenant := fs.String("tenant", os.Getenv("MODELREG_TENANT"), "tenant id (env MODELREG_TENANT)")
+	tenant := fs.String("tenant", "", "tenant id (env MODELREG_TENANT)") // the env is read after parsing, for the commands that take a tenant
 	global := fs.Bool("global", false, "use the global scope instead of a tenant")
 	file := fs.String("f", "", `input file ("-": standard input)`)
 	timeout := fs.Duration("timeout", 30*time.Second, "request timeout")
@@ -179,6 +189,7 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 				fs.String(f.Name, "", f.Usage) // never the token itself
 			case slices.Contains(u.flags, f.Name) || f.Name == "url" || f.Name == "timeout":
 				fs.Var(f.Value, f.Name, f.Usage)
+				fs.Lookup(f.Name).DefValue = f.DefValue // not a value given before -h
 			}
 		})
 		fs.PrintDefaults()
@@ -187,10 +198,27 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	// A flag the command does not use is a mistake, not something to
+	// ignore (cleanup --global would otherwise delete the tenant).
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	for name := range set {
+		if name != "url" && name != "token" && name != "timeout" && !slices.Contains(clientUsage[cmd].flags, name) {
+			return fmt.Errorf("%w: modelreg %s takes no --%s", errUsage, cmd, name)
+		}
+	}
 	if *token == "" {
 		*token = os.Getenv("MODELREG_TOKEN")
 	}
-	c := &client{base: strings.TrimRight(*base, "/"), token: *token, stdout: stdout, hc: &http.Client{
+	// MODELREG_TENANT stands for --tenant, unless --tenant or --global is given.
+	if !set["tenant"] && !*global && slices.Contains(clientUsage[cmd].flags, "tenant") {
+		*tenant = os.Getenv("MODELREG_TENANT")
+	}
+	baseURL, err := serverURL(*base)
+	if err != nil {
+		return err
+	}
+	c := &client{base: baseURL, token: *token, stdout: stdout, hc: &http.Client{
 		Timeout: *timeout,
 		// A redirect is an error: Go would repeat a PUT or DELETE
 		// answered with 301 as a GET and report the GET's answer.
@@ -368,10 +396,23 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 // to another resource, such as the tenant itself). Every other string is
 // escaped, and the server judges it.
 func pathSegment(what, s string) error {
-	if s == "." || s == ".." {
+	if s == "" || s == "." || s == ".." {
 		return fmt.Errorf("%w: %q is not a %s", errUsage, s, what)
 	}
 	return nil
+}
+
+// serverURL checks a --url (or MODELREG_URL) and returns it without a
+// trailing slash, ready for a request path to be appended.
+func serverURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil, u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return "", fmt.Errorf("%w: --url %q is not an http:// or https:// URL with a host, e.g. http://127.0.0.1:8080", errUsage, s)
+	case u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(s, "?") || strings.HasSuffix(s, "#"):
+		return "", fmt.Errorf("%w: --url %q has a query or fragment: give the server's address only", errUsage, s)
+	}
+	return strings.TrimRight(s, "/"), nil
 }
 
 // define sends each definition of a file. A file that is one definition
@@ -384,9 +425,14 @@ func (c *client) define(ctx context.Context, scope string, data []byte) error {
 	defs, err := definition.ParseAll(data, lim)
 	if err != nil {
 		if errors.Is(err, definition.ErrInvalidName) && strings.Contains(err.Error(), "missing model name") {
-			return fmt.Errorf("the file is not a valid definition: %w (a file for define names its model: {\"name\": \"Customer\", \"properties\": ...})", err)
+			// The parser's hint for a bare properties map names a Go
+			// function; the command line's is this one.
+			return errors.New(`the file is not a valid definition: it names no model (a file for define is {"name": "Customer", "properties": {...}}, an array of them, or a models.json map; "lookup -f FILE" takes a bare properties map)`)
 		}
 		return fmt.Errorf("the file is not a valid definition: %w", err)
+	}
+	if len(defs) == 0 {
+		return errors.New("the file defines no model")
 	}
 	// A file that is one definition is sent as it is; from an array or a
 	// map (even of one), each definition is sent normalized.
@@ -429,7 +475,7 @@ func (c *client) tenants(ctx context.Context) error {
 			Next    string
 		}
 		if err := json.Unmarshal(b, &page); err != nil {
-			return err
+			return notJSON(b)
 		}
 		all = append(all, page.Tenants...)
 		path = page.Next

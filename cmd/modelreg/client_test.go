@@ -146,7 +146,98 @@ func TestClientNonJSONAnswerIsAnError(t *testing.T) {
 		}
 		if code := run(context.Background(), args, &out, &errb); code != 1 || out.Len() > 0 {
 			t.Errorf("%s: exit %d, stdout %q", args[0], code, out.String())
+		} else if !strings.Contains(errb.String(), "not what a modelreg server sends") {
+			t.Errorf("%s: %s", args[0], errb.String())
 		}
+	}
+}
+
+// TestClientCommandLine: what the client sends, and its exit status, for
+// the command lines a user gets wrong or half right.
+func TestClientCommandLine(t *testing.T) {
+	srv, seen := recorder(t, `{"models": [], "tenants": []}`, func(r *http.Request) string { return r.Method + " " + r.URL.Path })
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close() // its address now refuses connections
+	unauthorized := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"type": "urn:modelreg:problem:unauthorized", "status": 401, "detail": "send a token: Authorization: Bearer <token>"}`)
+	}))
+	defer unauthorized.Close()
+	empty := writeFile(t, "empty.json", `[]`)
+	bare := writeFile(t, "bare.json", `{"street": "string"}`)
+	for _, c := range []struct {
+		env  string // MODELREG_TENANT
+		args []string
+		code int
+		sent string // the request sent, if any
+		err  string // in stderr
+	}{
+		// MODELREG_TENANT stands for --tenant where --tenant applies,
+		// and neither --global nor a command without a tenant sees it.
+		{"t1", []string{"list", "--global"}, 0, "GET /v1/global/models", ""},
+		{"t1", []string{"list"}, 0, "GET /v1/tenants/t1/models", ""},
+		{"t1", []string{"list", "--tenant", "t2"}, 0, "GET /v1/tenants/t2/models", ""},
+		{"..", []string{"tenants"}, 0, "GET /v1/tenants", ""},
+		{"t1", []string{"stats"}, 0, "GET /v1/tenants/t1/stats", ""},
+		{"t1", []string{"stats", "--tenant", ""}, 0, "GET /v1/stats", ""},
+		// A flag the command does not take is refused, not ignored.
+		{"", []string{"cleanup", "--tenant", "other", "--global"}, 2, "", "takes no --global"},
+		{"", []string{"tenants", "--tenant", "t1"}, 2, "", "takes no --tenant"},
+		{"", []string{"stats", "--global"}, 2, "", "takes no --global"},
+		{"", []string{"token", "issue", "--tenant", "t1", "--global"}, 2, "", "takes no --global"},
+		{"", []string{"get", "Customer", "--tenant", "t1", "-f", "/nonexistent"}, 2, "", "takes no --f"},
+		// An empty model name is no name.
+		{"", []string{"delete", "", "--tenant", "t1"}, 2, "", `"" is not a model name`},
+		{"", []string{"validate", "", "--tenant", "t1", "-f", empty}, 2, "", `"" is not a model name`},
+		// A file that defines nothing, or is a bare properties map.
+		{"", []string{"define", "--tenant", "t1", "-f", empty}, 1, "", "defines no model"},
+		{"", []string{"define", "--tenant", "t1", "-f", bare}, 1, "", `"lookup -f FILE" takes a bare properties map`},
+		// --url must be a server's address.
+		{"", []string{"list", "--tenant", "t1", "--url", "127.0.0.1:8080"}, 2, "", "not an http:// or https:// URL"},
+		{"", []string{"list", "--tenant", "t1", "--url", "localhost:8080"}, 2, "", "not an http:// or https:// URL"},
+		{"", []string{"list", "--tenant", "t1", "--url", ""}, 2, "", "not an http:// or https:// URL"},
+		{"", []string{"list", "--tenant", "t1", "--url", "http://127.0.0.1:8080?x=1"}, 2, "", "query or fragment"},
+		{"", []string{"list", "--tenant", "t1", "--url", "http://127.0.0.1:8080/#f"}, 2, "", "query or fragment"},
+		{"", []string{"loadtest", "--token", "x", "--url", "127.0.0.1:8080"}, 2, "", "not an http:// or https:// URL"},
+		{"", []string{"loadtest", "--token", "x", "--warmup", "-1s"}, 2, "", "--warmup not negative"},
+		// No answer at all: exit 3.
+		{"", []string{"list", "--tenant", "t1", "--url", closed.URL}, 3, "", "no answer from the server"},
+		// A 401 to a request sent without a token says where one goes.
+		{"", []string{"list", "--tenant", "t1", "--url", unauthorized.URL, "--token", ""}, 1, "", "(set --token or MODELREG_TOKEN)"},
+	} {
+		t.Setenv("MODELREG_TENANT", c.env)
+		t.Setenv("MODELREG_TOKEN", "")
+		before := len(seen())
+		args := c.args
+		if !slices.Contains(args, "--url") {
+			args = append(slices.Clone(args), "--url", srv.URL)
+		}
+		if !slices.Contains(args, "--token") {
+			args = append(args, "--token", "x")
+		}
+		var out, errb bytes.Buffer
+		code := run(context.Background(), args, &out, &errb)
+		var sent string
+		if got := seen(); len(got) > before {
+			sent = strings.Join(got[before:], ", ")
+		}
+		if code != c.code || sent != c.sent || !strings.Contains(errb.String(), c.err) {
+			t.Errorf("MODELREG_TENANT=%q %q: exit %d, sent %q, stderr %q; want exit %d, sent %q, stderr with %q",
+				c.env, c.args, code, sent, errb.String(), c.code, c.sent, c.err)
+		}
+	}
+}
+
+// TestClientHelpShowsDefaults: a command's help shows each flag's
+// default, not a value given before -h.
+func TestClientHelpShowsDefaults(t *testing.T) {
+	var out, errb bytes.Buffer
+	run(context.Background(), []string{"list", "--url", "http://example.invalid:1", "--timeout", "5s", "--tenant", "zz", "-h"}, &out, &errb)
+	help := out.String() + errb.String()
+	if strings.Contains(help, "example.invalid") || strings.Contains(help, `"zz"`) || !strings.Contains(help, "(default 30s)") ||
+		!strings.Contains(help, `(default "http://127.0.0.1:8080")`) {
+		t.Errorf("help:\n%s", help)
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -71,8 +70,8 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *admin == "" {
 		return fmt.Errorf("%w: --token (the admin token) is required", errUsage)
 	}
-	if *conc < 1 || *dur <= 0 {
-		return fmt.Errorf("%w: --concurrency and --duration must be positive", errUsage)
+	if *conc < 1 || *dur <= 0 || *warm < 0 {
+		return fmt.Errorf("%w: --concurrency and --duration must be positive, --warmup not negative", errUsage)
 	}
 	if !(*rate >= 0) || *rate > 1e7 {
 		return fmt.Errorf("%w: --rate must be between 0 and 10000000", errUsage)
@@ -87,7 +86,11 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	tr := &http.Transport{MaxIdleConns: *conc * 2, MaxIdleConnsPerHost: *conc * 2, DisableCompression: true}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	c := &client{base: strings.TrimRight(*base, "/"), token: *admin, hc: hc, stdout: stdout}
+	baseURL, err := serverURL(*base)
+	if err != nil {
+		return err
+	}
+	c := &client{base: baseURL, token: *admin, hc: hc, stdout: stdout}
 	tp := "/v1/tenants/" + url.PathEscape(*tenant)
 	if _, err := c.do(ctx, "PUT", tp+"/models/Order", []byte(fixture.OrderModel)); err != nil {
 		return fmt.Errorf("defining the model: %w", err)
@@ -127,6 +130,9 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if rep.Errors > 0 {
 		return errors.New("some requests failed")
+	}
+	if rep.Requests == 0 {
+		return errors.New("no request was answered in the measured time")
 	}
 	return nil
 }

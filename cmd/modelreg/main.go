@@ -50,6 +50,10 @@ Tools:
   bench          run the in-process registry workload (WORKLOAD.md)
   help           show this text ("modelreg <command> -h" shows a command's flags)
 
+Exit status: 0 done; 1 the request failed (the server answered with an error, or
+a file could not be read or parsed); 2 a command-line mistake; 3 no answer from
+the server (unreachable, connection failed or timed out).
+
 Environment:
   MODELREG_ADDR, MODELREG_DATA, MODELREG_ADMIN_TOKEN, MODELREG_ADMIN_TOKEN_FILE,
   MODELREG_IDLE_TIMEOUT, MODELREG_LOG_LEVEL (serve); MODELREG_URL, MODELREG_TOKEN,
@@ -100,6 +104,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, errUsage):
 		fmt.Fprintf(stderr, "modelreg %s: %v\n", cmd, err)
 		return 2
+	case errors.As(err, new(*noAnswerError)):
+		fmt.Fprintf(stderr, "modelreg %s: %v\n", cmd, err)
+		return 3
 	default:
 		fmt.Fprintf(stderr, "modelreg %s: %v\n", cmd, err)
 		return 1

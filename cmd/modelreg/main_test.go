@@ -43,7 +43,7 @@ func TestRunDispatch(t *testing.T) {
 		{[]string{"get", "Customer", "--tenant", "a", "--bogus"}, 2, "", "modelreg get: usage error: flag provided but not defined"},
 		{[]string{"serve", "--bogus"}, 2, "", "modelreg serve: usage error"},
 		{[]string{"loadtest", "extra", "--token", "x"}, 2, "", "unexpected argument"},
-		{[]string{"get", "X", "--global", "--url", "http://127.0.0.1:1"}, 1, "", "connection refused"},
+		{[]string{"get", "X", "--global", "--url", "http://127.0.0.1:1"}, 3, "", "connection refused"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
