@@ -146,3 +146,37 @@ func TestJanitorReleasesMemory(t *testing.T) {
 		}
 	})
 }
+
+// TestCapacityChurnReleasesNothing: with ReleaseMemoryAfter at 1, tenants
+// that replace each other at MaxResidentTenants still release nothing: a
+// load counts towards the peak only after it unloaded what went over.
+func TestCapacityChurnReleasesNothing(t *testing.T) {
+	var releases atomic.Int64
+	clk := newFakeClock()
+	ts := newTestServer(t, func(c *Config) {
+		c.Clock = clk.now
+		c.IdleTimeout = 10 * time.Minute
+		c.SweepInterval = time.Minute
+		c.ReleaseMemoryAfter = 1
+		c.MaxResidentTenants = 6
+		c.releaseMemory = func() { releases.Add(1) }
+	})
+	s := ts.srv
+	s.Close() // the rounds below are the janitor's
+	for i := range 40 {
+		ts.must(201, ts.do("PUT", fmt.Sprint("/v1/tenants/t", i, "/models/User"), testAdmin, userDef))
+	}
+	for round := range 3 {
+		for i := range 40 {
+			ts.must(200, ts.do("GET", fmt.Sprint("/v1/tenants/t", i, "/models/User"), testAdmin, nil))
+		}
+		clk.advance(time.Minute)
+		s.sweep(context.Background(), clk.now())
+		if n := s.resident.count.Load(); n != 6 {
+			t.Fatalf("round %d: %d resident, want the bound 6", round, n)
+		}
+	}
+	if got := releases.Load(); got != 0 {
+		t.Errorf("%d memory releases from capacity churn alone", got)
+	}
+}

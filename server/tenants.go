@@ -159,13 +159,20 @@ func (rs *residentSet) put(t *tenantState) {
 		sh.m = make(map[string]*tenantState)
 	}
 	if _, ok := sh.m[t.id]; !ok {
-		n := rs.count.Add(1)
-		for p := rs.peak.Load(); n > p && !rs.peak.CompareAndSwap(p, n); p = rs.peak.Load() {
-		}
+		rs.count.Add(1)
 	}
 	sh.m[t.id] = t
 	sh.peak = max(sh.peak, len(sh.m))
 	sh.mu.Unlock()
+}
+
+// notePeak raises the peak to the current count. Loads call it once they
+// have unloaded what went over MaxResidentTenants, so that tenants
+// replacing each other at the limit do not count as a peak above it.
+func (rs *residentSet) notePeak() {
+	n := rs.count.Load()
+	for p := rs.peak.Load(); n > p && !rs.peak.CompareAndSwap(p, n); p = rs.peak.Load() {
+	}
 }
 
 func (rs *residentSet) remove(id string) {
@@ -444,6 +451,7 @@ func (s *Server) newState(id string, n int) *tenantState {
 func (s *Server) publish(ctx context.Context, t *tenantState) {
 	s.resident.put(t)
 	s.evictForCapacity(ctx, t)
+	s.resident.notePeak()
 }
 
 // touchGranularity is the resolution of tenantState.lastUsed: a request
