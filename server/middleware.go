@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
@@ -141,7 +142,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 				// Shedding and draining: counted in metrics; see failureLevel.
 				s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", code, "duration", d)
 			case s.cfg.AccessLog:
-				s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", codeLabel(code), "duration", d)
+				s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", cmp.Or(code, http.StatusOK), "duration", d)
 			}
 		}()
 		if !ops {

@@ -92,7 +92,9 @@ type Config struct {
 	releaseMemory func()
 
 	// Limits bounds definitions and structure queries (package
-	// definition defaults).
+	// definition defaults, but for a zero MaxDepth: twice the depth
+	// quota, Policy.MaxDepth, plus 2, if that is more, so that the quota
+	// rather than the parser refuses a structure nested too deep).
 	Limits definition.Limits
 	// DocumentLimits bounds validated documents (package document
 	// defaults).
@@ -169,6 +171,12 @@ func (c *Config) defaults() {
 	}
 	if c.Policy.MaxDepth == 0 {
 		c.Policy.MaxDepth = 32
+	}
+	if c.Limits.MaxDepth <= 0 && c.Policy.MaxDepth > 0 {
+		// A structure level takes up to two levels of JSON ({"type":
+		// {...}}), under the definition's object and its properties:
+		// the parser lets through what the depth quota is there to judge.
+		c.Limits.MaxDepth = max(definition.DefaultMaxDepth, 2*c.Policy.MaxDepth+2)
 	}
 	if c.MaxCachedTokens <= 0 {
 		c.MaxCachedTokens = 100000

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -441,6 +442,48 @@ func TestIdleSweepUnloadsAndReloads(t *testing.T) {
 	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", tok, nil))
 	if !ts.srv.Resident("acme") {
 		t.Errorf("not reloaded")
+	}
+}
+
+// TestDepthQuotaIsWhatRefuses: the depth quota, default or raised, is what
+// refuses a structure nested too deep (409 quota-exceeded), in either
+// form, not the parser's nesting limit (400) first.
+func TestDepthQuotaIsWhatRefuses(t *testing.T) {
+	// nested returns a definition whose structure is depth levels deep:
+	// depth-1 nested objects around a scalar property, in the long form
+	// ({"type": {...}}, two JSON levels each) or the short one.
+	nested := func(depth int, long bool) string {
+		var b strings.Builder
+		b.WriteString(`{"properties": `)
+		for range depth - 1 {
+			if long {
+				b.WriteString(`{"n": {"type": `)
+			} else {
+				b.WriteString(`{"n": `)
+			}
+		}
+		b.WriteString(`{"leaf": "string"}`)
+		for range depth - 1 {
+			if long {
+				b.WriteString(`}}`)
+			} else {
+				b.WriteString(`}`)
+			}
+		}
+		b.WriteString(`}`)
+		return b.String()
+	}
+	for _, quota := range []int{0, 40} { // 0: the default, 32
+		ts := newTestServer(t, func(c *Config) { c.Policy.MaxDepth = quota })
+		limit := cmp.Or(quota, 32)
+		for _, long := range []bool{false, true} {
+			path := fmt.Sprintf("/v1/tenants/acme/models/Deep%v", long)
+			ts.must(201, ts.do("PUT", path, testAdmin, nested(limit, long)))
+			r := ts.must(409, ts.do("PUT", path, testAdmin, nested(limit+1, long)))
+			if r.problemType() != "quota-exceeded" {
+				t.Errorf("quota %d, long form %v: %s", limit, long, r.body)
+			}
+		}
 	}
 }
 
@@ -1065,6 +1108,42 @@ func TestExpectedUnavailableIsNotAnError(t *testing.T) {
 	for line := range strings.Lines(log.String()) {
 		if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
 			t.Errorf("logged: %s", line)
+		}
+	}
+}
+
+// TestAccessLogStatusIsANumber: every request line's status is a JSON
+// number, so that a filter such as .status >= 500 reads it as one.
+func TestAccessLogStatusIsANumber(t *testing.T) {
+	var log bytes.Buffer
+	var mu sync.Mutex
+	ts := newTestServer(t, func(c *Config) {
+		c.AccessLog = true
+		c.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&mu, &log}, nil))
+	})
+	ts.must(200, ts.do("GET", "/healthz", "", nil))
+	ts.must(404, ts.do("GET", "/v1/tenants/acme/models/Nope", testAdmin, nil))
+	mu.Lock()
+	defer mu.Unlock()
+	var statuses []any
+	for line := range strings.Lines(log.String()) {
+		var rec struct {
+			Msg    string
+			Status any
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		if rec.Msg == "request" {
+			statuses = append(statuses, rec.Status)
+		}
+	}
+	if fmt.Sprint(statuses) != "[200 404]" {
+		t.Fatalf("statuses %v", statuses)
+	}
+	for _, st := range statuses {
+		if _, ok := st.(float64); !ok {
+			t.Errorf("status %v is a %T, not a number", st, st)
 		}
 	}
 }

@@ -121,6 +121,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return fmt.Errorf("%w: --log-level %q", errUsage, c.logLevel)
 	}
+	if c.accessLog && level > slog.LevelInfo {
+		return fmt.Errorf("%w: --access-log writes at the info level, which --log-level %s leaves out", errUsage, c.logLevel)
+	}
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return serve(ctx, c, log, stderr)
 }
@@ -153,7 +156,7 @@ func (c *serveConfig) check() error {
 		{"drain-delay", c.drainDelay < 0, "0 or more"},
 		{"max-models", c.maxModels < 1, "at least 1"},
 		{"max-tenant-bytes", c.maxTenantBytes < 1, "at least 1"},
-		{"max-depth", c.maxDepth < 1, "at least 1"},
+		{"max-depth", c.maxDepth < 1 || c.maxDepth > 1000, "between 1 and 1000"},
 	} {
 		if v.bad {
 			return fmt.Errorf("%w: --%s must be %s", errUsage, v.name, v.want)
