@@ -219,10 +219,11 @@ func TestUndoOfStoredWrite(t *testing.T) {
 	}
 	ts.must(404, ts.do("GET", "/v1/tenants/e/models/B", testAdmin, nil))
 
-	// A replacement: the previous definition is stored again, as a new
-	// revision, and memory answers that revision.
+	// A replacement (larger than the model it replaces, which a tenant
+	// over its bytes quota may not make): the previous definition is
+	// stored again, as a new revision, and memory answers that revision.
 	tighten("e")
-	ts.must(409, ts.do("PUT", "/v1/tenants/e/models/A", testAdmin, `{"properties": {"z": "string"}}`))
+	ts.must(409, ts.do("PUT", "/v1/tenants/e/models/A", testAdmin, `{"properties": {"z": "string", "zz": "string"}}`))
 	loosen("e")
 	stored, err := ts.store.Store.Model(ctx, "e", "A")
 	if err != nil || !strings.Contains(string(stored.Definition), `"a"`) {

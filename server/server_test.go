@@ -906,7 +906,10 @@ func TestBadInput(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.MaxBodyBytes = 64 << 10 })
 	tok := ts.token("acme")
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
-	deep := strings.Repeat(`{"a":`, 40) + `"string"` + strings.Repeat("}", 40)
+	// Nested deeper than the parser's limit, which is twice the depth
+	// quota plus 2 (66): a structure between the two is the quota's to
+	// refuse (TestDepthQuotaIsWhatRefuses).
+	deep := strings.Repeat(`{"a":`, 70) + `"string"` + strings.Repeat("}", 70)
 	deepDoc := strings.Repeat(`{"a":`, 100) + `1` + strings.Repeat("}", 100)
 	veryDeep := strings.Repeat("[", 100000) + strings.Repeat("]", 100000)
 	huge := `{"properties": {"a": "` + strings.Repeat("x", 70<<10) + `"}}`
@@ -1177,8 +1180,8 @@ func TestLookupProblemPaths(t *testing.T) {
 	}
 	// Nested too deep: the position is the body's, not the properties
 	// map's, on whichever line.
-	deep := `{"a": ` + strings.Repeat(`{"x": `, 40) + `"string"` + strings.Repeat(`}`, 41)
-	_, err := definition.ParseProperties([]byte(deep), definition.Limits{})
+	deep := `{"a": ` + strings.Repeat(`{"x": `, 70) + `"string"` + strings.Repeat(`}`, 71)
+	_, err := definition.ParseProperties([]byte(deep), ts.srv.cfg.Limits)
 	var de *definition.Error
 	if !errors.As(err, &de) || de.Offset < 0 {
 		t.Fatalf("the properties alone: %v, want a positioned error", err)
