@@ -445,41 +445,59 @@ func TestIdleSweepUnloadsAndReloads(t *testing.T) {
 	}
 }
 
+// nestedDefinition returns a definition whose structure is depth levels
+// deep: depth-1 nested objects around a scalar property, in the long form
+// ({"type": {...}}, two JSON levels each) or the short one.
+func nestedDefinition(depth int, long bool) string {
+	var b strings.Builder
+	b.WriteString(`{"properties": `)
+	for range depth - 1 {
+		if long {
+			b.WriteString(`{"n": {"type": `)
+		} else {
+			b.WriteString(`{"n": `)
+		}
+	}
+	b.WriteString(`{"leaf": "string"}`)
+	for range depth - 1 {
+		if long {
+			b.WriteString(`}}`)
+		} else {
+			b.WriteString(`}`)
+		}
+	}
+	b.WriteString(`}`)
+	return b.String()
+}
+
+// TestStoredDeepDefinitionLoadsUnderLowerQuota: a definition stored under
+// a higher depth quota, deeper than the nesting the parser lets new writes
+// have once the quota is lowered, still loads after the restart.
+func TestStoredDeepDefinitionLoadsUnderLowerQuota(t *testing.T) {
+	dir := t.TempDir()
+	ts := openTestServer(t, dir, func(c *Config) { c.Policy.MaxDepth = 40 })
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Deep", testAdmin, nestedDefinition(40, true)))
+	ts.must(201, ts.do("PUT", "/v1/global/models/GlobalDeep", testAdmin, nestedDefinition(40, true)))
+	ts.close()
+	ts = openTestServer(t, dir)
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/Deep", testAdmin, nil))
+	ts.must(200, ts.do("GET", "/v1/global/models/GlobalDeep", testAdmin, nil))
+	if r := ts.do("PUT", "/v1/tenants/acme/models/Deeper", testAdmin, nestedDefinition(33, true)); r.status != 409 || r.problemType() != "quota-exceeded" {
+		t.Errorf("a new model over the default quota: %d %s", r.status, r.body)
+	}
+}
+
 // TestDepthQuotaIsWhatRefuses: the depth quota, default or raised, is what
 // refuses a structure nested too deep (409 quota-exceeded), in either
 // form, not the parser's nesting limit (400) first.
 func TestDepthQuotaIsWhatRefuses(t *testing.T) {
-	// nested returns a definition whose structure is depth levels deep:
-	// depth-1 nested objects around a scalar property, in the long form
-	// ({"type": {...}}, two JSON levels each) or the short one.
-	nested := func(depth int, long bool) string {
-		var b strings.Builder
-		b.WriteString(`{"properties": `)
-		for range depth - 1 {
-			if long {
-				b.WriteString(`{"n": {"type": `)
-			} else {
-				b.WriteString(`{"n": `)
-			}
-		}
-		b.WriteString(`{"leaf": "string"}`)
-		for range depth - 1 {
-			if long {
-				b.WriteString(`}}`)
-			} else {
-				b.WriteString(`}`)
-			}
-		}
-		b.WriteString(`}`)
-		return b.String()
-	}
 	for _, quota := range []int{0, 40} { // 0: the default, 32
 		ts := newTestServer(t, func(c *Config) { c.Policy.MaxDepth = quota })
 		limit := cmp.Or(quota, 32)
 		for _, long := range []bool{false, true} {
 			path := fmt.Sprintf("/v1/tenants/acme/models/Deep%v", long)
-			ts.must(201, ts.do("PUT", path, testAdmin, nested(limit, long)))
-			r := ts.must(409, ts.do("PUT", path, testAdmin, nested(limit+1, long)))
+			ts.must(201, ts.do("PUT", path, testAdmin, nestedDefinition(limit, long)))
+			r := ts.must(409, ts.do("PUT", path, testAdmin, nestedDefinition(limit+1, long)))
 			if r.problemType() != "quota-exceeded" {
 				t.Errorf("quota %d, long form %v: %s", limit, long, r.body)
 			}

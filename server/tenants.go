@@ -565,11 +565,22 @@ func (s *Server) tryUnload(ctx context.Context, t *tenantState, why unloadReason
 	return true
 }
 
+// storedMaxNesting is the JSON nesting a stored definition may have
+// whatever the depth quota: above what any depth the registry compiles
+// (256 levels, two JSON levels each) can take.
+const storedMaxNesting = 1024
+
 // defineStored parses a stored definition and registers it. Quotas are
 // not checked: they refuse new writes, and a quota tightened since a model
 // was stored must not hide it (or let another write take its place).
+//
+// For the same reason a stored definition parses under a nesting limit
+// that does not follow the depth quota (see Config.Limits): one stored
+// under a higher quota still loads.
 func (s *Server) defineStored(ctx context.Context, sm store.Model) error {
-	def, err := definition.ParseNamed(sm.Definition, sm.Name, s.cfg.Limits)
+	lim := s.cfg.Limits
+	lim.MaxDepth = max(lim.MaxDepth, storedMaxNesting)
+	def, err := definition.ParseNamed(sm.Definition, sm.Name, lim)
 	if err != nil {
 		return err
 	}

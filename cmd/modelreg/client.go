@@ -421,7 +421,8 @@ func serverURL(s string) (string, error) {
 func (c *client) define(ctx context.Context, scope string, data []byte) error {
 	// The size limit is the server's, for each definition it is sent; a
 	// models.json map of many may be larger.
-	lim := definition.Limits{MaxBytes: max(len(data), definition.DefaultMaxBytes)}
+	// Nesting too: the server's follows its depth quota, which it judges.
+	lim := definition.Limits{MaxBytes: max(len(data), definition.DefaultMaxBytes), MaxDepth: 1024}
 	defs, err := definition.ParseAll(data, lim)
 	if err != nil {
 		if errors.Is(err, definition.ErrInvalidName) && strings.Contains(err.Error(), "missing model name") {

@@ -275,3 +275,19 @@ func TestLookupFileNotJSON(t *testing.T) {
 		t.Errorf("exit %d: %s", code, errb.String())
 	}
 }
+
+// TestDefineLeavesDepthToTheServer: the client does not refuse a
+// definition nested deeper than the parser's default limit: the server's
+// limit follows its depth quota, which it judges.
+func TestDefineLeavesDepthToTheServer(t *testing.T) {
+	srv, seen := recorder(t, `{"name": "Deep", "fingerprint": "v1:x", "revision": 1}`, func(r *http.Request) string { return r.Method + " " + r.URL.Path })
+	def := `{"name": "Deep", "properties": ` + strings.Repeat(`{"n": {"type": `, 20) + `{"leaf": "string"}` + strings.Repeat(`}}`, 20) + `}`
+	file := writeFile(t, "deep.json", def)
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"define", "-f", file, "--tenant", "acme", "--url", srv.URL, "--token", "x"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if got := seen(); fmt.Sprint(got) != "[PUT /v1/tenants/acme/models/Deep]" {
+		t.Errorf("sent %v", got)
+	}
+}

@@ -99,7 +99,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&c.accessLog, "access-log", false, "log every request (default: only server errors)")
 	fs.IntVar(&c.maxModels, "max-models", 10000, "quota: named models per tenant")
 	fs.Int64Var(&c.maxTenantBytes, "max-tenant-bytes", 64<<20, "quota: definition bytes per tenant")
-	fs.IntVar(&c.maxDepth, "max-depth", 32, "quota: nesting depth of a definition")
+	fs.IntVar(&c.maxDepth, "max-depth", maxDepthQuota, "quota: nesting depth of a definition (at most the default)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: modelreg serve [flags]\n\nRuns the HTTP API. The admin token comes from MODELREG_ADMIN_TOKEN, or\n--admin-token-file, or is generated at the first start and printed once.\n\nflags:\n")
@@ -127,6 +127,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
 	return serve(ctx, c, log, stderr)
 }
+
+// maxDepthQuota is the largest --max-depth, the default. Every nested
+// level of a structure keeps the canonical form of what it holds, so a
+// deep structure keeps far more memory than the definition bytes the
+// bytes quota counts: the depth quota may be lowered, not raised.
+const maxDepthQuota = 32
 
 // maxBodyLimit is the largest --max-body.
 const maxBodyLimit = 1 << 30
@@ -156,7 +162,7 @@ func (c *serveConfig) check() error {
 		{"drain-delay", c.drainDelay < 0, "0 or more"},
 		{"max-models", c.maxModels < 1, "at least 1"},
 		{"max-tenant-bytes", c.maxTenantBytes < 1, "at least 1"},
-		{"max-depth", c.maxDepth < 1 || c.maxDepth > 1000, "between 1 and 1000"},
+		{"max-depth", c.maxDepth < 1 || c.maxDepth > maxDepthQuota, fmt.Sprintf("between 1 and %d", maxDepthQuota)},
 	} {
 		if v.bad {
 			return fmt.Errorf("%w: --%s must be %s", errUsage, v.name, v.want)

@@ -25,7 +25,7 @@ func TestServeFlagRanges(t *testing.T) {
 		{"--max-resident-tenants", "-1"}, {"--release-memory-after", "-1"},
 		{"--read-header-timeout", "0"}, {"--read-timeout", "0"}, {"--write-timeout", "-1s"},
 		{"--conn-idle-timeout", "0"}, {"--shutdown-timeout", "-1s"}, {"--drain-delay", "-1s"},
-		{"--max-models", "0"}, {"--max-tenant-bytes", "0"}, {"--max-depth", "0"}, {"--max-depth", "1001"},
+		{"--max-models", "0"}, {"--max-tenant-bytes", "0"}, {"--max-depth", "0"}, {"--max-depth", "33"},
 		{"--access-log", "--log-level", "warn"},
 	} {
 		var out, errb bytes.Buffer
