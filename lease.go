@@ -27,7 +27,7 @@ func (r *Registry) Acquire(ctx context.Context, id string) (*Lease, error) {
 	if err := ValidTenantID(id); err != nil {
 		return nil, err
 	}
-	s, _ := r.writeScope(id)
+	s, _ := r.writeScope(id, true)
 	s.leases++
 	s.setActive(r.now())
 	s.mu.Unlock()

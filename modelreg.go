@@ -293,8 +293,9 @@ func (r *Registry) nameScope(ctx context.Context) *scope {
 }
 
 // tenantWriteScope is writeScope for the tenant of tv, through the scope
-// tv caches when it is live (and caching the one it returns).
-func (r *Registry) tenantWriteScope(tv *tenantCtx) *scope {
+// tv caches when it is live (and caching the one it returns). Without
+// create, it returns nil rather than create the scope.
+func (r *Registry) tenantWriteScope(tv *tenantCtx, create bool) *scope {
 	if s := tv.scope.Load(); s != nil && s.reg == r {
 		s.mu.Lock()
 		if !s.dead.Load() {
@@ -303,42 +304,17 @@ func (r *Registry) tenantWriteScope(tv *tenantCtx) *scope {
 		s.mu.Unlock()
 		tv.forget(s)
 	}
-	s, _ := r.writeScope(tv.id)
-	tv.scope.Store(s)
+	s, _ := r.writeScope(tv.id, create)
+	if s != nil {
+		tv.scope.Store(s)
+	}
 	return s
 }
 
-// liveWriteScope returns the live scope of tv's tenant, locked for
-// writing, or nil if the tenant has none. Unlike tenantWriteScope, it
-// never creates one.
-func (r *Registry) liveWriteScope(tv *tenantCtx) *scope {
-	if s := tv.scope.Load(); s != nil && s.reg == r {
-		s.mu.Lock()
-		if !s.dead.Load() {
-			return s
-		}
-		s.mu.Unlock()
-		tv.forget(s)
-	}
-	for {
-		s := r.lookupScope(tv.id)
-		if s == nil {
-			return nil
-		}
-		s.mu.Lock()
-		if !s.dead.Load() {
-			tv.scope.Store(s)
-			return s
-		}
-		// Its cleanup removes it from the index under the shard lock
-		// before letting go of it; look again.
-		s.mu.Unlock()
-	}
-}
-
 // writeScope returns the live scope of tenant id, locked for writing,
-// creating it if needed (created reports that). The id must be valid.
-func (r *Registry) writeScope(id string) (s *scope, created bool) {
+// creating it if needed and create is set (created reports that; without
+// create, a tenant with no scope gets nil). The id must be valid.
+func (r *Registry) writeScope(id string, create bool) (s *scope, created bool) {
 	sh := r.shard(id)
 	for {
 		sh.mu.RLock()
@@ -353,6 +329,9 @@ func (r *Registry) writeScope(id string) (s *scope, created bool) {
 			// lock before letting go of it; try again.
 			s.mu.Unlock()
 			continue
+		}
+		if !create {
+			return nil, false
 		}
 		sh.mu.Lock()
 		if sh.scopes[id] != nil {

@@ -162,10 +162,10 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 
 	var s *scope
 	if tv != nil {
-		if over == nil {
-			s = r.tenantWriteScope(tv)
-		} else if s = r.liveWriteScope(tv); s == nil {
-			return nil, over // no model to replace: refused without creating the tenant
+		// A model over a quota on its own can only replace one (see
+		// singleQuota): it never creates the tenant.
+		if s = r.tenantWriteScope(tv, over == nil); s == nil {
+			return nil, over
 		}
 	} else {
 		s = r.global
