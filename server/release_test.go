@@ -11,6 +11,26 @@ import (
 	"github.com/modelreg/modelreg/store/storetest"
 )
 
+// releaseServer returns a server whose janitor is stopped (a test runs
+// its rounds by hand on the returned fake clock), holding at most 6
+// tenants, with idle unloads after 10 minutes, a sweep interval of a
+// minute and ReleaseMemoryAfter after; releases counts its releases of
+// memory.
+func releaseServer(t *testing.T, after int) (ts *testServer, clk *fakeClock, releases *atomic.Int64) {
+	releases = new(atomic.Int64)
+	clk = newFakeClock()
+	ts = newTestServer(t, func(c *Config) {
+		c.Clock = clk.now
+		c.IdleTimeout = 10 * time.Minute
+		c.SweepInterval = time.Minute
+		c.ReleaseMemoryAfter = after
+		c.MaxResidentTenants = 6
+		c.releaseMemory = func() { releases.Add(1) }
+	})
+	ts.srv.Close() // the rounds are the test's
+	return ts, clk, releases
+}
+
 // TestReleaseMemory drives the janitor's rounds by hand on a fake clock
 // (the janitor goroutine itself is stopped) and counts the releases of
 // memory to the OS: one after a sweep that unloaded enough tenants, or the
@@ -18,18 +38,8 @@ import (
 // tenants merely replace each other at the residency bound, and never two
 // within a sweep interval.
 func TestReleaseMemory(t *testing.T) {
-	var releases atomic.Int64
-	clk := newFakeClock()
-	ts := newTestServer(t, func(c *Config) {
-		c.Clock = clk.now
-		c.IdleTimeout = 10 * time.Minute
-		c.SweepInterval = time.Minute
-		c.ReleaseMemoryAfter = 3
-		c.MaxResidentTenants = 6
-		c.releaseMemory = func() { releases.Add(1) }
-	})
+	ts, clk, releases := releaseServer(t, 3)
 	s := ts.srv
-	s.Close() // the rounds below are the janitor's
 	ctx := context.Background()
 	tenant := func(i int) string { return fmt.Sprint("t", i) }
 	use := func(i int) {
@@ -151,18 +161,8 @@ func TestJanitorReleasesMemory(t *testing.T) {
 // that replace each other at MaxResidentTenants still release nothing: a
 // load counts towards the peak only after it unloaded what went over.
 func TestCapacityChurnReleasesNothing(t *testing.T) {
-	var releases atomic.Int64
-	clk := newFakeClock()
-	ts := newTestServer(t, func(c *Config) {
-		c.Clock = clk.now
-		c.IdleTimeout = 10 * time.Minute
-		c.SweepInterval = time.Minute
-		c.ReleaseMemoryAfter = 1
-		c.MaxResidentTenants = 6
-		c.releaseMemory = func() { releases.Add(1) }
-	})
+	ts, clk, releases := releaseServer(t, 1)
 	s := ts.srv
-	s.Close() // the rounds below are the janitor's
 	for i := range 40 {
 		ts.must(201, ts.do("PUT", fmt.Sprint("/v1/tenants/t", i, "/models/User"), testAdmin, userDef))
 	}
