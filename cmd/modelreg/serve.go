@@ -12,6 +12,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -212,6 +213,10 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		}
 		if tok == "" {
 			return fmt.Errorf("%w: the admin token file %s is empty", errUsage, c.adminTokenFile)
+		}
+		if fi, err := os.Stat(c.adminTokenFile); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+			log.Warn("the admin token file can be read by other users: make it private (chmod 600)",
+				"file", c.adminTokenFile, "mode", fi.Mode().Perm().String())
 		}
 	}
 

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,31 @@ func TestServeStopDuringStart(t *testing.T) {
 	code := run(ctx, []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, &out, &errb)
 	if d := time.Since(t0); code != 0 || d > 5*time.Second {
 		t.Errorf("exit %d after %v: %s", code, d.Round(time.Millisecond), errb.String())
+	}
+}
+
+// TestServeWarnsOfReadableTokenFile: an admin token file other users can
+// read gets a warning at the start; a private one does not.
+func TestServeWarnsOfReadableTokenFile(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	t.Setenv("MODELREG_ADMIN_TOKEN", "")
+	for _, mode := range []os.FileMode{0o644, 0o600} {
+		file := filepath.Join(t.TempDir(), "admin")
+		if err := os.WriteFile(file, []byte("serve-test-admin-token-0123\n"), mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(file, mode); err != nil { // whatever the umask
+			t.Fatal(err)
+		}
+		var out, errb bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second) // then it stops
+		code := run(ctx, []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--admin-token-file", file}, &out, &errb)
+		cancel()
+		warned := strings.Contains(errb.String(), "can be read by other users")
+		if code != 0 || warned != (mode == 0o644) {
+			t.Errorf("mode %v: exit %d, warned %v: %s", mode, code, warned, errb.String())
+		}
 	}
 }
