@@ -94,7 +94,8 @@ type Config struct {
 	// Limits bounds definitions and structure queries (package
 	// definition defaults, but for a zero MaxDepth: twice the depth
 	// quota, Policy.MaxDepth, plus 2, if that is more, so that the quota
-	// rather than the parser refuses a structure nested too deep).
+	// rather than the parser refuses a structure nested too deep, and at
+	// most 1024, the nesting stored definitions are loaded under).
 	Limits definition.Limits
 	// DocumentLimits bounds validated documents (package document
 	// defaults).
@@ -176,7 +177,9 @@ func (c *Config) defaults() {
 		// A structure level takes up to two levels of JSON ({"type":
 		// {...}}), under the definition's object and its properties:
 		// the parser lets through what the depth quota is there to judge.
-		c.Limits.MaxDepth = max(definition.DefaultMaxDepth, 2*c.Policy.MaxDepth+2)
+		// Never above what stored definitions load under, so that
+		// whatever is written loads again whatever the quota then.
+		c.Limits.MaxDepth = min(max(definition.DefaultMaxDepth, 2*c.Policy.MaxDepth+2), storedMaxNesting)
 	}
 	if c.MaxCachedTokens <= 0 {
 		c.MaxCachedTokens = 100000

@@ -487,6 +487,28 @@ func TestStoredDeepDefinitionLoadsUnderLowerQuota(t *testing.T) {
 	}
 }
 
+// TestWriteNestingNeverAboveStored: however high the depth quota, a new
+// write is parsed under no more nesting than stored definitions are
+// loaded under, so what is written loads again under a lower quota.
+func TestWriteNestingNeverAboveStored(t *testing.T) {
+	dir := t.TempDir()
+	ts := openTestServer(t, dir, func(c *Config) { c.Policy.MaxDepth = 600 })
+	options := func(n int) string {
+		return `{"options": ` + strings.Repeat("[", n) + strings.Repeat("]", n) + `, "properties": {"a": "string"}}`
+	}
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Deep", testAdmin, options(1000)))
+	ts.must(201, ts.do("PUT", "/v1/global/models/GlobalDeep", testAdmin, options(1000)))
+	for _, path := range []string{"/v1/tenants/acme/models/Deeper", "/v1/global/models/GlobalDeeper"} {
+		if r := ts.do("PUT", path, testAdmin, options(storedMaxNesting)); r.status != 400 || r.problemType() != "invalid-definition" {
+			t.Errorf("%s nested past %d: %d %s", path, storedMaxNesting, r.status, r.body)
+		}
+	}
+	ts.close()
+	ts = openTestServer(t, dir)
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/Deep", testAdmin, nil))
+	ts.must(200, ts.do("GET", "/v1/global/models/GlobalDeep", testAdmin, nil))
+}
+
 // TestDepthQuotaIsWhatRefuses: the depth quota, default or raised, is what
 // refuses a structure nested too deep (409 quota-exceeded), in either
 // form, not the parser's nesting limit (400) first.

@@ -214,8 +214,8 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		if tok == "" {
 			return fmt.Errorf("%w: the admin token file %s is empty", errUsage, c.adminTokenFile)
 		}
-		if fi, err := os.Stat(c.adminTokenFile); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
-			log.Warn("the admin token file can be read by other users: make it private (chmod 600)",
+		if fi, err := os.Stat(c.adminTokenFile); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o066 != 0 {
+			log.Warn("other users can read or write the admin token file: make it private (chmod 600)",
 				"file", c.adminTokenFile, "mode", fi.Mode().Perm().String())
 		}
 	}

@@ -145,13 +145,14 @@ func TestServeStopDuringStart(t *testing.T) {
 }
 
 // TestServeWarnsOfReadableTokenFile: an admin token file other users can
-// read gets a warning at the start; a private one does not.
+// read or write gets a warning at the start; a private one (execute bits
+// aside) does not.
 func TestServeWarnsOfReadableTokenFile(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no Unix permissions")
 	}
 	t.Setenv("MODELREG_ADMIN_TOKEN", "")
-	for _, mode := range []os.FileMode{0o644, 0o600} {
+	for _, mode := range []os.FileMode{0o644, 0o620, 0o602, 0o600, 0o611} {
 		file := filepath.Join(t.TempDir(), "admin")
 		if err := os.WriteFile(file, []byte("serve-test-admin-token-0123\n"), mode); err != nil {
 			t.Fatal(err)
@@ -163,8 +164,8 @@ func TestServeWarnsOfReadableTokenFile(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second) // then it stops
 		code := run(ctx, []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--admin-token-file", file}, &out, &errb)
 		cancel()
-		warned := strings.Contains(errb.String(), "can be read by other users")
-		if code != 0 || warned != (mode == 0o644) {
+		warned := strings.Contains(errb.String(), "other users can read or write the admin token file")
+		if code != 0 || warned != (mode&0o066 != 0) {
 			t.Errorf("mode %v: exit %d, warned %v: %s", mode, code, warned, errb.String())
 		}
 	}
