@@ -179,7 +179,7 @@ func (c *Config) defaults() {
 		// the parser lets through what the depth quota is there to judge.
 		// Never above what stored definitions load under, so that
 		// whatever is written loads again whatever the quota then.
-		c.Limits.MaxDepth = min(max(definition.DefaultMaxDepth, 2*c.Policy.MaxDepth+2), storedMaxNesting)
+		c.Limits.MaxDepth = min(max(definition.DefaultMaxDepth, 2*c.Policy.MaxDepth+2), StoredMaxNesting)
 	}
 	if c.MaxCachedTokens <= 0 {
 		c.MaxCachedTokens = 100000

@@ -499,8 +499,8 @@ func TestWriteNestingNeverAboveStored(t *testing.T) {
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/Deep", testAdmin, options(1000)))
 	ts.must(201, ts.do("PUT", "/v1/global/models/GlobalDeep", testAdmin, options(1000)))
 	for _, path := range []string{"/v1/tenants/acme/models/Deeper", "/v1/global/models/GlobalDeeper"} {
-		if r := ts.do("PUT", path, testAdmin, options(storedMaxNesting)); r.status != 400 || r.problemType() != "invalid-definition" {
-			t.Errorf("%s nested past %d: %d %s", path, storedMaxNesting, r.status, r.body)
+		if r := ts.do("PUT", path, testAdmin, options(StoredMaxNesting)); r.status != 400 || r.problemType() != "invalid-definition" {
+			t.Errorf("%s nested past %d: %d %s", path, StoredMaxNesting, r.status, r.body)
 		}
 	}
 	ts.close()

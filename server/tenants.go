@@ -565,10 +565,12 @@ func (s *Server) tryUnload(ctx context.Context, t *tenantState, why unloadReason
 	return true
 }
 
-// storedMaxNesting is the JSON nesting a stored definition may have
+// StoredMaxNesting is the JSON nesting a stored definition may have
 // whatever the depth quota: above what any depth the registry compiles
-// (256 levels, two JSON levels each) can take.
-const storedMaxNesting = 1024
+// (256 levels, two JSON levels each) can take. No write is parsed under
+// more (see Config.Limits), so a client that leaves nesting to the server
+// can parse under it.
+const StoredMaxNesting = 1024
 
 // defineStored parses a stored definition and registers it. Quotas are
 // not checked: they refuse new writes, and a quota tightened since a model
@@ -579,7 +581,7 @@ const storedMaxNesting = 1024
 // under a higher quota still loads.
 func (s *Server) defineStored(ctx context.Context, sm store.Model) error {
 	lim := s.cfg.Limits
-	lim.MaxDepth = max(lim.MaxDepth, storedMaxNesting)
+	lim.MaxDepth = max(lim.MaxDepth, StoredMaxNesting)
 	def, err := definition.ParseNamed(sm.Definition, sm.Name, lim)
 	if err != nil {
 		return err

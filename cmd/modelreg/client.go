@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/modelreg/modelreg/definition"
+	"github.com/modelreg/modelreg/server"
 )
 
 // client talks to a modelreg server.
@@ -422,7 +423,7 @@ func (c *client) define(ctx context.Context, scope string, data []byte) error {
 	// The size limit is the server's, for each definition it is sent; a
 	// models.json map of many may be larger.
 	// Nesting too: the server's follows its depth quota, which it judges.
-	lim := definition.Limits{MaxBytes: max(len(data), definition.DefaultMaxBytes), MaxDepth: 1024}
+	lim := definition.Limits{MaxBytes: max(len(data), definition.DefaultMaxBytes), MaxDepth: server.StoredMaxNesting}
 	defs, err := definition.ParseAll(data, lim)
 	if err != nil {
 		if errors.Is(err, definition.ErrInvalidName) && strings.Contains(err.Error(), "missing model name") {
