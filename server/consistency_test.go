@@ -273,3 +273,57 @@ func TestStaleETagAfterDelete(t *testing.T) {
 	ts.must(201, ts.do("PUT", path, testAdmin, `{"properties": {"other": "boolean"}}`))
 	ts.must(412, ts.do("PUT", path, testAdmin, `{"properties": {"v": "string"}}`, "If-Match", old))
 }
+
+// TestIfMatchComparesStrongly: If-Match follows RFC 9110 §13.1.1. Its
+// tags are compared strongly, character by character, so "0036" or "+36"
+// is not "36"; a weak tag never matches (412, not 400); * requires the
+// model to exist; a list matches if one of its tags does; only what is not
+// a list of entity tags is a 400.
+func TestIfMatchComparesStrongly(t *testing.T) {
+	ts := newTestServer(t)
+	path := "/v1/tenants/acme/models/Etg"
+	def := func(p string) string { return `{"properties": {"` + p + `": "string"}}` }
+	cur := ts.must(201, ts.do("PUT", path, testAdmin, def("a"))).header.Get("ETag")
+	rev := strings.Trim(cur, `"`)
+	for _, tc := range []struct {
+		ifMatch string
+		status  int
+	}{
+		{`"0` + rev + `"`, 412},
+		{`"+` + rev + `"`, 412},
+		{`W/` + cur, 412},
+		{`"x", W/` + cur, 412},
+		{`""` + rev + `""`, 400},
+		{`"` + rev, 400},
+		{`W/x`, 400},
+		{cur + ` x`, 400},
+	} {
+		for _, method := range []string{"PUT", "DELETE"} {
+			var body any
+			if method == "PUT" {
+				body = def("b")
+			}
+			r := ts.do(method, path, testAdmin, body, "If-Match", tc.ifMatch)
+			if r.status != tc.status {
+				t.Errorf("%s If-Match: %s: %d, want %d: %s", method, tc.ifMatch, r.status, tc.status, r.body)
+			}
+			if r.status == 412 && strings.Contains(string(r.body), "store:") {
+				t.Errorf("%s If-Match: %s: the detail speaks of the store: %s", method, tc.ifMatch, r.body)
+			}
+		}
+	}
+	if got := ts.must(200, ts.do("GET", path, testAdmin, nil)); got.header.Get("ETag") != cur {
+		t.Fatalf("a refused conditional write changed the model: ETag %s, was %s", got.header.Get("ETag"), cur)
+	}
+	// A list with the current tag matches; so does *.
+	ts.must(200, ts.do("PUT", path, testAdmin, def("c"), "If-Match", `"1", W/"2", `+cur))
+	ts.must(200, ts.do("PUT", path, testAdmin, def("d"), "If-Match", "*"))
+	ts.must(204, ts.do("DELETE", path, testAdmin, nil, "If-Match", "*"))
+	// * on a model that does not exist: 412, and neither the model nor
+	// its tenant is created.
+	ts.must(412, ts.do("PUT", path, testAdmin, def("e"), "If-Match", "*"))
+	ts.must(412, ts.do("PUT", "/v1/tenants/fresh/models/X", testAdmin, def("e"), "If-Match", "*"))
+	ts.must(412, ts.do("DELETE", path, testAdmin, nil, "If-Match", "*"))
+	ts.must(404, ts.do("GET", path, testAdmin, nil))
+	ts.must(404, ts.do("GET", "/v1/tenants/fresh/stats", testAdmin, nil))
+}

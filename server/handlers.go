@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelreg/modelreg"
 	"github.com/modelreg/modelreg/definition"
@@ -410,7 +411,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	stored, created, err := s.st.PutModel(ctx, store.Model{Scope: scope, Name: name, Definition: body, Fingerprint: def.Object.Fingerprint().String()}, cond)
 	s.m.observeStore("put_model", t0)
 	if errors.Is(err, store.ErrPrecondition) {
-		return problem(ProblemPreconditionFailed, "%v", err)
+		return preconditionFailed(err)
 	}
 	if err != nil {
 		return s.storeError(err)
@@ -460,13 +461,13 @@ func (s *Server) undoPut(ctx context.Context, state *tenantState, isNew bool, pr
 		_, err = s.st.DeleteTenant(ctx, stored.Scope)
 	case hadPrev:
 		var back store.Model
-		if back, _, err = s.st.PutModel(ctx, prev, store.Condition{Revision: stored.Revision}); err == nil {
+		if back, _, err = s.st.PutModel(ctx, prev, store.Condition{Revisions: []int64{stored.Revision}}); err == nil {
 			state.metaMu.Lock()
 			state.meta[prev.Name] = modelMeta{revision: back.Revision, created: back.Created, updated: back.Updated}
 			state.metaMu.Unlock()
 		}
 	default:
-		err = s.st.DeleteModel(ctx, stored.Scope, stored.Name, store.Condition{Revision: stored.Revision})
+		err = s.st.DeleteModel(ctx, stored.Scope, stored.Name, store.Condition{Revisions: []int64{stored.Revision}})
 	}
 	if err != nil {
 		s.log.Error("could not undo a stored definition the registry refused; it will be skipped at the next load",
@@ -488,24 +489,121 @@ func (s *Server) modelName(r *http.Request) (string, error) {
 	return name, nil
 }
 
-// condition reads If-Match / If-None-Match of a PUT.
+// condition reads the preconditions of a PUT or DELETE (RFC 9110 §13.1):
+// If-None-Match: * (the model must not exist yet), and If-Match, either *
+// (the model must exist) or a list of entity tags compared strongly (the
+// model must exist at a revision one of them names). This API's ETags are
+// strong and exactly "<revision>", so a weak tag, or one it never gives
+// (such as "007"), names no revision: a list of only those is never met,
+// and the answer is 412 without looking further.
 func condition(r *http.Request) (store.Condition, error) {
 	var c store.Condition
-	if v := r.Header.Get("If-None-Match"); v != "" {
-		if strings.TrimSpace(v) != "*" {
+	if v := headerList(r, "If-None-Match"); v != "" {
+		if v != "*" {
 			return c, problem(ProblemInvalidRequest, `If-None-Match supports only "*"`)
 		}
 		c.MustNotExist = true
 	}
-	if v := r.Header.Get("If-Match"); v != "" {
-		v = strings.TrimSpace(v)
-		rev, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
-		if err != nil || rev <= 0 || len(v) < 3 || v[0] != '"' || v[len(v)-1] != '"' {
-			return c, problem(ProblemInvalidRequest, `If-Match must be an ETag of this API ("<revision>")`)
+	v := headerList(r, "If-Match")
+	if v == "" {
+		return c, nil
+	}
+	if v == "*" {
+		c.MustExist = true
+		return c, nil
+	}
+	tags, ok := parseETags(v)
+	if !ok {
+		return c, problem(ProblemInvalidRequest, `If-Match must be "*" or a list of entity tags, such as the ETag "<revision>" of a model`)
+	}
+	for _, t := range tags {
+		if rev, ok := revisionTag(t); ok {
+			c.Revisions = append(c.Revisions, rev)
 		}
-		c.Revision = rev
+	}
+	if len(c.Revisions) == 0 {
+		return c, problem(ProblemPreconditionFailed, "If-Match: %s names no revision: this API's ETags are strong, \"<revision>\"", v)
 	}
 	return c, nil
+}
+
+// preconditionFailed is the 412 problem of a store write refused by its
+// condition: it tells the model's state, not the store's words.
+func preconditionFailed(err error) *Problem {
+	var pe *store.PreconditionError
+	p := problem(ProblemPreconditionFailed, "the model's state does not meet If-Match / If-None-Match")
+	if errors.As(err, &pe) {
+		if pe.Exists {
+			p = problem(ProblemPreconditionFailed, "model %q exists, at revision %d (ETag %s); If-Match / If-None-Match not met", pe.Name, pe.Revision, etag(pe.Revision))
+		} else {
+			p = problem(ProblemPreconditionFailed, "model %q does not exist; If-Match not met", pe.Name)
+		}
+	}
+	p.cause = err
+	return p
+}
+
+// headerList returns the values of the header key joined as one list
+// (RFC 9110 §5.3), without surrounding white space.
+func headerList(r *http.Request, key string) string {
+	vs := r.Header.Values(key)
+	if len(vs) == 1 {
+		return strings.TrimSpace(vs[0])
+	}
+	return strings.TrimSpace(strings.Join(vs, ","))
+}
+
+// parseETags splits a list of entity tags (RFC 9110 §8.8.3: [W/]"opaque"
+// separated by commas and optional white space; empty elements are
+// ignored). It returns the tags as written, and false if v is not such a
+// list.
+func parseETags(v string) ([]string, bool) {
+	var tags []string
+	for v != "" {
+		v = strings.TrimLeft(v, " \t")
+		if v == "" {
+			break
+		}
+		if v[0] == ',' {
+			v = v[1:]
+			continue
+		}
+		start := v
+		v = strings.TrimPrefix(v, "W/")
+		if v == "" || v[0] != '"' {
+			return nil, false
+		}
+		end := strings.IndexByte(v[1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		for _, b := range []byte(v[1 : 1+end]) {
+			if b < 0x21 || b == 0x7f { // etagc: %x21 / %x23-7E / obs-text
+				return nil, false
+			}
+		}
+		v = v[end+2:]
+		tags = append(tags, start[:len(start)-len(v)])
+		v = strings.TrimLeft(v, " \t")
+		if v != "" && v[0] != ',' {
+			return nil, false
+		}
+	}
+	return tags, len(tags) > 0
+}
+
+// revisionTag returns the revision a strong entity tag of this API names:
+// "<revision>" in decimal, without sign or leading zero, as etag writes it.
+func revisionTag(tag string) (int64, bool) {
+	if len(tag) < 3 || tag[0] != '"' {
+		return 0, false
+	}
+	digits := tag[1 : len(tag)-1]
+	rev, err := strconv.ParseInt(digits, 10, 64)
+	if err != nil || rev <= 0 || strconv.FormatInt(rev, 10) != digits {
+		return 0, false
+	}
+	return rev, true
 }
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
@@ -612,7 +710,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
 	if errors.Is(err, store.ErrPrecondition) {
-		return problem(ProblemPreconditionFailed, "%v", err)
+		return preconditionFailed(err)
 	}
 	if err != nil {
 		return s.storeError(err)
@@ -643,7 +741,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	raw, base, err := lookupProperties(body)
+	raw, base, err := lookupProperties(body, s.cfg.Limits)
 	if err != nil {
 		return err
 	}
@@ -698,16 +796,25 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 // be {"properties": {...}}: one key, spelled exactly so, once (a
 // definition's rules; encoding/json would take "PROPERTIES", or the last
 // of two). They are body[base:].
-func lookupProperties(body []byte) (props json.RawMessage, base int, err error) {
+func lookupProperties(body []byte, limits definition.Limits) (props json.RawMessage, base int, err error) {
 	malformed := func(err error) error {
 		if len(bytes.TrimSpace(body)) == 0 {
 			return problem(ProblemMalformedJSON, "empty body")
 		}
-		// The definition parser's scanner says where, as for a PUT.
-		if _, perr := definition.ParseProperties(body, definition.Limits{MaxBytes: len(body) + 1}); errors.Is(perr, definition.ErrSyntax) {
-			return problem(ProblemMalformedJSON, "%v", perr)
+		// The definition parser's scanner says where, as for a PUT, and
+		// refuses what it refuses there: invalid UTF-8, or nesting deeper
+		// than the server's limit (encoding/json's own is 10,000 levels).
+		// Its paths read the body as a properties map whose one property
+		// is "properties": they are the body's paths.
+		limits.MaxBytes = len(body) + 1
+		if _, perr := definition.ParseProperties(body, limits); errors.Is(perr, definition.ErrSyntax) || errors.Is(perr, definition.ErrTooDeep) {
+			return definitionProblem(perr)
 		}
 		return problem(ProblemMalformedJSON, "%v", err)
+	}
+	if !utf8.Valid(body) {
+		// encoding/json would read invalid UTF-8 as U+FFFD.
+		return nil, 0, malformed(errors.New("invalid UTF-8"))
 	}
 	shape := func() error { return problem(ProblemInvalidRequest, `the body must be {"properties": {...}}`) }
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -762,6 +869,10 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	name, err := s.modelName(r)
+	if err != nil {
+		return err
+	}
 	in := s.getBuf()
 	defer s.putBuf(in)
 	body, err := s.readBodyInto(w, r, (*in)[:0])
@@ -769,10 +880,6 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	*in = body
-	name, err := s.modelName(r)
-	if err != nil {
-		return err
-	}
 	ps, err := s.pinScope(r.Context(), scope)
 	if err != nil {
 		return err

@@ -189,13 +189,8 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 
 // readBodyInto is readBody appending to buf (which may come from a pool).
 func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte) (body []byte, err error) {
-	if ct := r.Header.Get("Content-Type"); ct != "" && ct != "application/json" {
-		mt, _, err := mime.ParseMediaType(ct)
-		// application/x-www-form-urlencoded is what curl -d sends by
-		// default; the body is read as JSON all the same.
-		if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "application/x-www-form-urlencoded") {
-			return nil, problem(ProblemUnsupportedMedia, "send JSON (Content-Type: application/json)")
-		}
+	if err := checkMediaType(r.Header); err != nil {
+		return nil, err
 	}
 	limit := s.cfg.MaxBodyBytes
 	tooLarge := func() error {
@@ -289,6 +284,37 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 			return nil, problem(ProblemInvalidRequest, "reading the request body: %v", err)
 		}
 	}
+}
+
+// checkMediaType refuses with 415 a request body that is not JSON as
+// sent: a Content-Type other than JSON (application/json or
+// application/*+json; application/x-www-form-urlencoded, what curl -d
+// sends by default, is read as JSON all the same), more than one
+// Content-Type, or a Content-Encoding other than identity, which the
+// server does not decode (RFC 9110 §8.4; the answer says so with
+// Accept-Encoding: identity, as RFC 7694 has it).
+func checkMediaType(h http.Header) *Problem {
+	switch cts := h["Content-Type"]; {
+	case len(cts) > 1:
+		return problem(ProblemUnsupportedMedia, "send one Content-Type, application/json")
+	case len(cts) == 1 && cts[0] != "application/json":
+		mt, _, err := mime.ParseMediaType(cts[0])
+		typ, sub, _ := strings.Cut(mt, "/")
+		json := typ == "application" && (sub == "json" || len(sub) > len("+json") && strings.HasSuffix(sub, "+json") || sub == "x-www-form-urlencoded")
+		if err != nil || !json {
+			return problem(ProblemUnsupportedMedia, "send JSON (Content-Type: application/json)")
+		}
+	}
+	for _, v := range h["Content-Encoding"] {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.TrimSpace(c); c != "" && !strings.EqualFold(c, "identity") {
+				p := problem(ProblemUnsupportedMedia, "Content-Encoding %q is not supported: send the body unencoded", c)
+				p.header = http.Header{"Accept-Encoding": {"identity"}}
+				return p
+			}
+		}
+	}
+	return nil
 }
 
 // bodyChunk is the most of a request body's announced length reserved

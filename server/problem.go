@@ -118,7 +118,8 @@ type Problem struct {
 	// Quota names the exceeded quota (quota-exceeded).
 	Quota string `json:"quota,omitempty"`
 
-	retryAfter int // seconds, for 503
+	retryAfter int         // seconds, for 503
+	header     http.Header // more response headers
 	cause      error
 }
 
@@ -155,6 +156,9 @@ func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	h.Set("Content-Type", "application/problem+json")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Del("ETag")
+	for k, v := range p.header {
+		h[k] = v
+	}
 	switch p.Status {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer realm="modelreg"`)

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"cmp"
+	"compress/gzip"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -990,7 +991,18 @@ func TestBadInput(t *testing.T) {
 		{"lookup trailing data", "POST", "/v1/tenants/acme/lookup", `{"properties": {"email": "string"}} {}`, nil, 400, "malformed-json"},
 		{"lookup trailing comma", "POST", "/v1/tenants/acme/lookup", `{"properties": {"a": "string",}}`, nil, 400, "malformed-json"},
 		{"lookup bad type", "POST", "/v1/tenants/acme/lookup", `{"properties": {"a": "zipcode"}}`, nil, 400, "invalid-definition"},
-		{"lookup very deep", "POST", "/v1/tenants/acme/lookup", `{"properties": ` + veryDeep[:60000], nil, 400, "malformed-json"},
+		// Truncated, but too deep first: the scanner stops at the depth,
+		// as for a PUT.
+		{"lookup very deep", "POST", "/v1/tenants/acme/lookup", `{"properties": ` + veryDeep[:60000], nil, 400, "invalid-definition"},
+		// Deeper than encoding/json's own limit (10,000), which splits
+		// the body: the answer is still the definition parser's.
+		{"lookup deeper than encoding/json reads", "POST", "/v1/tenants/acme/lookup", `{"properties": {"a": ` + strings.Repeat("[", 10001) + strings.Repeat("]", 10001) + `}}`, nil, 400, "invalid-definition"},
+		{"lookup invalid UTF-8 key", "POST", "/v1/tenants/acme/lookup", "{\"propert\xffies\": {\"a\": \"string\"}}", nil, 400, "malformed-json"},
+		{"validate invalid name before its body", "POST", "/v1/tenants/acme/models/9lives/validate", `{}`, []string{"Content-Type", "text/plain"}, 400, "invalid-model-name"},
+		{"validate invalid name, body too large", "POST", "/v1/tenants/acme/models/9lives/validate", huge, nil, 400, "invalid-model-name"},
+		{"media type without subtype", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"Content-Type", "+json"}, 415, "unsupported-media-type"},
+		{"media type not application", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"Content-Type", "text/x+json"}, 415, "unsupported-media-type"},
+		{"encoded body", "PUT", "/v1/tenants/acme/models/A", `{"properties": {}}`, []string{"Content-Encoding", "x-custom"}, 415, "unsupported-media-type"},
 		{"wrong content type", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"Content-Type", "text/plain"}, 415, "unsupported-media-type"},
 		{"bad If-Match", "PUT", "/v1/tenants/acme/models/A", `{}`, []string{"If-Match", "W/x"}, 400, "invalid-request"},
 		{"unknown route", "GET", "/v1/nope", "", nil, 404, "not-found"},
@@ -1440,5 +1452,64 @@ func TestDefinitionWithoutName(t *testing.T) {
 func TestNewRefusesConfigWithoutStore(t *testing.T) {
 	if _, err := New(context.Background(), Config{}); !errors.Is(err, ErrInvalidConfig) {
 		t.Errorf("New(Config{}) = %v, want ErrInvalidConfig", err)
+	}
+}
+
+// TestBodyAsSent: a body is read only as what its headers say it is. One
+// Content-Type, JSON; a Content-Encoding other than identity is refused
+// (415 with Accept-Encoding: identity) rather than read as JSON: a gzipped
+// definition is not "malformed JSON", nor stored as if it were plain.
+func TestBodyAsSent(t *testing.T) {
+	ts := newTestServer(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{"properties": {"a": "string"}}`))
+	zw.Close()
+	send := func(body []byte, hdr http.Header) response {
+		t.Helper()
+		req, err := http.NewRequest("PUT", ts.http.URL+"/v1/tenants/acme/models/A", bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header = hdr
+		req.Header.Set("Authorization", "Bearer "+testAdmin)
+		resp, err := ts.http.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return response{resp.StatusCode, resp.Header, b}
+	}
+	plain := []byte(`{"properties": {"a": "string"}}`)
+	for _, tc := range []struct {
+		name   string
+		body   []byte
+		hdr    http.Header
+		status int
+	}{
+		{"gzip", gz.Bytes(), http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"gzip"}}, 415},
+		{"identity then gzip", gz.Bytes(), http.Header{"Content-Encoding": {"identity, gzip"}}, 415},
+		{"two Content-Types, JSON first", plain, http.Header{"Content-Type": {"application/json", "text/plain"}}, 415},
+		{"two Content-Types, JSON second", plain, http.Header{"Content-Type": {"text/plain", "application/json"}}, 415},
+		{"identity", plain, http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"Identity"}}, 201},
+		{"structured syntax suffix", plain, http.Header{"Content-Type": {"application/vnd.acme+json; charset=utf-8"}}, 200},
+	} {
+		r := send(tc.body, tc.hdr)
+		if r.status != tc.status {
+			t.Errorf("%s: %d, want %d: %s", tc.name, r.status, tc.status, r.body)
+			continue
+		}
+		if tc.status == 415 {
+			if r.problemType() != "unsupported-media-type" {
+				t.Errorf("%s: problem %q", tc.name, r.problemType())
+			}
+			if enc := tc.hdr.Get("Content-Encoding"); enc != "" && r.header.Get("Accept-Encoding") != "identity" {
+				t.Errorf("%s: Accept-Encoding %q, want identity", tc.name, r.header.Get("Accept-Encoding"))
+			}
+		}
+	}
+	if got, _ := ts.store.Store.Models(context.Background(), "acme"); len(got) != 1 || string(got[0].Definition) != string(plain) {
+		t.Errorf("stored %+v, want the one plain definition", got)
 	}
 }

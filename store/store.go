@@ -15,7 +15,7 @@
 //
 // Nothing in the interface is SQLite-specific: conditional writes are
 // expressed as a Condition (a revision compare, i.e. an UPDATE ... WHERE
-// revision = $n in SQL), a tenant deletion is one transaction, and times
+// revision IN (...) in SQL), a tenant deletion is one transaction, and times
 // and revisions are set by the store. A store shared by several replicas
 // will add a change feed (for PostgreSQL, LISTEN/NOTIFY on model and
 // tenant changes) so that each replica unloads the tenants changed
@@ -27,6 +27,8 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"time"
 )
 
@@ -104,14 +106,53 @@ type Purge struct {
 	Models, Tokens int
 }
 
-// Condition makes PutModel conditional. The zero Condition is unconditional.
+// Condition makes PutModel and DeleteModel conditional (the server's
+// If-None-Match: * and If-Match). The zero Condition is unconditional.
 type Condition struct {
 	// MustNotExist requires that the model does not exist yet.
 	MustNotExist bool
-	// Revision, when positive, requires that the model exists with exactly
-	// this revision.
-	Revision int64
+	// MustExist requires that the model exists, at any revision.
+	MustExist bool
+	// Revisions, when not empty, requires that the model exists at one of
+	// these revisions.
+	Revisions []int64
 }
+
+// Check returns nil if c holds for the model called name, which exists at
+// revision rev or, when exists is false, does not exist. Otherwise it
+// returns a *PreconditionError, which wraps ErrPrecondition. Stores call
+// it in the transaction that writes, so that nothing changes between the
+// check and the write.
+func (c Condition) Check(name string, exists bool, rev int64) error {
+	if c.MustNotExist && exists ||
+		!exists && (c.MustExist || len(c.Revisions) > 0) ||
+		exists && len(c.Revisions) > 0 && !slices.Contains(c.Revisions, rev) {
+		if !exists {
+			rev = 0
+		}
+		return &PreconditionError{Name: name, Exists: exists, Revision: rev}
+	}
+	return nil
+}
+
+// PreconditionError reports a Condition not met: the state of the model it
+// was checked against.
+type PreconditionError struct {
+	Name     string
+	Exists   bool
+	Revision int64 // when Exists
+}
+
+// Error says what the model's state is.
+func (e *PreconditionError) Error() string {
+	if !e.Exists {
+		return fmt.Sprintf("model %q does not exist: %v", e.Name, ErrPrecondition)
+	}
+	return fmt.Sprintf("model %q exists at revision %d: %v", e.Name, e.Revision, ErrPrecondition)
+}
+
+// Unwrap returns ErrPrecondition.
+func (e *PreconditionError) Unwrap() error { return ErrPrecondition }
 
 // Store is durable storage for modelreg serve. Implementations are safe for
 // concurrent use and honour context cancellation. Writes are atomic: after a
@@ -142,10 +183,10 @@ type Store interface {
 	// does not exist has no models.
 	Models(ctx context.Context, scope string) ([]Model, error)
 	// DeleteModel removes a model and returns ErrNotFound when it does not
-	// exist. The tenant itself stays. When cond is not met it returns
-	// ErrPrecondition and deletes nothing: a model that does not exist
-	// has no revision, so a Revision condition then fails, and a model
-	// that does exist fails MustNotExist.
+	// exist. The tenant itself stays. When cond is not met (see
+	// Condition.Check) it returns ErrPrecondition and deletes nothing: a
+	// model that does not exist fails MustExist and Revisions (rather than
+	// being not found), and a model that does exist fails MustNotExist.
 	DeleteModel(ctx context.Context, scope, name string, cond Condition) error
 
 	// PutToken stores a tenant access token, creating the tenant when it

@@ -514,11 +514,8 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 		case err != nil:
 			return err
 		}
-		switch {
-		case cond.MustNotExist && !created:
-			return fmt.Errorf("model %q exists (revision %d): %w", m.Name, rev, store.ErrPrecondition)
-		case cond.Revision > 0 && rev != cond.Revision:
-			return fmt.Errorf("model %q has revision %d, not %d: %w", m.Name, rev, cond.Revision, store.ErrPrecondition)
+		if err := cond.Check(m.Name, !created, rev); err != nil {
+			return err
 		}
 		if m.Scope != store.Global {
 			if _, err := ensureTenant(ctx, tx, m.Scope, now); err != nil {
@@ -594,16 +591,15 @@ func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.
 		var rev int64
 		switch err := tx.QueryRowContext(ctx, `SELECT revision FROM models WHERE scope = ? AND name = ?`, scope, name).Scan(&rev); {
 		case errors.Is(err, sql.ErrNoRows):
-			if cond.Revision > 0 {
-				return fmt.Errorf("model %q does not exist, not at revision %d: %w", name, cond.Revision, store.ErrPrecondition)
+			if err := cond.Check(name, false, 0); err != nil {
+				return err
 			}
 			return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
 		case err != nil:
 			return err
-		case cond.MustNotExist:
-			return fmt.Errorf("model %q exists (revision %d): %w", name, rev, store.ErrPrecondition)
-		case cond.Revision > 0 && rev != cond.Revision:
-			return fmt.Errorf("model %q has revision %d, not %d: %w", name, rev, cond.Revision, store.ErrPrecondition)
+		}
+		if err := cond.Check(name, true, rev); err != nil {
+			return err
 		}
 		_, err := tx.ExecContext(ctx, `DELETE FROM models WHERE scope = ? AND name = ?`, scope, name)
 		return err

@@ -276,7 +276,7 @@ func TestMigrationToRevisionCounter(t *testing.T) {
 	if v, err := s.Version(ctx); err != nil || v != SchemaVersion {
 		t.Fatalf("version %d, %v", v, err)
 	}
-	m, _, err := s.PutModel(ctx, store.Model{Scope: "a", Name: "A", Definition: []byte(`{"v":2}`)}, store.Condition{Revision: 5})
+	m, _, err := s.PutModel(ctx, store.Model{Scope: "a", Name: "A", Definition: []byte(`{"v":2}`)}, store.Condition{Revisions: []int64{5}})
 	if err != nil || m.Revision <= 9 {
 		t.Errorf("replace after migration: revision %d, %v; want above 9", m.Revision, err)
 	}

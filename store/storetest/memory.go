@@ -149,11 +149,8 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 	}
 	defer m.mu.Unlock()
 	old, exists := m.models[md.Scope][md.Name]
-	switch {
-	case cond.MustNotExist && exists:
-		return store.Model{}, false, fmt.Errorf("model %q exists: %w", md.Name, store.ErrPrecondition)
-	case cond.Revision > 0 && old.Revision != cond.Revision:
-		return store.Model{}, false, fmt.Errorf("model %q has revision %d, not %d: %w", md.Name, old.Revision, cond.Revision, store.ErrPrecondition)
+	if err := cond.Check(md.Name, exists, old.Revision); err != nil {
+		return store.Model{}, false, err
 	}
 	if md.Scope != store.Global {
 		m.ensureTenant(md.Scope)
@@ -212,15 +209,11 @@ func (m *Memory) DeleteModel(ctx context.Context, scope, name string, cond store
 	}
 	defer m.mu.Unlock()
 	md, ok := m.models[scope][name]
-	switch {
-	case !ok && cond.Revision > 0:
-		return fmt.Errorf("model %q does not exist, not at revision %d: %w", name, cond.Revision, store.ErrPrecondition)
-	case !ok:
+	if err := cond.Check(name, ok, md.Revision); err != nil {
+		return err
+	}
+	if !ok {
 		return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
-	case cond.MustNotExist:
-		return fmt.Errorf("model %q exists (revision %d): %w", name, md.Revision, store.ErrPrecondition)
-	case cond.Revision > 0 && md.Revision != cond.Revision:
-		return fmt.Errorf("model %q has revision %d, not %d: %w", name, md.Revision, cond.Revision, store.ErrPrecondition)
 	}
 	delete(m.models[scope], name)
 	return nil

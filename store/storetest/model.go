@@ -107,18 +107,9 @@ func runModelBased(t *testing.T, open func(t *testing.T) store.Store) {
 			"put": func(rt *rapid.T) {
 				scope, name := scopeGen.Draw(rt, "scope"), nameGen.Draw(rt, "name")
 				def := rapid.StringMatching(`\{"v":[0-9]{1,3}\}`).Draw(rt, "def")
-				var cond store.Condition
-				switch rapid.IntRange(0, 3).Draw(rt, "cond") {
-				case 1:
-					cond.MustNotExist = true
-				case 2:
-					// The current revision, another one given in this
-					// run (of a deleted model, say), or one never given.
-					revs := append(slices.Clone(m.issued), m.models[scope][name].rev, 1<<40)
-					cond.Revision = rapid.SampledFrom(revs).Draw(rt, "rev")
-				}
+				cond := condGen(&m, scope, name).Draw(rt, "cond")
 				cur, exists := m.models[scope][name]
-				want := !(cond.MustNotExist && exists) && !(cond.Revision > 0 && (!exists || cur.rev != cond.Revision))
+				want := condMet(cond, exists, cur.rev)
 				got, created, err := s.PutModel(ctx, store.Model{Scope: scope, Name: name, Definition: []byte(def)}, cond)
 				if !want {
 					if !errors.Is(err, store.ErrPrecondition) {
@@ -142,18 +133,11 @@ func runModelBased(t *testing.T, open func(t *testing.T) store.Store) {
 			},
 			"delete": func(rt *rapid.T) {
 				scope, name := scopeGen.Draw(rt, "scope"), nameGen.Draw(rt, "name")
-				var cond store.Condition
-				switch rapid.IntRange(0, 3).Draw(rt, "cond") {
-				case 1:
-					cond.MustNotExist = true
-				case 2: // as for put
-					revs := append(slices.Clone(m.issued), m.models[scope][name].rev, 1<<40)
-					cond.Revision = rapid.SampledFrom(revs).Draw(rt, "rev")
-				}
+				cond := condGen(&m, scope, name).Draw(rt, "cond")
 				cur, exists := m.models[scope][name]
 				err := s.DeleteModel(ctx, scope, name, cond)
 				switch {
-				case cond.MustNotExist && exists, cond.Revision > 0 && (!exists || cur.rev != cond.Revision):
+				case !condMet(cond, exists, cur.rev):
 					if !errors.Is(err, store.ErrPrecondition) {
 						rt.Fatalf("delete %s/%s %+v: %v, want ErrPrecondition (exists %v, revision %d)", scope, name, cond, err, exists, cur.rev)
 					}
@@ -211,4 +195,36 @@ func runModelBased(t *testing.T, open func(t *testing.T) store.Store) {
 		})
 		checkAll(rt)
 	})
+}
+
+// condGen draws a condition for the model name of scope: none,
+// MustNotExist, MustExist, or one to three revisions from the current
+// one, others given in this run (of a deleted model, say) and one never
+// given.
+func condGen(m *modelState, scope, name string) *rapid.Generator[store.Condition] {
+	return rapid.Custom(func(rt *rapid.T) store.Condition {
+		var c store.Condition
+		switch rapid.IntRange(0, 4).Draw(rt, "kind") {
+		case 1:
+			c.MustNotExist = true
+		case 2:
+			c.MustExist = true
+		case 3, 4:
+			revs := append(slices.Clone(m.issued), m.models[scope][name].rev, 1<<40)
+			c.Revisions = rapid.SliceOfN(rapid.SampledFrom(revs), 1, 3).Draw(rt, "revs")
+		}
+		return c
+	})
+}
+
+// condMet is the reference answer to whether c holds for a model that
+// exists at revision rev (or does not exist).
+func condMet(c store.Condition, exists bool, rev int64) bool {
+	if c.MustNotExist && exists || c.MustExist && !exists {
+		return false
+	}
+	if len(c.Revisions) == 0 {
+		return true
+	}
+	return exists && slices.Contains(c.Revisions, rev)
 }

@@ -122,7 +122,7 @@ func testConditions(t *testing.T, s store.Store) {
 	tests := []struct {
 		name     string
 		cond     store.Condition
-		condStep int // cond.Revision is the revision after this step (-1: as written)
+		condStep int // cond.Revisions is the revision after this step (-1: as written)
 		wantErr  error
 		wantStep int // the model's revision is that after this step, or changed
 	}{
@@ -130,12 +130,15 @@ func testConditions(t *testing.T, s store.Store) {
 		{"create-only on existing", store.Condition{MustNotExist: true}, -1, store.ErrPrecondition, 0},
 		{"revision matches", store.Condition{}, 1, nil, changed},
 		{"stale revision", store.Condition{}, 1, store.ErrPrecondition, 2},
-		{"future revision", store.Condition{Revision: 1 << 40}, -1, store.ErrPrecondition, 2},
+		{"future revision", store.Condition{Revisions: []int64{1 << 40}}, -1, store.ErrPrecondition, 2},
+		{"must exist", store.Condition{MustExist: true}, -1, nil, changed},
+		{"one of several revisions", store.Condition{Revisions: []int64{1 << 40}}, 5, nil, changed},
+		{"none of several revisions", store.Condition{Revisions: []int64{1 << 40}}, 5, store.ErrPrecondition, 6},
 		{"unconditional", store.Condition{}, -1, nil, changed},
 	}
 	for i, tc := range tests {
 		if tc.condStep >= 0 {
-			tc.cond.Revision = revs[tc.condStep]
+			tc.cond.Revisions = append(tc.cond.Revisions, revs[tc.condStep])
 		}
 		_, _, err := s.PutModel(ctx, m, tc.cond)
 		if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil && err != nil) {
@@ -170,8 +173,11 @@ func testConditions(t *testing.T, s store.Store) {
 		t.Errorf("model of a recreated tenant has revision %d, not above %d", again2.Revision, again.Revision)
 	}
 	// A condition on a missing model fails without creating it (or the tenant).
-	if _, _, err := s.PutModel(ctx, model("other", "B", `{}`), store.Condition{Revision: 1}); !errors.Is(err, store.ErrPrecondition) {
+	if _, _, err := s.PutModel(ctx, model("other", "B", `{}`), store.Condition{Revisions: []int64{1}}); !errors.Is(err, store.ErrPrecondition) {
 		t.Errorf("conditional put of missing model: %v", err)
+	}
+	if _, _, err := s.PutModel(ctx, model("other", "B", `{}`), store.Condition{MustExist: true}); !errors.Is(err, store.ErrPrecondition) {
+		t.Errorf("must-exist put of missing model: %v", err)
 	}
 	if _, err := s.Tenant(ctx, "other"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("failed conditional put created the tenant: %v", err)
@@ -244,15 +250,20 @@ func testDeleteModel(t *testing.T, s store.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []store.Condition{{Revision: b.Revision + 1}, {MustNotExist: true}} {
+	for _, c := range []store.Condition{{Revisions: []int64{b.Revision + 1}}, {MustNotExist: true}} {
 		if err := s.DeleteModel(ctx, "acme", "B", c); !errors.Is(err, store.ErrPrecondition) {
 			t.Errorf("DeleteModel %+v of revision %d = %v, want ErrPrecondition", c, b.Revision, err)
 		}
 	}
-	if err := s.DeleteModel(ctx, "acme", "A", store.Condition{Revision: b.Revision}); !errors.Is(err, store.ErrPrecondition) {
-		t.Errorf("DeleteModel of a missing model at a revision = %v, want ErrPrecondition", err)
+	for _, c := range []store.Condition{{Revisions: []int64{b.Revision}}, {MustExist: true}} {
+		if err := s.DeleteModel(ctx, "acme", "A", c); !errors.Is(err, store.ErrPrecondition) {
+			t.Errorf("DeleteModel %+v of a missing model = %v, want ErrPrecondition", c, err)
+		}
 	}
-	if err := s.DeleteModel(ctx, "acme", "B", store.Condition{Revision: b.Revision}); err != nil {
+	if err := s.DeleteModel(ctx, "acme", "A", store.Condition{MustNotExist: true}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteModel create-only of a missing model = %v, want ErrNotFound", err)
+	}
+	if err := s.DeleteModel(ctx, "acme", "B", store.Condition{Revisions: []int64{b.Revision + 1, b.Revision}}); err != nil {
 		t.Errorf("DeleteModel at its revision: %v", err)
 	}
 	if _, err := s.Model(ctx, "acme", "A"); !errors.Is(err, store.ErrNotFound) {
