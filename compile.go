@@ -386,10 +386,10 @@ func innerKind(t *definition.Type) definition.Kind {
 }
 
 // intern resolves every nested object against s, creating the missing
-// anonymous models, and returns the number of reuses; created (if not
-// nil) receives the models created. The caller holds s.mu for writing.
-// It cannot fail.
-func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
+// anonymous models, and returns the number of reuses (the pending
+// objects marked reused; the others are the models created). The caller
+// holds s.mu for writing. It cannot fail.
+func (c *compiler) intern(s *scope) (reuses int) {
 	for i := range c.pend {
 		p := &c.pend[i]
 		canon := c.arena[p.start:p.end]
@@ -408,9 +408,6 @@ func (c *compiler) intern(s *scope, created *[]*Model) (reuses int) {
 			m.nested = c.kids(p.firstChild, am.nestedBuf[:])
 			m.approx = approxModelBytes(m)
 			s.addAnon(m)
-			if created != nil {
-				*created = append(*created, m)
-			}
 		}
 		p.model = m
 	}

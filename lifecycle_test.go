@@ -1177,3 +1177,55 @@ func TestSubscribeHugeBuffer(t *testing.T) {
 		s.Close()
 	}
 }
+
+// TestSubscribeSeesEveryLaterRegistration: a subscription gets the events
+// of every registration that was not yet findable when Subscribe returned,
+// also when it is the registry's first subscription and a Define was
+// already under way (it decided whether to send events before its model
+// was findable).
+func TestSubscribeSeesEveryLaterRegistration(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"name": "Big", "properties": {`)
+	for i := range 900 { // the parser's limit is 1,000 properties
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, `"p%d": {"x%d": "string", "y": {"z%d": "number"}}`, i, i, i)
+	}
+	b.WriteString(`}}`)
+	def := []byte(b.String())
+	ctx := tctx("subs")
+	runs, raced := 300, 0
+	if testing.Short() {
+		runs = 60
+	}
+	for i := range runs {
+		r := modelreg.New()
+		done := make(chan error)
+		go func() {
+			_, err := r.DefineJSON(ctx, def)
+			done <- err
+		}()
+		// Subscribe at varying moments of the Define.
+		for range i % 50 {
+			runtime.Gosched()
+		}
+		sub := r.Subscribe(4000)
+		_, before := r.FindByName(ctx, "Big")
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		sub.Close()
+		got := false
+		for ev := range sub.C() {
+			got = got || ev.Kind == modelreg.EventModelRegistered && ev.Model == "Big"
+		}
+		if !before {
+			raced++
+			if !got {
+				t.Fatalf("run %d: subscribed before Big was findable, but got no ModelRegistered event for it", i)
+			}
+		}
+	}
+	t.Logf("%d of %d runs subscribed before the model was findable", raced, runs)
+}

@@ -179,15 +179,9 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 		return nil, err
 	}
 
-	emit := r.hasSubscribers()
-	var created []*Model
-	var createdp *[]*Model
-	if emit {
-		createdp = &created
-	}
 	nAnon0 := s.nAnon
 	approx0 := s.approx
-	reuses := c.intern(s, createdp)
+	reuses := c.intern(s)
 	anonCreated := s.nAnon - nAnon0
 	c.build(m.obj, &def.Object, c.topKids, props, true)
 	m.nested = c.kids(c.topKids, nm.nestedBuf[:])
@@ -206,10 +200,15 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	r.ctr.anonReleased.Add(uint64(released))
 	now := r.now()
 	s.setActive(now)
-	if emit {
+	// Whether to send events is decided once the model is findable (and
+	// before the scope is unlocked): a subscription that Subscribe
+	// returned before then gets them.
+	if r.hasSubscribers() {
 		t := time.Unix(0, now)
-		for _, a := range created {
-			r.emit(Event{Kind: EventModelRegistered, Tenant: id, Model: a.ID(), Anonymous: true, Time: t})
+		for i := range c.pend {
+			if p := &c.pend[i]; !p.reused {
+				r.emit(Event{Kind: EventModelRegistered, Tenant: id, Model: p.model.ID(), Anonymous: true, Time: t})
+			}
 		}
 		if reuses > 0 {
 			for i := range c.pend {
