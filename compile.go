@@ -89,8 +89,8 @@ func (c *compiler) compile(def *definition.Definition) error {
 	if !c.ownsTypes && !definition.ValidModelName(def.Name, c.r.limits) {
 		return defErr(nil, "invalid model name "+strconv.Quote(def.Name))
 	}
-	if raw, ok := def.Settings["options"]; ok && !c.ownsTypes {
-		if err := checkOptionsStrict(raw, def.Object.Strict); err != nil {
+	if !c.ownsTypes {
+		if err := checkKept(def, c.r.limits); err != nil {
 			return err
 		}
 	}
@@ -192,6 +192,58 @@ func (c *compiler) object(o *definition.Object, depth int, path []byte) error {
 	return nil
 }
 
+// checkKept checks what a definition keeps besides its structure, as
+// Parse makes it, so that the model's Definition writes back (MarshalJSON)
+// as JSON that Parse reads as the same definition: Removed sorted, unique,
+// valid property names, none of them a property; settings and extra
+// options valid JSON under keys that are not parsed into fields (name,
+// properties, strict; type, required, id, default, pattern: checkProperty
+// checks the extra options); the "options" setting's strict agreeing with
+// the definition's.
+func checkKept(def *definition.Definition, lim definition.Limits) error {
+	for k, v := range def.Settings {
+		switch k {
+		case "name", "properties", "strict":
+			return defErr([]byte("settings."+k), "a setting that Parse reads into a field")
+		}
+		if !json.Valid(v) {
+			return defErr([]byte("settings."+k), "not valid JSON")
+		}
+	}
+	if raw, ok := def.Settings["options"]; ok {
+		if err := checkOptionsStrict(raw, def.Object.Strict); err != nil {
+			return err
+		}
+	}
+	props := def.Properties
+	for i, name := range def.Removed {
+		path := []byte("removed." + name)
+		switch {
+		case !definition.ValidPropertyName(name, lim):
+			return defErr([]byte("removed"), "invalid property name "+strconv.Quote(name))
+		case i > 0 && def.Removed[i-1] >= name:
+			return defErr(path, "removed properties not sorted by name or duplicated")
+		}
+		for len(props) > 0 && props[0].Name < name {
+			props = props[1:]
+		}
+		if len(props) > 0 && props[0].Name == name {
+			return defErr(path, "both a property and removed")
+		}
+	}
+	return nil
+}
+
+// isOptionField reports whether k is a property option Parse reads into
+// a field of definition.Property rather than into Extra.
+func isOptionField(k string) bool {
+	switch k {
+	case "type", "required", "id", "default", "pattern":
+		return true
+	}
+	return false
+}
+
 // checkOptionsStrict checks that a definition's "options" setting (raw)
 // does not hold a "strict" other than the definition's strictness: Parse
 // takes options.strict over strict, so the definition's JSON would spell
@@ -239,6 +291,15 @@ func checkProperty(p *definition.Property, lim definition.Limits, path []byte) e
 	if p.Pattern != "" {
 		if _, err := regexp.Compile(p.Pattern); err != nil {
 			return defErr(append(append(path, '.'), p.Name...), "invalid pattern: "+err.Error())
+		}
+	}
+	// Extra options are written back as they are (see checkKept).
+	for k, v := range p.Extra {
+		switch {
+		case isOptionField(k):
+			return defErr(append(append(append(append(path, '.'), p.Name...), '.'), k...), "an option that Parse reads into a field")
+		case !json.Valid(v):
+			return defErr(append(append(append(append(path, '.'), p.Name...), '.'), k...), "not valid JSON")
 		}
 	}
 	return nil

@@ -57,6 +57,18 @@ func TestGoBuiltDefinitionsAreChecked(t *testing.T) {
 		{"options.strict against strict", &definition.Definition{Name: "M",
 			Object:   definition.Object{Properties: []definition.Property{{Name: "x", Type: definition.Type{Kind: definition.KindString}}}},
 			Settings: map[string]json.RawMessage{"options": json.RawMessage(`{"strict": true}`)}}},
+		// What the model keeps besides its structure must write back
+		// (Definition.MarshalJSON) as JSON that Parse reads as the same
+		// definition.
+		{"removed and declared", withKept(nil, nil, "x")},
+		{"removed twice", withKept(nil, nil, "c", "c")},
+		{"removed not sorted", withKept(nil, nil, "z", "c")},
+		{"removed invalid name", withKept(nil, nil, `a b"`)},
+		{"setting not JSON", withKept(map[string]json.RawMessage{"base": json.RawMessage(`{`)}, nil)},
+		{"setting read into a field", withKept(map[string]json.RawMessage{"name": json.RawMessage(`"N"`)}, nil)},
+		{"extra option not JSON", withKept(nil, map[string]json.RawMessage{"description": json.RawMessage(`nope`)})},
+		{"extra option read into a field", withKept(nil, map[string]json.RawMessage{"type": json.RawMessage(`"number"`)})},
+		{"nested extra option not JSON", nestedWith("M", definition.Property{Extra: map[string]json.RawMessage{"doc": json.RawMessage(`[`)}})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := modelreg.New()
@@ -185,5 +197,45 @@ func TestGoBuiltReferencesUseLimits(t *testing.T) {
 		if _, err := r.DefineJSON(bg, js); err != nil {
 			t.Errorf("MaxNameLen %d: its JSON is refused: %v", tc.maxName, err)
 		}
+	}
+}
+
+// withKept returns a valid definition with one property x and the given
+// settings, extra options of x and removed properties.
+func withKept(settings, extra map[string]json.RawMessage, removed ...string) *definition.Definition {
+	return &definition.Definition{Name: "M",
+		Object: definition.Object{Properties: []definition.Property{
+			{Name: "x", Type: definition.Type{Kind: definition.KindString}, Extra: extra}}},
+		Settings: settings, Removed: removed}
+}
+
+// TestGoBuiltDefinitionKeptPartsWriteBack: a definition built in Go with
+// settings, extra options and removed properties as Parse makes them is
+// accepted, writes back as JSON that parses to the same definition, and
+// the model does not share the caller's Removed slice (Define does not
+// retain def).
+func TestGoBuiltDefinitionKeptPartsWriteBack(t *testing.T) {
+	removed := []string{"a", "z"}
+	def := withKept(map[string]json.RawMessage{"base": json.RawMessage(`"PersistedModel"`), "relations": json.RawMessage(`{"r":{"type":"hasMany"}}`)},
+		map[string]json.RawMessage{"description": json.RawMessage(`"the x"`)}, removed...)
+	r := modelreg.New()
+	m, err := r.Define(bg, def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed[0] = "changed"
+	js, err := json.Marshal(m.Definition())
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := definition.Parse(js, definition.Limits{})
+	if err != nil {
+		t.Fatalf("%s does not parse: %v", js, err)
+	}
+	if got := strings.Join(back.Removed, ","); got != "a,z" {
+		t.Errorf("removed written back as %q, want a,z (from %s)", got, js)
+	}
+	if string(back.Settings["relations"]) != `{"r":{"type":"hasMany"}}` || string(back.Properties[0].Extra["description"]) != `"the x"` {
+		t.Errorf("settings or extra options not written back: %s", js)
 	}
 }

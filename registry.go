@@ -151,6 +151,9 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	}
 	nm, props := allocModel[namedModel](len(def.Properties))
 	nm.def = definition.Definition{Name: def.Name, Settings: def.Settings, Removed: def.Removed}
+	if !c.ownsTypes {
+		nm.def.Removed = slices.Clone(def.Removed) // the caller's slice, which it may change
+	}
 	m := &nm.Model
 	m.name = def.Name
 	m.tenant = id
