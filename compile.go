@@ -10,7 +10,8 @@ import (
 
 // maxCompileDepth bounds the nesting depth of any definition, whatever the
 // policy, so that a definition built in Go with a cycle is refused rather
-// than followed forever.
+// than followed forever (documented on WithLimits and
+// ErrInvalidDefinition).
 const maxCompileDepth = 256
 
 // pending is a nested object met while compiling a definition, in

@@ -19,7 +19,9 @@ var (
 	// ErrInvalidDefinition: a definition built in Go breaks an invariant
 	// of package definition (nil, unsorted or duplicate properties, a
 	// nested type without an object, ...). Definitions returned by
-	// definition.Parse never do.
+	// definition.Parse never do, except one whose structure nests deeper
+	// than 256 levels, which only a Limits.MaxDepth above 256 lets
+	// through (see WithLimits).
 	ErrInvalidDefinition = errors.New("modelreg: invalid definition")
 	// ErrHook: an OnCleanup hook returned an error. The cleanup itself
 	// happened; see HookError.

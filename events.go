@@ -77,7 +77,9 @@ type Event struct {
 // MaxSubscribeBuffer is the largest buffer Subscribe gives a subscription.
 const MaxSubscribeBuffer = 1 << 16
 
-// Subscription receives events. Create it with Registry.Subscribe.
+// Subscription receives events. Create it with Registry.Subscribe. One
+// not made by Subscribe (the zero value, or nil) is closed: its channel
+// is closed, Close does nothing and Dropped is 0.
 type Subscription struct {
 	r       *Registry
 	ch      chan Event
@@ -105,15 +107,30 @@ func (r *Registry) Subscribe(buffer int) *Subscription {
 }
 
 // C returns the channel the events arrive on. It is closed by Close.
-func (s *Subscription) C() <-chan Event { return s.ch }
+func (s *Subscription) C() <-chan Event {
+	if s == nil || s.ch == nil {
+		ch := make(chan Event)
+		close(ch) // not made by Subscribe: a closed subscription
+		return ch
+	}
+	return s.ch
+}
 
 // Dropped returns the number of events this subscription lost because
 // its buffer was full.
-func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+func (s *Subscription) Dropped() uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.dropped.Load()
+}
 
 // Close ends the subscription and closes its channel. Closing twice is
 // harmless.
 func (s *Subscription) Close() {
+	if s == nil || s.r == nil {
+		return // not made by Subscribe
+	}
 	r := s.r
 	r.subsMu.Lock()
 	if p := r.subs.Load(); p != nil {

@@ -7,7 +7,9 @@ import (
 )
 
 // A Janitor evicts idle tenants periodically. Start it with
-// Registry.StartJanitor and stop it with Stop.
+// Registry.StartJanitor and stop it with Stop. A Janitor not made by
+// StartJanitor (the zero value, or nil) runs nothing: Stop returns at
+// once and Done is closed.
 type Janitor struct {
 	stop chan struct{}
 	done chan struct{}
@@ -53,9 +55,20 @@ func (r *Registry) StartJanitor(ctx context.Context, interval, maxIdle time.Dura
 // the janitor cancels the context the janitor was started with, or calls
 // Stop from a new goroutine.
 func (j *Janitor) Stop() {
+	if j == nil || j.stop == nil {
+		return // not started by StartJanitor: no goroutine
+	}
 	j.once.Do(func() { close(j.stop) })
 	<-j.done
 }
 
-// Done returns a channel closed when the janitor's goroutine has exited.
-func (j *Janitor) Done() <-chan struct{} { return j.done }
+// Done returns a channel closed when the janitor's goroutine has exited
+// (already closed for a Janitor not started by StartJanitor).
+func (j *Janitor) Done() <-chan struct{} {
+	if j == nil || j.done == nil {
+		done := make(chan struct{})
+		close(done)
+		return done
+	}
+	return j.done
+}

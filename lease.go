@@ -7,6 +7,8 @@ import (
 
 // A Lease keeps a tenant live: a leased tenant is never evicted for
 // idleness. Get one with Registry.Acquire and give it back with Release.
+// A Lease not made by Acquire (the zero value, or nil) holds no tenant:
+// Release does nothing and Tenant returns "".
 type Lease struct {
 	r        *Registry
 	s        *scope
@@ -36,14 +38,19 @@ func (r *Registry) Acquire(ctx context.Context, id string) (*Lease, error) {
 }
 
 // Tenant returns the leased tenant's id.
-func (l *Lease) Tenant() string { return l.s.id }
+func (l *Lease) Tenant() string {
+	if l == nil || l.s == nil {
+		return ""
+	}
+	return l.s.id
+}
 
 // Release gives the lease back. Releasing twice is harmless. When it was
 // the tenant's last lease and the tenant's policy says ReleaseCleanup, the
 // tenant is cleaned up (OnCleanup hooks run with context.Background();
 // their errors are counted and sent as events).
 func (l *Lease) Release() {
-	if !l.released.CompareAndSwap(false, true) {
+	if l == nil || l.s == nil || !l.released.CompareAndSwap(false, true) {
 		return
 	}
 	r, s := l.r, l.s

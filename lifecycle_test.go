@@ -1229,3 +1229,42 @@ func TestSubscribeSeesEveryLaterRegistration(t *testing.T) {
 	}
 	t.Logf("%d of %d runs subscribed before the model was findable", raced, runs)
 }
+
+// TestZeroValuesAreInert: the exported types that only a Registry makes
+// are safe to use as zero values (or nil): they hold and run nothing, and
+// never panic.
+func TestZeroValuesAreInert(t *testing.T) {
+	var l modelreg.Lease
+	l.Release()
+	l.Release()
+	if l.Tenant() != "" {
+		t.Errorf("zero Lease has tenant %q", l.Tenant())
+	}
+	var nl *modelreg.Lease
+	nl.Release()
+
+	var j modelreg.Janitor
+	j.Stop()
+	j.Stop()
+	select {
+	case <-j.Done():
+	default:
+		t.Error("zero Janitor's Done is not closed")
+	}
+	(*modelreg.Janitor)(nil).Stop()
+
+	var s modelreg.Subscription
+	s.Close()
+	s.Close()
+	if _, ok := <-s.C(); ok {
+		t.Error("zero Subscription's channel is open")
+	}
+	if s.Dropped() != 0 {
+		t.Error("zero Subscription dropped events")
+	}
+	var ns *modelreg.Subscription
+	ns.Close()
+	if _, ok := <-ns.C(); ok || ns.Dropped() != 0 {
+		t.Error("nil Subscription is not closed")
+	}
+}

@@ -174,7 +174,11 @@ func WithPolicy(p Policy) Option {
 }
 
 // WithLimits sets the parser limits used by DefineJSON (default: the zero
-// definition.Limits, which means definition's defaults).
+// definition.Limits, which means definition's defaults). Whatever the
+// limits, the registry compiles no structure nested deeper than 256
+// levels (objects and arrays): Define and DefineJSON refuse a deeper one
+// with a *DefinitionError. Only a Limits.MaxDepth above 256 lets the
+// parser accept one.
 func WithLimits(l definition.Limits) Option {
 	return func(r *Registry) { r.limits = l }
 }

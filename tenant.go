@@ -10,10 +10,13 @@ import (
 // MaxTenantIDLen is the maximum length of a tenant id, in bytes.
 const MaxTenantIDLen = 128
 
-// GlobalScopeID is the reserved id that names the global scope in reports,
-// events and errors. It is not a valid tenant id: WithTenant(ctx,
-// GlobalScopeID) does not select the global scope, it makes registrations
-// fail with ErrGlobalScope. Code without a tenant uses the global scope.
+// GlobalScopeID is the reserved id "global": no tenant can have it, so that
+// an application can use it to name the global scope where a scope is
+// named by a string (modelreg serve does, in its /v1/global paths). The
+// registry itself names the global scope "" in events, reports and model
+// ids (no tenant). WithTenant(ctx, GlobalScopeID) does not select the
+// global scope, it makes registrations fail with ErrGlobalScope. Code
+// without a tenant uses the global scope.
 const GlobalScopeID = "global"
 
 type tenantKey struct{}

@@ -255,7 +255,8 @@ func (o *Object) Fingerprint() Fingerprint {
 // IsZero reports whether f is the zero Fingerprint.
 func (f Fingerprint) IsZero() bool { return f == Fingerprint{} }
 
-// String returns "v<version>:<64 lower-case hex digits>", e.g. "v1:9f86d0...".
+// String returns "v<version>:<64 lower-case hex digits>", e.g.
+// "v1:9f86d0..." ("v0:" and 64 zeros for the zero Fingerprint).
 func (f Fingerprint) String() string {
 	b, _ := f.AppendText(make([]byte, 0, 68))
 	return string(b)
@@ -280,7 +281,14 @@ func appendUint(b []byte, v uint) []byte {
 func (f Fingerprint) MarshalText() ([]byte, error) { return f.AppendText(nil) }
 
 // UnmarshalText implements encoding.TextUnmarshaler (see ParseFingerprint).
+// It also reads the zero Fingerprint's form, which MarshalText writes
+// and ParseFingerprint refuses, so that a value holding no fingerprint
+// yet can be written and read back.
 func (f *Fingerprint) UnmarshalText(b []byte) error {
+	if string(b) == zeroFingerprintText {
+		*f = Fingerprint{}
+		return nil
+	}
 	v, err := ParseFingerprint(string(b))
 	if err != nil {
 		return err
@@ -288,6 +296,9 @@ func (f *Fingerprint) UnmarshalText(b []byte) error {
 	*f = v
 	return nil
 }
+
+// zeroFingerprintText is the String form of the zero Fingerprint.
+const zeroFingerprintText = "v0:0000000000000000000000000000000000000000000000000000000000000000"
 
 // ParseFingerprint parses the String form of a fingerprint: "v1:" and 64
 // lower-case hex digits. Only versions this package knows (1) are accepted;

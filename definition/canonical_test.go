@@ -111,8 +111,20 @@ func TestFingerprintText(t *testing.T) {
 	if f.IsZero() || !(Fingerprint{}).IsZero() {
 		t.Error("IsZero")
 	}
-	if got := (Fingerprint{}).String(); got != "v0:"+strings.Repeat("0", 64) {
+	if got := (Fingerprint{}).String(); got != "v0:"+strings.Repeat("0", 64) || got != zeroFingerprintText {
 		t.Errorf("zero String() = %q", got)
+	}
+	// A value holding no fingerprint yet is written and read back.
+	b, err = json.Marshal(map[string]Fingerprint{"fp": {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = nil
+	if err := json.Unmarshal(b, &m); err != nil || !m["fp"].IsZero() {
+		t.Errorf("zero Fingerprint's json round trip (%s) = %v, %v", b, m, err)
+	}
+	if _, err := ParseFingerprint(zeroFingerprintText); err == nil {
+		t.Error("ParseFingerprint accepts the zero Fingerprint")
 	}
 	for _, bad := range []string{"", "v1:", "v2:" + s[3:], "V1:" + s[3:], "v1:" + strings.ToUpper(s[3:]),
 		s + "0", s[:66], "v1:" + strings.Repeat("g", 64), "v1-" + s[3:], " " + s} {

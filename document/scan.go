@@ -121,6 +121,9 @@ func (s *scanner) reset() {
 // coerced document as compact JSON (see COERCION.md). On failure it
 // returns a nil slice and a *ValidationError listing the violations.
 func (v *Validator) Validate(data []byte) ([]byte, error) {
+	if v == nil || v.root == nil {
+		return nil, errNotMade()
+	}
 	if len(data) > v.lim.MaxBytes {
 		return nil, tooLarge(len(data), v.lim.MaxBytes)
 	}
@@ -134,6 +137,9 @@ func (v *Validator) Validate(data []byte) ([]byte, error) {
 // AppendValidate is Validate appending the coerced document to dst, which
 // must not overlap data. On failure dst is returned unchanged.
 func (v *Validator) AppendValidate(dst, data []byte) ([]byte, error) {
+	if v == nil || v.root == nil {
+		return dst, errNotMade()
+	}
 	if len(data) > v.lim.MaxBytes {
 		return dst, tooLarge(len(data), v.lim.MaxBytes)
 	}

@@ -506,3 +506,20 @@ func TestPropertyTableSpreadsSharedEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroValidator: a Validator not made by New validates nothing, with a
+// *ModelError rather than a panic or a misleading violation.
+func TestZeroValidator(t *testing.T) {
+	for _, v := range []*Validator{new(Validator), nil} {
+		var me *ModelError
+		if out, err := v.Validate([]byte(`{}`)); out != nil || !errors.As(err, &me) || me.Code != CodeInvalidModel {
+			t.Errorf("Validate: %s, %v; want a CodeInvalidModel *ModelError", out, err)
+		}
+		if out, err := v.AppendValidate([]byte("x"), []byte(`{}`)); string(out) != "x" || !errors.As(err, &me) {
+			t.Errorf("AppendValidate: %q, %v; want dst unchanged and a *ModelError", out, err)
+		}
+		if out, err := v.ValidateValue(map[string]any{}); out != nil || !errors.As(err, &me) {
+			t.Errorf("ValidateValue: %v, %v; want a *ModelError", out, err)
+		}
+	}
+}

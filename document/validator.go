@@ -84,6 +84,11 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// errNotMade is the error of a Validator not made by New.
+func errNotMade() error {
+	return &ModelError{Code: CodeInvalidModel, Msg: "the Validator was not made by New"}
+}
+
 // maxRefPlans bounds the cache of compiled referenced models. Referenced
 // models are resolved at every validation (they can be replaced), so the
 // cache is keyed by the immutable *definition.Object; when it is full it
@@ -93,7 +98,9 @@ const maxRefPlans = 64
 
 // Validator validates and coerces documents against one model. It is
 // immutable after New and safe for concurrent use; create it once per
-// model and reuse it: New compiles patterns and lookup tables.
+// model and reuse it: New compiles patterns and lookup tables. A
+// Validator not made by New (the zero value, or nil) validates nothing:
+// its methods return a *ModelError (CodeInvalidModel).
 type Validator struct {
 	root    *objPlan
 	resolve Resolver

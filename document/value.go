@@ -31,6 +31,9 @@ import (
 // apply), and their order may differ. A cyclic doc is reported as
 // CodeTooDeep.
 func (v *Validator) ValidateValue(doc any) (any, error) {
+	if v == nil || v.root == nil {
+		return nil, errNotMade()
+	}
 	s := v.getScanner()
 	s.lim = v.lim
 	var out any
