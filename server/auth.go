@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/modelreg/modelreg/store"
 )
@@ -55,6 +56,10 @@ var ErrResetConfiguredToken = errors.New("server: resetting the admin token gene
 type principal struct {
 	admin  bool
 	tenant string // for tenant tokens
+	// For tenant tokens: the token's id, and the authenticator's purge
+	// generation when the token was checked (see authenticator.recheck).
+	tokenID string
+	gen     uint64
 }
 
 // canAccess reports whether p may act in tenant id's scope.
@@ -139,8 +144,11 @@ type authenticator struct {
 	st        store.Store
 	max       int
 
+	// gen is bumped by every purge (under mu): a lookup caches only if it
+	// did not change, and recheck trusts a principal only if it did not.
+	gen atomic.Uint64
+
 	mu       sync.RWMutex
-	gen      uint64 // bumped by every purge; a lookup caches only if it did not change
 	byID     map[string]cachedToken
 	byTenant map[string][]string
 }
@@ -185,7 +193,7 @@ func (a *authenticator) authenticate(ctx context.Context, tok string) (principal
 	}
 	a.mu.RLock()
 	c, hit := a.byID[id]
-	gen := a.gen
+	gen := a.gen.Load()
 	a.mu.RUnlock()
 	if !hit {
 		t, err := a.st.Token(ctx, id)
@@ -201,13 +209,37 @@ func (a *authenticator) authenticate(ctx context.Context, tok string) (principal
 	if subtle.ConstantTimeCompare(h[:], c.hash[:]) != 1 {
 		return principal{}, errBadToken
 	}
-	return principal{tenant: c.tenant}, nil
+	return principal{tenant: c.tenant, tokenID: id, gen: gen}, nil
+}
+
+// recheck returns errBadToken if p's token was revoked (its tenant
+// deleted) since p was authenticated, or a store error. A request checks
+// its token once, before it locks or pins its tenant; if the tenant is
+// deleted and created again meanwhile, the request would otherwise act on
+// the new tenant with the old tenant's token. Deleting a tenant bumps gen
+// before a new tenant of that id can exist, so a principal whose gen is
+// still current cannot have met the new one: only after a purge does
+// recheck read the token again. The caller rechecks once it holds what it
+// acts on (a write lock, a pinned scope) or, for a read of the store, after
+// the read.
+func (a *authenticator) recheck(ctx context.Context, p principal) error {
+	if p.admin || a.gen.Load() == p.gen {
+		return nil
+	}
+	t, err := a.st.Token(ctx, p.tokenID)
+	switch {
+	case errors.Is(err, store.ErrNotFound), err == nil && t.Tenant != p.tenant:
+		return errBadToken
+	case err != nil:
+		return err
+	}
+	return nil
 }
 
 func (a *authenticator) remember(id string, c cachedToken, gen uint64) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.gen != gen {
+	if a.gen.Load() != gen {
 		return // a purge ran since the store was read: the token may be gone
 	}
 	if len(a.byID) >= a.max {
@@ -224,7 +256,7 @@ func (a *authenticator) remember(id string, c cachedToken, gen uint64) {
 func (a *authenticator) purgeTenant(tenant string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.gen++
+	a.gen.Add(1)
 	for _, id := range a.byTenant[tenant] {
 		delete(a.byID, id)
 	}

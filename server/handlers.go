@@ -139,14 +139,31 @@ type pinnedScope struct {
 	held bool
 }
 
-// pinScope acquires scope (loading a tenant if needed) for a read; see
-// pinnedScope.
-func (s *Server) pinScope(ctx context.Context, scope string) (pinnedScope, error) {
+// pinScope acquires scope (loading a tenant if needed) for a read by p;
+// see pinnedScope. It rechecks p's token once the scope is pinned.
+func (s *Server) pinScope(ctx context.Context, p principal, scope string) (pinnedScope, error) {
 	t, err := s.acquireScope(ctx, scope)
 	if err != nil {
 		return pinnedScope{}, err
 	}
+	if err := s.recheck(ctx, p); err != nil {
+		s.releaseScope(t)
+		return pinnedScope{}, err
+	}
 	return pinnedScope{s: s, t: t, ctx: scopeCtx(ctx, scope), held: true}, nil
+}
+
+// recheck refuses, as authorize would, a tenant token revoked since the
+// request was authorized (see authenticator.recheck).
+func (s *Server) recheck(ctx context.Context, p principal) error {
+	err := s.auth.recheck(ctx, p)
+	if errors.Is(err, errBadToken) {
+		return problem(ProblemUnauthorized, "invalid token")
+	}
+	if err != nil {
+		return s.storeError(err)
+	}
+	return nil
 }
 
 // release lets go of the scope; calls after the first do nothing.
@@ -165,10 +182,14 @@ func (ps *pinnedScope) release() {
 // in the same order. The caller must call unlock once done, and before it
 // writes its answer (a client slow to read it must not keep the lock, which
 // other tenants' loads and the janitor share); unlock may be called again.
-// On error nothing is held.
-func (s *Server) lockScope(ctx context.Context, scope string, create bool) (state *tenantState, isNew bool, unlock func(), err error) {
+// On error nothing is held. It rechecks p's token once the lock is held.
+func (s *Server) lockScope(ctx context.Context, p principal, scope string, create bool) (state *tenantState, isNew bool, unlock func(), err error) {
 	if scope == store.Global {
 		s.globalMu.Lock()
+		if err := s.recheck(ctx, p); err != nil {
+			s.globalMu.Unlock()
+			return nil, false, nil, err
+		}
 		return s.global, false, sync.OnceFunc(s.globalMu.Unlock), nil
 	}
 	mu := s.stripe(scope)
@@ -185,6 +206,9 @@ func (s *Server) lockScope(ctx context.Context, scope string, create bool) (stat
 	}
 	if err != nil {
 		return nil, false, nil, s.storeError(err)
+	}
+	if err := s.recheck(ctx, p); err != nil {
+		return nil, false, nil, err
 	}
 	state.active.Store(true) // a write is activity
 	s.touch(state)
@@ -384,7 +408,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	// Only the admin creates tenants. A tenant token implies its tenant
 	// exists, unless the tenant was deleted after the token was checked:
 	// then this write must not bring it back.
-	state, isNew, unlock, err := s.lockScope(ctx, scope, p.admin)
+	state, isNew, unlock, err := s.lockScope(ctx, p, scope, p.admin)
 	if err != nil {
 		return err
 	}
@@ -607,7 +631,7 @@ func revisionTag(tag string) (int64, bool) {
 }
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
-	_, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
@@ -615,7 +639,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.pinScope(r.Context(), scope)
+	ps, err := s.pinScope(r.Context(), p, scope)
 	if err != nil {
 		return err
 	}
@@ -642,11 +666,11 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
-	_, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
-	ps, err := s.pinScope(r.Context(), scope)
+	ps, err := s.pinScope(r.Context(), p, scope)
 	if err != nil {
 		return err
 	}
@@ -698,7 +722,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	state, _, unlock, err := s.lockScope(ctx, scope, false)
+	state, _, unlock, err := s.lockScope(ctx, p, scope, false)
 	if err != nil {
 		return err
 	}
@@ -733,7 +757,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 // ---- lookup and validation ----------------------------------------------
 
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
-	_, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
@@ -766,7 +790,7 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
 		}
 		return pr
 	}
-	ps, err := s.pinScope(r.Context(), scope)
+	ps, err := s.pinScope(r.Context(), p, scope)
 	if err != nil {
 		return err
 	}
@@ -865,7 +889,7 @@ func bodyPosition(body []byte, off int) string {
 }
 
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
-	_, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
@@ -880,7 +904,7 @@ func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	*in = body
-	ps, err := s.pinScope(r.Context(), scope)
+	ps, err := s.pinScope(r.Context(), p, scope)
 	if err != nil {
 		return err
 	}
@@ -969,7 +993,7 @@ func (s *Server) validator(t *tenantState, scope string, m *modelreg.Model) (*do
 }
 
 func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
-	_, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(r)
 	if err != nil {
 		return err
 	}
@@ -977,7 +1001,7 @@ func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.pinScope(r.Context(), scope)
+	ps, err := s.pinScope(r.Context(), p, scope)
 	if err != nil {
 		return err
 	}
@@ -1131,7 +1155,7 @@ type tenantMemoryJSON struct {
 }
 
 func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
-	_, id, err := s.authorizeTenant(r)
+	p, id, err := s.authorizeTenant(r)
 	if err != nil {
 		return err
 	}
@@ -1158,6 +1182,11 @@ func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
 			out.Memory = mem
 		}
 		t.mu.RUnlock()
+	}
+	// Read first, recheck after: a tenant deleted and created again
+	// since the token was checked is not shown to the old one's token.
+	if err := s.recheck(r.Context(), p); err != nil {
+		return err
 	}
 	return writeJSON(w, http.StatusOK, out)
 }
