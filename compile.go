@@ -195,22 +195,14 @@ func (c *compiler) object(o *definition.Object, depth int, path []byte) error {
 
 // checkKept checks what a definition keeps besides its structure, as
 // Parse makes it, so that the model's Definition writes back (MarshalJSON)
-// as JSON that Parse reads as the same definition: Removed sorted, unique,
-// valid property names, none of them a property; settings and extra
-// options valid JSON under keys that are not parsed into fields (name,
-// properties, strict; type, required, id, default, pattern: checkProperty
-// checks the extra options); the "options" setting's strict agreeing with
-// the definition's.
+// as the same definition: Removed sorted, unique, valid property names,
+// none of them a property; the "options" setting's strict agreeing with
+// the definition's. (MarshalJSON leaves out settings and extra options
+// under the keys Parse reads into fields.) The values of settings and
+// extra options are not read: they are the caller's JSON (see
+// Registry.Define), and checking them would cost every definition a scan
+// of them, twice for a CheckDefine followed by Define.
 func checkKept(def *definition.Definition, lim definition.Limits) error {
-	for k, v := range def.Settings {
-		switch k {
-		case "name", "properties", "strict":
-			return defErr([]byte("settings."+k), "a setting that Parse reads into a field")
-		}
-		if !json.Valid(v) {
-			return defErr([]byte("settings."+k), "not valid JSON")
-		}
-	}
 	if raw, ok := def.Settings["options"]; ok {
 		if err := checkOptionsStrict(raw, def.Object.Strict); err != nil {
 			return err
@@ -233,16 +225,6 @@ func checkKept(def *definition.Definition, lim definition.Limits) error {
 		}
 	}
 	return nil
-}
-
-// isOptionField reports whether k is a property option Parse reads into
-// a field of definition.Property rather than into Extra.
-func isOptionField(k string) bool {
-	switch k {
-	case "type", "required", "id", "default", "pattern":
-		return true
-	}
-	return false
 }
 
 // checkOptionsStrict checks that a definition's "options" setting (raw)
@@ -292,15 +274,6 @@ func checkProperty(p *definition.Property, lim definition.Limits, path []byte) e
 	if p.Pattern != "" {
 		if _, err := regexp.Compile(p.Pattern); err != nil {
 			return defErr(append(append(path, '.'), p.Name...), "invalid pattern: "+err.Error())
-		}
-	}
-	// Extra options are written back as they are (see checkKept).
-	for k, v := range p.Extra {
-		switch {
-		case isOptionField(k):
-			return defErr(append(append(append(append(path, '.'), p.Name...), '.'), k...), "an option that Parse reads into a field")
-		case !json.Valid(v):
-			return defErr(append(append(append(append(path, '.'), p.Name...), '.'), k...), "not valid JSON")
 		}
 	}
 	return nil

@@ -64,11 +64,6 @@ func TestGoBuiltDefinitionsAreChecked(t *testing.T) {
 		{"removed twice", withKept(nil, nil, "c", "c")},
 		{"removed not sorted", withKept(nil, nil, "z", "c")},
 		{"removed invalid name", withKept(nil, nil, `a b"`)},
-		{"setting not JSON", withKept(map[string]json.RawMessage{"base": json.RawMessage(`{`)}, nil)},
-		{"setting read into a field", withKept(map[string]json.RawMessage{"name": json.RawMessage(`"N"`)}, nil)},
-		{"extra option not JSON", withKept(nil, map[string]json.RawMessage{"description": json.RawMessage(`nope`)})},
-		{"extra option read into a field", withKept(nil, map[string]json.RawMessage{"type": json.RawMessage(`"number"`)})},
-		{"nested extra option not JSON", nestedWith("M", definition.Property{Extra: map[string]json.RawMessage{"doc": json.RawMessage(`[`)}})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := modelreg.New()

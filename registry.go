@@ -21,6 +21,13 @@ import (
 // breaks an invariant of package definition. def is not modified and is
 // not retained (the model holds a compiled copy that shares its settings
 // and property options).
+//
+// A definition built in Go is checked for what makes its structure,
+// names and removed properties well formed, not held to the parser's limits
+// (sizes, depth, counts), and the values of its settings and extra
+// options are kept as given: Parse makes them valid JSON, and one built
+// in Go must, for the model's Definition to write back as JSON that Parse
+// reads as the same definition.
 func (r *Registry) Define(ctx context.Context, def *definition.Definition) (*Model, error) {
 	return r.defineGo(ctx, def, true)
 }

@@ -293,6 +293,7 @@ func TestIfMatchComparesStrongly(t *testing.T) {
 		{`"+` + rev + `"`, 412},
 		{`W/` + cur, 412},
 		{`"x", W/` + cur, 412},
+		{`,`, 412}, // a list of empty elements names no tag
 		{`""` + rev + `""`, 400},
 		{`"` + rev, 400},
 		{`W/x`, 400},
@@ -326,4 +327,27 @@ func TestIfMatchComparesStrongly(t *testing.T) {
 	ts.must(412, ts.do("DELETE", path, testAdmin, nil, "If-Match", "*"))
 	ts.must(404, ts.do("GET", path, testAdmin, nil))
 	ts.must(404, ts.do("GET", "/v1/tenants/fresh/stats", testAdmin, nil))
+
+	// A condition that can never be met is still weighed last (RFC 9110
+	// §13.2.1): what fails without it fails as it would.
+	for _, im := range []string{`W/"1"`, `"1"`, `*`} {
+		if r := ts.do("PUT", "/v1/tenants/nosuch/models/X", testAdmin, `{`, "If-Match", im); r.status != 400 || r.problemType() != "malformed-json" {
+			t.Errorf("PUT of a malformed body, If-Match: %s: %d %s, want 400 malformed-json", im, r.status, r.problemType())
+		}
+		if r := ts.do("DELETE", "/v1/tenants/nosuch/models/X", testAdmin, nil, "If-Match", im); r.status != 404 || r.problemType() != "tenant-not-found" {
+			t.Errorf("DELETE in a missing tenant, If-Match: %s: %d %s, want 404 tenant-not-found", im, r.status, r.problemType())
+		}
+	}
+	// If-None-Match: * twice is * (one list).
+	req, _ := http.NewRequest("PUT", ts.http.URL+path, strings.NewReader(def("f")))
+	req.Header["If-None-Match"] = []string{"*", "*"}
+	req.Header.Set("Authorization", "Bearer "+testAdmin)
+	resp, err := ts.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Errorf("PUT with If-None-Match: * twice: %d, want 201", resp.StatusCode)
+	}
 }

@@ -523,8 +523,10 @@ func (s *Server) modelName(r *http.Request) (string, error) {
 func condition(r *http.Request) (store.Condition, error) {
 	var c store.Condition
 	if v := headerList(r, "If-None-Match"); v != "" {
-		if v != "*" {
-			return c, problem(ProblemInvalidRequest, `If-None-Match supports only "*"`)
+		for e := range strings.SplitSeq(v, ",") {
+			if e = strings.TrimSpace(e); e != "*" && e != "" {
+				return c, problem(ProblemInvalidRequest, `If-None-Match supports only "*"`)
+			}
 		}
 		c.MustNotExist = true
 	}
@@ -540,13 +542,14 @@ func condition(r *http.Request) (store.Condition, error) {
 	if !ok {
 		return c, problem(ProblemInvalidRequest, `If-Match must be "*" or a list of entity tags, such as the ETag "<revision>" of a model`)
 	}
+	// Not nil, even if no tag names a revision: the store then finds the
+	// condition unmet, in its turn (after what would refuse the request
+	// anyway: RFC 9110 §13.2.1).
+	c.Revisions = make([]int64, 0, len(tags))
 	for _, t := range tags {
 		if rev, ok := revisionTag(t); ok {
 			c.Revisions = append(c.Revisions, rev)
 		}
-	}
-	if len(c.Revisions) == 0 {
-		return c, problem(ProblemPreconditionFailed, "If-Match: %s names no revision: this API's ETags are strong, \"<revision>\"", v)
 	}
 	return c, nil
 }
@@ -579,8 +582,8 @@ func headerList(r *http.Request, key string) string {
 
 // parseETags splits a list of entity tags (RFC 9110 §8.8.3: [W/]"opaque"
 // separated by commas and optional white space; empty elements are
-// ignored). It returns the tags as written, and false if v is not such a
-// list.
+// ignored, so the list may have none). It returns the tags as written,
+// and false if v is not such a list.
 func parseETags(v string) ([]string, bool) {
 	var tags []string
 	for v != "" {
@@ -613,7 +616,7 @@ func parseETags(v string) ([]string, bool) {
 			return nil, false
 		}
 	}
-	return tags, len(tags) > 0
+	return tags, true
 }
 
 // revisionTag returns the revision a strong entity tag of this API names:

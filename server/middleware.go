@@ -294,7 +294,11 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 // server does not decode (RFC 9110 §8.4; the answer says so with
 // Accept-Encoding: identity, as RFC 7694 has it).
 func checkMediaType(h http.Header) *Problem {
-	switch cts := h["Content-Type"]; {
+	cts := h["Content-Type"]
+	if len(cts) == 1 && strings.TrimSpace(cts[0]) == "" {
+		cts = nil // an empty Content-Type is none (curl -H 'Content-Type;')
+	}
+	switch {
 	case len(cts) > 1:
 		return problem(ProblemUnsupportedMedia, "send one Content-Type, application/json")
 	case len(cts) == 1 && cts[0] != "application/json":

@@ -1493,6 +1493,7 @@ func TestBodyAsSent(t *testing.T) {
 		{"two Content-Types, JSON first", plain, http.Header{"Content-Type": {"application/json", "text/plain"}}, 415},
 		{"two Content-Types, JSON second", plain, http.Header{"Content-Type": {"text/plain", "application/json"}}, 415},
 		{"identity", plain, http.Header{"Content-Type": {"application/json"}, "Content-Encoding": {"Identity"}}, 201},
+		{"empty Content-Type: none", plain, http.Header{"Content-Type": {""}}, 200},
 		{"structured syntax suffix", plain, http.Header{"Content-Type": {"application/vnd.acme+json; charset=utf-8"}}, 200},
 	} {
 		r := send(tc.body, tc.hdr)

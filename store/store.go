@@ -113,8 +113,9 @@ type Condition struct {
 	MustNotExist bool
 	// MustExist requires that the model exists, at any revision.
 	MustExist bool
-	// Revisions, when not empty, requires that the model exists at one of
-	// these revisions.
+	// Revisions, when not nil, requires that the model exists at one of
+	// these revisions; an empty, non-nil Revisions is never met (an
+	// If-Match that names no revision a store gives).
 	Revisions []int64
 }
 
@@ -125,8 +126,8 @@ type Condition struct {
 // check and the write.
 func (c Condition) Check(name string, exists bool, rev int64) error {
 	if c.MustNotExist && exists ||
-		!exists && (c.MustExist || len(c.Revisions) > 0) ||
-		exists && len(c.Revisions) > 0 && !slices.Contains(c.Revisions, rev) {
+		!exists && (c.MustExist || c.Revisions != nil) ||
+		exists && c.Revisions != nil && !slices.Contains(c.Revisions, rev) {
 		if !exists {
 			rev = 0
 		}

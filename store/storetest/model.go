@@ -198,7 +198,7 @@ func runModelBased(t *testing.T, open func(t *testing.T) store.Store) {
 }
 
 // condGen draws a condition for the model name of scope: none,
-// MustNotExist, MustExist, or one to three revisions from the current
+// MustNotExist, MustExist, or zero to three revisions from the current
 // one, others given in this run (of a deleted model, say) and one never
 // given.
 func condGen(m *modelState, scope, name string) *rapid.Generator[store.Condition] {
@@ -210,8 +210,9 @@ func condGen(m *modelState, scope, name string) *rapid.Generator[store.Condition
 		case 2:
 			c.MustExist = true
 		case 3, 4:
+			// Empty (but not nil): an If-Match that names no revision.
 			revs := append(slices.Clone(m.issued), m.models[scope][name].rev, 1<<40)
-			c.Revisions = rapid.SliceOfN(rapid.SampledFrom(revs), 1, 3).Draw(rt, "revs")
+			c.Revisions = append([]int64{}, rapid.SliceOfN(rapid.SampledFrom(revs), 0, 3).Draw(rt, "revs")...)
 		}
 		return c
 	})
@@ -223,7 +224,7 @@ func condMet(c store.Condition, exists bool, rev int64) bool {
 	if c.MustNotExist && exists || c.MustExist && !exists {
 		return false
 	}
-	if len(c.Revisions) == 0 {
+	if c.Revisions == nil {
 		return true
 	}
 	return exists && slices.Contains(c.Revisions, rev)

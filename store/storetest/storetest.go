@@ -132,8 +132,9 @@ func testConditions(t *testing.T, s store.Store) {
 		{"stale revision", store.Condition{}, 1, store.ErrPrecondition, 2},
 		{"future revision", store.Condition{Revisions: []int64{1 << 40}}, -1, store.ErrPrecondition, 2},
 		{"must exist", store.Condition{MustExist: true}, -1, nil, changed},
+		{"no revision at all", store.Condition{Revisions: []int64{}}, -1, store.ErrPrecondition, 5},
 		{"one of several revisions", store.Condition{Revisions: []int64{1 << 40}}, 5, nil, changed},
-		{"none of several revisions", store.Condition{Revisions: []int64{1 << 40}}, 5, store.ErrPrecondition, 6},
+		{"none of several revisions", store.Condition{Revisions: []int64{1 << 40}}, 5, store.ErrPrecondition, 7},
 		{"unconditional", store.Condition{}, -1, nil, changed},
 	}
 	for i, tc := range tests {
