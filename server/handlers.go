@@ -519,16 +519,20 @@ func (s *Server) modelName(r *http.Request) (string, error) {
 // model must exist at a revision one of them names). This API's ETags are
 // strong and exactly "<revision>", so a weak tag, or one it never gives
 // (such as "007"), names no revision: a list of only those is never met,
-// and the answer is 412 without looking further.
+// which the store finds in its turn (a 412 only if nothing else refuses
+// the request first: RFC 9110 §13.2.1).
 func condition(r *http.Request) (store.Condition, error) {
 	var c store.Condition
 	if v := headerList(r, "If-None-Match"); v != "" {
 		for e := range strings.SplitSeq(v, ",") {
-			if e = strings.TrimSpace(e); e != "*" && e != "" {
+			switch e = strings.TrimSpace(e); e {
+			case "*":
+				c.MustNotExist = true
+			case "": // an empty list element
+			default:
 				return c, problem(ProblemInvalidRequest, `If-None-Match supports only "*"`)
 			}
 		}
-		c.MustNotExist = true
 	}
 	v := headerList(r, "If-Match")
 	if v == "" {

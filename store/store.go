@@ -139,9 +139,9 @@ func (c Condition) Check(name string, exists bool, rev int64) error {
 // PreconditionError reports a Condition not met: the state of the model it
 // was checked against.
 type PreconditionError struct {
-	Name     string
-	Exists   bool
-	Revision int64 // when Exists
+	Name     string // the model's name
+	Exists   bool   // whether the model exists
+	Revision int64  // its revision, when it exists
 }
 
 // Error says what the model's state is.
