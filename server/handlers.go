@@ -24,7 +24,7 @@ import (
 // ---- helpers ------------------------------------------------------------
 
 // authorize authenticates the request's bearer token.
-func (s *Server) authorize(r *http.Request) (principal, error) {
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (principal, error) {
 	tok, ok := bearer(r)
 	if !ok {
 		return principal{}, problem(ProblemUnauthorized, "send a token: Authorization: Bearer <token>")
@@ -36,11 +36,22 @@ func (s *Server) authorize(r *http.Request) (principal, error) {
 	if err != nil {
 		return principal{}, s.storeError(err)
 	}
+	if !p.admin {
+		if rec, ok := w.(*statusRecorder); ok && rec.tenant == "" {
+			if !s.tenantLim.acquire(p.tenant) {
+				s.m.rejected.WithLabelValues("tenant_share").Inc()
+				pr := problem(ProblemTooManyRequests, "too many requests of this tenant in flight; retry later")
+				pr.retryAfter = 1
+				return principal{}, pr
+			}
+			rec.tenant, rec.tenantLim = p.tenant, s.tenantLim
+		}
+	}
 	return p, nil
 }
 
-func (s *Server) requireAdmin(r *http.Request) error {
-	p, err := s.authorize(r)
+func (s *Server) requireAdmin(w http.ResponseWriter, r *http.Request) error {
+	p, err := s.authorize(w, r)
 	if err != nil {
 		return err
 	}
@@ -90,20 +101,20 @@ func (s *Server) releaseScope(t *tenantState) {
 }
 
 // authorizeScope authenticates r and resolves the scope it addresses.
-func (s *Server) authorizeScope(r *http.Request) (principal, string, error) {
-	return s.authorizeWith(r, s.scopeOf)
+func (s *Server) authorizeScope(w http.ResponseWriter, r *http.Request) (principal, string, error) {
+	return s.authorizeWith(w, r, s.scopeOf)
 }
 
 // authorizeTenant authenticates r and checks its access to the tenant the
 // URL names.
-func (s *Server) authorizeTenant(r *http.Request) (principal, string, error) {
-	return s.authorizeWith(r, s.tenantAccess)
+func (s *Server) authorizeTenant(w http.ResponseWriter, r *http.Request) (principal, string, error) {
+	return s.authorizeWith(w, r, s.tenantAccess)
 }
 
 // authorizeWith authenticates r, then resolves what it addresses with
 // resolve (which checks the principal's access).
-func (s *Server) authorizeWith(r *http.Request, resolve func(*http.Request, principal) (string, error)) (principal, string, error) {
-	p, err := s.authorize(r)
+func (s *Server) authorizeWith(w http.ResponseWriter, r *http.Request, resolve func(*http.Request, principal) (string, error)) (principal, string, error) {
+	p, err := s.authorize(w, r)
 	if err != nil {
 		return principal{}, "", err
 	}
@@ -116,8 +127,8 @@ func (s *Server) authorizeWith(r *http.Request, resolve func(*http.Request, prin
 
 // adminTenant is authorizeTenant for an admin-only operation; doing names
 // it in the forbidden problem ("<doing> needs the admin token").
-func (s *Server) adminTenant(r *http.Request, doing string) (string, error) {
-	p, id, err := s.authorizeTenant(r)
+func (s *Server) adminTenant(w http.ResponseWriter, r *http.Request, doing string) (string, error) {
+	p, id, err := s.authorizeTenant(w, r)
 	if err != nil {
 		return "", err
 	}
@@ -375,7 +386,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 // ---- models -------------------------------------------------------------
 
 func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
-	p, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(w, r)
 	if err != nil {
 		return err
 	}
@@ -638,7 +649,7 @@ func revisionTag(tag string) (int64, bool) {
 }
 
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
-	p, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(w, r)
 	if err != nil {
 		return err
 	}
@@ -673,7 +684,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
-	p, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(w, r)
 	if err != nil {
 		return err
 	}
@@ -713,7 +724,7 @@ func (s *Server) listResponse(t *tenantState, ctx context.Context) ([]modelJSON,
 }
 
 func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
-	p, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(w, r)
 	if err != nil {
 		return err
 	}
@@ -764,7 +775,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 // ---- lookup and validation ----------------------------------------------
 
 func (s *Server) lookup(w http.ResponseWriter, r *http.Request) error {
-	p, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(w, r)
 	if err != nil {
 		return err
 	}
@@ -896,7 +907,7 @@ func bodyPosition(body []byte, off int) string {
 }
 
 func (s *Server) validate(w http.ResponseWriter, r *http.Request) error {
-	p, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(w, r)
 	if err != nil {
 		return err
 	}
@@ -1000,7 +1011,7 @@ func (s *Server) validator(t *tenantState, scope string, m *modelreg.Model) (*do
 }
 
 func (s *Server) schema(w http.ResponseWriter, r *http.Request) error {
-	p, scope, err := s.authorizeScope(r)
+	p, scope, err := s.authorizeScope(w, r)
 	if err != nil {
 		return err
 	}
@@ -1054,7 +1065,7 @@ func ms(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e6 }
 
 func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
-	id, err := s.adminTenant(r, "deleting a tenant")
+	id, err := s.adminTenant(w, r, "deleting a tenant")
 	if err != nil {
 		return err
 	}
@@ -1113,7 +1124,7 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) evictTenant(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.adminTenant(r, "evicting a tenant")
+	id, err := s.adminTenant(w, r, "evicting a tenant")
 	if err != nil {
 		return err
 	}
@@ -1162,7 +1173,7 @@ type tenantMemoryJSON struct {
 }
 
 func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
-	p, id, err := s.authorizeTenant(r)
+	p, id, err := s.authorizeTenant(w, r)
 	if err != nil {
 		return err
 	}
@@ -1199,7 +1210,7 @@ func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
-	id, err := s.adminTenant(r, "issuing tokens")
+	id, err := s.adminTenant(w, r, "issuing tokens")
 	if err != nil {
 		return err
 	}
@@ -1225,7 +1236,7 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireAdmin(w, r); err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -1275,7 +1286,7 @@ type statsJSON struct {
 }
 
 func (s *Server) globalStats(w http.ResponseWriter, r *http.Request) error {
-	if err := s.requireAdmin(r); err != nil {
+	if err := s.requireAdmin(w, r); err != nil {
 		return err
 	}
 	var out statsJSON

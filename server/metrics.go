@@ -49,7 +49,7 @@ func newMetrics() *metrics {
 	})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelreg_http_rejected_total",
-		Help: "Requests refused before being served, by reason (overloaded, too_large).",
+		Help: "Requests refused before being served, by reason (overloaded, tenant_share, too_large).",
 	}, []string{"reason"})
 	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "modelreg_http_panics_total",
@@ -134,6 +134,10 @@ type statusRecorder struct {
 	slot bool
 	// bodyBytes is what the request reserved of lim.bodies.
 	bodyBytes int64
+	// tenant is the tenant whose share of tenantLim the request holds
+	// (see Server.authorize), if any.
+	tenant    string
+	tenantLim *tenantLimiter
 }
 
 // WriteHeader records the status (and replaces the mux's plain-text 404

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -78,6 +79,40 @@ func (l *limiter) acquire(r *http.Request) bool {
 
 func (l *limiter) release() { <-l.slots }
 
+// tenantLimiter bounds the requests of each tenant in flight (see
+// Config.MaxTenantInFlight); a tenant with none has no entry.
+type tenantLimiter struct {
+	max int // < 0: no limit
+	mu  sync.Mutex
+	n   map[string]int
+}
+
+// acquire takes one of tenant's shares, if it has one left.
+func (l *tenantLimiter) acquire(tenant string) bool {
+	if l.max < 0 {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n[tenant] >= l.max {
+		return false
+	}
+	l.n[tenant]++
+	return true
+}
+
+// release gives back a share acquire took.
+func (l *tenantLimiter) release(tenant string) {
+	if l.max < 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.n[tenant]--; l.n[tenant] <= 0 {
+		delete(l.n, tenant)
+	}
+}
+
 // overloaded counts a request refused for want of a slot and returns its
 // problem.
 func (s *Server) overloaded() *Problem {
@@ -143,6 +178,11 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 				s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", code, "duration", d)
 			case s.cfg.AccessLog:
 				s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", cmp.Or(code, http.StatusOK), "duration", d)
+			}
+		}()
+		defer func() {
+			if rec.tenant != "" {
+				rec.tenantLim.release(rec.tenant)
 			}
 		}()
 		if !ops {

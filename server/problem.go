@@ -37,6 +37,7 @@ const (
 	ProblemTooLarge           ProblemType = ProblemTypePrefix + "payload-too-large"      // 413
 	ProblemUnsupportedMedia   ProblemType = ProblemTypePrefix + "unsupported-media-type" // 415
 	ProblemValidationFailed   ProblemType = ProblemTypePrefix + "validation-failed"      // 422
+	ProblemTooManyRequests    ProblemType = ProblemTypePrefix + "too-many-requests"      // 429
 	ProblemInternal           ProblemType = ProblemTypePrefix + "internal"               // 500
 	ProblemOverloaded         ProblemType = ProblemTypePrefix + "overloaded"             // 503
 	ProblemUnavailable        ProblemType = ProblemTypePrefix + "unavailable"            // 503
@@ -72,6 +73,7 @@ func ProblemTypes() []ProblemInfo {
 		{ProblemTooLarge, 413, "Request body too large"},
 		{ProblemUnsupportedMedia, 415, "Unsupported media type"},
 		{ProblemValidationFailed, 422, "Document is invalid"},
+		{ProblemTooManyRequests, 429, "Too many requests of this tenant"},
 		{ProblemInternal, 500, "Internal server error"},
 		{ProblemOverloaded, 503, "Server overloaded"},
 		{ProblemUnavailable, 503, "Service unavailable"},

@@ -54,6 +54,13 @@ type Config struct {
 	// 503 overloaded (default 100 ms; negative: do not wait).
 	MaxInFlight int
 	QueueWait   time.Duration
+	// MaxTenantInFlight is the most requests made with one tenant's tokens
+	// that are served, or receiving their bodies, at once (default a
+	// quarter of MaxInFlight, at least 1; negative: no limit). One more
+	// gets 429 too-many-requests at once, so that one tenant cannot take
+	// every slot (or the memory of bodies) from the others. Admin requests
+	// are not counted.
+	MaxTenantInFlight int
 
 	// IdleTimeout is how long a tenant stays in memory without requests
 	// (default 15 minutes; negative: never unloaded). SweepInterval is how
@@ -143,6 +150,9 @@ func (c *Config) defaults() {
 	if c.QueueWait == 0 {
 		c.QueueWait = 100 * time.Millisecond
 	}
+	if c.MaxTenantInFlight == 0 {
+		c.MaxTenantInFlight = max(1, c.MaxInFlight/4)
+	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 15 * time.Minute
 	}
@@ -199,7 +209,10 @@ type Server struct {
 	m    *metrics
 	auth *authenticator
 	lim  *limiter
-	mux  *http.ServeMux
+	// tenantLim bounds the requests of each tenant's tokens (see
+	// Config.MaxTenantInFlight).
+	tenantLim *tenantLimiter
+	mux       *http.ServeMux
 
 	resident residentSet
 	epoch    time.Time // origin of tenantState.lastUsed (monotonic)
@@ -237,11 +250,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	cfg.defaults()
 	s := &Server{
-		cfg: cfg,
-		st:  cfg.Store,
-		log: cfg.Logger,
-		m:   newMetrics(),
-		lim: newLimiter(cfg.MaxInFlight, cfg.QueueWait, cfg.MaxBodyBytes),
+		cfg:       cfg,
+		st:        cfg.Store,
+		log:       cfg.Logger,
+		m:         newMetrics(),
+		lim:       newLimiter(cfg.MaxInFlight, cfg.QueueWait, cfg.MaxBodyBytes),
+		tenantLim: &tenantLimiter{max: cfg.MaxTenantInFlight, n: make(map[string]int)},
 	}
 	s.reg = modelreg.New(modelreg.WithPolicy(cfg.Policy), modelreg.WithClock(cfg.Clock), modelreg.WithLimits(cfg.Limits))
 	s.auth = newAuthenticator(cfg.AdminTokenHash, cfg.Store, cfg.MaxCachedTokens)

@@ -609,6 +609,7 @@ func oneSlotServer(t *testing.T, opts ...option) (*testServer, string) {
 	ts := newTestServer(t, append([]option{func(c *Config) {
 		c.MaxInFlight = 1
 		c.QueueWait = -1
+		c.MaxTenantInFlight = -1 // these tests are of the server's slots
 	}}, opts...)...)
 	tok := ts.token("acme")
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
@@ -719,6 +720,7 @@ func TestSlowBodiesMemoryBound(t *testing.T) {
 		// that a probe holding a little of it while a body's last
 		// reservation comes does not get that body refused.
 		c.QueueWait = 200 * time.Millisecond
+		c.MaxTenantInFlight = -1 // one tenant's requests, to test the server's bound
 	})
 	tok := ts.token("acme")
 	addr := strings.TrimPrefix(ts.http.URL, "http://")
