@@ -460,13 +460,30 @@ func TestGeneratedAdminToken(t *testing.T) {
 	if err == nil || !strings.Contains(errOut, "in use by another modelreg server") {
 		t.Errorf("second server on one data dir: %v %q %q", err, out, errOut)
 	}
+	// Also once its LOCK file was deleted, taken for a stale one.
+	if err := os.Remove(filepath.Join(dir, "LOCK")); err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, err = runBinary("serve", "--addr", "127.0.0.1:0", "--data", dir)
+	if err == nil || !strings.Contains(errOut, "in use by another modelreg server") {
+		t.Errorf("second server on one data dir whose LOCK was deleted: %v %q %q", err, out, errOut)
+	}
 }
 
+// runBinary runs the binary to its end, or kills it after a minute (a
+// serve that should have refused to start).
 func runBinary(args ...string) (string, string, error) {
 	var out, errb strings.Builder
 	cmd := execCommand(args...)
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return "", "", err
+	}
+	t := time.AfterFunc(time.Minute, func() { cmd.Process.Kill() })
+	err := cmd.Wait()
+	if !t.Stop() {
+		err = fmt.Errorf("still running after a minute: %w", err)
+	}
 	return out.String(), errb.String(), err
 }
 

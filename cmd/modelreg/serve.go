@@ -151,6 +151,7 @@ func (c *serveConfig) check() error {
 		bad  bool
 		want string
 	}{
+		{"data", strings.TrimSpace(c.data) == "", "a directory (it is created if needed)"},
 		{"max-body", c.maxBody < 1 || c.maxBody > maxBodyLimit, fmt.Sprintf("1 to %d bytes", maxBodyLimit)},
 		{"max-in-flight", c.maxInFlight < 1, "at least 1"},
 		{"queue-wait", c.queueWait < 0, "0 or more"},

@@ -27,7 +27,7 @@ func TestServeFlagRanges(t *testing.T) {
 		{"--read-header-timeout", "0"}, {"--read-timeout", "0"}, {"--write-timeout", "-1s"},
 		{"--conn-idle-timeout", "0"}, {"--shutdown-timeout", "-1s"}, {"--drain-delay", "-1s"},
 		{"--max-models", "0"}, {"--max-tenant-bytes", "0"}, {"--max-depth", "0"}, {"--max-depth", "33"},
-		{"--access-log", "--log-level", "warn"},
+		{"--access-log", "--log-level", "warn"}, {"--max-tenant-in-flight", "-2"}, {"--data", ""}, {"--data", " "},
 	} {
 		var out, errb bytes.Buffer
 		dir := t.TempDir()

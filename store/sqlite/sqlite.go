@@ -48,7 +48,12 @@ import (
 
 // ErrSchemaTooNew is returned by Open for a database whose schema version is
 // newer than this build knows.
-var ErrSchemaTooNew = errors.New("sqlite store: database schema is newer than this version of modelreg")
+var ErrSchemaTooNew = errors.New("database schema is newer than this version of modelreg: run a newer modelreg, or restore a backup")
+
+// ErrForeign is returned by Open for a database file that is not a
+// modelreg store (an application's own SQLite database, say): Open
+// changes nothing in it.
+var ErrForeign = errors.New("not a modelreg database (it has tables of its own and no schema_version); nothing was changed")
 
 // ErrReadOnly is returned by Open for a database it cannot write (a file
 // the process may only read, on a read-only file system): SQLite would
@@ -108,6 +113,12 @@ type Store struct {
 	w, r   *sql.DB
 	now    func() time.Time
 	closed atomic.Bool
+	// path and file: the database file, as it was when it was opened. A
+	// write is refused once path no longer names that file (deleted or
+	// replaced while the store is open): its commit would go to a file
+	// nothing will read again.
+	path string
+	file os.FileInfo
 }
 
 var _ store.Store = (*Store)(nil)
@@ -205,6 +216,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		f.Close()
 	} else if !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("sqlite store: create %s: %w", path, err)
+	} else if err := checkNotForeign(ctx, path); err != nil {
+		return nil, err
 	}
 	dsn := func(readOnly bool) string {
 		q := url.Values{}
@@ -246,6 +259,11 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		return nil, fmt.Errorf("sqlite store: %w", err)
 	}
+	file, err := os.Stat(path)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite store: %w", err)
+	}
 	r, err := sql.Open("sqlite", dsn(true))
 	if err != nil {
 		w.Close()
@@ -260,7 +278,45 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	r.SetMaxIdleConns(cfg.readers)
 	r.SetConnMaxIdleTime(cfg.readerIdle)
 	r.SetConnMaxLifetime(0)
-	return &Store{w: w, r: r, now: cfg.now}, nil
+	return &Store{w: w, r: r, now: cfg.now, path: path, file: file}, nil
+}
+
+// checkNotForeign returns ErrForeign if the existing file at path is an
+// SQLite database with tables but no schema_version table: another
+// application's. It reads the file without the pragmas of Open (which
+// would turn it to WAL mode) and writes nothing.
+func checkNotForeign(ctx context.Context, path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return nil // Open says what is wrong; an empty file is a new database
+	}
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	if err != nil {
+		return nil
+	}
+	defer db.Close()
+	var tables, ours int
+	err = db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE name = 'schema_version') FROM sqlite_master WHERE type = 'table'`).Scan(&tables, &ours)
+	if err != nil {
+		return nil // not readable as a database: Open says so
+	}
+	if tables > 0 && ours == 0 {
+		return fmt.Errorf("sqlite store: %s: %w", path, ErrForeign)
+	}
+	return nil
+}
+
+// checkFile returns store.ErrUnavailable if s.path no longer names the
+// file the store opened.
+func (s *Store) checkFile() error {
+	fi, err := os.Stat(s.path)
+	if err == nil && os.SameFile(fi, s.file) {
+		return nil
+	}
+	if err == nil {
+		err = errors.New("another file is there")
+	}
+	return fmt.Errorf("%w: the database file %s was deleted or replaced while in use (%v); nothing was written: restart the server", store.ErrUnavailable, s.path, err)
 }
 
 // ownerOnly takes every permission of the group and of others away from
@@ -379,6 +435,9 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	defer tx.Rollback()
 	if err := fn(tx); err != nil {
 		return s.wrap(err)
+	}
+	if err := s.checkFile(); err != nil {
+		return err
 	}
 	return s.wrap(tx.Commit())
 }
@@ -676,6 +735,9 @@ func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error 
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.check(); err != nil {
+		return err
+	}
+	if err := s.checkFile(); err != nil {
 		return err
 	}
 	var one int

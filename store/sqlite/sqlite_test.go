@@ -452,3 +452,75 @@ func TestPanicInWriteReleasesWriter(t *testing.T) {
 		t.Fatalf("a write after a panicking one: %v", err)
 	}
 }
+
+// TestForeignDatabaseLeftAlone: a database file of another application
+// (tables, no schema_version) is refused with ErrForeign, and left exactly
+// as it was: not migrated, not turned to WAL mode.
+func TestForeignDatabaseLeftAlone(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "modelreg.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`CREATE TABLE customers (id INTEGER, name TEXT); INSERT INTO customers VALUES (1, 'ann')`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	before, _ := os.ReadFile(path)
+	if s, err := Open(ctx, path); !errors.Is(err, ErrForeign) {
+		if err == nil {
+			s.Close()
+		}
+		t.Fatalf("Open of another application's database: %v, want ErrForeign", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("the refused database file was changed")
+	}
+	for _, side := range []string{"-wal", "-shm"} {
+		if _, err := os.Stat(path + side); err == nil {
+			t.Errorf("Open left %s behind", side)
+		}
+	}
+	// An empty file is a new database, and a modelreg one opens again.
+	empty := filepath.Join(t.TempDir(), "modelreg.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	open(t, empty).Close()
+	open(t, empty).Close()
+}
+
+// TestDatabaseFileGoneRefusesWrites: once the database file is deleted or
+// replaced under an open store, a write is refused with ErrUnavailable
+// (its commit would go to a file nothing reads again) and Ping fails, so
+// /readyz says so; nothing is acknowledged that a restart would lose.
+func TestDatabaseFileGoneRefusesWrites(t *testing.T) {
+	ctx := context.Background()
+	for _, how := range []string{"moved", "replaced"} {
+		t.Run(how, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "modelreg.db")
+			s := open(t, path)
+			defer s.Close()
+			m := store.Model{Scope: "acme", Name: "A", Definition: []byte(`{}`)}
+			if _, _, err := s.PutModel(ctx, m, store.Condition{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(path, filepath.Join(dir, "elsewhere.db")); err != nil {
+				t.Fatal(err)
+			}
+			if how == "replaced" {
+				if err := os.WriteFile(path, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, _, err := s.PutModel(ctx, m, store.Condition{}); !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("PutModel after the file was %s: %v, want ErrUnavailable", how, err)
+			}
+			if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+				t.Errorf("Ping after the file was %s: %v, want ErrUnavailable", how, err)
+			}
+		})
+	}
+}
