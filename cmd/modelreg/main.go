@@ -45,6 +45,9 @@ choose the tenant with --tenant / MODELREG_TENANT or the global scope with --glo
   token issue            issue a token for --tenant and print it (admin)
 
 Tools:
+  backup         copy the store in --data to a new file, while a server runs
+                 (restore: stop the server, delete modelreg.db-wal and -shm,
+                 put the copy in place of modelreg.db)
   loadtest       drive a running server with validate requests; report throughput
                  and latency percentiles
   bench          run the in-process registry workload (WORKLOAD.md)
@@ -92,6 +95,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, rest, stdout, stderr)
 	case "loadtest":
 		err = runLoadtest(ctx, rest, stdout, stderr)
+	case "backup":
+		err = runBackup(ctx, rest, stdout, stderr)
 	case "define", "get", "list", "delete", "lookup", "validate", "schema", "stats", "tenants", "cleanup", "evict", "token":
 		err = runClient(ctx, cmd, rest, stdout, stderr)
 	default:

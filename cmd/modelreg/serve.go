@@ -244,7 +244,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		}
 		return err
 	}
-	dbPath := filepath.Join(c.data, "modelreg.db")
+	dbPath := filepath.Join(c.data, dbFile)
 	st, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return stopped(err)

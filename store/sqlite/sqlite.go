@@ -281,6 +281,43 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	return &Store{w: w, r: r, now: cfg.now, path: path, file: file}, nil
 }
 
+// Backup writes a consistent copy of the database at path to the new file
+// out (readable by its owner only: it holds token hashes), with VACUUM
+// INTO over a read-only connection. It may run while a server uses the
+// database: the copy is the database as of the backup's start, WAL
+// included. It refuses an out that exists, and a path that is not a
+// modelreg database; on error it removes what it wrote of out.
+func Backup(ctx context.Context, path, out string) error {
+	if fi, err := os.Stat(path); err != nil {
+		return fmt.Errorf("sqlite store: backup: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return fmt.Errorf("sqlite store: backup: %s is not a file", path)
+	}
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return fmt.Errorf("sqlite store: backup: %w", err)
+	}
+	defer db.Close()
+	var ours int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&ours); err != nil {
+		return fmt.Errorf("sqlite store: backup: %s: %w", path, err)
+	}
+	if ours == 0 {
+		return fmt.Errorf("sqlite store: backup: %s: %w", path, ErrForeign)
+	}
+	// VACUUM INTO writes into an empty file: made here, owner only.
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite store: backup: %w", err)
+	}
+	f.Close()
+	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, out); err != nil {
+		os.Remove(out)
+		return fmt.Errorf("sqlite store: backup of %s: %w", path, err)
+	}
+	return nil
+}
+
 // checkNotForeign returns ErrForeign if the existing file at path is an
 // SQLite database with tables but no schema_version table: another
 // application's. It reads the file without the pragmas of Open (which

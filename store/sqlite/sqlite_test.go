@@ -524,3 +524,45 @@ func TestDatabaseFileGoneRefusesWrites(t *testing.T) {
 		})
 	}
 }
+
+// TestBackupWhileOpen: Backup copies a database in use, WAL included, to a
+// new owner-only file that opens as the same store; it refuses to
+// overwrite a file, and to copy another application's database.
+func TestBackupWhileOpen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "modelreg.db")
+	s := open(t, path)
+	defer s.Close()
+	for i := range 20 {
+		if _, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(dir, "copy.db")
+	if err := Backup(ctx, path, out); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup file: %v, mode %v; want 0600", err, fi.Mode().Perm())
+	}
+	c := open(t, out)
+	models, err := c.Models(ctx, "acme")
+	c.Close()
+	if err != nil || len(models) != 20 {
+		t.Errorf("the backup holds %d models (%v), want 20", len(models), err)
+	}
+	if err := Backup(ctx, path, out); err == nil {
+		t.Error("Backup overwrote an existing file")
+	}
+	foreign := filepath.Join(dir, "other.db")
+	db, _ := sql.Open("sqlite", foreign)
+	db.Exec(`CREATE TABLE customers (id INTEGER)`)
+	db.Close()
+	if err := Backup(ctx, foreign, filepath.Join(dir, "x.db")); !errors.Is(err, ErrForeign) {
+		t.Errorf("Backup of another application's database: %v, want ErrForeign", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "x.db")); err == nil {
+		t.Error("a refused backup left its file")
+	}
+}

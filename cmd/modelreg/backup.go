@@ -1,0 +1,53 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/modelreg/modelreg/store/sqlite"
+)
+
+// dbFile is the name of the store's database in a data directory.
+const dbFile = "modelreg.db"
+
+// runBackup copies the store of a data directory to a new file, while a
+// server may be using it (see sqlite.Backup).
+func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("backup", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", envOr("MODELREG_DATA", "./modelreg-data"), "data directory of the store to copy (env MODELREG_DATA)")
+	out := fs.String("out", "", "the copy: a new file (it must not exist), readable by its owner only")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: modelreg backup --out FILE [--data DIR]
+
+Copies the store in --data to the new file --out, consistent as of the
+start of the copy, while a server may be running on it. To restore: stop
+the server, delete modelreg.db-wal and modelreg.db-shm in the data
+directory, and put the copy in place of modelreg.db.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("%w: backup takes no arguments, got %q", errUsage, fs.Args())
+	case strings.TrimSpace(*out) == "":
+		return fmt.Errorf("%w: --out is required: the file to write the copy to", errUsage)
+	case strings.TrimSpace(*data) == "":
+		return fmt.Errorf("%w: --data must be a directory", errUsage)
+	}
+	db := filepath.Join(*data, dbFile)
+	if err := sqlite.Backup(ctx, db, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "backed up %s to %s\n", db, *out)
+	return nil
+}
