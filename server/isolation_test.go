@@ -131,3 +131,24 @@ func TestTenantShareKeepsOthersServed(t *testing.T) {
 		t.Errorf("%d tenants still hold shares after every request ended", left)
 	}
 }
+
+// TestRevisionsTellNothingOfOtherTenants: a tenant's ETags count its own
+// writes only: between two of its writes, other tenants' writes (and the
+// global scope's) do not move them.
+func TestRevisionsTellNothingOfOtherTenants(t *testing.T) {
+	ts := newTestServer(t)
+	ta, tb := ts.token("a"), ts.token("b")
+	def := `{"properties": {"x": "string"}}`
+	first := ts.must(201, ts.do("PUT", "/v1/tenants/a/models/M", ta, def)).header.Get("ETag")
+	for i := range 5 {
+		ts.must(201, ts.do("PUT", fmt.Sprintf("/v1/tenants/b/models/M%d", i), tb, def))
+		ts.must(201, ts.do("PUT", fmt.Sprintf("/v1/global/models/G%d", i), testAdmin, def))
+	}
+	second := ts.must(200, ts.do("PUT", "/v1/tenants/a/models/M", ta, def)).header.Get("ETag")
+	var r1, r2 int
+	fmt.Sscanf(first, `"%d"`, &r1)
+	fmt.Sscanf(second, `"%d"`, &r2)
+	if r1 == 0 || r2 != r1+1 {
+		t.Errorf("tenant a's ETags %s then %s with 10 writes of others between: want consecutive revisions", first, second)
+	}
+}

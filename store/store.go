@@ -68,11 +68,11 @@ type Model struct {
 	// ("v1:<hex>"), recorded so that a reload can be checked against it.
 	Fingerprint string
 	// Revision identifies one write of the model: it is larger on each
-	// replacement, and the store never gives a revision to two writes,
-	// even after the model or its tenant was deleted and created again
-	// (so a client's stale If-Match never matches a later model).
-	// Revisions are not contiguous: they come from one counter of the
-	// whole store.
+	// replacement, and the store never gives a revision to two writes of
+	// one scope, even after the model or its tenant was deleted and
+	// created again (so a client's stale If-Match never matches a later
+	// model). Each scope counts its own writes: a tenant's revisions say
+	// nothing of other tenants' writes.
 	Revision int64
 	// Created is when the model was first written, Updated when it was last
 	// written. Both are set by the store.

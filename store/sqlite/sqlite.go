@@ -30,6 +30,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -163,6 +164,17 @@ func migrations() []string {
 		last INTEGER NOT NULL
 	);
 	INSERT INTO revisions (id, last) SELECT 1, COALESCE(MAX(revision), 0) FROM models;`,
+		// 3: one revision counter per scope, so that a tenant's revisions
+		// count its own writes and say nothing of other tenants'. A
+		// scope's row is kept when the scope is deleted (keyed by the
+		// SHA-256 of its id, which is not kept), so that a scope created
+		// again with that id goes on from where it was; a scope without a
+		// row starts above revisions.last, from now on fixed: above every
+		// revision given before this migration.
+		`CREATE TABLE scope_revisions (
+		scope_key BLOB PRIMARY KEY,
+		last      INTEGER NOT NULL
+	) WITHOUT ROWID;`,
 	}
 }
 
@@ -196,7 +208,7 @@ const pageCacheKiB = 32
 const walSizeLimit = 4 << 20
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
@@ -618,7 +630,11 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 				return err
 			}
 		}
-		if err := tx.QueryRowContext(ctx, `UPDATE revisions SET last = last + 1 WHERE id = 1 RETURNING last`).Scan(&rev); err != nil {
+		key := sha256.Sum256([]byte(m.Scope))
+		if err := tx.QueryRowContext(ctx, `INSERT INTO scope_revisions (scope_key, last)
+			VALUES (?, (SELECT last FROM revisions WHERE id = 1) + 1)
+			ON CONFLICT (scope_key) DO UPDATE SET last = last + 1
+			RETURNING last`, key[:]).Scan(&rev); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO models (scope, name, definition, fingerprint, revision, created_at, updated_at)

@@ -23,7 +23,7 @@ type Memory struct {
 	models   map[string]map[string]store.Model
 	tokens   map[string]store.Token
 	settings map[string][]byte
-	lastRev  int64 // the last revision given (one counter for the store)
+	lastRev  map[string]int64 // the last revision given in each scope, kept when it is deleted
 }
 
 var _ store.Store = (*Memory)(nil)
@@ -160,8 +160,11 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 	if md.Definition == nil {
 		md.Definition = []byte{}
 	}
-	m.lastRev++
-	md.Revision = m.lastRev
+	if m.lastRev == nil {
+		m.lastRev = make(map[string]int64)
+	}
+	m.lastRev[md.Scope]++
+	md.Revision = m.lastRev[md.Scope]
 	md.Created, md.Updated = now, now
 	if exists {
 		md.Created = old.Created

@@ -19,9 +19,10 @@ type modelState struct {
 	models  map[string]map[string]modelEntry // scope -> name -> entry
 	tokens  map[string]string                // token id -> tenant
 	// issued are the revisions the store gave in this run, maxRev the
-	// largest: each write must get a larger one.
+	// largest in each scope: each write of a scope must get a larger one,
+	// even after the scope was deleted.
 	issued []int64
-	maxRev int64
+	maxRev map[string]int64
 }
 
 type modelEntry struct {
@@ -42,7 +43,7 @@ func runModelBased(t *testing.T, open func(t *testing.T) store.Store) {
 	rapid.Check(t, func(rt *rapid.T) {
 		run++
 		ctx := context.Background()
-		m := modelState{tenants: map[string]bool{}, models: map[string]map[string]modelEntry{}, tokens: map[string]string{}}
+		m := modelState{tenants: map[string]bool{}, models: map[string]map[string]modelEntry{}, tokens: map[string]string{}, maxRev: map[string]int64{}}
 		tp, np := fmt.Sprintf("r%d-", run), fmt.Sprintf("R%d", run) // this run's tenant and name prefixes
 		scopes := []string{store.Global, tp + "a", tp + "b", tp + "ab"}
 		tenantGen := rapid.SampledFrom(scopes[1:])
@@ -120,10 +121,10 @@ func runModelBased(t *testing.T, open func(t *testing.T) store.Store) {
 				if err != nil {
 					rt.Fatalf("put %s/%s: %v", scope, name, err)
 				}
-				if created == exists || got.Revision <= m.maxRev {
-					rt.Fatalf("put %s/%s: created %v rev %d; model has exists %v rev %d, revisions given up to %d", scope, name, created, got.Revision, exists, cur.rev, m.maxRev)
+				if created == exists || got.Revision <= m.maxRev[scope] {
+					rt.Fatalf("put %s/%s: created %v rev %d; model has exists %v rev %d, revisions of the scope given up to %d", scope, name, created, got.Revision, exists, cur.rev, m.maxRev[scope])
 				}
-				m.maxRev = got.Revision
+				m.maxRev[scope] = got.Revision
 				m.issued = append(m.issued, got.Revision)
 				ensure(scope)
 				if m.models[scope] == nil {

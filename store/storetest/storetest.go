@@ -27,6 +27,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PutGetModel", testPutGetModel},
 		{"ReplaceModel", testReplaceModel},
 		{"Conditions", testConditions},
+		{"RevisionsPerScope", testRevisionsPerScope},
 		{"ScopesAreSeparate", testScopes},
 		{"DeleteModel", testDeleteModel},
 		{"Tenants", testTenants},
@@ -427,13 +428,18 @@ func testInvalid(t *testing.T, s store.Store) {
 }
 
 // testConcurrentWriters checks that concurrent writers to the same and to
-// different models lose nothing and keep revisions consistent.
+// different models lose nothing and keep revisions consistent (never one
+// given twice in a scope).
 func testConcurrentWriters(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	const writers, each = 8, 25
 	var wg sync.WaitGroup
 	errs := make(chan error, writers*each*2)
-	revs := make(chan int64, writers*each*2) // every revision given
+	type scopedRev struct {
+		scope string
+		rev   int64
+	}
+	revs := make(chan scopedRev, writers*each*2) // every revision given
 	var hotMu sync.Mutex
 	var hotMax int64
 	var hotLast string // the definition of the hot write with the largest revision
@@ -444,13 +450,13 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 				if m, _, err := s.PutModel(ctx, model(tenant, fmt.Sprintf("W%dI%d", w, i), `{}`), store.Condition{}); err != nil {
 					errs <- err
 				} else {
-					revs <- m.Revision
+					revs <- scopedRev{tenant, m.Revision}
 				}
 				def := fmt.Sprint(w, "-", i)
 				if m, _, err := s.PutModel(ctx, model("hot", "Same", def), store.Condition{}); err != nil {
 					errs <- err
 				} else {
-					revs <- m.Revision
+					revs <- scopedRev{"hot", m.Revision}
 					hotMu.Lock()
 					if m.Revision > hotMax {
 						hotMax, hotLast = m.Revision, def
@@ -480,10 +486,10 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 		t.Errorf("stored %d models, want %d", total, writers*each)
 	}
 	close(revs)
-	seen := map[int64]bool{}
+	seen := map[scopedRev]bool{}
 	for r := range revs {
 		if seen[r] {
-			t.Errorf("revision %d given to two writes", r)
+			t.Errorf("revision %d given to two writes of scope %q", r.rev, r.scope)
 		}
 		seen[r] = true
 	}
@@ -523,5 +529,28 @@ func testClosed(t *testing.T, s store.Store) {
 	}
 	if err := s.Ping(ctx); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Ping after Close = %v", err)
+	}
+}
+
+// testRevisionsPerScope: a scope's revisions count its own writes only, so
+// a tenant learns nothing of other tenants' writes from them; they never
+// repeat in a scope, even once it was deleted and created again.
+func testRevisionsPerScope(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	first, _ := mustPut(t, s, model("a", "A", `{"v":1}`))
+	for i := range 5 {
+		mustPut(t, s, model("b", fmt.Sprint("B", i), `{}`))
+		mustPut(t, s, model(store.Global, fmt.Sprint("G", i), `{}`))
+	}
+	second, _ := mustPut(t, s, model("a", "A", `{"v":2}`))
+	if second.Revision != first.Revision+1 {
+		t.Errorf("tenant a's revisions %d then %d, with 10 writes of others between: want one apart", first.Revision, second.Revision)
+	}
+	if _, err := s.DeleteTenant(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := mustPut(t, s, model("a", "A", `{"v":3}`))
+	if again.Revision <= second.Revision {
+		t.Errorf("tenant a created again: revision %d, not above the deleted one's %d", again.Revision, second.Revision)
 	}
 }
