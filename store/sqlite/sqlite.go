@@ -37,6 +37,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -228,6 +229,8 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		f.Close()
 	} else if !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("sqlite store: create %s: %w", path, err)
+	} else if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("sqlite store: %s is not a file (%s): move it away, or choose another data directory", path, fi.Mode().Type())
 	} else if err := checkNotForeign(ctx, path); err != nil {
 		return nil, err
 	}
@@ -255,15 +258,17 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	w.SetConnMaxIdleTime(0)
 	if err := migrate(ctx, w); err != nil {
 		w.Close()
+		if readOnly(err) {
+			return nil, readOnlyError(path, err)
+		}
 		return nil, fmt.Errorf("sqlite store: %s: %w", path, err)
 	}
 	// A write, even with the schema current: SQLite opens a file it may
 	// not write read-only, and its reads (and Ping) pass.
 	if _, err := w.ExecContext(ctx, `UPDATE schema_version SET version = version`); err != nil {
 		w.Close()
-		var se *sqlite.Error
-		if errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY {
-			return nil, fmt.Errorf("%w: %s: %v", ErrReadOnly, path, err)
+		if readOnly(err) {
+			return nil, readOnlyError(path, err)
 		}
 		return nil, fmt.Errorf("sqlite store: %s: %w", path, err)
 	}
@@ -328,6 +333,20 @@ func Backup(ctx context.Context, path, out string) error {
 		return fmt.Errorf("sqlite store: backup of %s: %w", path, err)
 	}
 	return nil
+}
+
+// readOnly reports whether err is one of SQLite's "attempt to write a
+// readonly database" errors (of the file, its directory, its -shm...).
+func readOnly(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY
+}
+
+// readOnlyError is the ErrReadOnly error of the database at path, naming
+// every file SQLite must write.
+func readOnlyError(path string, err error) error {
+	return fmt.Errorf("%w: %s: %v: this user must be able to write the directory %s and the files %s, %s-wal and %s-shm in it, if they exist",
+		ErrReadOnly, path, err, filepath.Dir(path), filepath.Base(path), filepath.Base(path), filepath.Base(path))
 }
 
 // checkNotForeign returns ErrForeign if the existing file at path is an

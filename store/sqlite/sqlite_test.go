@@ -566,3 +566,20 @@ func TestBackupWhileOpen(t *testing.T) {
 		t.Error("a refused backup left its file")
 	}
 }
+
+// TestDirectoryInPlaceOfDatabase: a directory where the database file
+// should be is named as such, not as SQLite's "unable to open".
+func TestDirectoryInPlaceOfDatabase(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "modelreg.db")
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a directory succeeded")
+	}
+	if !strings.Contains(err.Error(), "is not a file") || !strings.Contains(err.Error(), path) {
+		t.Errorf("Open of a directory: %v; want it to say that %s is not a file", err, path)
+	}
+}
