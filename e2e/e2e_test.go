@@ -693,3 +693,24 @@ func TestBackupRestore(t *testing.T) {
 	}
 	q.must(404, "GET", "/v1/tenants/acme/models/After", tok, "")
 }
+
+// TestMetricsOnTheirOwnAddress: with --metrics-addr, /metrics is served
+// there, and the API's address, which tenants reach, answers it with 404.
+func TestMetricsOnTheirOwnAddress(t *testing.T) {
+	p := start(t, t.TempDir(), nil, "--metrics-addr", "127.0.0.1:0")
+	defer p.stop(t)
+	m := regexp.MustCompile(`"msg":"metrics listening","addr":"([^"]+)"`).FindStringSubmatch(p.log())
+	if m == nil {
+		t.Fatalf("no metrics address in the log: %s", p.log())
+	}
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "modelreg_http_requests_in_flight") {
+		t.Errorf("GET /metrics on --metrics-addr: %d %.200s", resp.StatusCode, b)
+	}
+	p.must(404, "GET", "/metrics", "", "")
+}

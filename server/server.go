@@ -62,6 +62,11 @@ type Config struct {
 	// are not counted.
 	MaxTenantInFlight int
 
+	// MetricsElsewhere leaves /metrics out of Handler (it answers 404
+	// not-found there): the caller serves MetricsHandler on a listener
+	// of its own, one tenants do not reach.
+	MetricsElsewhere bool
+
 	// IdleTimeout is how long a tenant stays in memory without requests
 	// (default 15 minutes; negative: never unloaded). SweepInterval is how
 	// often the janitor looks for idle tenants and for memory to return
@@ -408,5 +413,11 @@ func (s *Server) routes() {
 			}
 		})
 	}
-	s.mux.Handle("GET /metrics", s.m.handler())
+	if !s.cfg.MetricsElsewhere {
+		s.mux.Handle("GET /metrics", s.m.handler())
+	}
 }
+
+// MetricsHandler serves the Prometheus metrics that Handler serves at
+// /metrics (unless Config.MetricsElsewhere), for a listener of their own.
+func (s *Server) MetricsHandler() http.Handler { return s.m.handler() }

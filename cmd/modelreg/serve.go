@@ -46,6 +46,7 @@ type serveConfig struct {
 	maxModels, maxDepth int
 	maxTenantBytes      int64
 	debugAddr           string
+	metricsAddr         string
 }
 
 // envDefaults reads flag defaults from the environment, remembering the
@@ -103,6 +104,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&c.maxModels, "max-models", 10000, "quota: named models per tenant")
 	fs.Int64Var(&c.maxTenantBytes, "max-tenant-bytes", 64<<20, "quota: definition bytes per tenant")
 	fs.IntVar(&c.maxDepth, "max-depth", maxDepthQuota, "quota: nesting depth of a definition (at most the default)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", envOr("MODELREG_METRICS_ADDR", ""), "serve /metrics on this separate address only, not on --addr, which tenants reach (env MODELREG_METRICS_ADDR)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: modelreg serve [flags]\n\nRuns the HTTP API. The admin token comes from MODELREG_ADMIN_TOKEN, or\n--admin-token-file, or is generated at the first start and printed once.\n\nflags:\n")
@@ -262,6 +264,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		return err
 	}
 	defer ln.Close()
+	var metricsLn net.Listener
+	if c.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", c.metricsAddr); err != nil {
+			return err
+		}
+		defer metricsLn.Close()
+	}
 	if c.debugAddr != "" {
 		stopDebug, err := serveDebug(c.debugAddr, log)
 		if err != nil {
@@ -294,11 +303,20 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		MaxResidentTenants: off(c.maxResident),
 		ReleaseMemoryAfter: off(c.releaseMemoryAfter),
 		Policy:             modelreg.Policy{MaxModels: c.maxModels, MaxBytes: c.maxTenantBytes, MaxDepth: c.maxDepth},
+		MetricsElsewhere:   metricsLn != nil,
 	})
 	if err != nil {
 		return stopped(err)
 	}
 	defer srv.Close()
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", srv.MetricsHandler())
+		ms := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: c.writeTimeout}
+		go ms.Serve(metricsLn)
+		defer ms.Close()
+		log.Info("metrics listening", "addr", metricsLn.Addr().String())
+	}
 
 	hs := &http.Server{
 		Handler:           srv.Handler(),
