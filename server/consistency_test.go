@@ -351,3 +351,22 @@ func TestIfMatchComparesStrongly(t *testing.T) {
 		t.Errorf("PUT with If-None-Match: * twice: %d, want 201", resp.StatusCode)
 	}
 }
+
+// TestTenantURLNeverReusesAnETag: a tenant URL serves the global model of
+// its name until the tenant defines its own; the two never share an ETag,
+// so an If-Match taken from the global model does not replace (or delete)
+// a tenant model the client never saw.
+func TestTenantURLNeverReusesAnETag(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("a")
+	path := "/v1/tenants/a/models/X"
+	ts.must(201, ts.do("PUT", "/v1/global/models/X", testAdmin, `{"properties": {"g": "string"}}`))
+	seen := ts.must(200, ts.do("GET", path, tok, nil)).header.Get("ETag") // the global model
+	own := ts.must(201, ts.do("PUT", path, testAdmin, `{"properties": {"own": "string"}}`)).header.Get("ETag")
+	if own == seen {
+		t.Fatalf("the tenant's model has the ETag %s of the global model the URL served before", own)
+	}
+	ts.must(412, ts.do("PUT", path, tok, `{"properties": {"lost": "string"}}`, "If-Match", seen))
+	ts.must(412, ts.do("DELETE", path, tok, nil, "If-Match", seen))
+	ts.must(200, ts.do("PUT", path, tok, `{"properties": {"mine": "string"}}`, "If-Match", own))
+}

@@ -29,6 +29,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -55,7 +56,7 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this version of 
 // ErrForeign is returned by Open for a database file that is not a
 // modelreg store (an application's own SQLite database, say): Open
 // changes nothing in it.
-var ErrForeign = errors.New("not a modelreg database (it has tables of its own and no schema_version); nothing was changed")
+var ErrForeign = errors.New("not a modelreg database (it has tables, not modelreg's); nothing was changed")
 
 // ErrReadOnly is returned by Open for a database it cannot write (a file
 // the process may only read, on a read-only file system): SQLite would
@@ -315,14 +316,17 @@ func Backup(ctx context.Context, path, out string) error {
 		return fmt.Errorf("sqlite store: backup: %w", err)
 	}
 	defer db.Close()
-	var ours int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&ours); err != nil {
+	if _, ours, err := schemaOf(ctx, db); err != nil {
 		return fmt.Errorf("sqlite store: backup: %s: %w", path, err)
-	}
-	if ours == 0 {
+	} else if !ours {
 		return fmt.Errorf("sqlite store: backup: %s: %w", path, ErrForeign)
 	}
-	// VACUUM INTO writes into an empty file: made here, owner only.
+	// VACUUM INTO writes into an empty file: made here, owner only. Its
+	// name is absolute, so that SQLite never reads it as a URI ("file:...").
+	out, err = filepath.Abs(out)
+	if err != nil {
+		return fmt.Errorf("sqlite store: backup: %w", err)
+	}
 	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("sqlite store: backup: %w", err)
@@ -331,6 +335,11 @@ func Backup(ctx context.Context, path, out string) error {
 	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, out); err != nil {
 		os.Remove(out)
 		return fmt.Errorf("sqlite store: backup of %s: %w", path, err)
+	}
+	// The copy is where it was asked for, and a modelreg database.
+	if fi, err := os.Stat(out); err != nil || fi.Size() == 0 || modelregTables(ctx, out) != nil {
+		os.Remove(out)
+		return fmt.Errorf("sqlite store: backup of %s: the copy %s is not a modelreg database", path, out)
 	}
 	return nil
 }
@@ -350,9 +359,9 @@ func readOnlyError(path string, err error) error {
 }
 
 // checkNotForeign returns ErrForeign if the existing file at path is an
-// SQLite database with tables but no schema_version table: another
-// application's. It reads the file without the pragmas of Open (which
-// would turn it to WAL mode) and writes nothing.
+// SQLite database with tables but not modelreg's: another application's.
+// It reads the file without the pragmas of Open (which would turn it to
+// WAL mode) and writes nothing.
 func checkNotForeign(ctx context.Context, path string) error {
 	fi, err := os.Stat(path)
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
@@ -363,13 +372,36 @@ func checkNotForeign(ctx context.Context, path string) error {
 		return nil
 	}
 	defer db.Close()
-	var tables, ours int
-	err = db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE name = 'schema_version') FROM sqlite_master WHERE type = 'table'`).Scan(&tables, &ours)
+	tables, ours, err := schemaOf(ctx, db)
 	if err != nil {
 		return nil // not readable as a database: Open says so
 	}
-	if tables > 0 && ours == 0 {
+	if tables > 0 && !ours {
 		return fmt.Errorf("sqlite store: %s: %w", path, ErrForeign)
+	}
+	return nil
+}
+
+// schemaOf returns the number of tables of db and whether modelreg's are
+// among them (every migration since the first creates them together with
+// schema_version, in one transaction).
+func schemaOf(ctx context.Context, db *sql.DB) (tables int, modelreg bool, err error) {
+	var ours int
+	err = db.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE name IN ('schema_version', 'tenants', 'models', 'tokens', 'settings'))
+		FROM sqlite_master WHERE type = 'table'`).Scan(&tables, &ours)
+	return tables, ours == 5, err
+}
+
+// modelregTables returns an error unless the database file at path has
+// modelreg's tables.
+func modelregTables(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, ours, err := schemaOf(ctx, db); err != nil || !ours {
+		return fmt.Errorf("%s: %w", path, cmp.Or(err, ErrForeign))
 	}
 	return nil
 }
@@ -649,11 +681,14 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 				return err
 			}
 		}
+		// The next revision of the scope, of its parity (see
+		// store.NextRevision): next = last + 1 + ((last + 1 + parity) % 2).
 		key := sha256.Sum256([]byte(m.Scope))
+		parity := store.RevisionParity(m.Scope)
 		if err := tx.QueryRowContext(ctx, `INSERT INTO scope_revisions (scope_key, last)
-			VALUES (?, (SELECT last FROM revisions WHERE id = 1) + 1)
-			ON CONFLICT (scope_key) DO UPDATE SET last = last + 1
-			RETURNING last`, key[:]).Scan(&rev); err != nil {
+			VALUES (?1, (SELECT last + 1 + ((last + 1 + ?2) % 2) FROM revisions WHERE id = 1))
+			ON CONFLICT (scope_key) DO UPDATE SET last = last + 1 + ((last + 1 + ?2) % 2)
+			RETURNING last`, key[:], parity).Scan(&rev); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO models (scope, name, definition, fingerprint, revision, created_at, updated_at)

@@ -458,28 +458,34 @@ func TestPanicInWriteReleasesWriter(t *testing.T) {
 // as it was: not migrated, not turned to WAL mode.
 func TestForeignDatabaseLeftAlone(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "modelreg.db")
-	db, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.Exec(`CREATE TABLE customers (id INTEGER, name TEXT); INSERT INTO customers VALUES (1, 'ann')`); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	before, _ := os.ReadFile(path)
-	if s, err := Open(ctx, path); !errors.Is(err, ErrForeign) {
-		if err == nil {
-			s.Close()
+	for _, schema := range []string{
+		`CREATE TABLE customers (id INTEGER, name TEXT); INSERT INTO customers VALUES (1, 'ann')`,
+		// A table of modelreg's name is not enough (older Flyway used it).
+		`CREATE TABLE schema_version (installed_rank INTEGER, version TEXT); INSERT INTO schema_version VALUES (1, '1')`,
+	} {
+		path := filepath.Join(t.TempDir(), "modelreg.db")
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
 		}
-		t.Fatalf("Open of another application's database: %v, want ErrForeign", err)
-	}
-	if after, _ := os.ReadFile(path); string(after) != string(before) {
-		t.Error("the refused database file was changed")
-	}
-	for _, side := range []string{"-wal", "-shm"} {
-		if _, err := os.Stat(path + side); err == nil {
-			t.Errorf("Open left %s behind", side)
+		if _, err := db.Exec(schema); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		before, _ := os.ReadFile(path)
+		if s, err := Open(ctx, path); !errors.Is(err, ErrForeign) {
+			if err == nil {
+				s.Close()
+			}
+			t.Fatalf("Open of another application's database (%s): %v, want ErrForeign", schema, err)
+		}
+		if after, _ := os.ReadFile(path); string(after) != string(before) {
+			t.Error("the refused database file was changed")
+		}
+		for _, side := range []string{"-wal", "-shm"} {
+			if _, err := os.Stat(path + side); err == nil {
+				t.Errorf("Open left %s behind", side)
+			}
 		}
 	}
 	// An empty file is a new database, and a modelreg one opens again.
@@ -554,6 +560,14 @@ func TestBackupWhileOpen(t *testing.T) {
 	}
 	if err := Backup(ctx, path, out); err == nil {
 		t.Error("Backup overwrote an existing file")
+	}
+	// A name that SQLite would read as a URI is a file name all the same.
+	t.Chdir(dir)
+	if err := Backup(ctx, path, "file:copy.db?mode=memory"); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "file:copy.db?mode=memory")); err != nil || fi.Size() == 0 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("backup to a URI-like name: %v %v", fi, err)
 	}
 	foreign := filepath.Join(dir, "other.db")
 	db, _ := sql.Open("sqlite", foreign)
