@@ -361,7 +361,17 @@ func (s *Server) modelResponse(m *modelreg.Model, meta modelMeta, full bool) (mo
 	return out, nil
 }
 
-func etag(rev int64) string { return `"` + strconv.FormatInt(rev, 10) + `"` }
+// etag is the ETag of revision rev of a model of scope: "<rev>" for a
+// tenant's model, "g<rev>" for a global one. Each scope counts its own
+// revisions, and a tenant URL serves the global model of its name until
+// the tenant has its own: the g keeps the two from ever having one ETag,
+// so an If-Match taken from the global model never matches the tenant's.
+func etag(scope string, rev int64) string {
+	if scope == store.Global {
+		return `"g` + strconv.FormatInt(rev, 10) + `"`
+	}
+	return `"` + strconv.FormatInt(rev, 10) + `"`
+}
 
 // ---- operational --------------------------------------------------------
 
@@ -397,7 +407,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cond, err := condition(r)
+	cond, err := condition(r, scope)
 	if err != nil {
 		return err
 	}
@@ -446,7 +456,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	stored, created, err := s.st.PutModel(ctx, store.Model{Scope: scope, Name: name, Definition: body, Fingerprint: def.Object.Fingerprint().String()}, cond)
 	s.m.observeStore("put_model", t0)
 	if errors.Is(err, store.ErrPrecondition) {
-		return preconditionFailed(err)
+		return preconditionFailed(scope, err)
 	}
 	if err != nil {
 		return s.storeError(err)
@@ -474,7 +484,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	unlock() // before writing: a client slow to read must not hold the lock
-	w.Header().Set("ETag", etag(stored.Revision))
+	w.Header().Set("ETag", etag(scope, stored.Revision))
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -532,7 +542,7 @@ func (s *Server) modelName(r *http.Request) (string, error) {
 // (such as "007"), names no revision: a list of only those is never met,
 // which the store finds in its turn (a 412 only if nothing else refuses
 // the request first: RFC 9110 §13.2.1).
-func condition(r *http.Request) (store.Condition, error) {
+func condition(r *http.Request, scope string) (store.Condition, error) {
 	var c store.Condition
 	if v := headerList(r, "If-None-Match"); v != "" {
 		for e := range strings.SplitSeq(v, ",") {
@@ -562,7 +572,7 @@ func condition(r *http.Request) (store.Condition, error) {
 	// anyway: RFC 9110 §13.2.1).
 	c.Revisions = make([]int64, 0, len(tags))
 	for _, t := range tags {
-		if rev, ok := revisionTag(t); ok {
+		if rev, ok := revisionTag(scope, t); ok {
 			c.Revisions = append(c.Revisions, rev)
 		}
 	}
@@ -571,12 +581,12 @@ func condition(r *http.Request) (store.Condition, error) {
 
 // preconditionFailed is the 412 problem of a store write refused by its
 // condition: it tells the model's state, not the store's words.
-func preconditionFailed(err error) *Problem {
+func preconditionFailed(scope string, err error) *Problem {
 	var pe *store.PreconditionError
 	p := problem(ProblemPreconditionFailed, "the model's state does not meet If-Match / If-None-Match")
 	if errors.As(err, &pe) {
 		if pe.Exists {
-			p = problem(ProblemPreconditionFailed, "model %q exists, at revision %d (ETag %s); If-Match / If-None-Match not met", pe.Name, pe.Revision, etag(pe.Revision))
+			p = problem(ProblemPreconditionFailed, "model %q exists, at revision %d (ETag %s); If-Match / If-None-Match not met", pe.Name, pe.Revision, etag(scope, pe.Revision))
 		} else {
 			p = problem(ProblemPreconditionFailed, "model %q does not exist; If-Match not met", pe.Name)
 		}
@@ -634,13 +644,20 @@ func parseETags(v string) ([]string, bool) {
 	return tags, true
 }
 
-// revisionTag returns the revision a strong entity tag of this API names:
-// "<revision>" in decimal, without sign or leading zero, as etag writes it.
-func revisionTag(tag string) (int64, bool) {
+// revisionTag returns the revision a strong entity tag of this API names
+// for a model of scope, as etag writes it: "<revision>" for a tenant's,
+// "g<revision>" for a global one, in decimal, without sign or leading zero.
+func revisionTag(scope, tag string) (int64, bool) {
 	if len(tag) < 3 || tag[0] != '"' {
 		return 0, false
 	}
 	digits := tag[1 : len(tag)-1]
+	if scope == store.Global {
+		var ok bool
+		if digits, ok = strings.CutPrefix(digits, "g"); !ok {
+			return 0, false
+		}
+	}
 	rev, err := strconv.ParseInt(digits, 10, 64)
 	if err != nil || rev <= 0 || strconv.FormatInt(rev, 10) != digits {
 		return 0, false
@@ -678,7 +695,7 @@ func (s *Server) getModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	ps.release() // before writing: see pinnedScope
 	if resp.Revision > 0 {
-		w.Header().Set("ETag", etag(resp.Revision))
+		w.Header().Set("ETag", etag(m.Tenant(), resp.Revision))
 	}
 	return writeJSON(w, http.StatusOK, resp)
 }
@@ -735,7 +752,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	cond, err := condition(r)
+	cond, err := condition(r, scope)
 	if err != nil {
 		return err
 	}
@@ -752,7 +769,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
 	if errors.Is(err, store.ErrPrecondition) {
-		return preconditionFailed(err)
+		return preconditionFailed(scope, err)
 	}
 	if err != nil {
 		return s.storeError(err)

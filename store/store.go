@@ -72,29 +72,13 @@ type Model struct {
 	// one scope, even after the model or its tenant was deleted and
 	// created again (so a client's stale If-Match never matches a later
 	// model). Each scope counts its own writes: a tenant's revisions say
-	// nothing of other tenants' writes. The global scope's revisions are
-	// odd and a tenant's even (see NextRevision), so that a tenant's model
-	// and the global model of the same name, which one tenant URL serves
-	// in turn, never have the same revision.
+	// nothing of other tenants' writes. (A tenant's model and the global
+	// model of the same name may have the same revision: the server tells
+	// them apart in their ETags.)
 	Revision int64
 	// Created is when the model was first written, Updated when it was last
 	// written. Both are set by the store.
 	Created, Updated time.Time
-}
-
-// RevisionParity is the parity of the revisions of scope: 1 (odd) for the
-// global scope, 0 (even) for a tenant.
-func RevisionParity(scope string) int64 {
-	if scope == Global {
-		return 1
-	}
-	return 0
-}
-
-// NextRevision returns the revision of scope's write after last: the
-// smallest revision above last of the scope's parity.
-func NextRevision(scope string, last int64) int64 {
-	return last + 1 + (last+1+RevisionParity(scope))%2
 }
 
 // Tenant describes one tenant known to the store.

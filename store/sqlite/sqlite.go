@@ -681,14 +681,11 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 				return err
 			}
 		}
-		// The next revision of the scope, of its parity (see
-		// store.NextRevision): next = last + 1 + ((last + 1 + parity) % 2).
 		key := sha256.Sum256([]byte(m.Scope))
-		parity := store.RevisionParity(m.Scope)
 		if err := tx.QueryRowContext(ctx, `INSERT INTO scope_revisions (scope_key, last)
-			VALUES (?1, (SELECT last + 1 + ((last + 1 + ?2) % 2) FROM revisions WHERE id = 1))
-			ON CONFLICT (scope_key) DO UPDATE SET last = last + 1 + ((last + 1 + ?2) % 2)
-			RETURNING last`, key[:], parity).Scan(&rev); err != nil {
+			VALUES (?, (SELECT last FROM revisions WHERE id = 1) + 1)
+			ON CONFLICT (scope_key) DO UPDATE SET last = last + 1
+			RETURNING last`, key[:]).Scan(&rev); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO models (scope, name, definition, fingerprint, revision, created_at, updated_at)

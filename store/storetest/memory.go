@@ -163,7 +163,7 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 	if m.lastRev == nil {
 		m.lastRev = make(map[string]int64)
 	}
-	m.lastRev[md.Scope] = store.NextRevision(md.Scope, m.lastRev[md.Scope])
+	m.lastRev[md.Scope]++
 	md.Revision = m.lastRev[md.Scope]
 	md.Created, md.Updated = now, now
 	if exists {
