@@ -311,7 +311,7 @@ func Backup(ctx context.Context, path, out string) error {
 	} else if !fi.Mode().IsRegular() {
 		return fmt.Errorf("sqlite store: backup: %s is not a file", path)
 	}
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(10000)")
+	db, err := openReadOnly(path)
 	if err != nil {
 		return fmt.Errorf("sqlite store: backup: %w", err)
 	}
@@ -367,7 +367,7 @@ func checkNotForeign(ctx context.Context, path string) error {
 	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
 		return nil // Open says what is wrong; an empty file is a new database
 	}
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	db, err := openReadOnly(path)
 	if err != nil {
 		return nil
 	}
@@ -380,6 +380,13 @@ func checkNotForeign(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite store: %s: %w", path, ErrForeign)
 	}
 	return nil
+}
+
+// openReadOnly opens the database at path read-only, without Open's
+// pragmas (which would change its journal mode): for looking at a file
+// before Open, or beside a server that has it open.
+func openReadOnly(path string) (*sql.DB, error) {
+	return sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(10000)")
 }
 
 // schemaOf returns the number of tables of db and whether modelreg's are
@@ -395,7 +402,7 @@ func schemaOf(ctx context.Context, db *sql.DB) (tables int, modelreg bool, err e
 // modelregTables returns an error unless the database file at path has
 // modelreg's tables.
 func modelregTables(ctx context.Context, path string) error {
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro")
+	db, err := openReadOnly(path)
 	if err != nil {
 		return err
 	}
