@@ -339,16 +339,9 @@ func TestIfMatchComparesStrongly(t *testing.T) {
 		}
 	}
 	// If-None-Match: * twice is * (one list).
-	req, _ := http.NewRequest("PUT", ts.http.URL+path, strings.NewReader(def("f")))
-	req.Header["If-None-Match"] = []string{"*", "*"}
-	req.Header.Set("Authorization", "Bearer "+testAdmin)
-	resp, err := ts.http.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 201 {
-		t.Errorf("PUT with If-None-Match: * twice: %d, want 201", resp.StatusCode)
+	twice := http.Header{"If-None-Match": {"*", "*"}, "Authorization": {"Bearer " + testAdmin}}
+	if r := ts.doHeader("PUT", path, strings.NewReader(def("f")), twice); r.status != 201 {
+		t.Errorf("PUT with If-None-Match: * twice: %d, want 201: %s", r.status, r.body)
 	}
 }
 

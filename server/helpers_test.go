@@ -152,19 +152,28 @@ func (ts *testServer) do(method, path, token string, body any, hdr ...string) re
 		}
 		rd = bytes.NewReader(j)
 	}
-	req, err := http.NewRequest(method, ts.http.URL+path, rd)
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	if body != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		h.Set(hdr[i], hdr[i+1])
+	}
+	return ts.doHeader(method, path, rd, h)
+}
+
+// doHeader sends a request with exactly the headers h (which may repeat a
+// header, or leave out Content-Type) and returns the response.
+func (ts *testServer) doHeader(method, path string, body io.Reader, h http.Header) response {
+	ts.t.Helper()
+	req, err := http.NewRequest(method, ts.http.URL+path, body)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
+	req.Header = h
 	resp, err := ts.http.Client().Do(req)
 	if err != nil {
 		ts.t.Fatalf("%s %s: %v", method, path, err)

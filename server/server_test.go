@@ -1469,19 +1469,8 @@ func TestBodyAsSent(t *testing.T) {
 	zw.Close()
 	send := func(body []byte, hdr http.Header) response {
 		t.Helper()
-		req, err := http.NewRequest("PUT", ts.http.URL+"/v1/tenants/acme/models/A", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header = hdr
-		req.Header.Set("Authorization", "Bearer "+testAdmin)
-		resp, err := ts.http.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return response{resp.StatusCode, resp.Header, b}
+		hdr.Set("Authorization", "Bearer "+testAdmin)
+		return ts.doHeader("PUT", "/v1/tenants/acme/models/A", bytes.NewReader(body), hdr)
 	}
 	plain := []byte(`{"properties": {"a": "string"}}`)
 	for _, tc := range []struct {
