@@ -663,7 +663,8 @@ func integrityCheck(t *testing.T, dataDir string) {
 
 // TestBackupRestore: modelreg backup copies the store while the server
 // runs; a server started on a data directory holding only the copy serves
-// the same models and tokens.
+// the same models and tokens, and an If-Match taken from a write the
+// restore forgot matches none of its later writes.
 func TestBackupRestore(t *testing.T) {
 	dir := t.TempDir()
 	p := start(t, dir, nil)
@@ -676,6 +677,7 @@ func TestBackupRestore(t *testing.T) {
 		t.Fatalf("backup: %v %s %s", err, out, errOut)
 	}
 	p.must(201, "PUT", "/v1/tenants/acme/models/After", tok, `{"properties": {"a": "string"}}`) // not in the copy
+	forgotten := p.must(200, "PUT", "/v1/tenants/acme/models/M0", tok, `{"properties": {"b": "string"}}`).header.Get("ETag")
 	p.stop(t)
 
 	restored := t.TempDir()
@@ -692,6 +694,21 @@ func TestBackupRestore(t *testing.T) {
 		q.must(200, "GET", fmt.Sprintf("/v1/tenants/acme/models/M%d", i), tok, "")
 	}
 	q.must(404, "GET", "/v1/tenants/acme/models/After", tok, "")
+	// As many writes as were forgotten: counters that went back with the
+	// copy would now give the forgotten write's revision again.
+	q.must(201, "PUT", "/v1/tenants/acme/models/After", tok, `{"properties": {"c": "string"}}`)
+	q.must(200, "PUT", "/v1/tenants/acme/models/M0", tok, `{"properties": {"c": "string"}}`)
+	req, _ := http.NewRequest("PUT", q.url+"/v1/tenants/acme/models/M0", strings.NewReader(`{"properties": {"d": "string"}}`))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("If-Match", forgotten)
+	r, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 412 {
+		t.Errorf("PUT with If-Match: %s, a revision given before the restore: %d, want 412", forgotten, r.StatusCode)
+	}
 }
 
 // TestMetricsOnTheirOwnAddress: with --metrics-addr, /metrics is served

@@ -27,9 +27,19 @@ import (
 func TestGetAnswersDefinitionAndRevisionOfOneWrite(t *testing.T) {
 	ts := newTestServer(t)
 	const writes = 600
-	// Revision i+1 of M has the one property p<i>.
+	// Write i of M has the one property p<i>, and the revision revs[i].
 	def := func(i int) string { return fmt.Sprintf(`{"properties": {"p%d": "string"}}`, i) }
-	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/M", testAdmin, def(0)))
+	revs := make([]int64, writes)
+	put := func(i, status int) {
+		t.Helper()
+		r := ts.do("PUT", "/v1/tenants/acme/models/M", testAdmin, def(i))
+		rev, err := strconv.ParseInt(strings.Trim(r.header.Get("ETag"), `"`), 10, 64)
+		if r.status != status || err != nil || i > 0 && rev <= revs[i-1] {
+			t.Fatalf("PUT %d: %d, ETag %s: %s", i, r.status, r.header.Get("ETag"), r.body)
+		}
+		revs[i] = rev
+	}
+	put(0, 201)
 
 	var done atomic.Bool
 	var bad atomic.Int64
@@ -64,14 +74,19 @@ func TestGetAnswersDefinitionAndRevisionOfOneWrite(t *testing.T) {
 		}
 		return m.Revision, m.Definition.Properties, true
 	}
+	// What each read answered, checked against revs once the writes are
+	// done: a read may answer a write before its PUT has returned.
+	type read struct {
+		rev   int64
+		props []string
+	}
+	var mu sync.Mutex
+	var answers []read
 	check := func(rev int64, props map[string]json.RawMessage) {
 		reads.Add(1)
-		if _, ok := props["p"+strconv.FormatInt(rev-1, 10)]; !ok || len(props) != 1 {
-			bad.Add(1)
-			if bad.Load() <= 3 {
-				t.Errorf("revision %d answered with properties %v", rev, slices.Collect(maps.Keys(props)))
-			}
-		}
+		mu.Lock()
+		answers = append(answers, read{rev, slices.Collect(maps.Keys(props))})
+		mu.Unlock()
 	}
 	var wg sync.WaitGroup
 	for range 4 {
@@ -98,13 +113,18 @@ func TestGetAnswersDefinitionAndRevisionOfOneWrite(t *testing.T) {
 		}
 	})
 	for i := 1; i < writes; i++ {
-		r := ts.do("PUT", "/v1/tenants/acme/models/M", testAdmin, def(i))
-		if r.status != 200 || r.header.Get("ETag") != strconv.Quote(strconv.Itoa(i+1)) {
-			t.Fatalf("PUT %d: %d, ETag %s: %s", i, r.status, r.header.Get("ETag"), r.body)
-		}
+		put(i, 200)
 	}
 	done.Store(true)
 	wg.Wait()
+	for _, a := range answers {
+		i, found := slices.BinarySearch(revs, a.rev)
+		if !found || len(a.props) != 1 || a.props[0] != fmt.Sprint("p", i) {
+			if bad.Add(1) <= 3 {
+				t.Errorf("revision %d answered with properties %v", a.rev, a.props)
+			}
+		}
+	}
 	if bad.Load() > 0 {
 		t.Errorf("%d of %d reads answered a definition with another write's revision", bad.Load(), reads.Load())
 	}
@@ -168,15 +188,15 @@ func assertNoTenant(t *testing.T, ts *testServer, id string) {
 func TestRefusedReplaceKeepsRevision(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Policy.MaxBytes = 120 })
 	big := `{"properties": {"aaaaaaaaaaaaaaaaaaaaaaaa": "string", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb": "string", "cccccccccccccccccccccccccccc": "string", "dddddddddddd": "number"}}`
-	ts.must(201, ts.do("PUT", "/v1/tenants/q/models/S", testAdmin, `{"properties": {"a": "string"}}`))
+	tag := ts.must(201, ts.do("PUT", "/v1/tenants/q/models/S", testAdmin, `{"properties": {"a": "string"}}`)).header.Get("ETag")
 	ts.must(409, ts.do("PUT", "/v1/tenants/q/models/S", testAdmin, big))
-	if r := ts.must(200, ts.do("GET", "/v1/tenants/q/models/S", testAdmin, nil)); r.header.Get("ETag") != `"1"` {
-		t.Errorf("ETag after a refused replace = %s, want \"1\"", r.header.Get("ETag"))
+	if r := ts.must(200, ts.do("GET", "/v1/tenants/q/models/S", testAdmin, nil)); r.header.Get("ETag") != tag {
+		t.Errorf("ETag after a refused replace = %s, want %s", r.header.Get("ETag"), tag)
 	}
-	if m, _ := ts.store.Store.Model(context.Background(), "q", "S"); m.Revision != 1 {
-		t.Errorf("stored revision = %d, want 1", m.Revision)
+	if m, _ := ts.store.Store.Model(context.Background(), "q", "S"); strconv.Quote(strconv.FormatInt(m.Revision, 10)) != tag {
+		t.Errorf("stored revision = %d, want that of ETag %s", m.Revision, tag)
 	}
-	ts.must(200, ts.do("PUT", "/v1/tenants/q/models/S", testAdmin, `{"properties": {"b": "string"}}`, "If-Match", `"1"`))
+	ts.must(200, ts.do("PUT", "/v1/tenants/q/models/S", testAdmin, `{"properties": {"b": "string"}}`, "If-Match", tag))
 }
 
 // TestUndoOfStoredWrite covers the write the registry refuses after it

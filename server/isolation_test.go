@@ -2,12 +2,15 @@ package server
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelreg/modelreg/store"
 )
 
 // TestRevokedTokenMeetsNoRecreatedTenant: a request checks its token
@@ -132,23 +135,38 @@ func TestTenantShareKeepsOthersServed(t *testing.T) {
 	}
 }
 
-// TestRevisionsTellNothingOfOtherTenants: a tenant's ETags count its own
-// writes only: between two of its writes, other tenants' writes (and the
-// global scope's) do not move them.
+// TestRevisionsTellNothingOfOtherTenants: a tenant's revisions follow
+// from its own writes and the clock only (store.NextRevision): between two
+// of its writes, other tenants' writes (and the global scope's) do not
+// move them.
 func TestRevisionsTellNothingOfOtherTenants(t *testing.T) {
 	ts := newTestServer(t)
 	ta, tb := ts.token("a"), ts.token("b")
 	def := `{"properties": {"x": "string"}}`
-	first := ts.must(201, ts.do("PUT", "/v1/tenants/a/models/M", ta, def)).header.Get("ETag")
+	first := ts.must(201, ts.do("PUT", "/v1/tenants/a/models/M", ta, def))
 	for i := range 5 {
 		ts.must(201, ts.do("PUT", fmt.Sprintf("/v1/tenants/b/models/M%d", i), tb, def))
 		ts.must(201, ts.do("PUT", fmt.Sprintf("/v1/global/models/G%d", i), testAdmin, def))
 	}
-	second := ts.must(200, ts.do("PUT", "/v1/tenants/a/models/M", ta, def)).header.Get("ETag")
-	var r1, r2 int
-	fmt.Sscanf(first, `"%d"`, &r1)
-	fmt.Sscanf(second, `"%d"`, &r2)
-	if r1 == 0 || r2 != r1+1 {
-		t.Errorf("tenant a's ETags %s then %s with 10 writes of others between: want the next revision", first, second)
+	second := ts.must(200, ts.do("PUT", "/v1/tenants/a/models/M", ta, def))
+	var m1, m2 struct {
+		Revision int64     `json:"revision"`
+		Updated  time.Time `json:"updated"`
+	}
+	if err := json.Unmarshal(first.body, &m1); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(second.body, &m2); err != nil {
+		t.Fatal(err)
+	}
+	if want := store.NextRevision(m1.Revision, m2.Updated); m1.Revision == 0 || m2.Revision != want {
+		t.Errorf("tenant a's revisions %d then %d (written at %v) with 10 writes of others between: want %d", m1.Revision, m2.Revision, m2.Updated, want)
+	}
+	for _, r := range []response{first, second} {
+		var m struct{ Revision int64 }
+		json.Unmarshal(r.body, &m)
+		if r.header.Get("ETag") != fmt.Sprintf(`"%d"`, m.Revision) {
+			t.Errorf("ETag %s for revision %d", r.header.Get("ETag"), m.Revision)
+		}
 	}
 }

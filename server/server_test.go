@@ -36,21 +36,26 @@ func TestModelLifecycle(t *testing.T) {
 	if !strings.HasPrefix(fp, "v1:") || len(fp) != 3+64 {
 		t.Errorf("fingerprint = %q", fp)
 	}
-	if m["name"] != "Customer" || m["scope"] != "tenant" || m["tenant"] != "acme" || m["revision"] != 1.0 {
+	rev1, _ := m["revision"].(float64)
+	if m["name"] != "Customer" || m["scope"] != "tenant" || m["tenant"] != "acme" || rev1 <= 0 {
 		t.Errorf("put response = %s", r.body)
 	}
-	if r.header.Get("ETag") != `"1"` || r.header.Get("Location") != "/v1/tenants/acme/models/Customer" {
-		t.Errorf("headers = %v", r.header)
+	tag1 := fmt.Sprintf(`"%.0f"`, rev1)
+	if r.header.Get("ETag") != tag1 || r.header.Get("Location") != "/v1/tenants/acme/models/Customer" {
+		t.Errorf("headers = %v, want ETag %s", r.header, tag1)
 	}
 	if refs := fmt.Sprint(m["refs"]); refs != "[User]" {
 		t.Errorf("refs = %s", refs)
 	}
 
-	// Same structure again: 200 replaced, same fingerprint, revision 2.
+	// Same structure again: 200 replaced, same fingerprint, a larger revision.
 	r = ts.must(200, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef))
-	if m := r.json(t); m["fingerprint"] != fp || m["revision"] != 2.0 {
+	m = r.json(t)
+	rev2, _ := m["revision"].(float64)
+	if m["fingerprint"] != fp || rev2 <= rev1 {
 		t.Errorf("replace response = %s", r.body)
 	}
+	tag2 := fmt.Sprintf(`"%.0f"`, rev2)
 	// The name may be left out of the body; the URL names the model.
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, `{"properties": {"email": {"type": "string", "required": true}}}`))
 
@@ -58,8 +63,8 @@ func TestModelLifecycle(t *testing.T) {
 	if g := r.json(t); g["fingerprint"] != fp || g["definition"] == nil || g["canonical"] == nil {
 		t.Errorf("get = %s", r.body)
 	}
-	if r.header.Get("ETag") != `"2"` {
-		t.Errorf("get ETag = %q", r.header.Get("ETag"))
+	if r.header.Get("ETag") != tag2 {
+		t.Errorf("get ETag = %q, want %s", r.header.Get("ETag"), tag2)
 	}
 
 	r = ts.must(200, ts.do("GET", "/v1/tenants/acme/models", tok, nil))
@@ -69,8 +74,8 @@ func TestModelLifecycle(t *testing.T) {
 	}
 
 	// Conditional writes.
-	ts.must(412, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef, "If-Match", `"1"`))
-	ts.must(200, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef, "If-Match", `"2"`))
+	ts.must(412, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef, "If-Match", tag1))
+	ts.must(200, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef, "If-Match", tag2))
 	ts.must(412, ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef, "If-None-Match", "*"))
 
 	// Lookup by structure: the nested address is an anonymous model.

@@ -74,7 +74,11 @@ type Model struct {
 	// model). Each scope counts its own writes: a tenant's revisions say
 	// nothing of other tenants' writes. (A tenant's model and the global
 	// model of the same name may have the same revision: the server tells
-	// them apart in their ETags.)
+	// them apart in their ETags.) A revision is NextRevision of the
+	// scope's last one and the write's time, so it is at least Updated in
+	// microseconds since 1970: a database restored from a backup or a
+	// snapshot, whose counters went back, still gives no revision it gave
+	// before the restore, once the clock has passed the writes it forgot.
 	Revision int64
 	// Created is when the model was first written, Updated when it was last
 	// written. Both are set by the store.
@@ -106,6 +110,20 @@ type Token struct {
 // Purge reports what DeleteTenant removed from the store.
 type Purge struct {
 	Models, Tokens int
+}
+
+// NextRevision returns the revision of a scope's next write at time now,
+// when last is the scope's last revision (0 for none): the larger of
+// last+1 and now in microseconds since 1970. Revisions of one scope thus
+// grow at every write, even when the clock stands still or goes back; they
+// run ahead of the clock only while a scope makes more than one write a
+// microsecond, which a durable write does not. So a scope's counter that
+// went back with its database (restored from a backup or a snapshot)
+// starts again above every revision it gave before, as long as the clock
+// has moved past those writes. Revisions stay below 2^53, exact as a
+// JavaScript number, until the year 2255.
+func NextRevision(last int64, now time.Time) int64 {
+	return max(last+1, now.UnixMicro())
 }
 
 // Condition makes PutModel and DeleteModel conditional (the server's

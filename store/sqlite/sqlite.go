@@ -688,11 +688,15 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 				return err
 			}
 		}
+		// The scope's next revision is store.NextRevision of its last
+		// (of revisions.last for a scope without a row) at the write's
+		// time, in microseconds.
 		key := sha256.Sum256([]byte(m.Scope))
+		micros := fromStamp(now).UnixMicro()
 		if err := tx.QueryRowContext(ctx, `INSERT INTO scope_revisions (scope_key, last)
-			VALUES (?, (SELECT last FROM revisions WHERE id = 1) + 1)
-			ON CONFLICT (scope_key) DO UPDATE SET last = last + 1
-			RETURNING last`, key[:]).Scan(&rev); err != nil {
+			VALUES (?1, MAX((SELECT last FROM revisions WHERE id = 1) + 1, ?2))
+			ON CONFLICT (scope_key) DO UPDATE SET last = MAX(last + 1, ?2)
+			RETURNING last`, key[:], micros).Scan(&rev); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO models (scope, name, definition, fingerprint, revision, created_at, updated_at)

@@ -163,8 +163,8 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 	if m.lastRev == nil {
 		m.lastRev = make(map[string]int64)
 	}
-	m.lastRev[md.Scope]++
-	md.Revision = m.lastRev[md.Scope]
+	md.Revision = store.NextRevision(m.lastRev[md.Scope], now)
+	m.lastRev[md.Scope] = md.Revision
 	md.Created, md.Updated = now, now
 	if exists {
 		md.Created = old.Created

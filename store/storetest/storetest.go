@@ -77,6 +77,9 @@ func testPutGetModel(t *testing.T, s store.Store) {
 		if !created || got.Revision <= 0 || got.Created.IsZero() || !got.Created.Equal(got.Updated) {
 			t.Errorf("scope %q: put = %+v, created %v; want created with a revision and times set", scope, got, created)
 		}
+		if got.Revision < got.Updated.UnixMicro() {
+			t.Errorf("scope %q: revision %d is below its write's time in microseconds (%d): see store.NextRevision", scope, got.Revision, got.Updated.UnixMicro())
+		}
 		m, err := s.Model(ctx, scope, "Customer")
 		if err != nil {
 			t.Fatalf("Model: %v", err)
@@ -543,8 +546,8 @@ func testRevisionsPerScope(t *testing.T, s store.Store) {
 		mustPut(t, s, model(store.Global, fmt.Sprint("G", i), `{}`))
 	}
 	second, _ := mustPut(t, s, model("a", "A", `{"v":2}`))
-	if second.Revision != first.Revision+1 {
-		t.Errorf("tenant a's revisions %d then %d, with 10 writes of others between: want one apart", first.Revision, second.Revision)
+	if want := store.NextRevision(first.Revision, second.Updated); second.Revision != want {
+		t.Errorf("tenant a's revisions %d then %d, with 10 writes of others between: want %d, from its own last revision and the time alone", first.Revision, second.Revision, want)
 	}
 	if _, err := s.DeleteTenant(ctx, "a"); err != nil {
 		t.Fatal(err)
