@@ -9,7 +9,7 @@
 //	var ve *document.ValidationError
 //	if errors.As(err, &ve) {
 //		for _, x := range ve.Violations {
-//			fmt.Println(x.Path, x.Code, x.Message) // "/items/3/qty" "type" "expected number, got string"
+//			fmt.Println(x.Path, x.Code, x.Message) // "/items/3/qty" "type" "expected number, got boolean"
 //		}
 //	}
 //
