@@ -126,13 +126,20 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// migration moves the schema one version up: its SQL, then its Go step
+// (nil for none), in the same transaction.
+type migration struct {
+	sql string
+	fn  func(context.Context, *sql.Tx) error
+}
+
 // migrations returns the schema migrations, applied in order: migration i
 // moves the schema from version i to version i+1. Never edit a released
 // migration: append.
-func migrations() []string {
-	return []string{
+func migrations() []migration {
+	return []migration{
 		// 1: tenants, models, tokens, settings.
-		`CREATE TABLE tenants (
+		{sql: `CREATE TABLE tenants (
 		id         TEXT PRIMARY KEY,
 		created_at INTEGER NOT NULL
 	) WITHOUT ROWID;
@@ -156,27 +163,34 @@ func migrations() []string {
 	CREATE TABLE settings (
 		key   TEXT PRIMARY KEY,
 		value BLOB NOT NULL
-	) WITHOUT ROWID;`,
+	) WITHOUT ROWID;`},
 		// 2: one revision counter for the whole store, so that no two
 		// writes get the same revision, even after a delete. (It starts
 		// above every revision stored; those of models deleted before
 		// the migration are not known.)
-		`CREATE TABLE revisions (
+		{sql: `CREATE TABLE revisions (
 		id   INTEGER PRIMARY KEY CHECK (id = 1),
 		last INTEGER NOT NULL
 	);
-	INSERT INTO revisions (id, last) SELECT 1, COALESCE(MAX(revision), 0) FROM models;`,
+	INSERT INTO revisions (id, last) SELECT 1, COALESCE(MAX(revision), 0) FROM models;`},
 		// 3: one revision counter per scope, so that a tenant's revisions
-		// count its own writes and say nothing of other tenants'. A
-		// scope's row is kept when the scope is deleted (keyed by the
-		// SHA-256 of its id, which is not kept), so that a scope created
-		// again with that id goes on from where it was; a scope without a
+		// count its own writes and say nothing of other tenants'. Until
+		// migration 4, a scope's row was kept when the scope was deleted
+		// (keyed by the SHA-256 of its id), so that a scope created again
+		// with that id went on from where it was; a scope without a
 		// row starts above revisions.last, from now on fixed: above every
 		// revision given before this migration.
-		`CREATE TABLE scope_revisions (
+		{sql: `CREATE TABLE scope_revisions (
 		scope_key BLOB PRIMARY KEY,
 		last      INTEGER NOT NULL
-	) WITHOUT ROWID;`,
+	) WITHOUT ROWID;`},
+		// 4: a deleted tenant leaves no trace, not even the hash of its id:
+		// the rows of scopes that no longer exist are dropped, and
+		// revisions.last, where a new scope starts, is raised to the
+		// largest of their revisions. (Revisions follow the clock as well,
+		// store.NextRevision, so that floor matters only to a clock set
+		// back.)
+		{fn: dropDeletedScopeRevisions},
 	}
 }
 
@@ -210,7 +224,7 @@ const pageCacheKiB = 32
 const walSizeLimit = 4 << 20
 
 // SchemaVersion is the schema version this build writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
@@ -242,6 +256,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		q.Add("_pragma", "synchronous("+cfg.syncMode+")")
 		q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -pageCacheKiB))
 		q.Add("_pragma", fmt.Sprintf("journal_size_limit(%d)", walSizeLimit))
+		// A deleted tenant's models and tokens are overwritten with
+		// zeros, not left in free pages of the file.
+		q.Add("_pragma", "secure_delete(ON)")
 		if readOnly {
 			q.Add("_pragma", "query_only(1)")
 		} else {
@@ -477,14 +494,83 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		return nil // nothing to do; the deferred rollback ends the transaction
 	}
 	for v := version; v < len(migrations); v++ {
-		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
-			return fmt.Errorf("migration %d: %w", v+1, err)
+		if q := migrations[v].sql; q != "" {
+			if _, err := tx.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("migration %d: %w", v+1, err)
+			}
+		}
+		if fn := migrations[v].fn; fn != nil {
+			if err := fn(ctx, tx); err != nil {
+				return fmt.Errorf("migration %d: %w", v+1, err)
+			}
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE schema_version SET version = ?`, len(migrations)); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// dropDeletedScopeRevisions deletes the revision rows of the scopes that
+// no longer exist: those whose key is the SHA-256 of no tenant's id, nor of
+// the global scope's.
+func dropDeletedScopeRevisions(ctx context.Context, tx *sql.Tx) error {
+	keep := map[[32]byte]bool{sha256.Sum256([]byte(store.Global)): true}
+	rows, err := tx.QueryContext(ctx, `SELECT id FROM tenants`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return err
+		}
+		keep[sha256.Sum256([]byte(id))] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = tx.QueryContext(ctx, `SELECT scope_key FROM scope_revisions`)
+	if err != nil {
+		return err
+	}
+	var drop [][]byte
+	for rows.Next() {
+		var key []byte
+		if err := rows.Scan(&key); err != nil {
+			rows.Close()
+			return err
+		}
+		if len(key) != sha256.Size || !keep[[32]byte(key)] {
+			drop = append(drop, key)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, key := range drop {
+		if err := dropScopeRevision(ctx, tx, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// dropScopeRevision deletes the revision row of the scope whose key is
+// key, first raising revisions.last, where a scope without a row starts, to
+// its last revision: a scope created again with that id gives revisions
+// above those of the deleted one without its id, or a hash of it, being
+// kept.
+func dropScopeRevision(ctx context.Context, tx *sql.Tx, key []byte) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE revisions SET last = MAX(last,
+		COALESCE((SELECT last FROM scope_revisions WHERE scope_key = ?), 0)) WHERE id = 1`, key); err != nil {
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `DELETE FROM scope_revisions WHERE scope_key = ?`, key)
+	return err
 }
 
 // Version returns the schema version of the open database.
@@ -653,11 +739,20 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (store.Purge, error
 			return err
 		}
 		p.Tokens = int(n)
-		return nil
+		key := sha256.Sum256([]byte(id))
+		return dropScopeRevision(ctx, tx, key[:])
 	})
 	if err != nil {
 		return store.Purge{}, err
 	}
+	// The deleted rows' bytes are zeroed in the pages that held them
+	// (secure_delete), but the write-ahead log still holds the frames of
+	// those pages written before the delete: a checkpoint that copies the
+	// log into the database and truncates it leaves none. It waits for
+	// readers on older snapshots (a load in progress) up to the busy
+	// timeout; if it cannot complete, the frames are overwritten as the
+	// log is reused. The tenant is deleted either way.
+	s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
 	return p, nil
 }
 

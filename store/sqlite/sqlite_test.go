@@ -1,11 +1,14 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -264,7 +267,7 @@ func TestMigrationToRevisionCounter(t *testing.T) {
 	for _, q := range []string{
 		`CREATE TABLE schema_version (version INTEGER NOT NULL)`,
 		`INSERT INTO schema_version (version) VALUES (1)`,
-		migrations()[0],
+		migrations()[0].sql,
 		`INSERT INTO tenants (id, created_at) VALUES ('a', 1)`,
 		`INSERT INTO models VALUES ('a', 'A', '{}', '', 5, 1, 1), ('a', 'B', '{}', '', 9, 1, 1)`,
 	} {
@@ -661,5 +664,147 @@ func TestRestoredBackupGivesNoRevisionAgain(t *testing.T) {
 	_, _, err = s.PutModel(ctx, store.Model{Scope: "acme", Name: "A", Definition: []byte(`{"v":10}`)}, store.Condition{Revisions: forgotten})
 	if !errors.Is(err, store.ErrPrecondition) {
 		t.Errorf("a write conditional on a revision given before the restore: %v, want ErrPrecondition", err)
+	}
+}
+
+// TestDeletedTenantLeavesNoBytes: once DeleteTenant returns, neither the
+// database file nor its write-ahead log holds the tenant's id, a model
+// definition, a token id or hash, or the SHA-256 of the id, even though
+// other tenants' rows share the pages theirs were in.
+func TestDeletedTenantLeavesNoBytes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "modelreg.db")
+	s := open(t, path)
+	defer s.Close()
+	const id = "ghost-tenant-xyz"
+	hash := sha256.Sum256([]byte("mrt_secret-token-of-the-ghost"))
+	for _, scope := range []string{"keeper", id, "keeper-too"} {
+		for i := range 3 {
+			def := fmt.Sprintf(`{"properties": {"ssnNumberField%d": "string"}}`, i)
+			if scope != id {
+				def = `{"properties": {"other": "string"}}`
+			}
+			if _, _, err := s.PutModel(ctx, store.Model{Scope: scope, Name: fmt.Sprint("PatientRecord", i), Definition: []byte(def)}, store.Condition{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := s.PutToken(ctx, store.Token{ID: "tok-of-the-ghost", Tenant: id, Hash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteTenant(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	idKey := sha256.Sum256([]byte(id))
+	traces := map[string][]byte{
+		"the id": []byte(id), "a definition": []byte("ssnNumberField"), "the token id": []byte("tok-of-the-ghost"),
+		"the token hash": hash[:], "the id's SHA-256": idKey[:],
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, f := range []string{path, path + "-wal"} {
+			b, err := os.ReadFile(f)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			for what, trace := range traces {
+				if bytes.Contains(b, trace) {
+					t.Errorf("%s: %s holds %s", when, filepath.Base(f), what)
+				}
+			}
+		}
+	}
+	check("after DeleteTenant")
+	if m, err := s.Models(ctx, "keeper"); err != nil || len(m) != 3 {
+		t.Errorf("the other tenant's models: %d, %v", len(m), err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	check("after Close")
+}
+
+// TestRecreatedTenantRevisionsWithClockSetBack: a tenant created again
+// after a delete gives revisions above the deleted one's even if the clock
+// was set back meanwhile, though the store keeps nothing of the deleted
+// tenant.
+func TestRecreatedTenantRevisionsWithClockSetBack(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "modelreg.db"), WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	old, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: "A", Definition: []byte(`{}`)}, store.Condition{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(-time.Hour)
+	again, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: "A", Definition: []byte(`{}`)}, store.Condition{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Revision <= old.Revision {
+		t.Errorf("revision %d of the tenant created again, not above %d of the deleted one", again.Revision, old.Revision)
+	}
+}
+
+// TestMigrationDropsDeletedScopeRevisions: migration 4 drops the revision
+// rows of scopes that no longer exist, keeps the others, and raises the
+// floor where new scopes start to the largest revision dropped.
+func TestMigrationDropsDeletedScopeRevisions(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "m.db")
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := func(scope string) []byte { k := sha256.Sum256([]byte(scope)); return k[:] }
+	qs := []string{`CREATE TABLE schema_version (version INTEGER NOT NULL)`, `INSERT INTO schema_version (version) VALUES (3)`}
+	for _, m := range migrations()[:3] {
+		qs = append(qs, m.sql)
+	}
+	qs = append(qs, `INSERT INTO tenants (id, created_at) VALUES ('live', 1)`, `UPDATE revisions SET last = 7`)
+	for _, q := range qs {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for scope, last := range map[string]int64{"live": 10, "": 11, "deleted": 5000, "deleted-too": 20} {
+		if _, err := db.ExecContext(ctx, `INSERT INTO scope_revisions (scope_key, last) VALUES (?, ?)`, key(scope), last); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	s := open(t, path)
+	defer s.Close()
+	got := map[string]int64{}
+	rows, err := s.r.QueryContext(ctx, `SELECT scope_key, last FROM scope_revisions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var k []byte
+		var last int64
+		rows.Scan(&k, &last)
+		for _, scope := range []string{"live", "", "deleted", "deleted-too"} {
+			if bytes.Equal(k, key(scope)) {
+				got[scope] = last
+			}
+		}
+	}
+	rows.Close()
+	if !maps.Equal(got, map[string]int64{"live": 10, "": 11}) {
+		t.Errorf("revision rows after the migration: %v, want those of live and global only", got)
+	}
+	var floor int64
+	if err := s.r.QueryRowContext(ctx, `SELECT last FROM revisions`).Scan(&floor); err != nil || floor != 5000 {
+		t.Errorf("revisions.last = %d, %v; want 5000", floor, err)
 	}
 }

@@ -23,7 +23,10 @@ type Memory struct {
 	models   map[string]map[string]store.Model
 	tokens   map[string]store.Token
 	settings map[string][]byte
-	lastRev  map[string]int64 // the last revision given in each scope, kept when it is deleted
+	lastRev  map[string]int64 // the last revision given in each live scope
+	// revFloor is where a scope without a lastRev entry starts: the
+	// largest last revision of the tenants deleted.
+	revFloor int64
 }
 
 var _ store.Store = (*Memory)(nil)
@@ -136,6 +139,10 @@ func (m *Memory) DeleteTenant(ctx context.Context, id string) (store.Purge, erro
 	}
 	delete(m.models, id)
 	delete(m.tenants, id)
+	if last, ok := m.lastRev[id]; ok {
+		m.revFloor = max(m.revFloor, last)
+		delete(m.lastRev, id)
+	}
 	return p, nil
 }
 
@@ -163,7 +170,11 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 	if m.lastRev == nil {
 		m.lastRev = make(map[string]int64)
 	}
-	md.Revision = store.NextRevision(m.lastRev[md.Scope], now)
+	last, ok := m.lastRev[md.Scope]
+	if !ok {
+		last = m.revFloor
+	}
+	md.Revision = store.NextRevision(last, now)
 	m.lastRev[md.Scope] = md.Revision
 	md.Created, md.Updated = now, now
 	if exists {
