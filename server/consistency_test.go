@@ -383,3 +383,36 @@ func TestTenantURLNeverReusesAnETag(t *testing.T) {
 	ts.must(412, ts.do("DELETE", path, tok, nil, "If-Match", seen))
 	ts.must(200, ts.do("PUT", path, tok, `{"properties": {"mine": "string"}}`, "If-Match", own))
 }
+
+// TestStoredBytesQuota: the bytes quota bounds the definitions as the
+// store holds them, as sent, not only what the registry counts of them:
+// white space (or any key the registry does not keep) costs the tenant
+// its quota, so a tenant cannot fill the disk, or the memory its next load
+// reads, within its quota. A replacement no larger than what it replaces
+// is accepted over the quota; a delete gives the bytes back; a load counts
+// what is stored.
+func TestStoredBytesQuota(t *testing.T) {
+	const limit = 4000
+	ts := newTestServer(t, func(c *Config) { c.Policy.MaxBytes = limit })
+	padded := func(n int) string { return `{"properties": {"a": "string"}` + strings.Repeat(" ", n) + `}` }
+	ts.must(201, ts.do("PUT", "/v1/tenants/q/models/A", testAdmin, padded(2500)))
+	r := ts.must(409, ts.do("PUT", "/v1/tenants/q/models/B", testAdmin, padded(2500)))
+	if r.problemType() != "quota-exceeded" || !strings.Contains(string(r.body), `"quota":"definition bytes"`) {
+		t.Errorf("a second padded definition over the quota: %s", r.body)
+	}
+	// What the registry counts is far below the quota.
+	var st struct {
+		DefinitionBytes int64 `json:"definitionBytes"`
+	}
+	if err := json.Unmarshal(ts.must(200, ts.do("GET", "/v1/tenants/q/stats", testAdmin, nil)).body, &st); err != nil || st.DefinitionBytes > 200 {
+		t.Fatalf("the registry counts %d definition bytes (%v); the test wants it far below the quota", st.DefinitionBytes, err)
+	}
+	ts.must(201, ts.do("PUT", "/v1/tenants/q/models/B", testAdmin, padded(100)))
+	// After a load, the quota counts what the store holds.
+	ts.must(200, ts.do("POST", "/v1/tenants/q/evict", testAdmin, nil))
+	ts.must(409, ts.do("PUT", "/v1/tenants/q/models/C", testAdmin, padded(1500)))
+	ts.must(200, ts.do("PUT", "/v1/tenants/q/models/A", testAdmin, padded(2000))) // smaller than it was
+	ts.must(409, ts.do("PUT", "/v1/tenants/q/models/C", testAdmin, padded(1900)))
+	ts.must(204, ts.do("DELETE", "/v1/tenants/q/models/A", testAdmin, nil))
+	ts.must(201, ts.do("PUT", "/v1/tenants/q/models/C", testAdmin, padded(1900)))
+}

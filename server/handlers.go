@@ -450,6 +450,10 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return s.storeError(err)
 	}
+	size, prevSize := int64(len(body)), int64(len(prev.Definition))
+	if err := s.storedQuota(state, scope, size, prevSize); err != nil {
+		return err
+	}
 
 	// 1. Durable first.
 	t0 := time.Now()
@@ -463,11 +467,12 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	}
 	// 2. Then memory, with its metadata (see tenantState.meta). Only a
 	// policy changed since CheckDefine can refuse it here.
-	meta := modelMeta{revision: stored.Revision, created: stored.Created, updated: stored.Updated}
+	meta := modelMeta{revision: stored.Revision, created: stored.Created, updated: stored.Updated, size: size}
 	state.metaMu.Lock()
 	m, err := s.reg.Define(sctx, def)
 	if err == nil {
 		state.meta[name] = meta
+		state.storedBytes += size - prevSize
 		state.clearUnreadable(name)
 	}
 	state.metaMu.Unlock()
@@ -493,6 +498,35 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, status, resp)
 }
 
+// storedQuota refuses a write to scope of a definition of size bytes, in
+// place of one of prevSize bytes (0 for none), that would take the
+// tenant's stored definitions over its bytes quota. The registry counts
+// the canonical form and kept settings of what it holds; the store holds
+// the definitions as sent, whose white space, escapes and keys the
+// registry does not keep cost it nothing, so the quota bounds both: the
+// disk a tenant fills, and the memory its load reads that into. As with
+// the registry's count, a tenant over the quota (lowered since) may still
+// replace a definition with one no larger. The global scope has no quota.
+func (s *Server) storedQuota(state *tenantState, scope string, size, prevSize int64) error {
+	if scope == store.Global {
+		return nil
+	}
+	limit := s.reg.Policy(scope).MaxBytes
+	if limit <= 0 || size <= prevSize {
+		return nil
+	}
+	state.metaMu.RLock()
+	total := state.storedBytes - prevSize + size
+	state.metaMu.RUnlock()
+	if total <= limit {
+		return nil
+	}
+	p := problem(ProblemQuotaExceeded, "%s quota exceeded: the tenant's definitions, as stored (as sent), would take %d bytes > %d",
+		modelreg.QuotaBytes, total, limit)
+	p.Quota = modelreg.QuotaBytes.String()
+	return p
+}
+
 // undoPut undoes the store write of a PUT that the registry refused after
 // it: it deletes the model, or the tenant if the PUT created it (its
 // stripe lock, which the caller holds, keeps tokens from being issued
@@ -508,7 +542,7 @@ func (s *Server) undoPut(ctx context.Context, state *tenantState, isNew bool, pr
 		var back store.Model
 		if back, _, err = s.st.PutModel(ctx, prev, store.Condition{Revisions: []int64{stored.Revision}}); err == nil {
 			state.metaMu.Lock()
-			state.meta[prev.Name] = modelMeta{revision: back.Revision, created: back.Created, updated: back.Updated}
+			state.meta[prev.Name] = modelMeta{revision: back.Revision, created: back.Created, updated: back.Updated, size: int64(len(prev.Definition))}
 			state.metaMu.Unlock()
 		}
 	default:
@@ -777,6 +811,9 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	state.metaMu.Lock()
 	_, err = s.reg.RemoveModel(scopeCtx(context.WithoutCancel(ctx), scope), name)
 	if err == nil {
+		// An unreadable model has no meta: its bytes stay counted until
+		// the tenant is loaded again, which errs on the side of the quota.
+		state.storedBytes -= state.meta[name].size
 		delete(state.meta, name)
 		state.clearUnreadable(name)
 	}

@@ -294,7 +294,7 @@ func (s *Server) loadGlobal(ctx context.Context) error {
 			s.global.markUnreadable(sm.Name)
 			continue
 		}
-		s.global.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated}
+		s.global.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated, size: int64(len(sm.Definition))}
 	}
 	return nil
 }

@@ -67,6 +67,11 @@ type tenantState struct {
 	// always of the same write.
 	metaMu sync.RWMutex
 	meta   map[string]modelMeta
+	// storedBytes is the sum of the sizes of the tenant's stored
+	// definitions, as sent (guarded by metaMu): what the store holds for
+	// it, which --max-tenant-bytes bounds as well as the registry's count
+	// (see Server.storedQuota).
+	storedBytes int64
 	// unreadable holds the names of the stored models that could not be
 	// loaded (guarded by metaMu): they exist, but memory lacks them, so a
 	// request for one is answered with a server error, not "not found".
@@ -90,6 +95,7 @@ type cachedValidator struct {
 type modelMeta struct {
 	revision         int64
 	created, updated time.Time
+	size             int64 // bytes of the stored definition (as sent)
 }
 
 // rlockMeta read-locks the model metadata of t (a pinned scope's state)
@@ -342,6 +348,7 @@ func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool
 	t = s.newState(id, len(models))
 	tctx := modelreg.WithTenant(ctx, id)
 	for _, sm := range models {
+		t.storedBytes += int64(len(sm.Definition))
 		if err := s.defineStored(tctx, sm); err != nil {
 			// A stored definition that no longer compiles (a parser
 			// made stricter, a quota lowered) must not make the whole
@@ -351,7 +358,7 @@ func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool
 			t.markUnreadable(sm.Name)
 			continue
 		}
-		t.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated}
+		t.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated, size: int64(len(sm.Definition))}
 	}
 	s.m.loads.WithLabelValues("ok").Inc()
 	s.m.loadTime.Observe(time.Since(t0).Seconds())
