@@ -449,11 +449,21 @@ func (c *compiler) intern(s *scope) (reuses int) {
 	return reuses
 }
 
-// defBytes returns the bytes def counts against Policy.MaxBytes.
-func defBytes(canonLen int, def *definition.Definition) int64 {
-	n := int64(canonLen)
+// defBytes returns the bytes def, just compiled by c, counts against
+// Policy.MaxBytes: its canonical form, the canonical form of each of its
+// nested objects (an anonymous model holds its own copy, so a structure
+// nested d levels deep is held about d times over), its kept settings and
+// its removed property names.
+func (c *compiler) defBytes(def *definition.Definition) int64 {
+	n := int64(c.topEnd - c.topStart)
+	for i := range c.pend {
+		n += int64(c.pend[i].end - c.pend[i].start)
+	}
 	for k, v := range def.Settings {
 		n += int64(len(k) + len(v))
+	}
+	for _, name := range def.Removed {
+		n += int64(len(name))
 	}
 	return n
 }

@@ -338,6 +338,36 @@ func TestQuotas(t *testing.T) {
 	}
 }
 
+// TestBytesQuotaCountsNestedForms: every anonymous model holds the
+// canonical form of its structure, so a large structure nested d levels
+// deep is held about d times; the bytes quota counts each nested form, and
+// so bounds the memory a tenant's models hold (ApproxBytes) within a small
+// factor however deep they nest.
+func TestBytesQuotaCountsNestedForms(t *testing.T) {
+	deep := func(name string, depth int) string {
+		inner := fmt.Sprintf(`{"x": {"type": "string", "default": %q}}`, strings.Repeat("a", 4000))
+		for range depth - 1 {
+			inner = `{"n": ` + inner + `}`
+		}
+		return `{"name": "` + name + `", "properties": ` + inner + `}`
+	}
+	r := modelreg.New(modelreg.WithPolicy(modelreg.Policy{MaxBytes: 100_000}))
+	ctx := tctx("deep")
+	mustDefine(t, r, ctx, deep("A", 16))
+	st, _ := r.TenantStats("deep")
+	if st.DefinitionBytes < 16*4000 {
+		t.Errorf("a 4,000-byte structure nested 16 deep counts %d bytes, want at least 16 times 4,000", st.DefinitionBytes)
+	}
+	if st.ApproxBytes > 2*st.DefinitionBytes {
+		t.Errorf("the models hold about %d bytes, more than twice the %d the quota counts", st.ApproxBytes, st.DefinitionBytes)
+	}
+	// A second one, under 5 KB of JSON, would hold another 64 KB.
+	var qe *modelreg.QuotaError
+	if _, err := r.DefineJSON(ctx, []byte(deep("B", 16))); !errors.As(err, &qe) || qe.Quota != modelreg.QuotaBytes {
+		t.Errorf("a second deep definition: %v, want the bytes quota", err)
+	}
+}
+
 func TestEventsNeverBlock(t *testing.T) {
 	r := modelreg.New()
 	stuck := r.Subscribe(1) // never read

@@ -188,7 +188,16 @@ func approxModelBytes(m *Model) int32 {
 		}
 	}
 	if m.def != nil {
-		n += int64(unsafe.Sizeof(*m.def)) + m.defBytes
+		// A named model keeps its settings and removed names, not its
+		// canonical form (defBytes counts nested forms as well, which
+		// its anonymous models hold).
+		n += int64(unsafe.Sizeof(*m.def))
+		for k, v := range m.def.Settings {
+			n += int64(len(k)+len(v)) + 48 // the map entry
+		}
+		for _, r := range m.def.Removed {
+			n += int64(len(r)) + int64(unsafe.Sizeof(r))
+		}
 	}
 	// The index entries that refer to it: name and fingerprint.
 	n += 64

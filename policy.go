@@ -19,10 +19,14 @@ type Policy struct {
 	// (anonymous models are bounded by MaxBytes and MaxDepth).
 	MaxModels int
 	// MaxBytes is the maximum number of definition bytes a tenant holds:
-	// the sum, over its named models, of the length of the canonical form
-	// plus the size of the kept settings (relations, ACLs, ...). A
-	// tenant over it (see Registry.Restore) can still replace a model
-	// with a definition no larger than the one it replaces.
+	// the sum, over its named models, of the length of the canonical form,
+	// that of each nested object's canonical form (which the anonymous
+	// model of that structure holds: a structure nested d levels deep
+	// counts about d times), the size of the kept settings (relations,
+	// ACLs, ...) and of the removed property names. It thus bounds the
+	// memory a tenant's models hold, within a small factor. A tenant
+	// over it (see Registry.Restore) can still replace a model with a
+	// definition no larger than the one it replaces.
 	MaxBytes int64
 	// MaxDepth is the maximum nesting depth of a definition's structure,
 	// as definition.Object.Depth counts it: 1 for scalar properties only,

@@ -73,7 +73,7 @@ func (r *Registry) CheckDefine(ctx context.Context, def *definition.Definition) 
 	if err != nil {
 		return err
 	}
-	n := defBytes(c.topEnd-c.topStart, def)
+	n := c.defBytes(def)
 	over := singleQuota(id, pol, n)
 	var s *scope
 	if tv != nil {
@@ -167,7 +167,7 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	m.def = &nm.def
 	m.obj = &nm.def.Object
 	m.key = c.topKey
-	m.defBytes = defBytes(c.topEnd-c.topStart, def)
+	m.defBytes = c.defBytes(def)
 	over := singleQuota(id, pol, m.defBytes)
 
 	var s *scope
