@@ -48,8 +48,10 @@ var ErrWeakAdminToken = errors.New("server: admin token shorter than 16 bytes")
 
 // ErrResetConfiguredToken is returned by ResolveAdminToken for a reset
 // asked together with a configured token: a reset is meant to revoke the
-// stored token, and doing nothing would leave it valid for the day the
-// configured one is removed.
+// stored token and make a new one, and the new one would not be the admin
+// token (the configured one is). The stored token is revoked by the
+// configured token anyway; asking for a reset as well is a mistake to
+// report, not to ignore.
 var ErrResetConfiguredToken = errors.New("server: resetting the admin token generates one: it cannot be combined with a configured token (MODELREG_ADMIN_TOKEN or a file)")
 
 // principal is who a request's token belongs to.
@@ -97,42 +99,59 @@ func parseTenantToken(tok string) (id string, ok bool) {
 // ResolveAdminToken decides the admin token of a server at start.
 //
 // When configured is not empty (from MODELREG_ADMIN_TOKEN or a file) it is
-// the admin token, and nothing is stored. Otherwise the hash of a token
-// generated at an earlier start is read from the store; when there is none,
-// a new token is generated, its hash stored, and the token returned in
-// generated so that the caller prints it, once. With reset, a new token is
-// generated even if one was stored (and a configured token is then
-// ErrResetConfiguredToken).
+// the admin token, and nothing is stored. The hash of a token generated at
+// an earlier start is then deleted from the store, and revoked reports
+// that it was: the generated token stops working for good, not only while
+// a token is configured (an operator configures one because the generated
+// one leaked, say). A later start without a configured token generates a
+// new one.
+//
+// Otherwise the hash of a token generated at an earlier start is read from
+// the store; when there is none, a new token is generated, its hash
+// stored, and the token returned in generated so that the caller prints
+// it, once. With reset, a new token is generated even if one was stored
+// (and a configured token is then ErrResetConfiguredToken).
 //
 // Only the SHA-256 hash of the admin token is kept, in memory and in the
 // store.
-func ResolveAdminToken(ctx context.Context, st store.Store, configured string, reset bool) (hash [32]byte, generated string, err error) {
+func ResolveAdminToken(ctx context.Context, st store.Store, configured string, reset bool) (hash [32]byte, generated string, revoked bool, err error) {
 	if configured != "" && reset {
-		return hash, "", ErrResetConfiguredToken
+		return hash, "", false, ErrResetConfiguredToken
 	}
 	if configured != "" {
 		if len(configured) < MinAdminTokenLen {
-			return hash, "", ErrWeakAdminToken
+			return hash, "", false, ErrWeakAdminToken
 		}
-		return sha256.Sum256([]byte(configured)), "", nil
+		// Any stored value goes, even one of the wrong length: it can only
+		// be a generated token's hash, and no start uses it any more.
+		switch _, err := st.Setting(ctx, adminHashSetting); {
+		case err == nil:
+			if err := st.DeleteSetting(ctx, adminHashSetting); err != nil {
+				return hash, "", false, err
+			}
+			revoked = true
+		case !errors.Is(err, store.ErrNotFound):
+			return hash, "", false, err
+		}
+		return sha256.Sum256([]byte(configured)), "", revoked, nil
 	}
 	if !reset {
 		switch v, err := st.Setting(ctx, adminHashSetting); {
 		case err == nil && len(v) == len(hash):
 			copy(hash[:], v)
-			return hash, "", nil
+			return hash, "", false, nil
 		case err == nil:
-			return hash, "", fmt.Errorf("server: stored admin token hash has %d bytes", len(v))
+			return hash, "", false, fmt.Errorf("server: stored admin token hash has %d bytes", len(v))
 		case !errors.Is(err, store.ErrNotFound):
-			return hash, "", err
+			return hash, "", false, err
 		}
 	}
 	generated = adminTokenPrefix + randomString(32)
 	hash = sha256.Sum256([]byte(generated))
 	if err := st.PutSetting(ctx, adminHashSetting, hash[:]); err != nil {
-		return [32]byte{}, "", err
+		return [32]byte{}, "", false, err
 	}
-	return hash, generated, nil
+	return hash, generated, false, nil
 }
 
 // authenticator checks bearer tokens. Verified tenant tokens are cached by

@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"testing"
 
 	"github.com/modelreg/modelreg/store"
@@ -45,5 +47,40 @@ func TestTokenReadDuringPurgeNotCached(t *testing.T) {
 	st.purge = nil // without a purge meanwhile, a token read is cached
 	if _, err := a.authenticate(ctx, tok); err != nil || a.cached() != 1 {
 		t.Errorf("authenticate: %v; %d cached, want 1", err, a.cached())
+	}
+}
+
+// TestConfiguredAdminTokenRevokesGenerated: a start with a configured
+// admin token deletes the hash of a generated one, so that the generated
+// token does not come back when the configured one is removed: the next
+// start without one generates a new token, and the old one stays invalid.
+func TestConfiguredAdminTokenRevokesGenerated(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.NewMemory(nil)
+	_, gen1, _, err := ResolveAdminToken(ctx, st, "", false)
+	if err != nil || gen1 == "" {
+		t.Fatalf("first start: %q, %v", gen1, err)
+	}
+	const configured = "a-configured-admin-token"
+	hash, gen, revoked, err := ResolveAdminToken(ctx, st, configured, false)
+	if err != nil || gen != "" || !revoked || hash != sha256.Sum256([]byte(configured)) {
+		t.Fatalf("configured start: generated %q, revoked %v, %v", gen, revoked, err)
+	}
+	if _, err := st.Setting(ctx, adminHashSetting); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the generated token's hash is still stored: %v", err)
+	}
+	if _, _, revoked, err := ResolveAdminToken(ctx, st, configured, false); err != nil || revoked {
+		t.Errorf("second configured start: revoked %v (nothing to revoke), %v", revoked, err)
+	}
+	hash, gen2, revoked, err := ResolveAdminToken(ctx, st, "", false)
+	if err != nil || gen2 == "" || gen2 == gen1 || revoked {
+		t.Fatalf("start without a configured token: generated %q (first %q), revoked %v, %v", gen2, gen1, revoked, err)
+	}
+	a := newAuthenticator(hash, st, 100)
+	if _, err := a.authenticate(ctx, gen1); !errors.Is(err, errBadToken) {
+		t.Errorf("the revoked generated token: %v, want errBadToken", err)
+	}
+	if p, err := a.authenticate(ctx, gen2); err != nil || !p.admin {
+		t.Errorf("the new generated token: %+v, %v", p, err)
 	}
 }

@@ -88,7 +88,7 @@ func openTestServer(t *testing.T, dir string, opts ...option) *testServer {
 		t.Fatal(err)
 	}
 	cs := &countingStore{Store: st}
-	hash, _, err := ResolveAdminToken(context.Background(), cs, testAdmin, false)
+	hash, _, _, err := ResolveAdminToken(context.Background(), cs, testAdmin, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +242,7 @@ func adminStatus(h http.Handler, method, path, body string) int {
 // bubble, before the bubble ends: its janitor runs there).
 func newAdminServer(t testing.TB, st store.Store, cfg Config) *Server {
 	t.Helper()
-	hash, _, err := ResolveAdminToken(context.Background(), st, testAdmin, false)
+	hash, _, _, err := ResolveAdminToken(context.Background(), st, testAdmin, false)
 	if err != nil {
 		t.Fatal(err)
 	}

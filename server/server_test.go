@@ -1052,23 +1052,23 @@ func TestAdminTokenGeneratedOnce(t *testing.T) {
 	ctx := context.Background()
 	ts := newTestServer(t)
 	st := ts.store
-	h1, gen1, err := ResolveAdminToken(ctx, st, "", false)
+	h1, gen1, _, err := ResolveAdminToken(ctx, st, "", false)
 	if err != nil || gen1 == "" {
 		t.Fatalf("first start: %q, %v", gen1, err)
 	}
-	h2, gen2, err := ResolveAdminToken(ctx, st, "", false)
+	h2, gen2, _, err := ResolveAdminToken(ctx, st, "", false)
 	if err != nil || gen2 != "" || h2 != h1 {
 		t.Errorf("second start generated again (%q) or changed the hash", gen2)
 	}
-	if _, gen3, _ := ResolveAdminToken(ctx, st, "", true); gen3 == "" || gen3 == gen1 {
+	if _, gen3, _, _ := ResolveAdminToken(ctx, st, "", true); gen3 == "" || gen3 == gen1 {
 		t.Errorf("reset did not generate a new token")
 	}
-	if _, _, err := ResolveAdminToken(ctx, st, "short", false); err == nil {
+	if _, _, _, err := ResolveAdminToken(ctx, st, "short", false); err == nil {
 		t.Errorf("short admin token accepted")
 	}
 	// A reset with a configured token is refused, and changes nothing.
 	before, _ := st.Setting(ctx, adminHashSetting)
-	if _, _, err := ResolveAdminToken(ctx, st, "a-configured-admin-token", true); !errors.Is(err, ErrResetConfiguredToken) {
+	if _, _, _, err := ResolveAdminToken(ctx, st, "a-configured-admin-token", true); !errors.Is(err, ErrResetConfiguredToken) {
 		t.Errorf("reset with a configured token: %v", err)
 	}
 	if after, _ := st.Setting(ctx, adminHashSetting); string(after) != string(before) {
@@ -1121,7 +1121,7 @@ func TestServerErrorLogsCause(t *testing.T) {
 	ts := newTestServer(t)
 	var log bytes.Buffer
 	var mu sync.Mutex
-	hash, _, err := ResolveAdminToken(context.Background(), ts.store, testAdmin, false)
+	hash, _, _, err := ResolveAdminToken(context.Background(), ts.store, testAdmin, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -220,6 +220,9 @@ type Store interface {
 	Setting(ctx context.Context, key string) ([]byte, error)
 	// PutSetting stores a server setting.
 	PutSetting(ctx context.Context, key string, value []byte) error
+	// DeleteSetting removes a server setting; removing one that does not
+	// exist is not an error.
+	DeleteSetting(ctx context.Context, key string) error
 
 	// Ping checks that the store can serve requests.
 	Ping(ctx context.Context) error

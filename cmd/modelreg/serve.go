@@ -107,7 +107,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.metricsAddr, "metrics-addr", envOr("MODELREG_METRICS_ADDR", ""), "serve /metrics on this separate address only, not on --addr, which tenants reach (env MODELREG_METRICS_ADDR)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: modelreg serve [flags]\n\nRuns the HTTP API. The admin token comes from MODELREG_ADMIN_TOKEN, or\n--admin-token-file, or is generated at the first start and printed once.\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: modelreg serve [flags]\n\nRuns the HTTP API. The admin token comes from MODELREG_ADMIN_TOKEN, or\n--admin-token-file, or is generated at the first start and printed once;\na configured token revokes a generated one (the next start without one\ngenerates a new token).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -279,9 +279,16 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		defer stopDebug()
 	}
 
-	hash, generated, err := server.ResolveAdminToken(ctx, st, tok, c.resetAdmin)
+	hash, generated, revoked, err := server.ResolveAdminToken(ctx, st, tok, c.resetAdmin)
 	if err != nil {
 		return stopped(err)
+	}
+	if revoked {
+		// Said once, at the start that revoked it: the operator learns that
+		// removing the configured token later does not bring the generated
+		// one back.
+		log.Warn("the configured admin token revoked the generated one stored in the data directory: " +
+			"it no longer works, and a start without a configured token generates and prints a new one")
 	}
 	if generated != "" {
 		fmt.Fprintf(stderr, "\nmodelreg: generated the admin token. It is shown this once and only its hash is\n"+

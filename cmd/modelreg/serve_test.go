@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
@@ -168,5 +169,39 @@ func TestServeWarnsOfReadableTokenFile(t *testing.T) {
 		if code != 0 || warned != (mode&0o066 != 0) {
 			t.Errorf("mode %v: exit %d, warned %v: %s", mode, code, warned, errb.String())
 		}
+	}
+}
+
+// TestServeConfiguredTokenRevokesGenerated: a start with
+// MODELREG_ADMIN_TOKEN revokes the generated admin token, and says so; the
+// next start without it generates and prints a new token rather than
+// bringing the old one back.
+func TestServeConfiguredTokenRevokesGenerated(t *testing.T) {
+	dir := t.TempDir()
+	start := func(configured string) string {
+		t.Helper()
+		t.Setenv("MODELREG_ADMIN_TOKEN", configured)
+		var out, errb bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second) // then it stops
+		defer cancel()
+		if code := run(ctx, []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), `"listening"`) {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		return errb.String()
+	}
+	generated := regexp.MustCompile(`mra_[A-Za-z0-9_-]{43}`)
+	first := generated.FindString(start(""))
+	if first == "" {
+		t.Fatal("the first start printed no admin token")
+	}
+	const revokedMsg = "revoked the generated one"
+	if log := start("serve-test-admin-token-0123"); !strings.Contains(log, revokedMsg) {
+		t.Errorf("a configured token's start does not say it revoked the generated one:\n%s", log)
+	}
+	if log := start("serve-test-admin-token-0123"); strings.Contains(log, revokedMsg) {
+		t.Errorf("the next configured start revoked again:\n%s", log)
+	}
+	if second := generated.FindString(start("")); second == "" || second == first {
+		t.Errorf("a start without the configured token printed %q, want a new token (the first was %q)", second, first)
 	}
 }

@@ -942,6 +942,14 @@ func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error 
 	})
 }
 
+// DeleteSetting implements store.Store.
+func (s *Store) DeleteSetting(ctx context.Context, key string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE key = ?`, key)
+		return err
+	})
+}
+
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.check(); err != nil {

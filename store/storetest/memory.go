@@ -287,6 +287,16 @@ func (m *Memory) PutSetting(ctx context.Context, key string, value []byte) error
 	return nil
 }
 
+// DeleteSetting implements store.Store.
+func (m *Memory) DeleteSetting(ctx context.Context, key string) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	delete(m.settings, key)
+	return nil
+}
+
 // Ping implements store.Store.
 func (m *Memory) Ping(ctx context.Context) error {
 	if err := m.lock(ctx); err != nil {

@@ -409,6 +409,14 @@ func testSettings(t *testing.T, s store.Store) {
 			t.Errorf("Setting = %q, %v; want %q", got, err, v)
 		}
 	}
+	for range 2 { // the second time, there is nothing to delete
+		if err := s.DeleteSetting(ctx, "k"); err != nil {
+			t.Fatalf("DeleteSetting: %v", err)
+		}
+		if _, err := s.Setting(ctx, "k"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("deleted setting: %v", err)
+		}
+	}
 }
 
 func testInvalid(t *testing.T, s store.Store) {
