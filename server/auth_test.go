@@ -36,7 +36,7 @@ func TestTokenReadDuringPurgeNotCached(t *testing.T) {
 	if _, err := st.PutToken(ctx, rec); err != nil {
 		t.Fatal(err)
 	}
-	a := newAuthenticator([32]byte{}, st, 100)
+	a := newAuthenticator([32]byte{}, st, newMetrics(), 100)
 	st.purge = func() { a.purgeTenant("acme") } // the deletion, after the read
 	if p, err := a.authenticate(ctx, tok); err != nil || p.tenant != "acme" {
 		t.Fatalf("authenticate: %+v, %v", p, err)
@@ -76,7 +76,7 @@ func TestConfiguredAdminTokenRevokesGenerated(t *testing.T) {
 	if err != nil || gen2 == "" || gen2 == gen1 || revoked {
 		t.Fatalf("start without a configured token: generated %q (first %q), revoked %v, %v", gen2, gen1, revoked, err)
 	}
-	a := newAuthenticator(hash, st, 100)
+	a := newAuthenticator(hash, st, newMetrics(), 100)
 	if _, err := a.authenticate(ctx, gen1); !errors.Is(err, errBadToken) {
 		t.Errorf("the revoked generated token: %v, want errBadToken", err)
 	}

@@ -385,7 +385,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.st.Ping(ctx); err != nil {
+	t0 := time.Now()
+	err := s.st.Ping(ctx)
+	s.m.observeStore("ping", t0)
+	if err != nil {
 		p := problem(ProblemUnavailable, "store unavailable")
 		p.cause = err
 		return p
@@ -445,7 +448,9 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 
 	// The previous stored version, to restore if the registry refuses
 	// the new one after it was stored.
+	t0 := time.Now()
 	prev, err := s.st.Model(ctx, scope, name)
+	s.m.observeStore("model", t0)
 	hadPrev := err == nil
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return s.storeError(err)
@@ -456,7 +461,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	// 1. Durable first.
-	t0 := time.Now()
+	t0 = time.Now()
 	stored, created, err := s.st.PutModel(ctx, store.Model{Scope: scope, Name: name, Definition: body, Fingerprint: def.Object.Fingerprint().String()}, cond)
 	s.m.observeStore("put_model", t0)
 	if errors.Is(err, store.ErrPrecondition) {
@@ -535,18 +540,23 @@ func (s *Server) storedQuota(state *tenantState, scope string, size, prevSize in
 func (s *Server) undoPut(ctx context.Context, state *tenantState, isNew bool, prev store.Model, hadPrev bool, stored store.Model) {
 	ctx = context.WithoutCancel(ctx)
 	var err error
+	t0 := time.Now()
 	switch {
 	case isNew:
 		_, err = s.st.DeleteTenant(ctx, stored.Scope)
+		s.m.observeStore("delete_tenant", t0)
 	case hadPrev:
 		var back store.Model
-		if back, _, err = s.st.PutModel(ctx, prev, store.Condition{Revisions: []int64{stored.Revision}}); err == nil {
+		back, _, err = s.st.PutModel(ctx, prev, store.Condition{Revisions: []int64{stored.Revision}})
+		s.m.observeStore("put_model", t0)
+		if err == nil {
 			state.metaMu.Lock()
 			state.meta[prev.Name] = modelMeta{revision: back.Revision, created: back.Created, updated: back.Updated, size: int64(len(prev.Definition))}
 			state.metaMu.Unlock()
 		}
 	default:
 		err = s.st.DeleteModel(ctx, stored.Scope, stored.Name, store.Condition{Revisions: []int64{stored.Revision}})
+		s.m.observeStore("delete_model", t0)
 	}
 	if err != nil {
 		s.log.Error("could not undo a stored definition the registry refused; it will be skipped at the next load",
@@ -1192,7 +1202,10 @@ func (s *Server) evictTenant(w http.ResponseWriter, r *http.Request) error {
 		return registryProblem(err)
 	}
 	if !evicted {
-		if _, err := s.st.Tenant(ctx, id); errors.Is(err, store.ErrNotFound) {
+		t0 := time.Now()
+		_, err := s.st.Tenant(ctx, id)
+		s.m.observeStore("tenant", t0)
+		if errors.Is(err, store.ErrNotFound) {
 			return tenantNotFound(id)
 		} else if err != nil {
 			return s.storeError(err)
@@ -1231,7 +1244,9 @@ func (s *Server) tenantStats(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	t0 := time.Now()
 	st, err := s.st.Tenant(r.Context(), id)
+	s.m.observeStore("tenant", t0)
 	if errors.Is(err, store.ErrNotFound) {
 		return tenantNotFound(id)
 	}
@@ -1302,7 +1317,9 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
+	t0 := time.Now()
 	list, err := s.st.Tenants(r.Context(), q.Get("after"), limit)
+	s.m.observeStore("tenants", t0)
 	if err != nil {
 		return s.storeError(err)
 	}

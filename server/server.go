@@ -263,7 +263,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tenantLim: &tenantLimiter{max: cfg.MaxTenantInFlight, n: make(map[string]int)},
 	}
 	s.reg = modelreg.New(modelreg.WithPolicy(cfg.Policy), modelreg.WithClock(cfg.Clock), modelreg.WithLimits(cfg.Limits))
-	s.auth = newAuthenticator(cfg.AdminTokenHash, cfg.Store, cfg.MaxCachedTokens)
+	s.auth = newAuthenticator(cfg.AdminTokenHash, cfg.Store, s.m, cfg.MaxCachedTokens)
 	s.resident.seed = maphash.MakeSeed()
 	s.epoch = time.Now()
 	s.global = &tenantState{id: store.Global, meta: map[string]modelMeta{}}
@@ -283,7 +283,9 @@ func (s *Server) now() time.Time { return s.cfg.Clock() }
 
 // loadGlobal defines every stored global model.
 func (s *Server) loadGlobal(ctx context.Context) error {
+	t0 := time.Now()
 	models, err := s.st.Models(ctx, store.Global)
+	s.m.observeStore("models", t0)
 	if err != nil {
 		return fmt.Errorf("server: loading global models: %w", err)
 	}

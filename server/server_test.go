@@ -24,6 +24,8 @@ import (
 
 	"github.com/modelreg/modelreg/definition"
 	"github.com/modelreg/modelreg/store"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 func TestModelLifecycle(t *testing.T) {
@@ -1099,6 +1101,61 @@ func TestMetricsMethodLabelBounded(t *testing.T) {
 	}
 	if !strings.Contains(body, `method="other"`) {
 		t.Error(`no method="other" series`)
+	}
+}
+
+// storeOpCount reads the number of observations of
+// modelreg_store_operation_duration_seconds{op}.
+func storeOpCount(t *testing.T, s *Server, op string) uint64 {
+	t.Helper()
+	var m dto.Metric
+	if err := s.m.storeOps.WithLabelValues(op).(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetHistogram().GetSampleCount()
+}
+
+// TestStoreOperationsTimed: every store call a request makes is timed in
+// modelreg_store_operation_duration_seconds, the token reads of the auth
+// path (a first use, a recheck after a purge) included; a cached token
+// check reads nothing and times nothing.
+func TestStoreOperationsTimed(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+	ctx := context.Background()
+	for _, tc := range []struct {
+		op   string
+		call func()
+	}{
+		{"token", func() { ts.must(200, ts.do("GET", "/v1/tenants/acme/models", tok, nil)) }}, // not cached yet
+		{"model", func() {
+			ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, `{"properties": {"email": {"type": "string"}}}`))
+		}},
+		{"tenant", func() { ts.must(200, ts.do("GET", "/v1/tenants/acme/stats", testAdmin, nil)) }},
+		{"tenants", func() { ts.must(200, ts.do("GET", "/v1/tenants", testAdmin, nil)) }},
+		{"ping", func() { ts.must(200, ts.do("GET", "/readyz", "", nil)) }},
+		{"token", func() { // the recheck of a principal checked before a purge
+			p, err := ts.srv.auth.authenticate(ctx, tok)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts.srv.auth.purgeTenant("another")
+			if err := ts.srv.auth.recheck(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		before := storeOpCount(t, ts.srv, tc.op)
+		tc.call()
+		if after := storeOpCount(t, ts.srv, tc.op); after == before {
+			t.Errorf("op %q: %d observations before and after a call that reads the store", tc.op, before)
+		}
+	}
+	// A cached token costs no store read.
+	before := storeOpCount(t, ts.srv, "token")
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models", tok, nil))
+	if after := storeOpCount(t, ts.srv, "token"); after != before {
+		t.Errorf("a cached token was read from the store: %d token reads, was %d", after, before)
 	}
 }
 

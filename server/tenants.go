@@ -335,7 +335,10 @@ func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool
 	if len(models) == 0 {
 		// No models: the tenant may still exist (it has tokens, or all
 		// its models were deleted).
-		if _, err := s.st.Tenant(ctx, id); errors.Is(err, store.ErrNotFound) {
+		t0 := time.Now()
+		_, err := s.st.Tenant(ctx, id)
+		s.m.observeStore("tenant", t0)
+		if errors.Is(err, store.ErrNotFound) {
 			if !create {
 				return nil, false, errNoTenant
 			}
