@@ -91,13 +91,12 @@ func BenchmarkLazyLoad100(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	mu := s.stripe("big")
 	for b.Loop() {
-		mu.Lock()
+		l := s.locks.lock("big")
 		if _, _, err := s.unloadLocked(ctx, "big", unloadEvict); err != nil {
 			b.Fatal(err)
 		}
-		mu.Unlock()
+		l.unlock()
 		t, err := s.acquire(ctx, "big")
 		if err != nil {
 			b.Fatal(err)

@@ -268,9 +268,9 @@ func (w *blockedWriter) WriteHeader(int)             { w.block() }
 func (w *blockedWriter) Write(b []byte) (int, error) { w.block(); return len(b), nil }
 
 // TestWritesUnlockBeforeAnswering: a write's handler lets go of its
-// tenant's stripe lock before it writes its answer, so a client that does
-// not read it does not stall the loads of the other tenants of that
-// stripe, or the janitor, for up to the write timeout.
+// tenant's lock before it writes its answer, so a client that does not
+// read it does not stall the tenant's loads and other writes, or the
+// janitor, for up to the write timeout.
 func TestWritesUnlockBeforeAnswering(t *testing.T) {
 	ts := newTestServer(t)
 	s := ts.srv
@@ -297,10 +297,10 @@ func TestWritesUnlockBeforeAnswering(t *testing.T) {
 		case <-done:
 			t.Fatalf("%s %s answered without writing", tc.method, tc.path)
 		}
-		if mu := s.stripe("acme"); mu.TryLock() {
-			mu.Unlock()
+		if l, ok := s.locks.tryLock("acme"); ok {
+			l.unlock()
 		} else {
-			t.Errorf("%s %s holds the tenant's stripe lock while it writes its answer", tc.method, tc.path)
+			t.Errorf("%s %s holds the tenant's lock while it writes its answer", tc.method, tc.path)
 		}
 		close(w.release)
 		<-done

@@ -189,11 +189,13 @@ func (ps *pinnedScope) release() {
 // tenant if needed. A missing tenant is a tenantNotFound problem, unless
 // create is set: then the state is new (isNew) and not resident, and the
 // caller publishes it once the tenant was created (see loadLocked).
-// Writes to a scope are serialised, so the store and the registry see them
-// in the same order. The caller must call unlock once done, and before it
-// writes its answer (a client slow to read it must not keep the lock, which
-// other tenants' loads and the janitor share); unlock may be called again.
-// On error nothing is held. It rechecks p's token once the lock is held.
+// Writes to a scope are serialised under the scope's own lock (see
+// scopeLocks), so the store and the registry see them in the same order;
+// other scopes' writes do not wait for it. The caller must call unlock once
+// done, and before it writes its answer (a client slow to read it must not
+// keep the lock, which the tenant's loads, its other writes and the
+// janitor need); unlock may be called again. On error nothing is held. It
+// rechecks p's token once the lock is held.
 func (s *Server) lockScope(ctx context.Context, p principal, scope string, create bool) (state *tenantState, isNew bool, unlock func(), err error) {
 	if scope == store.Global {
 		s.globalMu.Lock()
@@ -203,12 +205,11 @@ func (s *Server) lockScope(ctx context.Context, p principal, scope string, creat
 		}
 		return s.global, false, sync.OnceFunc(s.globalMu.Unlock), nil
 	}
-	mu := s.stripe(scope)
-	mu.Lock()
+	l := s.locks.lock(scope)
 	held := false
 	defer func() {
 		if !held {
-			mu.Unlock()
+			l.unlock()
 		}
 	}()
 	state, isNew, err = s.loadLocked(ctx, scope, create, true)
@@ -224,7 +225,7 @@ func (s *Server) lockScope(ctx context.Context, p principal, scope string, creat
 	state.active.Store(true) // a write is activity
 	s.touch(state)
 	held = true
-	return state, isNew, sync.OnceFunc(mu.Unlock), nil
+	return state, isNew, sync.OnceFunc(l.unlock), nil
 }
 
 // storeError turns a store (or load) error into a problem.
@@ -534,9 +535,9 @@ func (s *Server) storedQuota(state *tenantState, scope string, size, prevSize in
 
 // undoPut undoes the store write of a PUT that the registry refused after
 // it: it deletes the model, or the tenant if the PUT created it (its
-// stripe lock, which the caller holds, keeps tokens from being issued
-// meanwhile), or restores the previous definition prev, whose new revision
-// it records in state's metadata (the registry still holds prev's model).
+// lock, which the caller holds, keeps tokens from being issued meanwhile),
+// or restores the previous definition prev, whose new revision it records
+// in state's metadata (the registry still holds prev's model).
 func (s *Server) undoPut(ctx context.Context, state *tenantState, isNew bool, prev store.Model, hadPrev bool, stored store.Model) {
 	ctx = context.WithoutCancel(ctx)
 	var err error
@@ -1134,9 +1135,11 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	mu := s.stripe(id)
-	mu.Lock()
-	unlock := sync.OnceFunc(mu.Unlock) // called before writing the answer
+	// Under the tenant's lock, so that no write, load or token issue of
+	// the same id runs meanwhile: a write that creates the tenant again
+	// comes after the deletion, whole.
+	l := s.locks.lock(id)
+	unlock := sync.OnceFunc(l.unlock) // called before writing the answer
 	defer unlock()
 	// Load it, so the report counts its models whether or not it was
 	// resident; one that was not is not made resident (which could unload
@@ -1193,9 +1196,8 @@ func (s *Server) evictTenant(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx := r.Context()
-	mu := s.stripe(id)
-	mu.Lock()
-	unlock := sync.OnceFunc(mu.Unlock) // called before writing the answer
+	l := s.locks.lock(id)
+	unlock := sync.OnceFunc(l.unlock) // called before writing the answer
 	defer unlock()
 	rep, evicted, err := s.unloadLocked(context.WithoutCancel(ctx), id, unloadEvict)
 	if err != nil {
@@ -1284,14 +1286,13 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	tok, rec := newTenantToken(id)
-	// Under the tenant's stripe lock, as writes are: a PUT that created
-	// the tenant and must undo it then deletes no token (see undoPut).
-	mu := s.stripe(id)
-	mu.Lock()
+	// Under the tenant's lock, as writes are: a PUT that created the
+	// tenant and must undo it then deletes no token (see undoPut).
+	l := s.locks.lock(id)
 	t0 := time.Now()
 	rec, err = s.st.PutToken(r.Context(), rec)
 	s.m.observeStore("put_token", t0)
-	mu.Unlock() // before writing the answer
+	l.unlock() // before writing the answer
 	if err != nil {
 		return s.storeError(err)
 	}

@@ -2,15 +2,21 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/modelreg/modelreg/store"
+	"github.com/modelreg/modelreg/store/sqlite"
 )
 
 // TestRevokedTokenMeetsNoRecreatedTenant: a request checks its token
@@ -168,5 +174,223 @@ func TestRevisionsTellNothingOfOtherTenants(t *testing.T) {
 		if r.header.Get("ETag") != fmt.Sprintf(`"%d"`, m.Revision) {
 			t.Errorf("ETag %s for revision %d", r.header.Get("ETag"), m.Revision)
 		}
+	}
+}
+
+// gatedStore is a store whose model writes (PutModel) and tenant loads
+// (Models) of a gated scope wait at the gate until it is opened: a write
+// or load of that tenant held inside the store, with the tenant's lock
+// held meanwhile.
+type gatedStore struct {
+	store.Store
+	mu    sync.Mutex
+	gates map[string]*gate
+}
+
+type gate struct {
+	entered  chan struct{} // closed once an operation waits at the gate
+	open     chan struct{} // closed to let it (and any later one) through
+	once     sync.Once
+	openOnce sync.Once
+}
+
+func (g *gate) release() { g.openOnce.Do(func() { close(g.open) }) }
+
+// gate closes scope's gate: its next writes and loads wait at it.
+func (gs *gatedStore) gate(scope string) *gate {
+	g := &gate{entered: make(chan struct{}), open: make(chan struct{})}
+	gs.mu.Lock()
+	if gs.gates == nil {
+		gs.gates = make(map[string]*gate)
+	}
+	gs.gates[scope] = g
+	gs.mu.Unlock()
+	return g
+}
+
+func (gs *gatedStore) wait(ctx context.Context, scope string) error {
+	gs.mu.Lock()
+	g := gs.gates[scope]
+	gs.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	g.once.Do(func() { close(g.entered) })
+	select {
+	case <-g.open:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (gs *gatedStore) PutModel(ctx context.Context, m store.Model, cond store.Condition) (store.Model, bool, error) {
+	if err := gs.wait(ctx, m.Scope); err != nil {
+		return store.Model{}, false, err
+	}
+	return gs.Store.PutModel(ctx, m, cond)
+}
+
+func (gs *gatedStore) Models(ctx context.Context, scope string) ([]store.Model, error) {
+	if err := gs.wait(ctx, scope); err != nil {
+		return nil, err
+	}
+	return gs.Store.Models(ctx, scope)
+}
+
+// releaseAll opens every gate.
+func (gs *gatedStore) releaseAll() {
+	gs.mu.Lock()
+	defer gs.mu.Unlock()
+	for _, g := range gs.gates {
+		g.release()
+	}
+}
+
+// gatedServer is a server on a gatedStore.
+type gatedServer struct {
+	t  *testing.T
+	s  *Server
+	gs *gatedStore
+}
+
+// newGatedServer returns a server on a gatedStore, closed (every gate
+// opened first) when the test ends.
+func newGatedServer(t *testing.T, cfg Config) *gatedServer {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "modelreg.db"), sqlite.WithSynchronous("OFF"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs := &gatedStore{Store: st}
+	s := newAdminServer(t, gs, cfg)
+	t.Cleanup(func() {
+		gs.releaseAll()
+		s.Close()
+		st.Close()
+	})
+	return &gatedServer{t, s, gs}
+}
+
+// call is a request served in the background.
+type call struct {
+	method, path string
+	done         chan struct{}
+	rec          *httptest.ResponseRecorder
+}
+
+// start serves an admin request in the background. A test that ends
+// opens the gates and waits for it.
+func (g *gatedServer) start(method, path, body string) *call {
+	c := &call{method: method, path: path, done: make(chan struct{})}
+	go func() {
+		defer close(c.done)
+		c.rec = adminCall(g.s.Handler(), method, path, body)
+	}()
+	g.t.Cleanup(func() {
+		g.gs.releaseAll()
+		<-c.done
+	})
+	return c
+}
+
+// within waits for c to be answered with want, failing the test if that
+// takes longer than d.
+func (c *call) within(t *testing.T, d time.Duration, want int) {
+	t.Helper()
+	select {
+	case <-c.done:
+		if c.rec.Code != want {
+			t.Errorf("%s %s: %d, want %d: %s", c.method, c.path, c.rec.Code, want, c.rec.Body)
+		}
+	case <-time.After(d):
+		t.Fatalf("%s %s not answered after %v", c.method, c.path, d)
+	}
+}
+
+// coStriped returns n tenant ids other than a that the server's former
+// locking (256 mutexes shared between tenants, chosen by the hash of the
+// id under the resident set's seed) put on a's mutex.
+func coStriped(s *Server, a string, n int) []string {
+	stripe := func(id string) uint64 { return maphash.String(s.resident.seed, id) % 256 }
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		if id := fmt.Sprint("co", i); stripe(id) == stripe(a) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// TestTenantLocksAreTheirOwn: a tenant's lock, which its writes, loads
+// and unloads hold (a write through its store write, a load through its
+// store read), is its own. While one tenant's write or load is held inside
+// the store, every other tenant (even one that shared a lock with it under
+// the former striping) writes, loads, is evicted, gets tokens, and is
+// created and deleted without waiting; the global scope too. The held
+// operation completes once the store lets it.
+func TestTenantLocksAreTheirOwn(t *testing.T) {
+	const patience = 10 * time.Second // what a request without a wait takes, many times over
+	def := `{"properties": {"x": "string"}}`
+	for _, held := range []struct {
+		name string
+		// hold starts the operation of tenant a that the gate holds,
+		// answered with want once the gate opens.
+		hold func(g *gatedServer) *call
+		want int
+	}{
+		{"write", func(g *gatedServer) *call {
+			return g.start("PUT", "/v1/tenants/a/models/Held", def)
+		}, 201},
+		{"load", func(g *gatedServer) *call {
+			if code := adminStatus(g.s.Handler(), "POST", "/v1/tenants/a/evict", ""); code != 200 {
+				g.t.Fatalf("evict a: %d", code)
+			}
+			return g.start("GET", "/v1/tenants/a/models/M", "")
+		}, 200},
+	} {
+		t.Run(held.name, func(t *testing.T) {
+			gsrv := newGatedServer(t, Config{IdleTimeout: -1})
+			s := gsrv.s
+			others := coStriped(s, "a", 2)
+			b, c := others[0], others[1]
+			for _, id := range []string{"a", b} {
+				if code := adminStatus(s.Handler(), "PUT", "/v1/tenants/"+id+"/models/M", def); code != 201 {
+					t.Fatalf("set-up of %s: %d", id, code)
+				}
+			}
+
+			g := gsrv.gs.gate("a")
+			h := held.hold(gsrv)
+			select {
+			case <-g.entered:
+			case <-h.done:
+				t.Fatalf("%s of a answered %d without reaching the store", held.name, h.rec.Code)
+			}
+
+			for _, op := range []struct {
+				method, path, body string
+				want               int
+			}{
+				{"PUT", "/v1/tenants/" + b + "/models/N", def, 201}, // a write
+				{"POST", "/v1/tenants/" + b + "/evict", "", 200},    // an unload
+				{"GET", "/v1/tenants/" + b + "/models/M", "", 200},  // a load
+				{"POST", "/v1/tenants/" + b + "/tokens", "", 201},   // a token
+				{"PUT", "/v1/tenants/" + c + "/models/M", def, 201}, // a tenant created
+				{"DELETE", "/v1/tenants/" + c, "", 200},             // and deleted
+				{"PUT", "/v1/global/models/G", def, 201},            // the global scope
+				{"GET", "/v1/tenants/" + b + "/models/G", "", 200},  // which b sees
+			} {
+				gsrv.start(op.method, op.path, op.body).within(t, patience, op.want)
+			}
+
+			select {
+			case <-h.done:
+				t.Fatalf("%s of a answered %d while held in the store", held.name, h.rec.Code)
+			default:
+			}
+			g.release()
+			h.within(t, patience, held.want)
+		})
 	}
 }

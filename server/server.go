@@ -220,13 +220,13 @@ type Server struct {
 	mux       *http.ServeMux
 
 	resident residentSet
-	epoch    time.Time // origin of tenantState.lastUsed (monotonic)
-	stripes  [numStripes]sync.Mutex
+	epoch    time.Time  // origin of tenantState.lastUsed (monotonic)
+	locks    scopeLocks // each tenant's own lock for writes, loads and unloads
 	flight   singleflight.Group
 	awaiting loadWaiters // requests waiting for a tenant's load
 
 	global   *tenantState // the global scope's state; always resident
-	globalMu sync.Mutex   // serialises global writes
+	globalMu sync.Mutex   // serialises global writes: the global scope's own lock
 
 	bufs sync.Pool // *[]byte request and response buffers
 
@@ -265,6 +265,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.reg = modelreg.New(modelreg.WithPolicy(cfg.Policy), modelreg.WithClock(cfg.Clock), modelreg.WithLimits(cfg.Limits))
 	s.auth = newAuthenticator(cfg.AdminTokenHash, cfg.Store, s.m, cfg.MaxCachedTokens)
 	s.resident.seed = maphash.MakeSeed()
+	s.locks.init()
 	s.epoch = time.Now()
 	s.global = &tenantState{id: store.Global, meta: map[string]modelMeta{}}
 	if err := s.loadGlobal(ctx); err != nil {

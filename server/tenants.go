@@ -29,20 +29,27 @@ import (
 //
 //   - readers (GET, lookup, validate) take the state's read lock for the
 //     duration of their registry calls;
-//   - writers (PUT, DELETE model) and loaders hold the tenant's stripe lock
-//     (one of numStripes mutexes chosen by a hash of the tenant id), so the
+//   - writers (PUT, DELETE model) and loaders hold the tenant's lock (its
+//     own, see scopeLocks; the global scope's is Server.globalMu), so the
 //     store and the registry see a tenant's writes in the same order;
-//   - unloaders (idle sweep, evict, tenant deletion) hold the stripe lock and
-//     then the state's write lock, mark the state dead, and only then drop
-//     the tenant from the registry: no reader can be between its residency
-//     check and its registry call while a tenant disappears under it.
+//   - unloaders (idle sweep, evict, tenant deletion) hold the tenant's lock
+//     and then the state's write lock, mark the state dead, and only then
+//     drop the tenant from the registry: no reader can be between its
+//     residency check and its registry call while a tenant disappears
+//     under it.
+//
+// Readers never take the tenant's lock. A tenant's lock is never shared
+// with another tenant: a slow write or load of one tenant (a large
+// definition to compile, an fsync, a store that is slow to read) holds up
+// that tenant's other writes and loads only. An operation takes the lock
+// of one tenant at a time, except capacity eviction, which tries others'
+// without waiting (see evictForCapacity), so there is no lock order to
+// keep.
 //
 // A tenant that is not resident is loaded on first use: concurrent first
 // requests share one load through a singleflight.Group keyed by tenant id,
-// and the stripe lock plus a re-check make it exactly one load even across
-// separate flights.
-
-const numStripes = 256
+// and the tenant's lock plus a re-check make it exactly one load even
+// across separate flights.
 
 // tenantState is the server's state for one resident tenant.
 type tenantState struct {
@@ -60,7 +67,7 @@ type tenantState struct {
 	lastUsed atomic.Int64
 
 	// meta holds the stored metadata of the named models, by name. A
-	// writer (holding the tenant's stripe lock) changes the registry and
+	// writer (holding the tenant's lock) changes the registry and
 	// meta together under metaMu's write lock; a reader that answers with
 	// a model's revision finds the model and reads meta under the read
 	// lock (see Server.rlockMeta), so a definition and its revision are
@@ -218,10 +225,6 @@ func (rs *residentSet) all() []*tenantState {
 	return out
 }
 
-func (s *Server) stripe(id string) *sync.Mutex {
-	return &s.stripes[maphash.String(s.resident.seed, id)%numStripes]
-}
-
 // errNoTenant reports that a tenant does not exist in the store.
 var errNoTenant = errors.New("tenant does not exist")
 
@@ -296,9 +299,8 @@ func (s *Server) load(ctx context.Context, id string) (*tenantState, error) {
 		// the first caller went away.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
 		defer cancel()
-		mu := s.stripe(id)
-		mu.Lock()
-		defer mu.Unlock()
+		l := s.locks.lock(id)
+		defer l.unlock()
 		t, _, err := s.loadLocked(lctx, id, false, true)
 		return loadResult{t}, err
 	})
@@ -314,13 +316,13 @@ func (s *Server) load(ctx context.Context, id string) (*tenantState, error) {
 }
 
 // loadLocked returns the resident state of tenant id, loading it from the
-// store if needed. The caller holds the tenant's stripe lock. A tenant the
+// store if needed. The caller holds the tenant's lock. A tenant the
 // store does not know is errNoTenant; with create, it gets instead a new
 // empty state that is not resident yet (isNew): the caller is about to
 // create the tenant, and publishes the state once it did (see publish),
 // so that a write that fails leaves no tenant behind. A tenant loaded now
 // is published (made resident, which may unload others) unless publish is
-// false: then the caller unloads it before it lets go of the stripe lock.
+// false: then the caller unloads it before it lets go of the tenant's lock.
 func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool) (t *tenantState, isNew bool, err error) {
 	if t := s.resident.get(id); t != nil {
 		return t, false, nil
@@ -457,7 +459,7 @@ func (s *Server) newState(id string, n int) *tenantState {
 }
 
 // publish makes t resident, unloading others if that goes over
-// MaxResidentTenants. The caller holds t's stripe lock.
+// MaxResidentTenants. The caller holds t's lock.
 func (s *Server) publish(ctx context.Context, t *tenantState) {
 	s.resident.put(t)
 	s.evictForCapacity(ctx, t)
@@ -490,14 +492,16 @@ func (s *Server) touch(t *tenantState) {
 // whole sample is, with probability about f^evictSample.
 //
 // Eviction never waits: the sample is tried in LRU order, and a candidate
-// whose stripe lock is held (a write or a load in progress, including the
-// load that triggered the eviction) or whose state is read-locked (a
-// request is using it) is skipped with TryLock. The victim is then
-// unloaded exactly as the idle sweep does it, under its stripe lock and its
-// state's write lock, so no reader is using it, no write is in progress on
-// it, and its next request reloads it from the store. When every candidate
-// is busy, the set stays above the bound until a later load (or the idle
-// sweep) finds idle ones.
+// whose lock is held (a write or a load in progress) or whose state is
+// read-locked (a request is using it) is skipped with TryLock. The load
+// that triggered the eviction holds its own tenant's lock meanwhile:
+// trying the others' without waiting is what keeps two loads that evict
+// each other's tenants from deadlocking. The victim is then unloaded
+// exactly as the idle sweep does it, under its lock and its state's write
+// lock, so no reader is using it, no write is in progress on it, and its
+// next request reloads it from the store. When every candidate is busy,
+// the set stays above the bound until a later load (or the idle sweep)
+// finds idle ones.
 const (
 	evictSample   = 8 // candidates per victim
 	evictAttempts = 4 // samples per load without a victim before giving up
@@ -505,7 +509,7 @@ const (
 
 // evictForCapacity unloads tenants, other than just (the tenant just
 // loaded), until at most MaxResidentTenants are resident or no idle victim
-// is found. The caller may hold just's stripe lock.
+// is found. The caller may hold just's lock.
 func (s *Server) evictForCapacity(ctx context.Context, just *tenantState) {
 	limit := int64(s.cfg.MaxResidentTenants)
 	if limit < 0 {
@@ -557,14 +561,14 @@ func (rs *residentSet) sample(out []*tenantState, skip *tenantState) []*tenantSt
 }
 
 // tryUnload unloads t, as unloadLocked does, if it can without waiting:
-// its stripe lock and its state's write lock must both be free. It reports
+// its lock and its state's write lock must both be free. It reports
 // whether t was unloaded.
 func (s *Server) tryUnload(ctx context.Context, t *tenantState, why unloadReason) bool {
-	mu := s.stripe(t.id)
-	if !mu.TryLock() {
+	l, ok := s.locks.tryLock(t.id)
+	if !ok {
 		return false
 	}
-	defer mu.Unlock()
+	defer l.unlock()
 	if s.resident.get(t.id) != t || s.awaiting.any(t.id) || !t.mu.TryLock() {
 		return false // unloaded (or reloaded) meanwhile, or in use or about to be
 	}
@@ -623,7 +627,7 @@ const (
 )
 
 // unloadLocked drops tenant id from memory (server state and registry) and
-// returns the registry's cleanup report. The caller holds the stripe lock.
+// returns the registry's cleanup report. The caller holds the tenant's lock.
 // It is a no-op, with a zero report, for a tenant that is not resident.
 func (s *Server) unloadLocked(ctx context.Context, id string, why unloadReason) (modelreg.CleanupReport, bool, error) {
 	t := s.resident.get(id)
@@ -636,7 +640,7 @@ func (s *Server) unloadLocked(ctx context.Context, id string, why unloadReason) 
 }
 
 // unloadHeld drops the resident tenant t from memory. The caller holds t's
-// stripe lock and t.mu's write lock, which unloadHeld releases.
+// lock and t.mu's write lock, which unloadHeld releases.
 func (s *Server) unloadHeld(ctx context.Context, t *tenantState, why unloadReason) (modelreg.CleanupReport, error) {
 	t.dead = true
 	s.resident.remove(t.id)
@@ -690,14 +694,13 @@ func (s *Server) sweepIdle(ctx context.Context, now time.Time, maxIdle time.Dura
 }
 
 // unloadIfIdle unloads t, a tenant the sweep found idle, if it still is,
-// and reports whether it did. It checks again under t's stripe lock and
-// write lock: t may have been unloaded, reloaded or used since, and a stats
+// and reports whether it did. It checks again under t's lock and write
+// lock: t may have been unloaded, reloaded or used since, and a stats
 // request (which takes the mark under t's read lock) may have turned a use
 // into a recent lastActive meanwhile, which the mark alone does not show.
 func (s *Server) unloadIfIdle(ctx context.Context, t *tenantState, now time.Time, maxIdle time.Duration) bool {
-	mu := s.stripe(t.id)
-	mu.Lock()
-	defer mu.Unlock()
+	l := s.locks.lock(t.id)
+	defer l.unlock()
 	if s.resident.get(t.id) != t {
 		return false
 	}
