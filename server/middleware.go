@@ -138,10 +138,13 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		s.m.inFlight.Inc()
 		defer func() {
 			s.m.inFlight.Dec()
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
+			v := recover()
+			if v == http.ErrAbortHandler {
+				// An answer cut on purpose (see serveRoute): counted and
+				// logged as any other, then the panic goes on to
+				// net/http, which closes the connection.
+				defer panic(v)
+			} else if v != nil {
 				s.m.panics.Inc()
 				s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
 				if rec.status == 0 {

@@ -399,27 +399,50 @@ func (s *Server) routes() {
 	s.routeMetrics = map[string]*routeMetrics{"GET /metrics": s.m.forRoute("GET /metrics")}
 	for _, rt := range s.routeTable() {
 		s.routeMetrics[rt.pattern] = s.m.forRoute(rt.pattern)
-		h := rt.h
-		s.mux.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) {
-			if err := h(w, r); err != nil {
-				p := asProblem(err)
-				if p.Status >= 500 {
-					// The cause (a store error, say) is for the log only:
-					// the client gets the problem.
-					attrs := []any{"method", r.Method, "path", r.URL.Path, "err", err}
-					if p.cause != nil {
-						attrs = append(attrs, "cause", p.cause.Error())
-					}
-					s.log.Log(r.Context(), failureLevel(p), "request failed", attrs...)
-				}
-				writeProblem(w, r, p)
-			}
-		})
+		s.mux.HandleFunc(rt.pattern, s.serveRoute(rt.h))
 	}
 	if !s.cfg.MetricsElsewhere {
 		s.mux.Handle("GET /metrics", s.m.handler())
 	}
 }
+
+// serveRoute serves h, turning the error it returns into a problem, or,
+// for an answerCut, cutting the connection.
+func (s *Server) serveRoute(h route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := h(w, r)
+		if err == nil {
+			return
+		}
+		if _, ok := err.(*answerCut); ok {
+			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			// The status and part of the answer are sent: a problem
+			// written after them would make a complete answer of a
+			// wrong one. net/http closes the connection without
+			// ending the answer, so the client sees it cut short.
+			panic(http.ErrAbortHandler)
+		}
+		p := asProblem(err)
+		if p.Status >= 500 {
+			// The cause (a store error, say) is for the log only: the
+			// client gets the problem.
+			attrs := []any{"method", r.Method, "path", r.URL.Path, "err", err}
+			if p.cause != nil {
+				attrs = append(attrs, "cause", p.cause.Error())
+			}
+			s.log.Log(r.Context(), failureLevel(p), "request failed", attrs...)
+		}
+		writeProblem(w, r, p)
+	}
+}
+
+// answerCut is the error of a handler that failed once its answer was
+// under way (see Server.writeList): what it wrapped is logged, and the
+// connection cut.
+type answerCut struct{ err error }
+
+func (e *answerCut) Error() string { return "answer cut short: " + e.err.Error() }
+func (e *answerCut) Unwrap() error { return e.err }
 
 // MetricsHandler serves the Prometheus metrics that Handler serves at
 // /metrics (unless Config.MetricsElsewhere), for a listener of their own.
