@@ -190,6 +190,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		}()
 		if !ops {
 			if !s.lim.acquire(r) {
+				s.setPattern(r)
 				writeProblem(rec, r, s.overloaded())
 				return
 			}
@@ -205,6 +206,17 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(rec, r)
 	})
+}
+
+// setPattern sets r.Pattern to the pattern of the route that would have
+// served r, as the mux does when it serves it, for a request refused
+// before the mux ran: its metrics then count it under its route, not
+// "unmatched" as a request no route serves. Only the refusals look the
+// route up, so that the requests served do not pay for it twice.
+func (s *Server) setPattern(r *http.Request) {
+	if r.Pattern == "" {
+		_, r.Pattern = s.mux.Handler(r)
+	}
 }
 
 // methodLabel is the method label of a request's metrics: the method if

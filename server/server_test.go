@@ -22,6 +22,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/modelreg/modelreg/definition"
 	"github.com/modelreg/modelreg/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -657,6 +659,35 @@ func TestOverloadSheds(t *testing.T) {
 	ts.must(200, ts.do("GET", "/healthz", "", nil)) // never limited
 	if r := finish(); r.status != 200 {
 		t.Errorf("first request = %d %s", r.status, r.body)
+	}
+}
+
+// TestShedRequestCountedUnderItsRoute: a request shed before the mux ran
+// is counted under the route that would have served it, not "unmatched"
+// with the requests no route serves.
+func TestShedRequestCountedUnderItsRoute(t *testing.T) {
+	ts, tok := oneSlotServer(t)
+	finish := holdTheSlot(ts, tok)
+	ts.must(503, ts.do("GET", "/v1/tenants/acme/models", tok, nil))
+	ts.must(503, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	finish()
+	count := func(route, method string) float64 {
+		var m dto.Metric
+		if err := ts.srv.m.requests.WithLabelValues(route, method, "503").Write(&m); err != nil {
+			t.Fatal(err)
+		}
+		return m.GetCounter().GetValue()
+	}
+	for _, c := range []struct{ route, method string }{
+		{"GET /v1/tenants/{tenant}/models", "GET"},
+		{"PUT /v1/tenants/{tenant}/models/{name}", "PUT"},
+	} {
+		if n := count(c.route, c.method); n != 1 {
+			t.Errorf("%s: %v requests shed, want 1", c.route, n)
+		}
+		if n := count("unmatched", c.method); n != 0 {
+			t.Errorf("%v %s requests shed as unmatched", n, c.method)
+		}
 	}
 }
 
