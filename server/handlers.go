@@ -239,8 +239,13 @@ func (s *Server) storeError(err error) error {
 		p := problem(ProblemUnavailable, "the server is shutting down")
 		p.cause = err
 		return p
-	case errors.Is(err, store.ErrUnavailable):
+	case errors.Is(err, store.ErrBusy):
 		p := problem(ProblemUnavailable, "the store is busy or out of space; nothing was written")
+		p.cause = err
+		return p
+	case errors.Is(err, store.ErrUnavailable):
+		// Not busy: it will not serve again until the server restarts.
+		p := problem(ProblemUnavailable, "the store is unavailable (its database file was replaced or removed); nothing was written")
 		p.cause = err
 		return p
 	}

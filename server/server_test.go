@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -1420,14 +1421,41 @@ func TestStoredModelsSurviveTighterQuota(t *testing.T) {
 }
 
 // TestStoreUnavailableIs503 checks that a store that cannot serve a call
-// now (locked by another process, out of space) gives 503 unavailable, which
-// the client retries, not 500.
+// (locked by another process, out of space, its file gone) gives 503
+// unavailable, not 500, whose detail says why.
 func TestStoreUnavailableIs503(t *testing.T) {
 	ts := newTestServer(t)
-	err := ts.srv.storeError(fmt.Errorf("put: %w", store.ErrUnavailable))
-	var p *Problem
-	if !errors.As(err, &p) || p.Status != 503 || p.Type != ProblemUnavailable {
-		t.Errorf("storeError(ErrUnavailable) = %v, want a 503 %s", err, ProblemUnavailable)
+	for _, tc := range []struct {
+		err    error
+		detail string
+	}{
+		{store.ErrBusy, "the store is busy or out of space; nothing was written"},
+		{store.ErrUnavailable, "the store is unavailable (its database file was replaced or removed); nothing was written"},
+	} {
+		err := ts.srv.storeError(fmt.Errorf("put: %w", tc.err))
+		var p *Problem
+		if !errors.As(err, &p) || p.Status != 503 || p.Type != ProblemUnavailable || p.Detail != tc.detail {
+			t.Errorf("storeError(%v) = %v, want a 503 %s: %s", tc.err, err, ProblemUnavailable, tc.detail)
+		}
+	}
+}
+
+// TestDatabaseFileGoneIs503: a write to a store whose database file was
+// moved away under the server gets 503 unavailable saying so; it used to
+// say the store was busy or out of space, which a retry would get over.
+func TestDatabaseFileGoneIs503(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+	if err := os.Rename(filepath.Join(ts.dir, "modelreg.db"), filepath.Join(ts.dir, "elsewhere.db")); err != nil {
+		t.Fatal(err)
+	}
+	r := ts.must(503, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
+	var p Problem
+	if err := json.Unmarshal(r.body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Type != ProblemUnavailable || !strings.Contains(p.Detail, "database file was replaced or removed") || strings.Contains(p.Detail, "busy") {
+		t.Errorf("answer %s", r.body)
 	}
 }
 

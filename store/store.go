@@ -47,10 +47,15 @@ var (
 	ErrPrecondition = errors.New("store: precondition failed")
 	// ErrClosed reports a call on a closed store.
 	ErrClosed = errors.New("store: closed")
-	// ErrUnavailable reports that the store cannot serve the call now,
-	// though it may later: it is locked by another process beyond its
-	// busy timeout, or out of space. Nothing was written.
+	// ErrUnavailable reports that the store cannot serve the call.
+	// Nothing was written. It is ErrBusy when the store may serve it
+	// later; otherwise the store serves no more calls until it is opened
+	// again (its database file was deleted or replaced while in use).
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrBusy is the ErrUnavailable of a store that may serve the call
+	// later: it is locked by another process beyond its busy timeout, or
+	// out of space.
+	ErrBusy = fmt.Errorf("%w: busy or out of space", ErrUnavailable)
 	// ErrInvalid reports an argument that the store refuses, such as an
 	// empty model name or a token for the global scope.
 	ErrInvalid = errors.New("store: invalid argument")

@@ -102,7 +102,7 @@ func WithReaders(n int) Option {
 func WithReaderIdleTime(d time.Duration) Option { return func(c *config) { c.readerIdle = d } }
 
 // WithBusyTimeout sets how long a write waits for a lock another process
-// holds on the database before it fails with store.ErrUnavailable
+// holds on the database before it fails with store.ErrBusy
 // (default 10 s).
 func WithBusyTimeout(d time.Duration) Option { return func(c *config) { c.busy = d } }
 
@@ -592,7 +592,7 @@ func (s *Store) check() error {
 
 // wrap maps driver errors after Close to store.ErrClosed, and those of a
 // database locked beyond the busy timeout or out of space to
-// store.ErrUnavailable.
+// store.ErrBusy.
 func (s *Store) wrap(err error) error {
 	if err == nil {
 		return nil
@@ -604,7 +604,7 @@ func (s *Store) wrap(err error) error {
 	if errors.As(err, &se) {
 		switch se.Code() & 0xff { // the primary result code
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_FULL:
-			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+			return fmt.Errorf("%w: %w", store.ErrBusy, err)
 		}
 	}
 	return err

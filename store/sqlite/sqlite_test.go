@@ -398,8 +398,8 @@ func lockElsewhere(t *testing.T, path string) (unlock func()) {
 }
 
 // TestLockedIsUnavailable checks that a write finding the database locked
-// by another process beyond the busy timeout fails with
-// store.ErrUnavailable (a server answers 503 and the client retries), and
+// by another process beyond the busy timeout fails with store.ErrBusy, an
+// ErrUnavailable (a server answers 503 and the client retries), and
 // that writes succeed again once the lock is gone.
 func TestLockedIsUnavailable(t *testing.T) {
 	ctx := context.Background()
@@ -411,8 +411,8 @@ func TestLockedIsUnavailable(t *testing.T) {
 	defer st.Close()
 	unlock := lockElsewhere(t, path)
 	m := store.Model{Scope: "acme", Name: "A", Definition: []byte(`{"name":"A"}`)}
-	if _, _, err := st.PutModel(ctx, m, store.Condition{}); !errors.Is(err, store.ErrUnavailable) {
-		t.Fatalf("PutModel with the database locked elsewhere: %v, want store.ErrUnavailable", err)
+	if _, _, err := st.PutModel(ctx, m, store.Condition{}); !errors.Is(err, store.ErrBusy) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("PutModel with the database locked elsewhere: %v, want store.ErrBusy", err)
 	}
 	unlock()
 	if _, _, err := st.PutModel(ctx, m, store.Condition{}); err != nil {
@@ -505,7 +505,8 @@ func TestForeignDatabaseLeftAlone(t *testing.T) {
 // TestDatabaseFileGoneRefusesWrites: once the database file is deleted or
 // replaced under an open store, a write is refused with ErrUnavailable
 // (its commit would go to a file nothing reads again) and Ping fails, so
-// /readyz says so; nothing is acknowledged that a restart would lose.
+// /readyz says so; nothing is acknowledged that a restart would lose. It
+// is not ErrBusy: retrying does not help, restarting does.
 func TestDatabaseFileGoneRefusesWrites(t *testing.T) {
 	ctx := context.Background()
 	for _, how := range []string{"moved", "replaced"} {
@@ -526,11 +527,11 @@ func TestDatabaseFileGoneRefusesWrites(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if _, _, err := s.PutModel(ctx, m, store.Condition{}); !errors.Is(err, store.ErrUnavailable) {
-				t.Errorf("PutModel after the file was %s: %v, want ErrUnavailable", how, err)
+			if _, _, err := s.PutModel(ctx, m, store.Condition{}); !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy) {
+				t.Errorf("PutModel after the file was %s: %v, want ErrUnavailable, not ErrBusy", how, err)
 			}
-			if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
-				t.Errorf("Ping after the file was %s: %v, want ErrUnavailable", how, err)
+			if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) || errors.Is(err, store.ErrBusy) {
+				t.Errorf("Ping after the file was %s: %v, want ErrUnavailable, not ErrBusy", how, err)
 			}
 		})
 	}
