@@ -1459,6 +1459,29 @@ func TestDatabaseFileGoneIs503(t *testing.T) {
 	}
 }
 
+// TestReadyzFailsWithBrokenSchema: /readyz is 503 while a table of the
+// store is missing (renamed from outside), when every request that needs
+// it fails; it was 200 whatever the database held.
+func TestReadyzFailsWithBrokenSchema(t *testing.T) {
+	ts := newTestServer(t)
+	ts.must(200, ts.do("GET", "/readyz", "", nil))
+	db, err := sql.Open("sqlite", filepath.Join(ts.dir, "modelreg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`ALTER TABLE tokens RENAME TO renamed`); err != nil {
+		t.Fatal(err)
+	}
+	if r := ts.do("GET", "/readyz", "", nil); r.status != 503 || r.problemType() != "unavailable" {
+		t.Errorf("/readyz with a table missing: %d %s", r.status, r.body)
+	}
+	if _, err := db.Exec(`ALTER TABLE renamed RENAME TO tokens`); err != nil {
+		t.Fatal(err)
+	}
+	ts.must(200, ts.do("GET", "/readyz", "", nil))
+}
+
 // restartAfter closes the server, runs the SQL statement stmt on its
 // database, as something outside the server would, and starts a server on
 // it again.

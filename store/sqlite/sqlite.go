@@ -950,7 +950,8 @@ func (s *Store) DeleteSetting(ctx context.Context, key string) error {
 	})
 }
 
-// Ping implements store.Store.
+// Ping implements store.Store. It fails when the database file is no
+// longer the one opened, or the schema's tables cannot be read.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.check(); err != nil {
 		return err
@@ -958,9 +959,25 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.checkFile(); err != nil {
 		return err
 	}
-	var one int
-	return s.wrap(s.r.QueryRowContext(ctx, `SELECT 1`).Scan(&one))
+	var version int
+	var rows [6]bool
+	err := s.r.QueryRowContext(ctx, pingQuery).Scan(&version, &rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5])
+	if err != nil {
+		return fmt.Errorf("reading the schema's tables: %w", s.wrap(err))
+	}
+	if want := len(migrations()); version != want {
+		return fmt.Errorf("the database's schema is version %d, not %d: it was changed while in use", version, want)
+	}
+	return nil
 }
+
+// pingQuery reads the schema version and whether each table of the schema
+// has a row: it fails, as the store's calls then would, when a table was
+// renamed or dropped from outside, where SELECT 1 succeeded whatever the
+// database held. Each EXISTS reads at most the first row of its table.
+const pingQuery = `SELECT (SELECT version FROM schema_version),
+	EXISTS (SELECT 1 FROM tenants), EXISTS (SELECT 1 FROM models), EXISTS (SELECT 1 FROM tokens),
+	EXISTS (SELECT 1 FROM settings), EXISTS (SELECT 1 FROM revisions), EXISTS (SELECT 1 FROM scope_revisions)`
 
 // Close implements store.Store. It checkpoints the WAL into the database
 // file (best effort) and closes every connection.

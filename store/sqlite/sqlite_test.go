@@ -809,3 +809,40 @@ func TestMigrationDropsDeletedScopeRevisions(t *testing.T) {
 		t.Errorf("revisions.last = %d, %v; want 5000", floor, err)
 	}
 }
+
+// TestPingReadsTheSchema: Ping fails while a table of the schema is
+// missing (renamed from outside, as every call that needs it then fails),
+// so that /readyz says the store cannot serve; it used to run SELECT 1,
+// which succeeds whatever the database holds. It succeeds again once the
+// table is back.
+func TestPingReadsTheSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "modelreg.db")
+	s := open(t, path)
+	defer s.Close()
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	exec := func(stmt string) {
+		t.Helper()
+		if _, err := other.ExecContext(ctx, stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, table := range []string{"schema_version", "tenants", "models", "tokens", "settings", "revisions", "scope_revisions"} {
+		exec("ALTER TABLE " + table + " RENAME TO renamed")
+		if err := s.Ping(ctx); err == nil {
+			t.Errorf("Ping with %s renamed succeeds", table)
+		}
+		exec("ALTER TABLE renamed RENAME TO " + table)
+		if err := s.Ping(ctx); err != nil {
+			t.Errorf("Ping once %s is back: %v", table, err)
+		}
+	}
+	exec("UPDATE schema_version SET version = version + 1")
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping with the schema version changed succeeds")
+	}
+}
