@@ -1,6 +1,7 @@
 package server
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -138,6 +139,11 @@ type statusRecorder struct {
 	// (see Server.authorize), if any.
 	tenant    string
 	tenantLim *tenantLimiter
+	// failure says why the request failed (with a 5xx, or cut short),
+	// for its log line, which is at least at failLevel (see
+	// Server.failed).
+	failure   []any
+	failLevel slog.Level
 }
 
 // WriteHeader records the status (and replaces the mux's plain-text 404

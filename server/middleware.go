@@ -146,7 +146,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 				defer panic(v)
 			} else if v != nil {
 				s.m.panics.Inc()
-				s.log.Error("handler panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				rec.failure, rec.failLevel = []any{"panic", v, "stack", string(debug.Stack())}, slog.LevelError
 				if rec.status == 0 {
 					writeProblem(rec, r, problem(ProblemInternal, "internal error"))
 				}
@@ -173,14 +173,24 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 				s.m.requests.WithLabelValues(route, method, codeLabel(code)).Inc()
 				s.m.duration.WithLabelValues(route, method).Observe(d.Seconds())
 			}
+			// One line per request logged, which says why it failed
+			// when it did (see Server.failed).
+			level, logged := slog.LevelInfo, s.cfg.AccessLog
 			switch {
+			case rec.failure != nil:
+				level, logged = rec.failLevel, true
 			case code >= 500 && code != http.StatusServiceUnavailable:
-				s.log.Warn("request", "method", r.Method, "path", r.URL.Path, "status", code, "duration", d)
+				level, logged = slog.LevelWarn, true
 			case code == http.StatusServiceUnavailable:
 				// Shedding and draining: counted in metrics; see failureLevel.
-				s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", code, "duration", d)
-			case s.cfg.AccessLog:
-				s.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", cmp.Or(code, http.StatusOK), "duration", d)
+				level, logged = slog.LevelDebug, true
+			}
+			if s.cfg.AccessLog {
+				level = max(level, slog.LevelInfo) // every request, at Info at least
+			}
+			if logged && s.log.Enabled(r.Context(), level) {
+				attrs := append([]any{"method", r.Method, "path", r.URL.Path, "status", cmp.Or(code, http.StatusOK), "duration", d}, rec.failure...)
+				s.log.Log(r.Context(), level, "request", attrs...)
 			}
 		}()
 		defer func() {

@@ -42,8 +42,11 @@ type Config struct {
 	// Logger receives structured logs (default: none, discarded; modelreg
 	// serve logs JSON lines on stderr).
 	Logger *slog.Logger
-	// AccessLog logs every request at Info level (default: only 5xx, at
-	// Warn).
+	// AccessLog logs every request, in one line, at Info level or the
+	// level of its failure if higher. Without it only 5xx are logged: a
+	// 500 at Error, a 503 at Warn when the store caused it and Debug
+	// otherwise (see failureLevel). Either way a request is logged in
+	// one line, which says why it failed when it did.
 	AccessLog bool
 
 	// MaxBodyBytes is the largest request body accepted (default 1 MiB);
@@ -380,7 +383,7 @@ func (s *Server) routeTable() []routeEntry {
 }
 
 // failureLevel is the level at which a request that failed with p (a 5xx)
-// is logged: a 500 is a fault (error); a 503 tells the server's state, not
+// is logged (see Server.failed): a 500 is a fault (error); a 503 tells the server's state, not
 // a fault: with a cause, such as a busy store, a warning; without one
 // (draining, shedding load), which metrics count and which come by the
 // thousand exactly when logs should stay readable, debug.
@@ -415,7 +418,7 @@ func (s *Server) serveRoute(h route) http.HandlerFunc {
 			return
 		}
 		if _, ok := err.(*answerCut); ok {
-			s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+			s.failed(w, r, slog.LevelError, "err", err)
 			// The status and part of the answer are sent: a problem
 			// written after them would make a complete answer of a
 			// wrong one. net/http closes the connection without
@@ -426,14 +429,26 @@ func (s *Server) serveRoute(h route) http.HandlerFunc {
 		if p.Status >= 500 {
 			// The cause (a store error, say) is for the log only: the
 			// client gets the problem.
-			attrs := []any{"method", r.Method, "path", r.URL.Path, "err", err}
+			attrs := []any{"err", err}
 			if p.cause != nil {
 				attrs = append(attrs, "cause", p.cause.Error())
 			}
-			s.log.Log(r.Context(), failureLevel(p), "request failed", attrs...)
+			s.failed(w, r, failureLevel(p), attrs...)
 		}
 		writeProblem(w, r, p)
 	}
+}
+
+// failed has the request's log line say why it failed, at level (at
+// least): the middleware writes that one line, with the status and
+// duration, once the request is over, so that a failure is not logged
+// twice. Outside the middleware (w not its recorder), it logs at once.
+func (s *Server) failed(w http.ResponseWriter, r *http.Request, level slog.Level, attrs ...any) {
+	if rec, ok := w.(*statusRecorder); ok {
+		rec.failure, rec.failLevel = attrs, level
+		return
+	}
+	s.log.Log(r.Context(), level, "request failed", append([]any{"method", r.Method, "path", r.URL.Path}, attrs...)...)
 }
 
 // answerCut is the error of a handler that failed once its answer was

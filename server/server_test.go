@@ -1235,6 +1235,66 @@ func TestServerErrorLogsCause(t *testing.T) {
 	}
 }
 
+// TestServerErrorLoggedOnce: a request that fails with a 500 (a store
+// error, a panic) is logged in one line, at the error level, which has
+// its status and what failed; it was logged twice, the error, then the
+// request at the warning level without it. With the access log too.
+func TestServerErrorLoggedOnce(t *testing.T) {
+	for _, accessLog := range []bool{false, true} {
+		var log bytes.Buffer
+		var mu sync.Mutex
+		ts := newTestServer(t)
+		hash, _, err := ResolveAdminToken(context.Background(), ts.store, testAdmin, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(context.Background(), Config{
+			Store:          failingStore{ts.store, errors.New("database disk image is malformed")},
+			AdminTokenHash: hash,
+			IdleTimeout:    -1,
+			AccessLog:      accessLog,
+			Logger:         slog.New(slog.NewJSONHandler(lockedWriter{&mu, &log}, nil)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+		panics := srv.wrap(srv.serveRoute(func(w http.ResponseWriter, r *http.Request) error { panic("boom") }))
+		for _, tc := range []struct {
+			h    http.Handler
+			path string
+			want string // in the line
+		}{
+			{srv.Handler(), "/v1/tenants/acme/models", "database disk image is malformed"},
+			{panics, "/v1/global/models", `"panic":"boom"`},
+		} {
+			mu.Lock()
+			log.Reset()
+			mu.Unlock()
+			if rec := adminCall(tc.h, "GET", tc.path, ""); rec.Code != 500 {
+				t.Errorf("%s: answer %d %s", tc.path, rec.Code, rec.Body)
+			}
+			mu.Lock()
+			lines := slices.Collect(strings.Lines(log.String()))
+			mu.Unlock()
+			if len(lines) != 1 {
+				t.Errorf("access log %v, %s: %d lines logged, want 1:\n%s", accessLog, tc.path, len(lines), strings.Join(lines, ""))
+				continue
+			}
+			var line struct {
+				Level  string
+				Status int
+			}
+			if err := json.Unmarshal([]byte(lines[0]), &line); err != nil {
+				t.Fatal(err)
+			}
+			if line.Level != "ERROR" || line.Status != 500 || !strings.Contains(lines[0], tc.want) {
+				t.Errorf("access log %v, %s: logged %s, want an ERROR of status 500 with %s", accessLog, tc.path, lines[0], tc.want)
+			}
+		}
+	}
+}
+
 // TestExpectedUnavailableIsNotAnError checks that the 503s a server gives
 // on purpose (shedding load, draining) are not logged as errors or
 // warnings: they come by the thousand exactly when logs should stay
