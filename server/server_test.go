@@ -23,8 +23,6 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/modelreg/modelreg/definition"
 	"github.com/modelreg/modelreg/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -1244,7 +1242,7 @@ func TestServerErrorLoggedOnce(t *testing.T) {
 		var log bytes.Buffer
 		var mu sync.Mutex
 		ts := newTestServer(t)
-		hash, _, err := ResolveAdminToken(context.Background(), ts.store, testAdmin, false)
+		hash, _, _, err := ResolveAdminToken(context.Background(), ts.store, testAdmin, false)
 		if err != nil {
 			t.Fatal(err)
 		}
