@@ -38,13 +38,21 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) (principal, e
 	}
 	if !p.admin {
 		if rec, ok := w.(*statusRecorder); ok && rec.tenant == "" {
-			if !s.tenantLim.acquire(p.tenant) {
+			sh, ok := s.tenantLim.acquire(p.tenant)
+			if !ok {
 				s.m.rejected.WithLabelValues("tenant_share").Inc()
 				pr := problem(ProblemTooManyRequests, "too many requests of this tenant in flight; retry later")
 				pr.retryAfter = 1
 				return principal{}, pr
 			}
-			rec.tenant, rec.tenantLim = p.tenant, s.tenantLim
+			rec.tenant, rec.tenantLim, rec.share = p.tenant, s.tenantLim, sh
+			// A request without a body has all it needs to compute now;
+			// one with a body waits for it first (see readBodyInto).
+			if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodDelete {
+				if err := s.startRunning(w, r); err != nil {
+					return principal{}, err
+				}
+			}
 		}
 	}
 	return p, nil

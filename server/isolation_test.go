@@ -17,6 +17,7 @@ import (
 
 	"github.com/modelreg/modelreg/store"
 	"github.com/modelreg/modelreg/store/sqlite"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestRevokedTokenMeetsNoRecreatedTenant: a request checks its token
@@ -393,4 +394,99 @@ func TestTenantLocksAreTheirOwn(t *testing.T) {
 			h.within(t, patience, held.want)
 		})
 	}
+}
+
+// TestTenantRunsItsShareAtOnce: at most MaxTenantRunning requests of one
+// tenant's tokens compute at once; the tenant's next one waits for its
+// turn, while another tenant's request does not wait at all. So a tenant
+// that sends costly requests takes at most that many cores from the
+// others. Its requests held, the waiting one is answered once one ends.
+func TestTenantRunsItsShareAtOnce(t *testing.T) {
+	const patience = 10 * time.Second // what a request without a wait takes, many times over
+	gsrv := newGatedServer(t, Config{IdleTimeout: -1, MaxTenantRunning: 2})
+	s := gsrv.s
+	def := `{"properties": {"x": "string"}}`
+	tokens := map[string]string{}
+	for _, id := range []string{"a", "b"} {
+		if code := adminStatus(s.Handler(), "PUT", "/v1/tenants/"+id+"/models/M", def); code != 201 {
+			t.Fatalf("set-up of %s: %d", id, code)
+		}
+		rec := adminCall(s.Handler(), "POST", "/v1/tenants/"+id+"/tokens", "")
+		var tok struct{ Token string }
+		if err := json.Unmarshal(rec.Body.Bytes(), &tok); err != nil || tok.Token == "" {
+			t.Fatalf("token of %s: %d %s", id, rec.Code, rec.Body)
+		}
+		tokens[id] = tok.Token
+	}
+	start := func(tenant, method, path, body string) *call {
+		c := &call{method: method, path: path, done: make(chan struct{})}
+		go func() {
+			defer close(c.done)
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tokens[tenant])
+			c.rec = httptest.NewRecorder()
+			s.Handler().ServeHTTP(c.rec, req)
+		}()
+		t.Cleanup(func() {
+			gsrv.gs.releaseAll()
+			<-c.done
+		})
+		return c
+	}
+	running := func(tenant string) int {
+		s.tenantLim.mu.Lock()
+		defer s.tenantLim.mu.Unlock()
+		if sh := s.tenantLim.n[tenant]; sh != nil {
+			return len(sh.run)
+		}
+		return 0
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(patience); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s after %v", what, patience)
+			}
+		}
+	}
+
+	// Two writes of a: the first held in the store, the second waiting
+	// for a's lock. Both are computing.
+	g := gsrv.gs.gate("a")
+	w1 := start("a", "PUT", "/v1/tenants/a/models/H1", def)
+	<-g.entered
+	w2 := start("a", "PUT", "/v1/tenants/a/models/H2", def)
+	waitFor("second running request of a", func() bool { return running("a") == 2 })
+
+	// A third request of a waits for its turn...
+	waits := tenantWaits(t, s)
+	v := start("a", "POST", "/v1/tenants/a/models/M/validate", `{"x": "y"}`)
+	waitFor("request of a waiting for its turn", func() bool { return tenantWaits(t, s) == waits+1 })
+	// ...while b's is served at once.
+	start("b", "POST", "/v1/tenants/b/models/M/validate", `{"x": "y"}`).within(t, patience, 200)
+	select {
+	case <-v.done:
+		t.Fatalf("a third request of a was answered while two were computing: %d %s", v.rec.Code, v.rec.Body)
+	default:
+	}
+
+	g.release()
+	w1.within(t, patience, 201)
+	w2.within(t, patience, 201)
+	v.within(t, patience, 200)
+	waitFor("tenant shares given back", func() bool {
+		s.tenantLim.mu.Lock()
+		defer s.tenantLim.mu.Unlock()
+		return len(s.tenantLim.n) == 0
+	})
+}
+
+// tenantWaits reads modelreg_http_tenant_waits_total.
+func tenantWaits(t *testing.T, s *Server) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := s.m.tenantWaits.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
 }

@@ -19,16 +19,19 @@ import (
 type metrics struct {
 	reg *prometheus.Registry
 
-	requests  *prometheus.CounterVec   // route, method, code
-	duration  *prometheus.HistogramVec // route, method
-	inFlight  prometheus.Gauge
-	rejected  *prometheus.CounterVec // reason
-	panics    prometheus.Counter
-	loads     *prometheus.CounterVec // result
-	loadTime  prometheus.Histogram
-	unloads   *prometheus.CounterVec // reason
-	loadSkips prometheus.Counter
-	storeOps  *prometheus.HistogramVec // op
+	requests *prometheus.CounterVec   // route, method, code
+	duration *prometheus.HistogramVec // route, method
+	inFlight prometheus.Gauge
+	rejected *prometheus.CounterVec // reason
+	panics   prometheus.Counter
+	// tenantWaits counts the requests that waited for their tenant's turn
+	// to compute (see Server.startRunning).
+	tenantWaits prometheus.Counter
+	loads       *prometheus.CounterVec // result
+	loadTime    prometheus.Histogram
+	unloads     *prometheus.CounterVec // reason
+	loadSkips   prometheus.Counter
+	storeOps    *prometheus.HistogramVec // op
 	// memReleases counts the janitor's returns of free memory to the OS.
 	memReleases prometheus.Counter
 }
@@ -55,6 +58,10 @@ func newMetrics() *metrics {
 	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "modelreg_http_panics_total",
 		Help: "Handler panics recovered (each answered with a 500).",
+	})
+	m.tenantWaits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "modelreg_http_tenant_waits_total",
+		Help: "Requests of a tenant token that waited for one of the tenant's other requests to finish computing (see --max-tenant-running).",
 	})
 	m.loads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelreg_tenant_loads_total",
@@ -89,7 +96,7 @@ func newMetrics() *metrics {
 	for _, why := range []unloadReason{unloadIdle, unloadCapacity, unloadEvict, unloadDelete} {
 		m.unloads.WithLabelValues(string(why))
 	}
-	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.rejected, m.panics,
+	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.rejected, m.panics, m.tenantWaits,
 		m.loads, m.loadTime, m.unloads, m.loadSkips, m.storeOps, m.memReleases,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -139,6 +146,10 @@ type statusRecorder struct {
 	// (see Server.authorize), if any.
 	tenant    string
 	tenantLim *tenantLimiter
+	share     *tenantShare
+	// running is set while the request holds a turn of share.run (see
+	// Server.startRunning); its answer starting gives it back.
+	running bool
 	// failure says why the request failed (with a 5xx, or cut short),
 	// for its log line, which is at least at failLevel (see
 	// Server.failed).
@@ -153,6 +164,7 @@ func (s *statusRecorder) WriteHeader(code int) {
 		return
 	}
 	s.status = code
+	s.stopRunning() // the answer is computed: the tenant's next request may run
 	// No route of the API redirects, so a redirect is always the mux's:
 	// for a path that is not clean it matches the cleaned path's route
 	// (and sets Pattern) but answers with a redirect there, which a
@@ -190,6 +202,15 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return s.ResponseWriter.Write(b)
+}
+
+// stopRunning gives back the request's turn among its tenant's requests
+// computing, if it holds one.
+func (s *statusRecorder) stopRunning() {
+	if s.running {
+		s.running = false
+		<-s.share.run
+	}
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.

@@ -80,36 +80,85 @@ func (l *limiter) acquire(r *http.Request) bool {
 func (l *limiter) release() { <-l.slots }
 
 // tenantLimiter bounds the requests of each tenant in flight (see
-// Config.MaxTenantInFlight); a tenant with none has no entry.
+// Config.MaxTenantInFlight), and those of them that compute at once (see
+// Config.MaxTenantRunning); a tenant with none in flight has no entry.
 type tenantLimiter struct {
 	max int // < 0: no limit
+	run int // < 0: no limit
 	mu  sync.Mutex
-	n   map[string]int
+	n   map[string]*tenantShare
 }
 
-// acquire takes one of tenant's shares, if it has one left.
-func (l *tenantLimiter) acquire(tenant string) bool {
-	if l.max < 0 {
-		return true
+// tenantShare is a tenant's entry in a tenantLimiter.
+type tenantShare struct {
+	n int // requests in flight (guarded by the limiter's mu)
+	// run holds a token for each of the tenant's requests computing, up
+	// to Config.MaxTenantRunning (nil: no limit); see Server.startRunning.
+	run chan struct{}
+}
+
+// acquire takes one of tenant's shares, if it has one left, and returns
+// the tenant's entry (nil when nothing is limited).
+func (l *tenantLimiter) acquire(tenant string) (*tenantShare, bool) {
+	if l.max < 0 && l.run < 0 {
+		return nil, true
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.n[tenant] >= l.max {
-		return false
+	sh := l.n[tenant]
+	if sh == nil {
+		sh = &tenantShare{}
+		if l.run > 0 {
+			sh.run = make(chan struct{}, l.run)
+		}
+		l.n[tenant] = sh
 	}
-	l.n[tenant]++
-	return true
+	if l.max >= 0 && sh.n >= l.max {
+		return nil, false
+	}
+	sh.n++
+	return sh, true
 }
 
 // release gives back a share acquire took.
 func (l *tenantLimiter) release(tenant string) {
-	if l.max < 0 {
+	if l.max < 0 && l.run < 0 {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.n[tenant]--; l.n[tenant] <= 0 {
-		delete(l.n, tenant)
+	if sh := l.n[tenant]; sh != nil {
+		if sh.n--; sh.n <= 0 {
+			delete(l.n, tenant)
+		}
+	}
+}
+
+// startRunning makes a request of a tenant token wait, once it has what it
+// needs to compute its answer (its body, if it has one), until fewer than
+// Config.MaxTenantRunning requests of the tenant compute: the others of
+// the tenant wait their turn, and other tenants' requests do not wait
+// behind them. It holds its turn until its answer starts (see
+// statusRecorder.WriteHeader), or it ends. A request whose client is gone
+// stops waiting. Without a tenant share it does nothing.
+func (s *Server) startRunning(w http.ResponseWriter, r *http.Request) error {
+	rec, ok := w.(*statusRecorder)
+	if !ok || rec.share == nil || rec.share.run == nil || rec.running {
+		return nil
+	}
+	select {
+	case rec.share.run <- struct{}{}:
+		rec.running = true
+		return nil
+	default:
+	}
+	s.m.tenantWaits.Inc()
+	select {
+	case rec.share.run <- struct{}{}:
+		rec.running = true
+		return nil
+	case <-r.Context().Done():
+		return s.overloadedBy("the request was cancelled waiting for its tenant's turn")
 	}
 }
 
@@ -194,6 +243,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 			}
 		}()
 		defer func() {
+			rec.stopRunning()
 			if rec.tenant != "" {
 				rec.tenantLim.release(rec.tenant)
 			}
@@ -323,6 +373,14 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 			}
 		}()
 	}
+	// Once the body is in, the request computes: in its tenant's turn.
+	defer func() {
+		if err == nil {
+			if err = s.startRunning(w, r); err != nil {
+				body = nil
+			}
+		}
+	}()
 	rd := http.MaxBytesReader(w, r.Body, limit)
 	for {
 		if got == reserved {

@@ -64,6 +64,15 @@ type Config struct {
 	// every slot (or the memory of bodies) from the others. Admin requests
 	// are not counted.
 	MaxTenantInFlight int
+	// MaxTenantRunning is the most requests made with one tenant's tokens
+	// that compute at once: from when a request has its body (at once for
+	// one without) until its answer starts (default GOMAXPROCS; negative:
+	// no limit). The tenant's others wait their turn, so that a tenant
+	// sending costly requests (large definitions, deep lookups, documents
+	// whose defaults expand) takes at most that many cores, and the other
+	// tenants' requests do not queue behind its own. Admin requests are
+	// not counted.
+	MaxTenantRunning int
 
 	// MetricsElsewhere leaves /metrics out of Handler (it answers 404
 	// not-found there): the caller serves MetricsHandler on a listener
@@ -160,6 +169,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxTenantInFlight == 0 {
 		c.MaxTenantInFlight = max(1, c.MaxInFlight/4)
+	}
+	if c.MaxTenantRunning == 0 {
+		c.MaxTenantRunning = runtime.GOMAXPROCS(0)
 	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 15 * time.Minute
@@ -263,7 +275,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		log:       cfg.Logger,
 		m:         newMetrics(),
 		lim:       newLimiter(cfg.MaxInFlight, cfg.QueueWait, cfg.MaxBodyBytes),
-		tenantLim: &tenantLimiter{max: cfg.MaxTenantInFlight, n: make(map[string]int)},
+		tenantLim: &tenantLimiter{max: cfg.MaxTenantInFlight, run: cfg.MaxTenantRunning, n: make(map[string]*tenantShare)},
 	}
 	s.reg = modelreg.New(modelreg.WithPolicy(cfg.Policy), modelreg.WithClock(cfg.Clock), modelreg.WithLimits(cfg.Limits))
 	s.auth = newAuthenticator(cfg.AdminTokenHash, cfg.Store, s.m, cfg.MaxCachedTokens)

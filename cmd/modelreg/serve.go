@@ -34,6 +34,7 @@ type serveConfig struct {
 	maxBody             int64
 	maxInFlight         int
 	maxTenantInFlight   int
+	maxTenantRunning    int
 	queueWait           time.Duration
 	readHeaderTimeout   time.Duration
 	readTimeout         time.Duration
@@ -92,6 +93,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&c.maxBody, "max-body", 1<<20, "largest request body in bytes (larger: 413)")
 	fs.IntVar(&c.maxInFlight, "max-in-flight", 256, "API requests served at once (more wait up to --queue-wait, then get 503)")
 	fs.IntVar(&c.maxTenantInFlight, "max-tenant-in-flight", 0, "requests of one tenant's tokens served at once, more get 429 (0: a quarter of --max-in-flight; -1: no limit)")
+	fs.IntVar(&c.maxTenantRunning, "max-tenant-running", 0, "requests of one tenant's tokens computing at once, more wait their turn (0: the number of CPUs the server uses; -1: no limit)")
 	fs.DurationVar(&c.queueWait, "queue-wait", 100*time.Millisecond, "how long a request waits for a slot when --max-in-flight are busy; 0: not at all")
 	fs.DurationVar(&c.readHeaderTimeout, "read-header-timeout", 5*time.Second, "HTTP: time to read request headers")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 30*time.Second, "HTTP: time to read a whole request")
@@ -158,6 +160,7 @@ func (c *serveConfig) check() error {
 		{"max-in-flight", c.maxInFlight < 1, "at least 1"},
 		{"queue-wait", c.queueWait < 0, "0 or more"},
 		{"max-tenant-in-flight", c.maxTenantInFlight < -1, "-1 (no limit), 0 (a quarter of --max-in-flight) or more"},
+		{"max-tenant-running", c.maxTenantRunning < -1, "-1 (no limit), 0 (the CPUs used) or more"},
 		{"sweep-interval", c.sweepInterval < 0, "0 (the default) or more"},
 		{"max-resident-tenants", c.maxResident < 0, "0 (unlimited) or more"},
 		{"release-memory-after", c.releaseMemoryAfter < 0, "0 (never) or more"},
@@ -304,6 +307,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		MaxBodyBytes:       c.maxBody,
 		MaxInFlight:        c.maxInFlight,
 		MaxTenantInFlight:  c.maxTenantInFlight,
+		MaxTenantRunning:   c.maxTenantRunning,
 		QueueWait:          off(c.queueWait),
 		IdleTimeout:        off(c.idleTimeout),
 		SweepInterval:      c.sweepInterval,
