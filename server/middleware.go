@@ -355,6 +355,17 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 	if r.ContentLength < 0 {
 		buf = slices.Grow(buf, bodyStart)
 	}
+	// Once the body is in, the request computes, in its tenant's turn;
+	// it takes that turn last (this defer runs after the one below), after
+	// its in-flight slot: a request never holds its tenant's turn while it
+	// waits for a slot.
+	defer func() {
+		if err == nil {
+			if err = s.startRunning(w, r); err != nil {
+				body = nil
+			}
+		}
+	}()
 	// The request gives up its in-flight slot while its body arrives, and
 	// waits for one again once it has: the limit bounds the requests being
 	// worked on, so that clients sending their bodies slowly cannot hold
@@ -373,14 +384,7 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 			}
 		}()
 	}
-	// Once the body is in, the request computes: in its tenant's turn.
-	defer func() {
-		if err == nil {
-			if err = s.startRunning(w, r); err != nil {
-				body = nil
-			}
-		}
-	}()
+
 	rd := http.MaxBytesReader(w, r.Body, limit)
 	for {
 		if got == reserved {
