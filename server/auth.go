@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -291,6 +292,26 @@ func (a *authenticator) purgeTenant(tenant string) {
 		delete(a.byID, id)
 	}
 	delete(a.byTenant, tenant)
+}
+
+// revoke forgets the cached token id, and makes the principals checked
+// before it recheck their tokens (see recheck). Call it after the token
+// was deleted from the store.
+func (a *authenticator) revoke(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen.Add(1)
+	c, ok := a.byID[id]
+	if !ok {
+		return
+	}
+	delete(a.byID, id)
+	ids := slices.DeleteFunc(a.byTenant[c.tenant], func(x string) bool { return x == id })
+	if len(ids) == 0 {
+		delete(a.byTenant, c.tenant)
+	} else {
+		a.byTenant[c.tenant] = ids
+	}
 }
 
 // cached returns the number of cached tokens.

@@ -1413,6 +1413,72 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request) error {
 	}{tok, rec.ID, id, rec.Created})
 }
 
+// tokenJSON is a tenant token as the token list shows it: never the token
+// or its hash.
+type tokenJSON struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+}
+
+func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.adminTenant(w, r, "listing tokens")
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	t0 := time.Now()
+	_, err = s.st.Tenant(ctx, id)
+	s.m.observeStore("tenant", t0)
+	if errors.Is(err, store.ErrNotFound) {
+		return tenantNotFound(id)
+	}
+	if err != nil {
+		return s.storeError(err)
+	}
+	t0 = time.Now()
+	toks, err := s.st.Tokens(ctx, id)
+	s.m.observeStore("tokens", t0)
+	if err != nil {
+		return s.storeError(err)
+	}
+	out := struct {
+		Tenant string      `json:"tenant"`
+		Tokens []tokenJSON `json:"tokens"`
+	}{id, make([]tokenJSON, 0, len(toks))}
+	for _, t := range toks {
+		out.Tokens = append(out.Tokens, tokenJSON{t.ID, t.Created})
+	}
+	return writeJSON(w, http.StatusOK, out)
+}
+
+// revokeToken deletes one of a tenant's tokens: from the store, then from
+// the token cache, which also makes the requests under way that were
+// authorized with it check it again before they act (see
+// authenticator.recheck): they get 401.
+func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
+	id, err := s.adminTenant(w, r, "revoking tokens")
+	if err != nil {
+		return err
+	}
+	tokenID := r.PathValue("id")
+	l := s.locks.lock(id) // as issueToken
+	t0 := time.Now()
+	err = s.st.DeleteToken(r.Context(), id, tokenID)
+	s.m.observeStore("delete_token", t0)
+	if err == nil {
+		s.auth.revoke(tokenID)
+	}
+	l.unlock()
+	if errors.Is(err, store.ErrNotFound) {
+		return problem(ProblemTokenNotFound, "tenant %q has no token %q", id, tokenID)
+	}
+	if err != nil {
+		return s.storeError(err)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
 func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) error {
 	if err := s.requireAdmin(w, r); err != nil {
 		return err

@@ -490,3 +490,79 @@ func tenantWaits(t *testing.T, s *Server) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestRevokeOneToken: the admin lists a tenant's tokens (ids and times,
+// never a secret) and revokes one: it gets 401 from then on, even from a
+// request already past its token check (held by Expect: 100-continue), and
+// even though it was cached; the tenant's other tokens, its models and the
+// tenant itself stay. Revoking it again, or through another tenant's URL,
+// is 404 token-not-found; only the admin lists and revokes.
+func TestRevokeOneToken(t *testing.T) {
+	ts := newTestServer(t)
+	keep, gone := ts.token("acme"), ts.token("acme")
+	other := ts.token("other")
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/M", gone, `{"properties": {"x": "string"}}`)) // cached now
+	idOf := func(tok string) string { id, _ := parseTenantToken(tok); return id }
+
+	var list struct {
+		Tenant string
+		Tokens []map[string]any
+	}
+	r := ts.must(200, ts.do("GET", "/v1/tenants/acme/tokens", testAdmin, nil))
+	if err := json.Unmarshal(r.body, &list); err != nil || list.Tenant != "acme" || len(list.Tokens) != 2 {
+		t.Fatalf("token list: %s", r.body)
+	}
+	for _, tk := range list.Tokens {
+		if len(tk) != 2 || tk["id"] == nil || tk["created"] == nil {
+			t.Errorf("a listed token has %v, want its id and creation time only", tk)
+		}
+	}
+	if strings.Contains(string(r.body), keep[len(keep)-20:]) || strings.Contains(string(r.body), gone[len(gone)-20:]) {
+		t.Errorf("the token list shows a token's secret: %s", r.body)
+	}
+	ts.must(403, ts.do("GET", "/v1/tenants/acme/tokens", keep, nil))
+	ts.must(403, ts.do("DELETE", "/v1/tenants/acme/tokens/"+idOf(gone), keep, nil))
+	ts.must(404, ts.do("GET", "/v1/tenants/acme/tokens", other, nil)) // as any other tenant's route
+	ts.must(404, ts.do("DELETE", "/v1/tenants/acme/tokens/"+idOf(gone), other, nil))
+	ts.must(404, ts.do("GET", "/v1/tenants/nobody/tokens", testAdmin, nil))
+
+	// A request of the token to revoke, past its token check.
+	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.http.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"properties": {"y": "string"}}`
+	fmt.Fprintf(conn, "PUT /v1/tenants/acme/models/Late HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", gone, len(body))
+	br := bufio.NewReader(conn)
+	if line, err := br.ReadString('\n'); err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("want 100 Continue once the token was checked, got %q %v", line, err)
+	}
+	br.ReadString('\n')
+
+	if r := ts.must(404, ts.do("DELETE", "/v1/tenants/other/tokens/"+idOf(gone), testAdmin, nil)); r.problemType() != "token-not-found" {
+		t.Errorf("revoking acme's token through other's URL: %s", r.body)
+	}
+	ts.must(204, ts.do("DELETE", "/v1/tenants/acme/tokens/"+idOf(gone), testAdmin, nil))
+
+	conn.Write([]byte(body))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("a request under way with the revoked token got %d, want 401", resp.StatusCode)
+	}
+	ts.must(401, ts.do("GET", "/v1/tenants/acme/models/M", gone, nil))
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/M", keep, nil))
+	ts.must(200, ts.do("GET", "/v1/tenants/other/stats", other, nil))
+	ts.must(404, ts.do("GET", "/v1/tenants/acme/models/Late", keep, nil))
+	if r := ts.must(404, ts.do("DELETE", "/v1/tenants/acme/tokens/"+idOf(gone), testAdmin, nil)); r.problemType() != "token-not-found" {
+		t.Errorf("revoking it again: %s", r.body)
+	}
+	r = ts.must(200, ts.do("GET", "/v1/tenants/acme/tokens", testAdmin, nil))
+	if err := json.Unmarshal(r.body, &list); err != nil || len(list.Tokens) != 1 || list.Tokens[0]["id"] != idOf(keep) {
+		t.Errorf("token list after the revoke: %s", r.body)
+	}
+}

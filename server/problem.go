@@ -28,6 +28,7 @@ const (
 	ProblemForbidden          ProblemType = ProblemTypePrefix + "forbidden"              // 403
 	ProblemTenantNotFound     ProblemType = ProblemTypePrefix + "tenant-not-found"       // 404
 	ProblemModelNotFound      ProblemType = ProblemTypePrefix + "model-not-found"        // 404
+	ProblemTokenNotFound      ProblemType = ProblemTypePrefix + "token-not-found"        // 404
 	ProblemNoMatch            ProblemType = ProblemTypePrefix + "no-match"               // 404
 	ProblemNotFound           ProblemType = ProblemTypePrefix + "not-found"              // 404
 	ProblemMethodNotAllowed   ProblemType = ProblemTypePrefix + "method-not-allowed"     // 405
@@ -64,6 +65,7 @@ func ProblemTypes() []ProblemInfo {
 		{ProblemForbidden, 403, "Operation not allowed for this token"},
 		{ProblemTenantNotFound, 404, "Tenant not found"},
 		{ProblemModelNotFound, 404, "Model not found"},
+		{ProblemTokenNotFound, 404, "Token not found"},
 		{ProblemNoMatch, 404, "No model has this structure"},
 		{ProblemNotFound, 404, "Not found"},
 		{ProblemMethodNotAllowed, 405, "Method not allowed"},

@@ -376,6 +376,8 @@ func (s *Server) routeTable() []routeEntry {
 		{"POST /v1/tenants/{tenant}/evict", s.evictTenant},
 		{"GET /v1/tenants/{tenant}/stats", s.tenantStats},
 		{"POST /v1/tenants/{tenant}/tokens", s.issueToken},
+		{"GET /v1/tenants/{tenant}/tokens", s.listTokens},
+		{"DELETE /v1/tenants/{tenant}/tokens/{id}", s.revokeToken},
 		{"GET /v1/tenants/{tenant}/models", s.listModels},
 		{"PUT /v1/tenants/{tenant}/models/{name}", s.putModel},
 		{"GET /v1/tenants/{tenant}/models/{name}", s.getModel},

@@ -220,6 +220,13 @@ type Store interface {
 	PutToken(ctx context.Context, t Token) (Token, error)
 	// Token returns the token with the given id, or ErrNotFound.
 	Token(ctx context.Context, id string) (Token, error)
+	// Tokens returns the tokens of a tenant, oldest first (by creation
+	// time, then id). A tenant that does not exist has none.
+	Tokens(ctx context.Context, tenant string) ([]Token, error)
+	// DeleteToken removes the token with the given id if it belongs to
+	// tenant, and returns ErrNotFound otherwise (no such token, or
+	// another tenant's, which stays). The tenant itself stays.
+	DeleteToken(ctx context.Context, tenant, id string) error
 
 	// Setting returns a server setting, or ErrNotFound.
 	Setting(ctx context.Context, key string) ([]byte, error)

@@ -165,7 +165,7 @@ var clientUsage = map[string]struct {
 	"tenants":  {"tenants", "List the tenants (admin)", nil},
 	"cleanup":  {"cleanup", "Delete the tenant: its models and tokens, in the store and in memory (admin)", []string{"tenant"}},
 	"evict":    {"evict", "Unload the tenant from memory; the store keeps it (admin)", []string{"tenant"}},
-	"token":    {"token issue", "Issue an access token for the tenant and print it, once (admin)", []string{"tenant"}},
+	"token":    {"token issue|list|revoke ID", "Issue an access token for the tenant and print it, once; list the tenant's tokens (ids and times); or revoke the token ID (admin)", []string{"tenant"}},
 }
 
 func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io.Writer) error {
@@ -371,12 +371,28 @@ func runClient(ctx context.Context, cmd string, args []string, stdout, stderr io
 		}
 		return c.show(ctx, method, path, nil)
 	case "token":
-		if len(pos) != 1 || pos[0] != "issue" {
-			return fmt.Errorf("%w: expected \"token issue --tenant ID\"", errUsage)
+		usage := fmt.Errorf("%w: expected \"token issue\", \"token list\" or \"token revoke ID\", with --tenant", errUsage)
+		if len(pos) == 0 {
+			return usage
 		}
 		tp, err := tenantPath()
 		if err != nil {
 			return err
+		}
+		switch {
+		case pos[0] == "list" && len(pos) == 1:
+			return c.show(ctx, "GET", tp+"/tokens", nil)
+		case pos[0] == "revoke" && len(pos) == 2:
+			if err := pathSegment("token id", pos[1]); err != nil {
+				return err
+			}
+			if _, err := c.do(ctx, "DELETE", tp+"/tokens/"+url.PathEscape(pos[1]), nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "revoked %s\n", pos[1])
+			return nil
+		case pos[0] != "issue" || len(pos) != 1:
+			return usage
 		}
 		b, err := c.do(ctx, "POST", tp+"/tokens", nil)
 		if err != nil {

@@ -291,3 +291,30 @@ func TestDefineLeavesDepthToTheServer(t *testing.T) {
 		t.Errorf("sent %v", got)
 	}
 }
+
+// TestTokenListAndRevoke: token list and token revoke ID call the admin
+// routes of the tenant's tokens; an id that is not a path segment is a
+// usage error, sent nowhere.
+func TestTokenListAndRevoke(t *testing.T) {
+	srv, seen := recorder(t, `{"tenant": "acme", "tokens": []}`, func(r *http.Request) string { return r.Method + " " + r.URL.EscapedPath() })
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"token", "list"}, 0, `"tokens"`},
+		{[]string{"token", "revoke", "0123456789abcdef"}, 0, "revoked 0123456789abcdef"},
+		{[]string{"token", "revoke", ".."}, 2, ""},
+		{[]string{"token", "revoke"}, 2, ""},
+		{[]string{"token", "list", "extra"}, 2, ""},
+	} {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append(tc.args, "--tenant", "acme", "--url", srv.URL, "--token", "x"), &out, &errb)
+		if code != tc.code || !strings.Contains(out.String(), tc.out) {
+			t.Errorf("%v: exit %d, out %q, err %q", tc.args, code, out.String(), errb.String())
+		}
+	}
+	if got := fmt.Sprint(seen()); got != "[GET /v1/tenants/acme/tokens DELETE /v1/tenants/acme/tokens/0123456789abcdef]" {
+		t.Errorf("sent %s", got)
+	}
+}

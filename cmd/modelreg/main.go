@@ -43,6 +43,8 @@ choose the tenant with --tenant / MODELREG_TENANT or the global scope with --glo
   cleanup                delete a tenant: store, memory and tokens (admin)
   evict                  unload a tenant from memory only (admin)
   token issue            issue a token for --tenant and print it (admin)
+  token list             list the tokens of --tenant: ids and times (admin)
+  token revoke ID        revoke one token of --tenant (admin)
 
 Tools:
   backup         copy the store in --data to a new file, while a server runs

@@ -918,6 +918,54 @@ func (s *Store) Token(ctx context.Context, id string) (store.Token, error) {
 	return t, nil
 }
 
+// Tokens implements store.Store.
+func (s *Store) Tokens(ctx context.Context, tenant string) ([]store.Token, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT id, tenant, hash, created_at FROM tokens WHERE tenant = ? ORDER BY created_at, id`, tenant)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		var t store.Token
+		var hash []byte
+		var created int64
+		if err := rows.Scan(&t.ID, &t.Tenant, &hash, &created); err != nil {
+			return nil, s.wrap(err)
+		}
+		if len(hash) != len(t.Hash) {
+			return nil, fmt.Errorf("sqlite store: token %q has a %d-byte hash", t.ID, len(hash))
+		}
+		copy(t.Hash[:], hash)
+		t.Created = fromStamp(created)
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err)
+	}
+	return out, nil
+}
+
+// DeleteToken implements store.Store. With secure_delete the token's hash
+// is overwritten in the file (see DeleteTenant).
+func (s *Store) DeleteToken(ctx context.Context, tenant, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE id = ? AND tenant = ?`, id, tenant)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("token %q of tenant %q: %w", id, tenant, store.ErrNotFound)
+		}
+		return nil
+	})
+}
+
 // Setting implements store.Store.
 func (s *Store) Setting(ctx context.Context, key string) ([]byte, error) {
 	if err := s.check(); err != nil {

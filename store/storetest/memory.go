@@ -264,6 +264,40 @@ func (m *Memory) Token(ctx context.Context, id string) (store.Token, error) {
 	return t, nil
 }
 
+// Tokens implements store.Store.
+func (m *Memory) Tokens(ctx context.Context, tenant string) ([]store.Token, error) {
+	if err := m.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer m.mu.Unlock()
+	var out []store.Token
+	for _, t := range m.tokens {
+		if t.Tenant == tenant {
+			out = append(out, t)
+		}
+	}
+	slices.SortFunc(out, func(a, b store.Token) int {
+		if c := a.Created.Compare(b.Created); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
+	return out, nil
+}
+
+// DeleteToken implements store.Store.
+func (m *Memory) DeleteToken(ctx context.Context, tenant, id string) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	defer m.mu.Unlock()
+	if t, ok := m.tokens[id]; !ok || t.Tenant != tenant {
+		return fmt.Errorf("token %q of tenant %q: %w", id, tenant, store.ErrNotFound)
+	}
+	delete(m.tokens, id)
+	return nil
+}
+
 // Setting implements store.Store.
 func (m *Memory) Setting(ctx context.Context, key string) ([]byte, error) {
 	if err := m.lock(ctx); err != nil {

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -393,6 +394,55 @@ func testTokens(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Token(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Token(missing) = %v", err)
+	}
+	// Listing and deleting one.
+	if _, err := s.PutToken(ctx, store.Token{ID: "def", Tenant: "acme", Hash: h}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutToken(ctx, store.Token{ID: "xyz", Tenant: "other", Hash: h}); err != nil {
+		t.Fatal(err)
+	}
+	ids := func(tenant string) []string {
+		t.Helper()
+		toks, err := s.Tokens(ctx, tenant)
+		if err != nil {
+			t.Fatalf("Tokens(%s): %v", tenant, err)
+		}
+		var out []string
+		for _, tk := range toks {
+			if tk.Tenant != tenant || tk.Hash != h || tk.Created.IsZero() {
+				t.Errorf("Tokens(%s) has %+v", tenant, tk)
+			}
+			out = append(out, tk.ID)
+		}
+		return out
+	}
+	if got := ids("acme"); !slices.Equal(got, []string{"abc", "def"}) {
+		t.Errorf("Tokens(acme) = %v, want [abc def], oldest first", got)
+	}
+	if got := ids("nobody"); len(got) != 0 {
+		t.Errorf("Tokens of a tenant that does not exist = %v", got)
+	}
+	if err := s.DeleteToken(ctx, "acme", "xyz"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteToken of another tenant's token = %v, want ErrNotFound", err)
+	}
+	if _, err := s.Token(ctx, "xyz"); err != nil {
+		t.Errorf("another tenant's token after a refused DeleteToken: %v", err)
+	}
+	if err := s.DeleteToken(ctx, "acme", "abc"); err != nil {
+		t.Fatalf("DeleteToken: %v", err)
+	}
+	if _, err := s.Token(ctx, "abc"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Token after DeleteToken = %v", err)
+	}
+	if err := s.DeleteToken(ctx, "acme", "abc"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("DeleteToken again = %v, want ErrNotFound", err)
+	}
+	if got := ids("acme"); !slices.Equal(got, []string{"def"}) {
+		t.Errorf("Tokens(acme) after a delete = %v", got)
+	}
+	if _, err := s.Tenant(ctx, "acme"); err != nil {
+		t.Errorf("the tenant after DeleteToken: %v", err)
 	}
 }
 
