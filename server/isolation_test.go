@@ -566,3 +566,77 @@ func TestRevokeOneToken(t *testing.T) {
 		t.Errorf("token list after the revoke: %s", r.body)
 	}
 }
+
+// TestTurnNeverWaitsForASlot: a request takes its tenant's turn only once
+// it holds an in-flight slot, never the other way round. A body request
+// used to take the turn first, then wait for a slot; the tenant's bodyless
+// requests, holding slots, waited for that turn, and nothing ran until the
+// body request's queue wait ended with a 503.
+func TestTurnNeverWaitsForASlot(t *testing.T) {
+	const queueWait = 2 * time.Second
+	gsrv := newGatedServer(t, Config{IdleTimeout: -1, MaxInFlight: 3, MaxTenantInFlight: 10, MaxTenantRunning: 1, QueueWait: queueWait})
+	s := gsrv.s
+	def := `{"properties": {"x": "string"}}`
+	if code := adminStatus(s.Handler(), "PUT", "/v1/tenants/a/models/M", def); code != 201 {
+		t.Fatalf("set-up: %d", code)
+	}
+	rec := adminCall(s.Handler(), "POST", "/v1/tenants/a/tokens", "")
+	var tok struct{ Token string }
+	json.Unmarshal(rec.Body.Bytes(), &tok)
+	if code := adminStatus(s.Handler(), "POST", "/v1/tenants/a/evict", ""); code != 200 {
+		t.Fatalf("evict: %d", code)
+	}
+	start := func(method, path, body string) *call {
+		c := &call{method: method, path: path, done: make(chan struct{})}
+		go func() {
+			defer close(c.done)
+			req := httptest.NewRequest(method, path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok.Token)
+			c.rec = httptest.NewRecorder()
+			s.Handler().ServeHTTP(c.rec, req)
+		}()
+		t.Cleanup(func() { gsrv.gs.releaseAll(); <-c.done })
+		return c
+	}
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s", what)
+			}
+		}
+	}
+	waits := tenantWaits(t, s)
+
+	// H: a GET that loads a, held in the store: it has a's turn and a slot.
+	g := gsrv.gs.gate("a")
+	h := start("GET", "/v1/tenants/a/models/M", "")
+	<-g.entered
+	// A: a validate, body in, waiting for a's turn (without a slot).
+	a := start("POST", "/v1/tenants/a/models/M/validate", `{"x": "y"}`)
+	waitFor("validate waiting for its turn", func() bool { return tenantWaits(t, s) == waits+1 })
+	// G1: a GET holding a slot, waiting for the turn; G2 and G3: GETs
+	// that find every slot taken.
+	g1 := start("GET", "/v1/tenants/a/models/M", "")
+	waitFor("g1 waiting", func() bool { return tenantWaits(t, s) == waits+2 })
+	g2 := start("GET", "/v1/tenants/a/models/M", "")
+	g3 := start("GET", "/v1/tenants/a/models/M", "")
+	time.Sleep(50 * time.Millisecond) // let them queue, wherever they do
+
+	t0 := time.Now()
+	g.release() // H answers: its turn goes to A, its slot to G3
+	h.within(t, 5*time.Second, 200)
+	select {
+	case <-a.done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("validate not answered")
+	}
+	took := time.Since(t0)
+	t.Logf("validate: %d after %v: %s", a.rec.Code, took, strings.TrimSpace(a.rec.Body.String()))
+	if a.rec.Code != 200 {
+		t.Errorf("validate got %d after %v: it waited for a slot while holding its tenant's turn, which the slots' holders waited for", a.rec.Code, took)
+	}
+	for _, c := range []*call{g1, g2, g3} {
+		c.within(t, 5*time.Second, 200)
+	}
+}
