@@ -787,7 +787,7 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) error {
 	defer ps.release()
 	models := s.listed(ps.t, ps.ctx)
 	ps.release() // before writing: see pinnedScope
-	return s.writeList(w, models)
+	return s.writeList(w, r, models)
 }
 
 // listedModel is a model of a list with its stored metadata as of the
@@ -826,24 +826,34 @@ func (s *Server) listed(t *tenantState, ctx context.Context) []listedModel {
 // handler then returns errAnswerCut, and the connection is cut (see
 // serveRoute), so the client sees an incomplete answer, never a complete
 // one that is wrong.
-func (s *Server) writeList(w http.ResponseWriter, models []listedModel) error {
+func (s *Server) writeList(w http.ResponseWriter, r *http.Request, models []listedModel) error {
 	var (
 		buf     = bytes.NewBuffer(make([]byte, 0, 4<<10))
 		enc     = json.NewEncoder(buf)
 		canon   []byte
 		started bool
-		failed  bool // a write failed: the client went away
+		failed  bool // a write failed, or the client went away
 	)
-	send := func() {
+	// The models are described and encoded in the tenant's turn (see
+	// startRunning), which the request gives back while each chunk is
+	// written and takes again for the next: the turn bounds what a
+	// tenant computes, and a client slow to read holds none.
+	rec, _ := w.(*statusRecorder)
+	send := func(last bool) {
 		if !started {
 			started = true
 			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusOK)
+			w.WriteHeader(http.StatusOK) // gives back the turn
+		} else if rec != nil {
+			rec.stopRunning()
 		}
 		if _, err := w.Write(buf.Bytes()); err != nil {
 			failed = true
 		}
 		buf.Reset()
+		if !last && !failed && s.startRunning(w, r) != nil {
+			failed = true // the client went away waiting for its turn
+		}
 	}
 	buf.WriteString(`{"models":[`)
 	for i, l := range models {
@@ -867,7 +877,7 @@ func (s *Server) writeList(w http.ResponseWriter, models []listedModel) error {
 			return err
 		}
 		if buf.Len() >= listChunk {
-			if send(); failed {
+			if send(false); failed {
 				return nil
 			}
 		}
@@ -877,7 +887,7 @@ func (s *Server) writeList(w http.ResponseWriter, models []listedModel) error {
 		// The whole answer is at hand: its length can be said.
 		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	}
-	send()
+	send(true)
 	return nil
 }
 

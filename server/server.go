@@ -66,7 +66,9 @@ type Config struct {
 	MaxTenantInFlight int
 	// MaxTenantRunning is the most requests made with one tenant's tokens
 	// that compute at once: from when a request has its body (at once for
-	// one without) until its answer starts (default GOMAXPROCS; negative:
+	// one without) until its answer starts, or for a model list, which is
+	// written as it is computed, except while it writes (default
+	// GOMAXPROCS; negative:
 	// no limit). The tenant's others wait their turn, so that a tenant
 	// sending costly requests (large definitions, deep lookups, documents
 	// whose defaults expand) takes at most that many cores, and the other
