@@ -2,12 +2,14 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -415,4 +417,32 @@ func TestStoredBytesQuota(t *testing.T) {
 	ts.must(409, ts.do("PUT", "/v1/tenants/q/models/C", testAdmin, padded(1900)))
 	ts.must(204, ts.do("DELETE", "/v1/tenants/q/models/A", testAdmin, nil))
 	ts.must(201, ts.do("PUT", "/v1/tenants/q/models/C", testAdmin, padded(1900)))
+}
+
+// TestDeletedUnreadableModelGivesBackItsBytes: a stored model that could
+// not be loaded counts in the stored-bytes quota, and deleting it gives its
+// bytes back, as deleting any model does.
+func TestDeletedUnreadableModelGivesBackItsBytes(t *testing.T) {
+	const limit = 4000
+	ts := newTestServer(t, func(c *Config) { c.Policy.MaxBytes = limit })
+	padded := func(n int) string { return `{"properties": {"a": "string"}` + strings.Repeat(" ", n) + `}` }
+	ts.must(201, ts.do("PUT", "/v1/tenants/q/models/A", testAdmin, padded(2500)))
+	dir := ts.dir
+	ts.close()
+	db, err := sql.Open("sqlite", filepath.Join(dir, "modelreg.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE models SET definition = replace(definition, '"string"', '"zipcode"') WHERE scope = 'q' AND name = 'A'`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	ts = openTestServer(t, dir, func(c *Config) { c.Policy.MaxBytes = limit })
+	ts.must(500, ts.do("GET", "/v1/tenants/q/models/A", testAdmin, nil)) // unreadable
+	ts.must(204, ts.do("DELETE", "/v1/tenants/q/models/A", testAdmin, nil))
+	// The store now holds nothing of q but its tenant row.
+	r := ts.do("PUT", "/v1/tenants/q/models/B", testAdmin, padded(2500))
+	if r.status != 201 {
+		t.Errorf("PUT of 2.5 KB into an empty tenant with a 4000-byte quota: %d %s", r.status, r.body)
+	}
 }

@@ -311,7 +311,7 @@ func (s *Server) loadGlobal(ctx context.Context) error {
 		if err := s.defineStored(ctx, sm); err != nil {
 			s.m.loadSkips.Inc()
 			s.log.Error("skipping stored global definition that does not compile", "model", sm.Name, "err", err)
-			s.global.markUnreadable(sm.Name)
+			s.global.markUnreadable(sm.Name, int64(len(sm.Definition)))
 			continue
 		}
 		s.global.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated, size: int64(len(sm.Definition))}

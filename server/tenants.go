@@ -82,8 +82,9 @@ type tenantState struct {
 	// unreadable holds the names of the stored models that could not be
 	// loaded (guarded by metaMu): they exist, but memory lacks them, so a
 	// request for one is answered with a server error, not "not found".
-	// A successful write or delete of the name takes it out.
-	unreadable map[string]bool
+	// A successful write or delete of the name takes it out. The value is
+	// the stored definition's size, which storedBytes counts.
+	unreadable map[string]int64
 	// anyUnreadable is len(unreadable) > 0, so that the requests of a
 	// tenant without any (nearly all) check without taking metaMu.
 	anyUnreadable atomic.Bool
@@ -360,7 +361,7 @@ func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool
 			// tenant unavailable: skip it, loudly.
 			s.m.loadSkips.Inc()
 			s.log.Error("skipping stored definition that does not compile", "tenant", id, "model", sm.Name, "revision", sm.Revision, "err", err)
-			t.markUnreadable(sm.Name)
+			t.markUnreadable(sm.Name, int64(len(sm.Definition)))
 			continue
 		}
 		t.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated, size: int64(len(sm.Definition))}
@@ -373,13 +374,13 @@ func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool
 	return t, false, nil
 }
 
-// markUnreadable records that the stored model name could not be loaded.
-// The caller holds metaMu or owns t alone.
-func (t *tenantState) markUnreadable(name string) {
+// markUnreadable records that the stored model name, of size bytes, could
+// not be loaded. The caller holds metaMu or owns t alone.
+func (t *tenantState) markUnreadable(name string, size int64) {
 	if t.unreadable == nil {
-		t.unreadable = make(map[string]bool)
+		t.unreadable = make(map[string]int64)
 	}
-	t.unreadable[name] = true
+	t.unreadable[name] = size
 	t.anyUnreadable.Store(true)
 }
 
@@ -398,7 +399,8 @@ func (t *tenantState) isUnreadable(name string) bool {
 	}
 	t.metaMu.RLock()
 	defer t.metaMu.RUnlock()
-	return t.unreadable[name]
+	_, ok := t.unreadable[name]
+	return ok
 }
 
 // shadowed reports whether the models of ctx's scope (t's) that a lookup
@@ -412,7 +414,8 @@ func (s *Server) shadowed(t *tenantState, m *modelreg.Model, locked bool) bool {
 		return false
 	}
 	if locked {
-		return t.unreadable[m.Name()]
+		_, ok := t.unreadable[m.Name()]
+		return ok
 	}
 	return t.isUnreadable(m.Name())
 }
@@ -440,7 +443,8 @@ func (s *Server) missing(t *tenantState, name string) error {
 	bad := false
 	for _, st := range []*tenantState{t, s.global} { // a tenant sees global models too
 		st.metaMu.RLock()
-		bad = bad || st.unreadable[name]
+		_, ok := st.unreadable[name]
+		bad = bad || ok
 		st.metaMu.RUnlock()
 	}
 	if bad {
