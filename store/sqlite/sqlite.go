@@ -33,6 +33,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -122,6 +123,7 @@ type Store struct {
 	// nothing will read again.
 	path string
 	file os.FileInfo
+	busy time.Duration // the busy timeout of every connection
 }
 
 var _ store.Store = (*Store)(nil)
@@ -313,7 +315,7 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	r.SetMaxIdleConns(cfg.readers)
 	r.SetConnMaxIdleTime(cfg.readerIdle)
 	r.SetConnMaxLifetime(0)
-	return &Store{w: w, r: r, now: cfg.now, path: path, file: file}, nil
+	return &Store{w: w, r: r, now: cfg.now, path: path, file: file, busy: cfg.busy}, nil
 }
 
 // Backup writes a consistent copy of the database at path to the new file
@@ -745,15 +747,39 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (store.Purge, error
 	if err != nil {
 		return store.Purge{}, err
 	}
-	// The deleted rows' bytes are zeroed in the pages that held them
-	// (secure_delete), but the write-ahead log still holds the frames of
-	// those pages written before the delete: a checkpoint that copies the
-	// log into the database and truncates it leaves none. It waits for
-	// readers on older snapshots (a load in progress) up to the busy
-	// timeout; if it cannot complete, the frames are overwritten as the
-	// log is reused. The tenant is deleted either way.
-	s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	s.truncateLog(ctx)
 	return p, nil
+}
+
+// checkpointWait is how long the checkpoint after a tenant's delete waits
+// for reads of older snapshots to end.
+const checkpointWait = 50 * time.Millisecond
+
+// truncateLog copies the write-ahead log into the database and truncates
+// it, after a tenant's delete: the deleted rows' bytes are zeroed in the
+// pages that held them (secure_delete), but the log still holds the frames
+// of those pages written before. A read of an older snapshot (a load, a
+// backup in progress) keeps it from completing; the checkpoint waits for
+// it checkpointWait at most, not the busy timeout, since it holds the one
+// writer connection meanwhile and every other tenant's write would wait
+// with it. When it cannot complete, the log's old frames are overwritten
+// as the log is reused. Best effort: the tenant is deleted either way.
+func (s *Store) truncateLog(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	c, err := s.w.Conn(ctx)
+	if err != nil {
+		return
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", checkpointWait.Milliseconds())); err != nil {
+		return
+	}
+	c.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	if _, err := c.ExecContext(ctx, fmt.Sprintf("PRAGMA busy_timeout = %d", s.busy.Milliseconds())); err != nil {
+		// A connection left with the short timeout must not serve
+		// writes: drop it (the pool opens a new one, with the DSN's).
+		c.Raw(func(any) error { return driver.ErrBadConn })
+	}
 }
 
 // PutModel implements store.Store.

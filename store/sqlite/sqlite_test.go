@@ -846,3 +846,59 @@ func TestPingReadsTheSchema(t *testing.T) {
 		t.Error("Ping with the schema version changed succeeds")
 	}
 }
+
+// TestDeleteTenantDoesNotWaitForReaders: the checkpoint after a tenant's
+// delete does not wait the busy timeout for a read of an older snapshot (a
+// backup, a slow load) to end: it holds the one writer connection, and
+// every other tenant's write would wait with it. Here the read never ends
+// while the test runs, and the busy timeout is a minute.
+func TestDeleteTenantDoesNotWaitForReaders(t *testing.T) {
+	const patience = 10 * time.Second
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "modelreg.db")
+	s, err := Open(ctx, path, WithBusyTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, sc := range []string{"gone", "other"} {
+		if _, _, err := s.PutModel(ctx, store.Model{Scope: sc, Name: "M", Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rdb, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	tx, err := rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM models`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.DeleteTenant(ctx, "gone")
+		if err == nil {
+			_, _, err = s.PutModel(ctx, store.Model{Scope: "other", Name: "N", Definition: []byte(`{}`)}, store.Condition{})
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(patience):
+		t.Fatalf("DeleteTenant, then another tenant's write, not done after %v while a read holds an older snapshot", patience)
+	}
+	// The writer connection kept its busy timeout.
+	var busy int
+	if err := s.w.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy); err != nil || busy != int(time.Minute.Milliseconds()) {
+		t.Errorf("writer's busy timeout after the delete: %d, %v", busy, err)
+	}
+}
