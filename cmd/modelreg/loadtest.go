@@ -55,7 +55,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	docFile := fs.String("doc", "", "document to validate (default: a built-in 20-property order with 10 lines)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: modelreg loadtest [flags]\n\nDefines a model in --tenant, issues a tenant token, then sends validate\nrequests from --concurrency connections for --duration, and reports\nthroughput and latency percentiles.\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: modelreg loadtest [flags]\n\nDefines the model Order in --tenant (replacing one of that name), issues a\ntenant token, sends validate requests with it from --concurrency connections\nfor --duration, revokes the token, and reports throughput and latency\npercentiles.\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
@@ -99,10 +99,20 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return fmt.Errorf("issuing a tenant token: %w", err)
 	}
-	var tok struct{ Token string }
+	var tok struct{ Token, ID string }
 	if err := json.Unmarshal(b, &tok); err != nil {
 		return err
 	}
+	// The token is for this run only: revoked at its end, whatever the
+	// outcome, so that runs leave no live credentials behind.
+	defer func() {
+		c.token = *admin
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if _, err := c.do(rctx, "DELETE", tp+"/tokens/"+url.PathEscape(tok.ID), nil); err != nil {
+			fmt.Fprintf(stderr, "loadtest: could not revoke the run's token %s: %v\n", tok.ID, err)
+		}
+	}()
 	target := c.base + tp + "/models/Order/validate"
 	// Check once that the document is valid.
 	c.token = tok.Token

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelreg/modelreg/server"
+	"github.com/modelreg/modelreg/store/storetest"
 )
 
 // TestLoadtestOpenLoopCountsStalls checks what the two modes measure: a
@@ -82,5 +87,32 @@ func TestLoadtestCountsFailures(t *testing.T) {
 				t.Errorf("%d successes and %d errors", rep.Requests, rep.Errors)
 			}
 		})
+	}
+}
+
+// TestLoadtestRevokesItsToken: a run against a real server issues a tenant
+// token for itself and revokes it at its end: runs leave no live
+// credentials behind.
+func TestLoadtestRevokesItsToken(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.NewMemory(nil)
+	const admin = "loadtest-admin-token-0123"
+	srv, err := server.New(ctx, server.Config{Store: st, AdminTokenHash: sha256.Sum256([]byte(admin)), IdleTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	hs := httptest.NewServer(srv.Handler())
+	defer hs.Close()
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"loadtest", "--url", hs.URL, "--token", admin, "--tenant", "lt", "--duration", "200ms", "--warmup", "0", "--concurrency", "2"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	toks, err := st.Tokens(ctx, "lt")
+	if err != nil || len(toks) != 0 {
+		t.Errorf("tokens of the load test's tenant after the run: %d (%v), want none", len(toks), err)
+	}
+	if _, err := st.Model(ctx, "lt", "Order"); err != nil {
+		t.Errorf("the run's model: %v", err)
 	}
 }
