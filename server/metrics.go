@@ -228,6 +228,7 @@ func codeLabel(code int) string {
 type registryCollector struct {
 	s        *Server
 	gauge    *prometheus.Desc
+	bytes    *prometheus.Desc
 	counter  *prometheus.Desc
 	resident *prometheus.Desc
 }
@@ -236,7 +237,9 @@ func newRegistryCollector(s *Server) *registryCollector {
 	return &registryCollector{
 		s: s,
 		gauge: prometheus.NewDesc("modelreg_registry_gauge",
-			"Live figures of the registry (tenants, models and approximate bytes per scope kind).", []string{"name"}, nil),
+			"Live counts of the registry (tenants, and named and anonymous models per scope kind).", []string{"name"}, nil),
+		bytes: prometheus.NewDesc("modelreg_registry_approx_bytes",
+			"Approximate heap bytes of the registry's models and indexes, by scope kind (global, tenant).", []string{"scope"}, nil),
 		counter: prometheus.NewDesc("modelreg_registry_events_total",
 			"Monotonic counters of the registry (registrations, reuses, cleanups, ...).", []string{"name"}, nil),
 		resident: prometheus.NewDesc("modelreg_resident_tenants",
@@ -247,16 +250,24 @@ func newRegistryCollector(s *Server) *registryCollector {
 // Describe implements prometheus.Collector.
 func (c *registryCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.gauge
+	ch <- c.bytes
 	ch <- c.counter
 	ch <- c.resident
 }
 
 // Collect implements prometheus.Collector.
 func (c *registryCollector) Collect(ch chan<- prometheus.Metric) {
-	gauges, counters := registryFigures(c.s.reg.Stats())
+	st := c.s.reg.Stats()
+	gauges, counters := registryFigures(st)
 	for name, v := range gauges {
+		switch name {
+		case "globalBytes", "tenantBytes": // bytes, not a count: a family of their own
+			continue
+		}
 		ch <- prometheus.MustNewConstMetric(c.gauge, prometheus.GaugeValue, float64(v), name)
 	}
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(st.Gauges.GlobalBytes), "global")
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(st.Gauges.TenantBytes), "tenant")
 	for name, v := range counters {
 		ch <- prometheus.MustNewConstMetric(c.counter, prometheus.CounterValue, float64(v), name)
 	}

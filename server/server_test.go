@@ -598,10 +598,13 @@ func TestAdminRoutes(t *testing.T) {
 	ts.must(200, ts.do("GET", "/healthz", "", nil))
 	ts.must(200, ts.do("GET", "/readyz", "", nil))
 	r = ts.must(200, ts.do("GET", "/metrics", "", nil))
-	for _, want := range []string{"modelreg_http_requests_total", "modelreg_registry_gauge", "modelreg_tenant_loads_total", "go_goroutines"} {
+	for _, want := range []string{"modelreg_http_requests_total", `modelreg_registry_gauge{name="tenants"} 3`, `modelreg_registry_approx_bytes{scope="tenant"}`, "modelreg_tenant_loads_total", "go_goroutines"} {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+	if strings.Contains(string(r.body), `modelreg_registry_gauge{name="tenantBytes"}`) {
+		t.Errorf("the registry's counts and bytes share a metric family")
 	}
 	if strings.Contains(string(r.body), `tenant="`) || strings.Contains(string(r.body), "t1") {
 		t.Errorf("metrics carry a tenant label")
