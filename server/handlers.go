@@ -832,7 +832,8 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, models []list
 		enc     = json.NewEncoder(buf)
 		canon   []byte
 		started bool
-		failed  bool // a write failed, or the client went away
+		failed  bool // a write failed: the client went away
+		cut     error
 	)
 	// The models are described and encoded in the tenant's turn (see
 	// startRunning), which the request gives back while each chunk is
@@ -851,8 +852,13 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, models []list
 			failed = true
 		}
 		buf.Reset()
-		if !last && !failed && s.startRunning(w, r) != nil {
-			failed = true // the client went away waiting for its turn
+		if !last && !failed {
+			if err := s.startRunning(w, r); err != nil {
+				// The client went away waiting for the turn, but the
+				// connection may still be written to: the answer must
+				// not end as if it were complete.
+				cut = &answerCut{err}
+			}
 		}
 	}
 	buf.WriteString(`{"models":[`)
@@ -877,7 +883,9 @@ func (s *Server) writeList(w http.ResponseWriter, r *http.Request, models []list
 			return err
 		}
 		if buf.Len() >= listChunk {
-			if send(false); failed {
+			if send(false); cut != nil {
+				return cut
+			} else if failed {
 				return nil
 			}
 		}

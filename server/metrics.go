@@ -53,7 +53,7 @@ func newMetrics() *metrics {
 	})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelreg_http_rejected_total",
-		Help: "Requests refused before being served, by reason (overloaded, tenant_share, too_large).",
+		Help: "Requests refused before being served, by reason (overloaded, tenant_share, too_large; canceled: the client went away while the request waited for a slot or its tenant's turn).",
 	}, []string{"reason"})
 	m.panics = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "modelreg_http_panics_total",

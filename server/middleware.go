@@ -158,20 +158,27 @@ func (s *Server) startRunning(w http.ResponseWriter, r *http.Request) error {
 		rec.running = true
 		return nil
 	case <-r.Context().Done():
-		return s.overloadedBy("the request was cancelled waiting for its tenant's turn")
+		return s.overloadedBy(r, "its tenant's turn")
 	}
 }
 
 // overloaded counts a request refused for want of a slot and returns its
 // problem.
-func (s *Server) overloaded() *Problem {
-	return s.overloadedBy("too many requests in flight")
+func (s *Server) overloaded(r *http.Request) *Problem {
+	return s.overloadedBy(r, "a slot: too many requests in flight")
 }
 
-// overloadedBy is overloaded with what is exhausted.
-func (s *Server) overloadedBy(what string) *Problem {
+// overloadedBy is overloaded with what r waited for in vain. A request
+// whose client went away while it waited was not refused for want of
+// anything: it is counted apart (reason "canceled"), so that the
+// overloaded count says how often the server really was.
+func (s *Server) overloadedBy(r *http.Request, what string) *Problem {
+	if r.Context().Err() != nil {
+		s.m.rejected.WithLabelValues("canceled").Inc()
+		return problem(ProblemOverloaded, "the client went away while the request waited for %s", what)
+	}
 	s.m.rejected.WithLabelValues("overloaded").Inc()
-	p := problem(ProblemOverloaded, "%s; retry later", what)
+	p := problem(ProblemOverloaded, "no %s; retry later", what)
 	p.retryAfter = 1
 	return p
 }
@@ -251,7 +258,7 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 		if !ops {
 			if !s.lim.acquire(r) {
 				s.setPattern(r)
-				writeProblem(rec, r, s.overloaded())
+				writeProblem(rec, r, s.overloaded(r))
 				return
 			}
 			rec.lim, rec.slot = s.lim, true
@@ -339,7 +346,7 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 		}
 		if budget {
 			if !rec.lim.acquireBody(r, n) {
-				return s.overloadedBy("too much memory taken by request bodies being received")
+				return s.overloadedBy(r, "memory for its body: too much taken by request bodies being received")
 			}
 			rec.bodyBytes += n
 		}
@@ -377,7 +384,7 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 		defer func() {
 			if err == nil {
 				if !rec.lim.acquire(r) {
-					body, err = nil, s.overloaded()
+					body, err = nil, s.overloaded(r)
 					return
 				}
 				rec.slot = true
