@@ -158,27 +158,27 @@ func (s *Server) startRunning(w http.ResponseWriter, r *http.Request) error {
 		rec.running = true
 		return nil
 	case <-r.Context().Done():
-		return s.overloadedBy(r, "its tenant's turn")
+		return s.overloadedBy(r, "its tenant's other requests were computing")
 	}
 }
 
 // overloaded counts a request refused for want of a slot and returns its
 // problem.
 func (s *Server) overloaded(r *http.Request) *Problem {
-	return s.overloadedBy(r, "a slot: too many requests in flight")
+	return s.overloadedBy(r, "too many requests in flight")
 }
 
-// overloadedBy is overloaded with what r waited for in vain. A request
-// whose client went away while it waited was not refused for want of
-// anything: it is counted apart (reason "canceled"), so that the
-// overloaded count says how often the server really was.
-func (s *Server) overloadedBy(r *http.Request, what string) *Problem {
+// overloadedBy is overloaded with why r waited in vain. A request whose
+// client went away while it waited was not refused for want of anything:
+// it is counted apart (reason "canceled"), so that the overloaded count
+// says how often the server really was.
+func (s *Server) overloadedBy(r *http.Request, why string) *Problem {
 	if r.Context().Err() != nil {
 		s.m.rejected.WithLabelValues("canceled").Inc()
-		return problem(ProblemOverloaded, "the client went away while the request waited for %s", what)
+		return problem(ProblemOverloaded, "the client went away while the request waited: %s", why)
 	}
 	s.m.rejected.WithLabelValues("overloaded").Inc()
-	p := problem(ProblemOverloaded, "no %s; retry later", what)
+	p := problem(ProblemOverloaded, "%s; retry later", why)
 	p.retryAfter = 1
 	return p
 }
@@ -346,7 +346,7 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 		}
 		if budget {
 			if !rec.lim.acquireBody(r, n) {
-				return s.overloadedBy(r, "memory for its body: too much taken by request bodies being received")
+				return s.overloadedBy(r, "too much memory taken by request bodies being received")
 			}
 			rec.bodyBytes += n
 		}
@@ -391,7 +391,6 @@ func (s *Server) readBodyInto(w http.ResponseWriter, r *http.Request, buf []byte
 			}
 		}()
 	}
-
 	rd := http.MaxBytesReader(w, r.Body, limit)
 	for {
 		if got == reserved {
