@@ -823,7 +823,7 @@ func (s *Server) listed(t *tenantState, ctx context.Context) []listedModel {
 //
 // An error before the answer's first byte is sent is returned, and
 // becomes a problem; after it, the answer cannot become one any more: the
-// handler then returns errAnswerCut, and the connection is cut (see
+// handler then returns an answerCut, and the connection is cut (see
 // serveRoute), so the client sees an incomplete answer, never a complete
 // one that is wrong.
 func (s *Server) writeList(w http.ResponseWriter, r *http.Request, models []listedModel) error {
