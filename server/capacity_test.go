@@ -267,6 +267,28 @@ func (w *blockedWriter) block() {
 func (w *blockedWriter) WriteHeader(int)             { w.block() }
 func (w *blockedWriter) Write(b []byte) (int, error) { w.block(); return len(b), nil }
 
+// serveBlocked serves an API request with token on h in the background,
+// into a blockedWriter, and returns once the handler starts writing its
+// answer (failing the test if it answers without writing). The caller
+// closes w.release to let the answer go, then waits for done.
+func serveBlocked(t *testing.T, h http.Handler, method, path, token, body string) (w *blockedWriter, done chan struct{}) {
+	t.Helper()
+	w = &blockedWriter{h: http.Header{}, writing: make(chan struct{}), release: make(chan struct{})}
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	done = make(chan struct{})
+	go func() {
+		defer close(done)
+		h.ServeHTTP(w, req)
+	}()
+	select {
+	case <-w.writing:
+	case <-done:
+		t.Fatalf("%s %s answered without writing", method, path)
+	}
+	return w, done
+}
+
 // TestWritesUnlockBeforeAnswering: a write's handler lets go of its
 // tenant's lock before it writes its answer, so a client that does not
 // read it does not stall the tenant's loads and other writes, or the
@@ -284,19 +306,7 @@ func TestWritesUnlockBeforeAnswering(t *testing.T) {
 		if r := ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef); r.status != 200 && r.status != 201 {
 			t.Fatalf("set-up: %d %s", r.status, r.body)
 		}
-		w := &blockedWriter{h: http.Header{}, writing: make(chan struct{}), release: make(chan struct{})}
-		req := httptest.NewRequest(tc.method, tc.path, strings.NewReader(tc.body))
-		req.Header.Set("Authorization", "Bearer "+testAdmin)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			s.Handler().ServeHTTP(w, req)
-		}()
-		select {
-		case <-w.writing:
-		case <-done:
-			t.Fatalf("%s %s answered without writing", tc.method, tc.path)
-		}
+		w, done := serveBlocked(t, s.Handler(), tc.method, tc.path, testAdmin, tc.body)
 		if l, ok := s.locks.tryLock("acme"); ok {
 			l.unlock()
 		} else {

@@ -149,19 +149,7 @@ func TestListUnpinsBeforeAnswering(t *testing.T) {
 	tok := ts.token("acme")
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", tok, userDef))
 	s := ts.srv
-	w := &blockedWriter{h: http.Header{}, writing: make(chan struct{}), release: make(chan struct{})}
-	req := httptest.NewRequest("GET", "/v1/tenants/acme/models", nil)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.Handler().ServeHTTP(w, req)
-	}()
-	select {
-	case <-w.writing:
-	case <-done:
-		t.Fatal("answered without writing")
-	}
+	w, done := serveBlocked(t, s.Handler(), "GET", "/v1/tenants/acme/models", tok, "")
 	st := s.resident.get("acme")
 	if st == nil {
 		t.Fatal("acme not resident")
