@@ -5,11 +5,16 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/modelreg/modelreg/store"
 )
 
 // TestOpenRefusesReadOnlyDatabase checks that Open fails on a database
@@ -84,5 +89,175 @@ func TestOpenRefusesReadOnlyDatabase(t *testing.T) {
 		t.Fatalf("opened a database it cannot write:\n%s", out)
 	default:
 		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// TestOpenRefusesReadOnlyDirectory: Open fails with ErrReadOnly, naming
+// the database and what to fix, when what stops it from writing is the
+// directory: SQLite cannot create the -shm file beside a database and its
+// -wal file there, nor can Open create a new database. As root (which
+// writes any directory) the check runs in a child process as user nobody,
+// in a directory of root's that nobody may read but not write.
+func TestOpenRefusesReadOnlyDirectory(t *testing.T) {
+	if path := os.Getenv("MODELREG_TEST_READONLY_DIR_DB"); path != "" {
+		checkOpenReadOnly(t, path) // the child
+		return
+	}
+	for _, tc := range []struct {
+		name string
+		// fill puts what the test needs in dir, writable by owner.
+		fill func(t *testing.T, path string)
+	}{
+		{"wal without shm", func(t *testing.T, path string) {
+			walWithoutShm(t, path, 5)
+		}},
+		{"new database", func(t *testing.T, path string) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "modelreg.db")
+			tc.fill(t, path)
+			names, _ := filepath.Glob(path + "*")
+			if os.Getuid() != 0 {
+				readOnlyDir(t, dir)
+				checkOpenReadOnly(t, path)
+			} else {
+				// The files nobody's, so that only the directory is in
+				// the way.
+				for _, name := range names {
+					if err := os.Chown(name, 65534, 65534); err != nil {
+						t.Fatal(err)
+					}
+				}
+				allowTraversal(t, dir)
+				runAsNobody(t, "^TestOpenRefusesReadOnlyDirectory$", "MODELREG_TEST_READONLY_DIR_DB="+path)
+			}
+			// Nothing was created.
+			if after, _ := filepath.Glob(path + "*"); len(after) != len(names) {
+				t.Errorf("files %q after Open, want %q", after, names)
+			}
+		})
+	}
+}
+
+// checkOpenReadOnly checks that Open of path fails with ErrReadOnly and
+// says which directory to make writable.
+func checkOpenReadOnly(t *testing.T, path string) {
+	t.Helper()
+	st, err := Open(context.Background(), path)
+	if err == nil {
+		st.Close()
+		t.Fatal("opened a database in a directory it cannot write")
+	}
+	if !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("error %v, want ErrReadOnly", err)
+	}
+	for _, want := range []string{path, "must be able to write the directory " + filepath.Dir(path)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+}
+
+// walWithoutShm makes a database at path with n models that are only in
+// its -wal file (not checkpointed into the database file), and no -shm
+// file: the files of a server that crashed, copied without -shm.
+func walWithoutShm(t *testing.T, path string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+			st.Close()
+			t.Fatal(err)
+		}
+	}
+	// The files as they are while the store is open (its Close would
+	// checkpoint the log into the database file).
+	saved := map[string][]byte{}
+	for _, s := range []string{"", "-wal"} {
+		if saved[s], err = os.ReadFile(path + s); err != nil {
+			st.Close()
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"", "-wal", "-shm"} {
+		if err := os.Remove(path + s); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	for s, b := range saved {
+		if err := os.WriteFile(path+s, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(saved["-wal"]) == 0 {
+		t.Fatal("no log to test with")
+	}
+}
+
+// readOnlyDir takes the write permission of dir away until the test ends
+// (for a user other than root).
+func readOnlyDir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.Chmod(dir, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Chmod(dir, 0o755) })
+}
+
+// runAsNobody runs the test named by the -test.run pattern run in a child
+// process as user nobody, with env added to its environment, and fails t
+// if the child fails. Every directory from the temporary directory down to
+// the child's files must be searchable by others (t.TempDir's are not:
+// allowTraversal). It skips t where a process cannot run as nobody.
+func runAsNobody(t *testing.T, run string, env ...string) {
+	t.Helper()
+	// The test binary, where nobody may run it.
+	binDir := t.TempDir()
+	allowTraversal(t, binDir)
+	bin := filepath.Join(binDir, "sqlite.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run", run, "-test.v")
+	cmd.Dir = binDir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err == nil:
+	case errors.Is(err, syscall.EPERM):
+		t.Skipf("cannot run a process as nobody here: %v", err)
+	default:
+		t.Fatalf("child as nobody: %v\n%s", err, out)
+	}
+}
+
+// allowTraversal lets others search dir and every directory above it up
+// to the temporary directory (t.TempDir makes them owner-only).
+func allowTraversal(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, fi.Mode().Perm()|0o055); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

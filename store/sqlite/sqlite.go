@@ -42,6 +42,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/modelreg/modelreg/store"
@@ -62,6 +63,9 @@ var ErrForeign = errors.New("not a modelreg database (it has tables, not modelre
 // ErrReadOnly is returned by Open for a database it cannot write (a file
 // the process may only read, on a read-only file system): SQLite would
 // open it read-only, and every read would pass while every write failed.
+// It is returned too when the database's directory cannot be written and
+// Open would have to create a file there: the database itself, or
+// SQLite's -wal or -shm file beside it.
 var ErrReadOnly = errors.New("sqlite store: the database cannot be written")
 
 // Option configures Open.
@@ -245,6 +249,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
 		f.Close()
 	} else if !errors.Is(err, fs.ErrExist) {
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+			return nil, readOnlyError(path, err)
+		}
 		return nil, fmt.Errorf("sqlite store: create %s: %w", path, err)
 	} else if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("sqlite store: %s is not a file (%s): move it away, or choose another data directory", path, fi.Mode().Type())
@@ -280,6 +287,9 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 		w.Close()
 		if readOnly(err) {
 			return nil, readOnlyError(path, err)
+		}
+		if missing := cannotCreateBeside(path); missing != "" && cantOpen(err) {
+			return nil, readOnlyError(path, fmt.Errorf("%v: SQLite must create %s there", err, filepath.Base(missing)))
 		}
 		return nil, fmt.Errorf("sqlite store: %s: %w", path, err)
 	}
@@ -368,6 +378,30 @@ func Backup(ctx context.Context, path, out string) error {
 func readOnly(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_READONLY
+}
+
+// cantOpen reports whether err is SQLite's "unable to open database file".
+func cantOpen(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_CANTOPEN
+}
+
+// cannotCreateBeside returns the name of the -wal or -shm file of the
+// database at path that does not exist, when this process cannot write the
+// database's directory to create it ("" if both exist, or it can). SQLite
+// opens a database in WAL mode, even read-only, only once both exist: with
+// a -wal file but no -shm in a read-only directory, it fails with
+// SQLITE_CANTOPEN, not SQLITE_READONLY.
+func cannotCreateBeside(path string) string {
+	for _, p := range []string{path + "-wal", path + "-shm"} {
+		if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+			if dirWritable(filepath.Dir(path)) {
+				return ""
+			}
+			return p
+		}
+	}
+	return ""
 }
 
 // readOnlyError is the ErrReadOnly error of the database at path, naming
