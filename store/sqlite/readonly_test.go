@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -162,9 +163,10 @@ func checkOpenReadOnly(t *testing.T, path string) {
 	}
 }
 
-// walWithoutShm makes a database at path with n models that are only in
-// its -wal file (not checkpointed into the database file), and no -shm
-// file: the files of a server that crashed, copied without -shm.
+// walWithoutShm makes a database at path with n models, the first half
+// in the database file, the others only in its -wal file (not checkpointed
+// into the database file), and no -shm file: the files of a server that
+// crashed, copied without -shm.
 func walWithoutShm(t *testing.T, path string, n int) {
 	t.Helper()
 	ctx := context.Background()
@@ -172,7 +174,19 @@ func walWithoutShm(t *testing.T, path string, n int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range n {
+	for i := range n / 2 {
+		if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+			st.Close()
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil { // checkpoints the log
+		t.Fatal(err)
+	}
+	if st, err = Open(ctx, path); err != nil {
+		t.Fatal(err)
+	}
+	for i := n / 2; i < n; i++ {
 		if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: []byte(`{}`)}, store.Condition{}); err != nil {
 			st.Close()
 			t.Fatal(err)
@@ -259,5 +273,139 @@ func allowTraversal(t *testing.T, dir string) {
 		if err := os.Chmod(d, fi.Mode().Perm()|0o055); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestBackupOfReadOnlyDirectory: in a directory this user cannot write,
+// with the -shm file missing (no server running), Backup fails with
+// ErrBackupReadOnlyDir and leaves no file, and BackupStopped copies every
+// model, those only in the -wal file included, without writing in the
+// directory; the copy restores as the same store. As root the backups run
+// in a child process as user nobody.
+func TestBackupOfReadOnlyDirectory(t *testing.T) {
+	if path := os.Getenv("MODELREG_TEST_BACKUP_RO_DB"); path != "" {
+		checkBackupReadOnly(t, path, os.Getenv("MODELREG_TEST_BACKUP_RO_OUT")) // the child
+		return
+	}
+	ctx := context.Background()
+	const n = 7
+	for _, tc := range []struct {
+		name string
+		fill func(t *testing.T, path string)
+	}{
+		{"closed", func(t *testing.T, path string) {
+			st, err := Open(ctx, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range n {
+				if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"wal without shm", func(t *testing.T, path string) {
+			walWithoutShm(t, path, n)
+			// Some models are in the log only: a copy of the database
+			// file alone would miss them.
+			db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var got int
+			if err := db.QueryRow(`SELECT count(*) FROM models`).Scan(&got); err != nil || got != n/2 {
+				t.Fatalf("the database file alone holds %d models (%v), want %d", got, err, n/2)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, "modelreg.db")
+			tc.fill(t, path)
+			before, err := filesOf(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outDir := t.TempDir()
+			out := filepath.Join(outDir, "copy.db")
+			if os.Getuid() != 0 {
+				readOnlyDir(t, dir)
+				checkBackupReadOnly(t, path, out)
+			} else {
+				names, _ := filepath.Glob(path + "*")
+				for _, name := range names {
+					if err := os.Chown(name, 65534, 65534); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := os.Chmod(outDir, 0o777); err != nil {
+					t.Fatal(err)
+				}
+				allowTraversal(t, dir)
+				allowTraversal(t, outDir)
+				runAsNobody(t, "^TestBackupOfReadOnlyDirectory$", "MODELREG_TEST_BACKUP_RO_DB="+path, "MODELREG_TEST_BACKUP_RO_OUT="+out)
+			}
+			if after, err := filesOf(path); err != nil || !sameFiles(before, after) {
+				t.Errorf("the backups changed the database's files: %v", err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(outDir, "*")); len(left) != 1 || left[0] != out {
+				t.Errorf("files %q beside the copy, want it alone", left)
+			}
+			if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("the copy: %v, %v; want mode 0600", fi, err)
+			}
+			// Restore: the copy as the database of a new data directory.
+			restored := filepath.Join(t.TempDir(), "modelreg.db")
+			if err := os.Rename(out, restored); err != nil {
+				t.Fatal(err)
+			}
+			st, err := Open(ctx, restored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			models, err := st.Models(ctx, "acme")
+			if err != nil || len(models) != n {
+				t.Fatalf("the restored store holds %d models (%v), want %d", len(models), err, n)
+			}
+			for i, m := range models {
+				if want := fmt.Sprint("M", i); m.Name != want {
+					t.Errorf("model %d is %q, want %q", i, m.Name, want)
+				}
+			}
+			if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: "New", Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+				t.Errorf("a write to the restored store: %v", err)
+			}
+		})
+	}
+}
+
+// checkBackupReadOnly checks that Backup of the database at path, in a
+// directory this user cannot write, fails with ErrBackupReadOnlyDir and
+// writes nothing, and that BackupStopped copies it to out.
+func checkBackupReadOnly(t *testing.T, path, out string) {
+	t.Helper()
+	ctx := context.Background()
+	err := Backup(ctx, path, out)
+	if !errors.Is(err, ErrBackupReadOnlyDir) {
+		t.Fatalf("Backup: %v, want ErrBackupReadOnlyDir", err)
+	}
+	for _, want := range []string{path, "who may write " + filepath.Dir(path)} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the failed Backup left %s: %v", out, err)
+	}
+	if err := BackupStopped(ctx, path, out); err != nil {
+		t.Fatalf("BackupStopped: %v", err)
 	}
 }

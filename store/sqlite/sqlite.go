@@ -36,6 +36,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/url"
 	"os"
@@ -328,12 +329,23 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	return &Store{w: w, r: r, now: cfg.now, path: path, file: file, busy: cfg.busy}, nil
 }
 
+// ErrBackupReadOnlyDir is returned by Backup for a database that SQLite
+// cannot read without creating its -wal or -shm file beside it, in a
+// directory this user cannot write. (A server using the database keeps
+// both files; they are missing once the last connection has closed.)
+// BackupStopped can copy such a database, once the caller has made sure
+// that nothing uses it.
+var ErrBackupReadOnlyDir = errors.New("sqlite store: backup: SQLite must create a file beside the database, in a directory this user cannot write")
+
 // Backup writes a consistent copy of the database at path to the new file
 // out (readable by its owner only: it holds token hashes), with VACUUM
 // INTO over a read-only connection. It may run while a server uses the
 // database: the copy is the database as of the backup's start, WAL
 // included. It refuses an out that exists, and a path that is not a
-// modelreg database; on error it removes what it wrote of out.
+// modelreg database; on error it removes what it wrote of out. Like any
+// SQLite connection, it needs the database's -wal and -shm files, and to
+// create them if they are missing: in a directory this user cannot write,
+// it then fails with ErrBackupReadOnlyDir.
 func Backup(ctx context.Context, path, out string) error {
 	if fi, err := os.Stat(path); err != nil {
 		return fmt.Errorf("sqlite store: backup: %w", err)
@@ -345,6 +357,83 @@ func Backup(ctx context.Context, path, out string) error {
 		return fmt.Errorf("sqlite store: backup: %w", err)
 	}
 	defer db.Close()
+	err = backupFrom(ctx, db, path, out)
+	if err == nil || !readOnly(err) && !cantOpen(err) {
+		return err
+	}
+	if missing := cannotCreateBeside(path); missing != "" {
+		var se *sqlite.Error
+		errors.As(err, &se)
+		return fmt.Errorf("%w: %s: %v, as it must create %s: run the backup as a user who may write %s, or make sure no server uses the database and use BackupStopped",
+			ErrBackupReadOnlyDir, path, se, filepath.Base(missing), filepath.Dir(path))
+	}
+	return err
+}
+
+// BackupStopped is Backup for a database that no process has open, nor
+// opens until it returns: the caller makes sure of that (modelreg backup
+// holds the lock on the data directory that a server takes). It writes in
+// neither the database's directory nor its files, so it can copy a
+// database in a directory this user cannot write, where Backup fails
+// with ErrBackupReadOnlyDir.
+//
+// With no -wal file, or an empty one, the database file holds every
+// commit, and the copy is read from it alone (SQLite's immutable=1, with
+// no -wal or -shm file and no locks). A -wal file with frames may hold
+// commits not yet in the database file, and immutable=1 would ignore
+// them: the database and its -wal file are then copied into a private
+// directory beside out, and the copy is read there, log included. Either
+// way it fails, and removes out, if the files changed meanwhile.
+func BackupStopped(ctx context.Context, path, out string) error {
+	if fi, err := os.Stat(path); err != nil {
+		return fmt.Errorf("sqlite store: backup: %w", err)
+	} else if !fi.Mode().IsRegular() {
+		return fmt.Errorf("sqlite store: backup: %s is not a file", path)
+	}
+	before, err := filesOf(path)
+	if err != nil {
+		return fmt.Errorf("sqlite store: backup: %w", err)
+	}
+	var db *sql.DB
+	if wal := before[1]; wal == nil || wal.Size() == 0 {
+		db, err = sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&immutable=1")
+	} else {
+		var tmp string
+		tmp, err = os.MkdirTemp(filepath.Dir(out), ".modelreg-backup-")
+		if err != nil {
+			return fmt.Errorf("sqlite store: backup: %w", err)
+		}
+		defer os.RemoveAll(tmp)
+		copyPath := filepath.Join(tmp, "modelreg.db")
+		for _, s := range []string{"", "-wal"} {
+			if err := copyFile(path+s, copyPath+s); err != nil {
+				return fmt.Errorf("sqlite store: backup: %w", err)
+			}
+		}
+		db, err = sql.Open("sqlite", "file:"+(&url.URL{Path: copyPath}).EscapedPath())
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite store: backup: %w", err)
+	}
+	err = backupFrom(ctx, db, path, out)
+	db.Close()
+	if err != nil {
+		return err
+	}
+	after, err := filesOf(path)
+	if err == nil && !sameFiles(before, after) {
+		err = errors.New("the database or its -wal or -shm file changed during the backup, which is only correct if nothing uses the database: make sure no server runs on it, and back up again")
+	}
+	if err != nil {
+		os.Remove(out)
+		return fmt.Errorf("sqlite store: backup of %s: %w", path, err)
+	}
+	return nil
+}
+
+// backupFrom writes the copy of the database db, opened from path, to the
+// new file out (see Backup).
+func backupFrom(ctx context.Context, db *sql.DB, path, out string) error {
 	if _, ours, err := schemaOf(ctx, db); err != nil {
 		return fmt.Errorf("sqlite store: backup: %s: %w", path, err)
 	} else if !ours {
@@ -352,7 +441,7 @@ func Backup(ctx context.Context, path, out string) error {
 	}
 	// VACUUM INTO writes into an empty file: made here, owner only. Its
 	// name is absolute, so that SQLite never reads it as a URI ("file:...").
-	out, err = filepath.Abs(out)
+	out, err := filepath.Abs(out)
 	if err != nil {
 		return fmt.Errorf("sqlite store: backup: %w", err)
 	}
@@ -371,6 +460,55 @@ func Backup(ctx context.Context, path, out string) error {
 		return fmt.Errorf("sqlite store: backup of %s: the copy %s is not a modelreg database", path, out)
 	}
 	return nil
+}
+
+// filesOf returns the file information of the database at path and of its
+// -wal and -shm files (nil for one that does not exist).
+func filesOf(path string) ([3]os.FileInfo, error) {
+	var fis [3]os.FileInfo
+	for i, s := range []string{"", "-wal", "-shm"} {
+		fi, err := os.Lstat(path + s)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fis, err
+		}
+		fis[i] = fi
+	}
+	return fis, nil
+}
+
+// sameFiles reports whether the files of a and b are the same, with the
+// same sizes and modification times.
+func sameFiles(a, b [3]os.FileInfo) bool {
+	for i := range a {
+		switch {
+		case a[i] == nil || b[i] == nil:
+			if a[i] != b[i] {
+				return false
+			}
+		case !os.SameFile(a[i], b[i]) || a[i].Size() != b[i].Size() || !a[i].ModTime().Equal(b[i].ModTime()):
+			return false
+		}
+	}
+	return true
+}
+
+// copyFile copies the file from to the new file to, readable by its
+// owner only.
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
 }
 
 // readOnly reports whether err is one of SQLite's "attempt to write a
