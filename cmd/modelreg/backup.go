@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,6 +30,10 @@ start of the copy, while a server may be running on it. To restore: stop
 the server, delete modelreg.db-wal and modelreg.db-shm in the data
 directory, and put the copy in place of modelreg.db.
 
+A user who cannot write the data directory can back it up while a server
+runs on it, or while none does: the backup then locks it, as a server
+does, and a server started meanwhile fails until the backup is done.
+
 flags:
 `)
 		fs.PrintDefaults()
@@ -45,7 +50,20 @@ flags:
 		return fmt.Errorf("%w: --data must be a directory", errUsage)
 	}
 	db := filepath.Join(*data, dbFile)
-	if err := sqlite.Backup(ctx, db, *out); err != nil {
+	err := sqlite.Backup(ctx, db, *out)
+	if errors.Is(err, sqlite.ErrBackupReadOnlyDir) {
+		// SQLite wants to create the -wal or -shm file, which a running
+		// server keeps, and this user cannot write the data directory:
+		// read the files themselves, holding the lock a server takes,
+		// so that none runs meanwhile.
+		unlock, lerr := shareDataDir(*data)
+		if lerr != nil {
+			return fmt.Errorf("%w: %v, yet SQLite's -wal or -shm file is missing there (is the server starting?): try again once it runs, or run the backup as the user the server runs as", sqlite.ErrBackupReadOnlyDir, lerr)
+		}
+		defer unlock()
+		err = sqlite.BackupStopped(ctx, db, *out)
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "backed up %s to %s\n", db, *out)

@@ -3,7 +3,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -28,8 +30,37 @@ func lockDataDir(dir string) (unlock func(), err error) {
 		if err := syscall.Flock(int(l.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 			d.Close()
 			f.Close()
-			return nil, fmt.Errorf("data directory %s is in use by another modelreg server: %w", dir, err)
+			return nil, fmt.Errorf("data directory %s is in use by another modelreg server (or by a backup, see modelreg backup): %w", dir, err)
 		}
 	}
 	return func() { f.Close(); d.Close() }, nil
+}
+
+// shareDataDir takes a shared lock on the data directory and on its LOCK
+// file, if there is one: while it holds them, no server holds or takes
+// lockDataDir's. It writes nothing in the directory, so it works in one
+// this user cannot write.
+func shareDataDir(dir string) (unlock func(), err error) {
+	var locked []*os.File
+	unlock = func() {
+		for _, f := range locked {
+			f.Close()
+		}
+	}
+	for i, p := range []string{dir, filepath.Join(dir, "LOCK")} {
+		f, err := os.Open(p)
+		if i == 1 && errors.Is(err, fs.ErrNotExist) {
+			break // no server ever ran here; a server of this version locks dir
+		}
+		if err != nil {
+			unlock()
+			return nil, err
+		}
+		locked = append(locked, f)
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err != nil {
+			unlock()
+			return nil, fmt.Errorf("data directory %s is in use by a modelreg server: %w", dir, err)
+		}
+	}
+	return unlock, nil
 }

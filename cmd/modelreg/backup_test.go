@@ -1,0 +1,208 @@
+//go:build unix
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/modelreg/modelreg/store"
+	"github.com/modelreg/modelreg/store/sqlite"
+)
+
+// TestBackupOfReadOnlyDataDir: modelreg backup copies the store of a data
+// directory its user cannot write (no server running: SQLite's -wal and
+// -shm files are missing, and it cannot create them) with every model,
+// and the copy restores; while a server holds the data directory's lock,
+// it fails with sqlite.ErrBackupReadOnlyDir and says what to do. As root
+// (which writes any directory), the backups run in a child process as
+// user nobody, in a directory of root's.
+func TestBackupOfReadOnlyDataDir(t *testing.T) {
+	if data := os.Getenv("MODELREG_TEST_BACKUP_DATA"); data != "" {
+		// The child.
+		checkReadOnlyBackup(t, data, os.Getenv("MODELREG_TEST_BACKUP_OUT"), os.Getenv("MODELREG_TEST_BACKUP_LOCKED") != "")
+		return
+	}
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(data, dbFile)
+	st, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 12
+	for i := range n {
+		if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A server ran here: its LOCK file is left.
+	unlock, err := lockDataDir(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	outDir := t.TempDir()
+	out := filepath.Join(outDir, "copy.db")
+	backup := func(locked bool) {
+		t.Helper()
+		if os.Getuid() != 0 {
+			checkReadOnlyBackup(t, data, out, locked)
+			return
+		}
+		env := []string{"MODELREG_TEST_BACKUP_DATA=" + data, "MODELREG_TEST_BACKUP_OUT=" + out}
+		if locked {
+			env = append(env, "MODELREG_TEST_BACKUP_LOCKED=1")
+		}
+		runTestAsNobody(t, "^TestBackupOfReadOnlyDataDir$", env...)
+	}
+	if os.Getuid() != 0 {
+		if err := os.Chmod(data, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(data, 0o755) })
+	} else {
+		// Files of nobody's, as if nobody ran the server, in a
+		// directory of root's.
+		names, _ := filepath.Glob(filepath.Join(data, "*"))
+		for _, name := range names {
+			if err := os.Chown(name, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Chmod(outDir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		searchable(t, data)
+		searchable(t, outDir)
+	}
+
+	// A server holds the data directory.
+	unlock, err = lockDataDir(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	backup(true)
+	unlock()
+
+	backup(false)
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the copy: %v, %v; want mode 0600", fi, err)
+	}
+	if names, _ := filepath.Glob(filepath.Join(data, dbFile+"*")); len(names) != 1 {
+		t.Errorf("files %q in the data directory after the backup, want the database alone", names)
+	}
+	// Restore into a new data directory; a server starts on it.
+	restored := t.TempDir()
+	if err := os.Rename(out, filepath.Join(restored, dbFile)); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err = lockDataDir(restored)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	st, err = sqlite.Open(ctx, filepath.Join(restored, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	models, err := st.Models(ctx, "acme")
+	if err != nil || len(models) != n {
+		t.Fatalf("the restored store holds %d models (%v), want %d", len(models), err, n)
+	}
+	if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: "New", Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+		t.Errorf("a write to the restored store: %v", err)
+	}
+}
+
+// checkReadOnlyBackup runs modelreg backup of data to out, in a directory
+// this user cannot write, and checks that it fails while a server holds
+// the data directory (locked), and succeeds otherwise.
+func checkReadOnlyBackup(t *testing.T, data, out string, locked bool) {
+	t.Helper()
+	var stdout bytes.Buffer
+	err := runBackup(context.Background(), []string{"--data", data, "--out", out}, &stdout, io.Discard)
+	if !locked {
+		if err != nil {
+			t.Fatalf("backup: %v", err)
+		}
+		if !strings.Contains(stdout.String(), "backed up") {
+			t.Errorf("backup said %q", stdout.String())
+		}
+		return
+	}
+	if !errors.Is(err, sqlite.ErrBackupReadOnlyDir) {
+		t.Fatalf("backup while a server holds the data directory: %v, want ErrBackupReadOnlyDir", err)
+	}
+	for _, want := range []string{"in use by a modelreg server", data, "try again once it runs, or run the backup as the user the server runs as"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the failed backup left %s: %v", out, err)
+	}
+}
+
+// runTestAsNobody runs the test named by the -test.run pattern run in a
+// child process as user nobody, with env added to its environment, and
+// fails t if the child fails. It skips t where a process cannot run as
+// nobody.
+func runTestAsNobody(t *testing.T, run string, env ...string) {
+	t.Helper()
+	// The test binary, where nobody may run it.
+	binDir := t.TempDir()
+	searchable(t, binDir)
+	bin := filepath.Join(binDir, "modelreg.test")
+	b, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run", run, "-test.v")
+	cmd.Dir = binDir
+	cmd.Env = append(os.Environ(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err == nil:
+	case errors.Is(err, syscall.EPERM):
+		t.Skipf("cannot run a process as nobody here: %v", err)
+	default:
+		t.Fatalf("child as nobody: %v\n%s", err, out)
+	}
+}
+
+// searchable lets others search dir and every directory above it up to
+// the temporary directory (t.TempDir makes them owner-only).
+func searchable(t *testing.T, dir string) {
+	t.Helper()
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(d, fi.Mode().Perm()|0o055); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
