@@ -10,12 +10,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/modelreg/modelreg/internal/asnobody"
 	"github.com/modelreg/modelreg/store"
 	"github.com/modelreg/modelreg/store/sqlite"
 )
@@ -70,7 +69,7 @@ func TestBackupOfReadOnlyDataDir(t *testing.T) {
 		if locked {
 			env = append(env, "MODELREG_TEST_BACKUP_LOCKED=1")
 		}
-		runTestAsNobody(t, "^TestBackupOfReadOnlyDataDir$", env...)
+		asnobody.Run(t, "^TestBackupOfReadOnlyDataDir$", env...)
 	}
 	if os.Getuid() != 0 {
 		if err := os.Chmod(data, 0o555); err != nil {
@@ -82,15 +81,15 @@ func TestBackupOfReadOnlyDataDir(t *testing.T) {
 		// directory of root's.
 		names, _ := filepath.Glob(filepath.Join(data, "*"))
 		for _, name := range names {
-			if err := os.Chown(name, 65534, 65534); err != nil {
+			if err := os.Chown(name, asnobody.UID, asnobody.GID); err != nil {
 				t.Fatal(err)
 			}
 		}
 		if err := os.Chmod(outDir, 0o777); err != nil {
 			t.Fatal(err)
 		}
-		searchable(t, data)
-		searchable(t, outDir)
+		asnobody.Searchable(t, data)
+		asnobody.Searchable(t, outDir)
 	}
 
 	// A server holds the data directory.
@@ -158,51 +157,5 @@ func checkReadOnlyBackup(t *testing.T, data, out string, locked bool) {
 	}
 	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the failed backup left %s: %v", out, err)
-	}
-}
-
-// runTestAsNobody runs the test named by the -test.run pattern run in a
-// child process as user nobody, with env added to its environment, and
-// fails t if the child fails. It skips t where a process cannot run as
-// nobody.
-func runTestAsNobody(t *testing.T, run string, env ...string) {
-	t.Helper()
-	// The test binary, where nobody may run it.
-	binDir := t.TempDir()
-	searchable(t, binDir)
-	bin := filepath.Join(binDir, "modelreg.test")
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run", run, "-test.v")
-	cmd.Dir = binDir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	switch {
-	case err == nil:
-	case errors.Is(err, syscall.EPERM):
-		t.Skipf("cannot run a process as nobody here: %v", err)
-	default:
-		t.Fatalf("child as nobody: %v\n%s", err, out)
-	}
-}
-
-// searchable lets others search dir and every directory above it up to
-// the temporary directory (t.TempDir makes them owner-only).
-func searchable(t *testing.T, dir string) {
-	t.Helper()
-	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(d, fi.Mode().Perm()|0o055); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

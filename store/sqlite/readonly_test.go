@@ -9,12 +9,11 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
+	"github.com/modelreg/modelreg/internal/asnobody"
 	"github.com/modelreg/modelreg/store"
 )
 
@@ -25,17 +24,8 @@ import (
 // as user nobody.
 func TestOpenRefusesReadOnlyDatabase(t *testing.T) {
 	if path := os.Getenv("MODELREG_TEST_READONLY_DB"); path != "" {
-		// The child: report through the exit status.
-		st, err := Open(context.Background(), path)
-		switch {
-		case err == nil:
-			st.Close()
-			os.Exit(3)
-		case !errors.Is(err, ErrReadOnly):
-			t.Logf("error: %v", err)
-			os.Exit(4)
-		}
-		os.Exit(0)
+		checkOpenReadOnlyFile(t, path) // the child
+		return
 	}
 	dir := t.TempDir()
 	path := filepath.Join(dir, "modelreg.db")
@@ -50,14 +40,7 @@ func TestOpenRefusesReadOnlyDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	if os.Getuid() != 0 {
-		st, err := Open(context.Background(), path)
-		if err == nil {
-			st.Close()
-			t.Fatal("opened a database it cannot write")
-		}
-		if !errors.Is(err, ErrReadOnly) {
-			t.Fatalf("error %v, want ErrReadOnly", err)
-		}
+		checkOpenReadOnlyFile(t, path)
 		return
 	}
 	// As root: the directory writable by nobody (SQLite creates the
@@ -67,29 +50,20 @@ func TestOpenRefusesReadOnlyDatabase(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The test binary, where nobody may run it.
-	bin := filepath.Join(dir, "sqlite.test")
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
+	asnobody.Run(t, "^TestOpenRefusesReadOnlyDatabase$", "MODELREG_TEST_READONLY_DB="+path)
+}
+
+// checkOpenReadOnlyFile checks that Open of path, a database file this
+// user may only read, fails with ErrReadOnly.
+func checkOpenReadOnlyFile(t *testing.T, path string) {
+	t.Helper()
+	st, err := Open(context.Background(), path)
+	if err == nil {
+		st.Close()
+		t.Fatal("opened a database it cannot write")
 	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run", "^TestOpenRefusesReadOnlyDatabase$", "-test.v")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "MODELREG_TEST_READONLY_DB="+path)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.Is(err, syscall.EPERM):
-		t.Skipf("cannot run a process as nobody here: %v", err)
-	case errors.As(err, &ee) && ee.ExitCode() == 3:
-		t.Fatalf("opened a database it cannot write:\n%s", out)
-	default:
-		t.Fatalf("child: %v\n%s", err, out)
+	if !errors.Is(err, ErrReadOnly) {
+		t.Fatalf("error %v, want ErrReadOnly", err)
 	}
 }
 
@@ -129,12 +103,12 @@ func TestOpenRefusesReadOnlyDirectory(t *testing.T) {
 				// The files nobody's, so that only the directory is in
 				// the way.
 				for _, name := range names {
-					if err := os.Chown(name, 65534, 65534); err != nil {
+					if err := os.Chown(name, asnobody.UID, asnobody.GID); err != nil {
 						t.Fatal(err)
 					}
 				}
-				allowTraversal(t, dir)
-				runAsNobody(t, "^TestOpenRefusesReadOnlyDirectory$", "MODELREG_TEST_READONLY_DIR_DB="+path)
+				asnobody.Searchable(t, dir)
+				asnobody.Run(t, "^TestOpenRefusesReadOnlyDirectory$", "MODELREG_TEST_READONLY_DIR_DB="+path)
 			}
 			// Nothing was created.
 			if after, _ := filepath.Glob(path + "*"); len(after) != len(names) {
@@ -229,53 +203,6 @@ func readOnlyDir(t *testing.T, dir string) {
 	t.Cleanup(func() { os.Chmod(dir, 0o755) })
 }
 
-// runAsNobody runs the test named by the -test.run pattern run in a child
-// process as user nobody, with env added to its environment, and fails t
-// if the child fails. Every directory from the temporary directory down to
-// the child's files must be searchable by others (t.TempDir's are not:
-// allowTraversal). It skips t where a process cannot run as nobody.
-func runAsNobody(t *testing.T, run string, env ...string) {
-	t.Helper()
-	// The test binary, where nobody may run it.
-	binDir := t.TempDir()
-	allowTraversal(t, binDir)
-	bin := filepath.Join(binDir, "sqlite.test")
-	b, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run", run, "-test.v")
-	cmd.Dir = binDir
-	cmd.Env = append(os.Environ(), env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	switch {
-	case err == nil:
-	case errors.Is(err, syscall.EPERM):
-		t.Skipf("cannot run a process as nobody here: %v", err)
-	default:
-		t.Fatalf("child as nobody: %v\n%s", err, out)
-	}
-}
-
-// allowTraversal lets others search dir and every directory above it up
-// to the temporary directory (t.TempDir makes them owner-only).
-func allowTraversal(t *testing.T, dir string) {
-	t.Helper()
-	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(d, fi.Mode().Perm()|0o055); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 // TestBackupOfReadOnlyDirectory: in a directory this user cannot write,
 // with the -shm file missing (no server running), Backup fails with
 // ErrBackupReadOnlyDir and leaves no file, and BackupStopped copies every
@@ -341,16 +268,16 @@ func TestBackupOfReadOnlyDirectory(t *testing.T) {
 			} else {
 				names, _ := filepath.Glob(path + "*")
 				for _, name := range names {
-					if err := os.Chown(name, 65534, 65534); err != nil {
+					if err := os.Chown(name, asnobody.UID, asnobody.GID); err != nil {
 						t.Fatal(err)
 					}
 				}
 				if err := os.Chmod(outDir, 0o777); err != nil {
 					t.Fatal(err)
 				}
-				allowTraversal(t, dir)
-				allowTraversal(t, outDir)
-				runAsNobody(t, "^TestBackupOfReadOnlyDirectory$", "MODELREG_TEST_BACKUP_RO_DB="+path, "MODELREG_TEST_BACKUP_RO_OUT="+out)
+				asnobody.Searchable(t, dir)
+				asnobody.Searchable(t, outDir)
+				asnobody.Run(t, "^TestBackupOfReadOnlyDirectory$", "MODELREG_TEST_BACKUP_RO_DB="+path, "MODELREG_TEST_BACKUP_RO_OUT="+out)
 			}
 			if after, err := filesOf(path); err != nil || !sameFiles(before, after) {
 				t.Errorf("the backups changed the database's files: %v", err)
