@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -42,14 +44,11 @@ func TestServeFlagRanges(t *testing.T) {
 			t.Errorf("%q: the store was created", args)
 		}
 	}
-	// Documented zeros: start, serve a moment, stop.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var out, errb bytes.Buffer
+	// Documented zeros: start, listen, stop.
 	args := []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--queue-wait", "0", "--sweep-interval", "0",
 		"--max-resident-tenants", "0", "--release-memory-after", "0", "--idle-timeout", "0", "--drain-delay", "0"}
-	if code := run(ctx, args, &out, &errb); code != 0 || !strings.Contains(errb.String(), `"listening"`) {
-		t.Errorf("documented zeros: exit %d: %s", code, errb.String())
+	if code, stderr := serveUntilListening(args); code != 0 || !strings.Contains(stderr, `"listening"`) {
+		t.Errorf("documented zeros: exit %d: %s", code, stderr)
 	}
 }
 
@@ -104,12 +103,8 @@ func TestServeBindsBeforeGeneratingToken(t *testing.T) {
 	if strings.Contains(errb.String(), "generated the admin token") {
 		t.Errorf("a start that could not listen generated the token:\n%s", errb.String())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	errb.Reset()
-	run(ctx, []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, &out, &errb)
-	if !strings.Contains(errb.String(), "generated the admin token") {
-		t.Errorf("the next start did not generate the token:\n%s", errb.String())
+	if _, stderr := serveUntilListening([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}); !strings.Contains(stderr, "generated the admin token") {
+		t.Errorf("the next start did not generate the token:\n%s", stderr)
 	}
 }
 
@@ -161,13 +156,10 @@ func TestServeWarnsOfReadableTokenFile(t *testing.T) {
 		if err := os.Chmod(file, mode); err != nil { // whatever the umask
 			t.Fatal(err)
 		}
-		var out, errb bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second) // then it stops
-		code := run(ctx, []string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--admin-token-file", file}, &out, &errb)
-		cancel()
-		warned := strings.Contains(errb.String(), "other users can read or write the admin token file")
+		code, stderr := serveUntilListening([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--admin-token-file", file})
+		warned := strings.Contains(stderr, "other users can read or write the admin token file")
 		if code != 0 || warned != (mode&0o066 != 0) {
-			t.Errorf("mode %v: exit %d, warned %v: %s", mode, code, warned, errb.String())
+			t.Errorf("mode %v: exit %d, warned %v: %s", mode, code, warned, stderr)
 		}
 	}
 }
@@ -181,13 +173,11 @@ func TestServeConfiguredTokenRevokesGenerated(t *testing.T) {
 	start := func(configured string) string {
 		t.Helper()
 		t.Setenv("MODELREG_ADMIN_TOKEN", configured)
-		var out, errb bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second) // then it stops
-		defer cancel()
-		if code := run(ctx, []string{"serve", "--data", dir, "--addr", "127.0.0.1:0"}, &out, &errb); code != 0 || !strings.Contains(errb.String(), `"listening"`) {
-			t.Fatalf("exit %d: %s", code, errb.String())
+		code, stderr := serveUntilListening([]string{"serve", "--data", dir, "--addr", "127.0.0.1:0"})
+		if code != 0 || !strings.Contains(stderr, `"listening"`) {
+			t.Fatalf("exit %d: %s", code, stderr)
 		}
-		return errb.String()
+		return stderr
 	}
 	generated := regexp.MustCompile(`mra_[A-Za-z0-9_-]{43}`)
 	first := generated.FindString(start(""))
@@ -204,4 +194,38 @@ func TestServeConfiguredTokenRevokesGenerated(t *testing.T) {
 	if second := generated.FindString(start("")); second == "" || second == first {
 		t.Errorf("a start without the configured token printed %q, want a new token (the first was %q)", second, first)
 	}
+}
+
+// serveUntilListening runs the serve command line args until the server
+// says that it listens, then stops it, and returns its exit code and what
+// it wrote to stderr. A server that never says so is stopped after a
+// minute. (A fixed time to serve would end a start that a busy machine
+// makes slow before it listens.)
+func serveUntilListening(args []string) (code int, stderr string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w := &stopAtWriter{stop: cancel, at: []byte(`"listening"`)}
+	code = run(ctx, args, io.Discard, w)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return code, w.buf.String()
+}
+
+// stopAtWriter keeps what is written to it, and calls stop once it holds
+// at.
+type stopAtWriter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	at   []byte
+	stop func()
+}
+
+func (w *stopAtWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if bytes.Contains(w.buf.Bytes(), w.at) {
+		w.stop()
+	}
+	return len(p), nil
 }
