@@ -152,8 +152,10 @@ func TestPropertyFormIndependence(t *testing.T) {
 }
 
 // FuzzDefineJSON: whatever the input, the registry does not panic, and an
-// accepted definition is findable, structurally consistent, and cleaned up
-// completely.
+// accepted definition is findable, structurally consistent, agrees with
+// definition.Parse (canonical form, fingerprint, written-back JSON), stays
+// unchanged when the registry compiles another definition, and is cleaned
+// up completely.
 func FuzzDefineJSON(f *testing.F) {
 	f.Add([]byte(`{"name": "A", "properties": {"o": {"x": "string"}, "l": [{"y": "number"}], "r": "B"}}`))
 	f.Add(recipeJSON("t", 3))
@@ -176,6 +178,41 @@ func FuzzDefineJSON(f *testing.F) {
 		}
 		if !bytes.Equal(m.Object().Canonical(), m.Canonical()) {
 			t.Fatal("compiled tree and canonical form disagree")
+		}
+		canon := m.Canonical()
+		if m.Fingerprint() != definition.Sum(canon) {
+			t.Fatal("fingerprint is not the sum of the canonical form")
+		}
+		d, err := definition.Parse(data, definition.Limits{})
+		if err != nil {
+			t.Fatalf("DefineJSON accepts what Parse refuses: %v", err)
+		}
+		if !bytes.Equal(d.Canonical(), canon) {
+			t.Fatalf("model's canonical form differs from the parsed one:\n%s\n%s", canon, d.Canonical())
+		}
+		js, err := m.Definition().MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := d.MarshalJSON(); !bytes.Equal(js, want) {
+			t.Fatalf("model's definition writes back as\n%s\nnot as the parsed one\n%s", js, want)
+		}
+		// Another definition compiled by the same registry (with the same
+		// pooled storage) leaves the model as it was.
+		if m.Name() == "Zz_other" {
+			return
+		}
+		if _, err := r.DefineJSON(ctx, []byte(`{"name": "Zz_other", "properties": {"o": {"x": ["string"], "y": {"z": "date"}}, "l": [{"q": "number"}]}}`)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.DefineJSON(ctx, data); err != nil {
+			t.Fatalf("defining it again: %v", err)
+		}
+		if again, _ := m.Definition().MarshalJSON(); !bytes.Equal(m.Canonical(), canon) || !bytes.Equal(again, js) {
+			t.Fatalf("model changed after other definitions:\n%s\n%s", js, again)
+		}
+		if _, err := r.RemoveModel(ctx, "Zz_other"); err != nil {
+			t.Fatal(err)
 		}
 		if _, ok := r.FindByName(bg, m.Name()); ok {
 			t.Fatal("tenant model visible without tenant")
