@@ -211,13 +211,28 @@ func TestGoneWhileWaitingIsNotOverload(t *testing.T) {
 	}
 	sh.run <- struct{}{}
 	before, canceled := rejected(t, ts.srv, "overloaded"), rejected(t, ts.srv, "canceled")
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	waits := tenantWaits(t, ts.srv)
+	// The client goes away once its request waits for its turn (not after
+	// a fixed time, which a slow machine could spend before the request
+	// even reached the server).
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r, _ := http.NewRequestWithContext(ctx, "GET", ts.http.URL+"/v1/tenants/a/models/M", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
-	if resp, err := ts.http.Client().Do(r); err == nil {
-		resp.Body.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resp, err := ts.http.Client().Do(r); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	for deadline := time.Now().Add(10 * time.Second); tenantWaits(t, ts.srv) == waits; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never waited for its turn")
+		}
 	}
+	cancel()
+	<-done
 	for deadline := time.Now().Add(5 * time.Second); rejected(t, ts.srv, "canceled") == canceled; time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the request did not stop waiting for its turn when its client went away")
