@@ -364,8 +364,18 @@ func TestGracefulShutdown(t *testing.T) {
 		done <- result{status: r.StatusCode, body: string(b)}
 	}()
 	pw.Write([]byte(`{"email": `))
-	time.Sleep(200 * time.Millisecond) // the request is in flight
+	// The request is in flight once the server counts it (with the
+	// /metrics request asking): not after a fixed time, which a busy
+	// machine could spend before the server even accepted its connection.
+	for deadline := time.Now().Add(20 * time.Second); p.metric("modelreg_http_requests_in_flight") < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the request never reached the server:\n%s", p.log())
+		}
+	}
 	p.cmd.Process.Signal(os.Interrupt) // SIGINT behaves as SIGTERM
+	p.waitLog(t, 0, regexp.MustCompile(`"msg":"shutting down`), 20*time.Second)
+	// Once it shuts down, a server that did not wait for the request would
+	// exit at once: give it the time to.
 	time.Sleep(300 * time.Millisecond)
 	if !p.alive() {
 		t.Fatalf("server exited with a request in flight:\n%s", p.log())
