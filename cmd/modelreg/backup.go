@@ -8,6 +8,7 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/modelreg/modelreg/store/sqlite"
 )
@@ -33,6 +34,8 @@ directory, and put the copy in place of modelreg.db.
 A user who cannot write the data directory can back it up while a server
 runs on it, or while none does: the backup then locks it, as a server
 does, and a server started meanwhile fails until the backup is done.
+To lock it, that user must be able to read the data directory and its
+LOCK file, which a server creates readable by its own user only.
 
 flags:
 `)
@@ -57,8 +60,12 @@ flags:
 		// read the files themselves, holding the lock a server takes,
 		// so that none runs meanwhile.
 		unlock, lerr := shareDataDir(*data)
-		if lerr != nil {
+		switch {
+		case errors.Is(lerr, syscall.EWOULDBLOCK):
 			return fmt.Errorf("%w: %v, yet SQLite's -wal or -shm file is missing there (is the server starting?): try again once it runs, or run the backup as the user the server runs as", sqlite.ErrBackupReadOnlyDir, lerr)
+		case lerr != nil:
+			// A server creates LOCK readable by its own user only.
+			return fmt.Errorf("%w: the backup must lock the data directory and its LOCK file, as a server does, so that none starts meanwhile, and cannot: %w: let this user read them, or run the backup as the user the server runs as", sqlite.ErrBackupReadOnlyDir, lerr)
 		}
 		defer unlock()
 		err = sqlite.BackupStopped(ctx, db, *out)

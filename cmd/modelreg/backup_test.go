@@ -159,3 +159,77 @@ func checkReadOnlyBackup(t *testing.T, data, out string, locked bool) {
 		t.Errorf("the failed backup left %s: %v", out, err)
 	}
 }
+
+// TestBackupOfReadOnlyDataDirUnreadableLOCK: a server creates LOCK
+// readable by its own user only; modelreg backup by another user, who
+// cannot write the data directory (no server running), cannot lock it and
+// says so, not that a server is starting, and leaves no copy.
+func TestBackupOfReadOnlyDataDirUnreadableLOCK(t *testing.T) {
+	if data := os.Getenv("MODELREG_TEST_BACKUP_LOCK_DATA"); data != "" {
+		// The child.
+		checkUnreadableLOCKBackup(t, data, os.Getenv("MODELREG_TEST_BACKUP_LOCK_OUT"))
+		return
+	}
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(data, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: "M", Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockDataDir(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	// The database is readable by others; LOCK stays as the server made it.
+	if err := os.Chmod(filepath.Join(data, dbFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "copy.db")
+	if os.Getuid() != 0 {
+		// This user's own LOCK: made unreadable, as another user's is.
+		if err := os.Chmod(filepath.Join(data, "LOCK"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(data, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(data, 0o755) })
+		checkUnreadableLOCKBackup(t, data, out)
+		return
+	}
+	if err := os.Chmod(filepath.Dir(out), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	asnobody.Searchable(t, data)
+	asnobody.Searchable(t, filepath.Dir(out))
+	asnobody.Run(t, "^TestBackupOfReadOnlyDataDirUnreadableLOCK$", "MODELREG_TEST_BACKUP_LOCK_DATA="+data, "MODELREG_TEST_BACKUP_LOCK_OUT="+out)
+}
+
+func checkUnreadableLOCKBackup(t *testing.T, data, out string) {
+	t.Helper()
+	err := runBackup(context.Background(), []string{"--data", data, "--out", out}, io.Discard, io.Discard)
+	if !errors.Is(err, sqlite.ErrBackupReadOnlyDir) || !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("backup with LOCK unreadable: %v, want ErrBackupReadOnlyDir and fs.ErrPermission", err)
+	}
+	for _, want := range []string{filepath.Join(data, "LOCK"), "let this user read them, or run the backup as the user the server runs as"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "server starting") {
+		t.Errorf("error %q says a server is starting; none is", err)
+	}
+	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the failed backup left %s: %v", out, err)
+	}
+}
