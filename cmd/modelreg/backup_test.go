@@ -33,30 +33,8 @@ func TestBackupOfReadOnlyDataDir(t *testing.T) {
 		return
 	}
 	ctx := context.Background()
-	data := filepath.Join(t.TempDir(), "data")
-	if err := os.Mkdir(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(data, dbFile)
-	st, err := sqlite.Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	const n = 12
-	for i := range n {
-		if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: []byte(`{}`)}, store.Condition{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	// A server ran here: its LOCK file is left.
-	unlock, err := lockDataDir(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unlock()
+	data := stoppedDataDir(t, n)
 	outDir := t.TempDir()
 	out := filepath.Join(outDir, "copy.db")
 	backup := func(locked bool) {
@@ -93,7 +71,7 @@ func TestBackupOfReadOnlyDataDir(t *testing.T) {
 	}
 
 	// A server holds the data directory.
-	unlock, err = lockDataDir(data)
+	unlock, err := lockDataDir(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +95,7 @@ func TestBackupOfReadOnlyDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unlock()
-	st, err = sqlite.Open(ctx, filepath.Join(restored, dbFile))
+	st, err := sqlite.Open(ctx, filepath.Join(restored, dbFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,26 +148,7 @@ func TestBackupOfReadOnlyDataDirUnreadableLOCK(t *testing.T) {
 		checkUnreadableLOCKBackup(t, data, os.Getenv("MODELREG_TEST_BACKUP_LOCK_OUT"))
 		return
 	}
-	ctx := context.Background()
-	data := filepath.Join(t.TempDir(), "data")
-	if err := os.Mkdir(data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, filepath.Join(data, dbFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: "M", Definition: []byte(`{}`)}, store.Condition{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Close(); err != nil {
-		t.Fatal(err)
-	}
-	unlock, err := lockDataDir(data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unlock()
+	data := stoppedDataDir(t, 1)
 	// The database is readable by others; LOCK stays as the server made it.
 	if err := os.Chmod(filepath.Join(data, dbFile), 0o644); err != nil {
 		t.Fatal(err)
@@ -232,4 +191,34 @@ func checkUnreadableLOCKBackup(t *testing.T, data, out string) {
 	if _, err := os.Stat(out); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the failed backup left %s: %v", out, err)
 	}
+}
+
+// stoppedDataDir returns a new data directory where a server ran and
+// stopped, leaving its LOCK file and a store of n models of tenant acme,
+// M0, M1 and so on.
+func stoppedDataDir(t *testing.T, n int) string {
+	t.Helper()
+	ctx := context.Background()
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(data, dbFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, _, err := st.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i), Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := lockDataDir(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	return data
 }
