@@ -759,7 +759,7 @@ func TestSlowBodiesMemoryBound(t *testing.T) {
 		// For a slot, so that none is refused one, and for the budget, so
 		// that a probe holding a little of it while a body's last
 		// reservation comes does not get that body refused.
-		c.QueueWait = 200 * time.Millisecond
+		c.QueueWait = time.Second
 		c.MaxTenantInFlight = -1 // one tenant's requests, to test the server's bound
 	})
 	tok := ts.token("acme")
