@@ -57,17 +57,9 @@ func TestBackupOfReadOnlyDataDir(t *testing.T) {
 	} else {
 		// Files of nobody's, as if nobody ran the server, in a
 		// directory of root's.
-		names, _ := filepath.Glob(filepath.Join(data, "*"))
-		for _, name := range names {
-			if err := os.Chown(name, asnobody.UID, asnobody.GID); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := os.Chmod(outDir, 0o777); err != nil {
-			t.Fatal(err)
-		}
+		asnobody.Give(t, filepath.Join(data, "*"))
 		asnobody.Searchable(t, data)
-		asnobody.Searchable(t, outDir)
+		asnobody.Writable(t, outDir)
 	}
 
 	// A server holds the data directory.
@@ -166,11 +158,8 @@ func TestBackupOfReadOnlyDataDirUnreadableLOCK(t *testing.T) {
 		checkUnreadableLOCKBackup(t, data, out)
 		return
 	}
-	if err := os.Chmod(filepath.Dir(out), 0o777); err != nil {
-		t.Fatal(err)
-	}
 	asnobody.Searchable(t, data)
-	asnobody.Searchable(t, filepath.Dir(out))
+	asnobody.Writable(t, filepath.Dir(out))
 	asnobody.Run(t, "^TestBackupOfReadOnlyDataDirUnreadableLOCK$", "MODELREG_TEST_BACKUP_LOCK_DATA="+data, "MODELREG_TEST_BACKUP_LOCK_OUT="+out)
 }
 

@@ -65,3 +65,28 @@ func Searchable(t testing.TB, dir string) {
 		}
 	}
 }
+
+// Give makes nobody the owner of the files that match pattern (see
+// filepath.Glob).
+func Give(t testing.TB, pattern string) {
+	t.Helper()
+	names, err := filepath.Glob(pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		if err := os.Chown(name, UID, GID); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Writable lets anyone, nobody included, create files in dir, and search
+// every directory above it (see Searchable).
+func Writable(t testing.TB, dir string) {
+	t.Helper()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	Searchable(t, dir)
+}

@@ -102,11 +102,7 @@ func TestOpenRefusesReadOnlyDirectory(t *testing.T) {
 			} else {
 				// The files nobody's, so that only the directory is in
 				// the way.
-				for _, name := range names {
-					if err := os.Chown(name, asnobody.UID, asnobody.GID); err != nil {
-						t.Fatal(err)
-					}
-				}
+				asnobody.Give(t, path+"*")
 				asnobody.Searchable(t, dir)
 				asnobody.Run(t, "^TestOpenRefusesReadOnlyDirectory$", "MODELREG_TEST_READONLY_DIR_DB="+path)
 			}
@@ -266,17 +262,9 @@ func TestBackupOfReadOnlyDirectory(t *testing.T) {
 				readOnlyDir(t, dir)
 				checkBackupReadOnly(t, path, out)
 			} else {
-				names, _ := filepath.Glob(path + "*")
-				for _, name := range names {
-					if err := os.Chown(name, asnobody.UID, asnobody.GID); err != nil {
-						t.Fatal(err)
-					}
-				}
-				if err := os.Chmod(outDir, 0o777); err != nil {
-					t.Fatal(err)
-				}
+				asnobody.Give(t, path+"*")
 				asnobody.Searchable(t, dir)
-				asnobody.Searchable(t, outDir)
+				asnobody.Writable(t, outDir)
 				asnobody.Run(t, "^TestBackupOfReadOnlyDirectory$", "MODELREG_TEST_BACKUP_RO_DB="+path, "MODELREG_TEST_BACKUP_RO_OUT="+out)
 			}
 			if after, err := filesOf(path); err != nil || !sameFiles(before, after) {
