@@ -24,7 +24,7 @@ import (
 // as user nobody.
 func TestOpenRefusesReadOnlyDatabase(t *testing.T) {
 	if path := os.Getenv("MODELREG_TEST_READONLY_DB"); path != "" {
-		checkOpenReadOnlyFile(t, path) // the child
+		checkOpenReadOnly(t, path) // the child
 		return
 	}
 	dir := t.TempDir()
@@ -40,7 +40,7 @@ func TestOpenRefusesReadOnlyDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	if os.Getuid() != 0 {
-		checkOpenReadOnlyFile(t, path)
+		checkOpenReadOnly(t, path)
 		return
 	}
 	// As root: the directory writable by nobody (SQLite creates the
@@ -53,20 +53,6 @@ func TestOpenRefusesReadOnlyDatabase(t *testing.T) {
 	asnobody.Run(t, "^TestOpenRefusesReadOnlyDatabase$", "MODELREG_TEST_READONLY_DB="+path)
 }
 
-// checkOpenReadOnlyFile checks that Open of path, a database file this
-// user may only read, fails with ErrReadOnly.
-func checkOpenReadOnlyFile(t *testing.T, path string) {
-	t.Helper()
-	st, err := Open(context.Background(), path)
-	if err == nil {
-		st.Close()
-		t.Fatal("opened a database it cannot write")
-	}
-	if !errors.Is(err, ErrReadOnly) {
-		t.Fatalf("error %v, want ErrReadOnly", err)
-	}
-}
-
 // TestOpenRefusesReadOnlyDirectory: Open fails with ErrReadOnly, naming
 // the database and what to fix, when what stops it from writing is the
 // directory: SQLite cannot create the -shm file beside a database and its
@@ -75,7 +61,7 @@ func checkOpenReadOnlyFile(t *testing.T, path string) {
 // in a directory of root's that nobody may read but not write.
 func TestOpenRefusesReadOnlyDirectory(t *testing.T) {
 	if path := os.Getenv("MODELREG_TEST_READONLY_DIR_DB"); path != "" {
-		checkOpenReadOnly(t, path) // the child
+		checkOpenReadOnly(t, path, dirSays(path)) // the child
 		return
 	}
 	for _, tc := range []struct {
@@ -98,7 +84,7 @@ func TestOpenRefusesReadOnlyDirectory(t *testing.T) {
 			names, _ := filepath.Glob(path + "*")
 			if os.Getuid() != 0 {
 				readOnlyDir(t, dir)
-				checkOpenReadOnly(t, path)
+				checkOpenReadOnly(t, path, dirSays(path))
 			} else {
 				// The files nobody's, so that only the directory is in
 				// the way.
@@ -114,23 +100,28 @@ func TestOpenRefusesReadOnlyDirectory(t *testing.T) {
 	}
 }
 
-// checkOpenReadOnly checks that Open of path fails with ErrReadOnly and
-// says which directory to make writable.
-func checkOpenReadOnly(t *testing.T, path string) {
+// checkOpenReadOnly checks that Open of path fails with ErrReadOnly,
+// naming path and saying each of says.
+func checkOpenReadOnly(t *testing.T, path string, says ...string) {
 	t.Helper()
 	st, err := Open(context.Background(), path)
 	if err == nil {
 		st.Close()
-		t.Fatal("opened a database in a directory it cannot write")
+		t.Fatal("opened a database it cannot write")
 	}
 	if !errors.Is(err, ErrReadOnly) {
 		t.Fatalf("error %v, want ErrReadOnly", err)
 	}
-	for _, want := range []string{path, "must be able to write the directory " + filepath.Dir(path)} {
+	for _, want := range append([]string{path}, says...) {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not say %q", err, want)
 		}
 	}
+}
+
+// dirSays is what Open's error says of a directory it cannot write.
+func dirSays(path string) string {
+	return "must be able to write the directory " + filepath.Dir(path)
 }
 
 // walWithoutShm makes a database at path with n models, the first half
