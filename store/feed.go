@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"fmt"
+)
+
+// ChangeKind says what a Change changed.
+type ChangeKind uint8
+
+// The kinds of Change.
+const (
+	// Resync reports that the feed may have missed changes: it has just
+	// started listening, or listened again after losing its connection to
+	// the database. A watcher must assume that anything it read from the
+	// store before may have changed.
+	Resync ChangeKind = iota + 1
+	// ModelChanged reports that model Key of scope Scope (a tenant, or
+	// Global) was created, replaced or deleted.
+	ModelChanged
+	// TenantDeleted reports that tenant Scope was deleted with all its
+	// models and tokens.
+	TenantDeleted
+	// TokenDeleted reports that token Key of tenant Scope was deleted.
+	TokenDeleted
+	// SettingChanged reports that server setting Key was written or
+	// deleted.
+	SettingChanged
+)
+
+var kindNames = [...]string{Resync: "resync", ModelChanged: "model", TenantDeleted: "tenant-deleted",
+	TokenDeleted: "token-deleted", SettingChanged: "setting"}
+
+// String returns the kind's name.
+func (k ChangeKind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
+}
+
+// Change is one change committed to a store shared by several processes.
+type Change struct {
+	Kind ChangeKind
+	// Scope is the tenant id, or Global; empty for Resync and
+	// SettingChanged.
+	Scope string
+	// Key is the model name, token id or setting key; empty for Resync and
+	// TenantDeleted.
+	Key string
+}
+
+// Feed is implemented by stores that several processes share (several
+// replicas of modelreg serve on one database): it reports the changes that
+// the others commit, so that each process can drop what it holds in
+// memory of the data changed elsewhere. A store that only one process
+// uses (the embedded SQLite store) has no need for one.
+type Feed interface {
+	// Watch calls fn, on the goroutine that called Watch, for every change
+	// committed through another Store value (of this process or another)
+	// while it watches, in commit order, and returns ctx's error once ctx
+	// is done. The changes made through this Store value are not reported:
+	// their writer knows of them.
+	//
+	// The first call of fn is a Resync, once Watch listens: changes
+	// committed before it may not be reported. After losing its connection
+	// to the database, Watch tries again until ctx is done and, once it
+	// listens again, reports a Resync. A change is reported after its
+	// commit, so a read that begins after fn returned sees it.
+	//
+	// fn should return soon: changes wait while it runs. Watch may be
+	// called more than once, each call reporting every change to its own
+	// fn.
+	Watch(ctx context.Context, fn func(Change)) error
+}
