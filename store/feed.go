@@ -46,7 +46,9 @@ type Change struct {
 	// SettingChanged.
 	Scope string
 	// Key is the model name, token id or setting key; empty for Resync and
-	// TenantDeleted.
+	// TenantDeleted. A feed may leave a ModelChanged's Key empty (a name
+	// too long for its notifications): the change is then to some model
+	// of the scope.
 	Key string
 }
 
