@@ -60,9 +60,10 @@ type Change struct {
 type Feed interface {
 	// Watch calls fn, on the goroutine that called Watch, for every change
 	// committed through another Store value (of this process or another)
-	// while it watches, in commit order, and returns ctx's error once ctx
-	// is done. The changes made through this Store value are not reported:
-	// their writer knows of them.
+	// while it watches, in commit order. It returns ctx's error once ctx
+	// is done, and ErrClosed once the store is closed. The changes made
+	// through this Store value are not reported: their writer knows of
+	// them.
 	//
 	// The first call of fn is a Resync, once Watch listens: changes
 	// committed before it may not be reported. After losing its connection

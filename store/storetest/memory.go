@@ -15,10 +15,20 @@ import (
 // processes and starts no goroutine (so it works inside testing/synctest
 // bubbles). It passes the conformance suite, so tests that use it see the
 // same behaviour as with the durable stores.
+//
+// Memory is also a store.Feed, and Replica returns another Memory on the
+// same data, as a second process would open a shared database: tests of
+// several replicas use one Memory per replica.
 type Memory struct {
+	*memoryData
+	closed bool // guarded by mu
+}
+
+// memoryData is what the replicas of a Memory share.
+type memoryData struct {
 	mu       sync.Mutex
 	now      func() time.Time
-	closed   bool
+	watchers map[*memoryWatcher]bool
 	tenants  map[string]time.Time
 	models   map[string]map[string]store.Model
 	tokens   map[string]store.Token
@@ -29,7 +39,10 @@ type Memory struct {
 	revFloor int64
 }
 
-var _ store.Store = (*Memory)(nil)
+var (
+	_ store.Store = (*Memory)(nil)
+	_ store.Feed  = (*Memory)(nil)
+)
 
 // NewMemory returns an empty in-memory store that stamps times with now
 // (time.Now when nil).
@@ -37,8 +50,69 @@ func NewMemory(now func() time.Time) *Memory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Memory{now: now, tenants: map[string]time.Time{}, models: map[string]map[string]store.Model{},
-		tokens: map[string]store.Token{}, settings: map[string][]byte{}}
+	return &Memory{memoryData: &memoryData{now: now, tenants: map[string]time.Time{}, models: map[string]map[string]store.Model{},
+		tokens: map[string]store.Token{}, settings: map[string][]byte{}, watchers: map[*memoryWatcher]bool{}}}
+}
+
+// Replica returns another Memory on m's data: what is written through one
+// is read through the other, and the Watch of one reports the changes
+// made through the other. Closing one leaves the other open.
+func (m *Memory) Replica() *Memory { return &Memory{memoryData: m.memoryData} }
+
+// memoryWatcher is one call of Watch: the changes not yet reported.
+type memoryWatcher struct {
+	origin  *Memory
+	pending []store.Change
+	wake    chan struct{} // capacity 1: a change is pending
+}
+
+// notify reports c, made through m, to the watchers of the other Memory
+// values. The caller holds mu.
+func (m *Memory) notify(c store.Change) {
+	for w := range m.watchers {
+		if w.origin == m {
+			continue
+		}
+		w.pending = append(w.pending, c)
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Watch implements store.Feed. It returns store.ErrClosed once m is
+// closed, and at once if m is closed when it is called.
+func (m *Memory) Watch(ctx context.Context, fn func(store.Change)) error {
+	if err := m.lock(ctx); err != nil {
+		return err
+	}
+	w := &memoryWatcher{origin: m, wake: make(chan struct{}, 1)}
+	m.watchers[w] = true
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		delete(m.watchers, w)
+		m.mu.Unlock()
+	}()
+	fn(store.Change{Kind: store.Resync})
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-w.wake:
+		}
+		m.mu.Lock()
+		batch, closed := w.pending, m.closed
+		w.pending = nil
+		m.mu.Unlock()
+		for _, c := range batch {
+			fn(c)
+		}
+		if closed {
+			return store.ErrClosed
+		}
+	}
 }
 
 func (m *Memory) lock(ctx context.Context) error {
@@ -143,6 +217,7 @@ func (m *Memory) DeleteTenant(ctx context.Context, id string) (store.Purge, erro
 		m.revFloor = max(m.revFloor, last)
 		delete(m.lastRev, id)
 	}
+	m.notify(store.Change{Kind: store.TenantDeleted, Scope: id})
 	return p, nil
 }
 
@@ -184,6 +259,7 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 		m.models[md.Scope] = map[string]store.Model{}
 	}
 	m.models[md.Scope][md.Name] = md
+	m.notify(store.Change{Kind: store.ModelChanged, Scope: md.Scope, Key: md.Name})
 	return md, !exists, nil
 }
 
@@ -230,6 +306,7 @@ func (m *Memory) DeleteModel(ctx context.Context, scope, name string, cond store
 		return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
 	}
 	delete(m.models[scope], name)
+	m.notify(store.Change{Kind: store.ModelChanged, Scope: scope, Key: name})
 	return nil
 }
 
@@ -295,6 +372,7 @@ func (m *Memory) DeleteToken(ctx context.Context, tenant, id string) error {
 		return fmt.Errorf("token %q of tenant %q: %w", id, tenant, store.ErrNotFound)
 	}
 	delete(m.tokens, id)
+	m.notify(store.Change{Kind: store.TokenDeleted, Scope: tenant, Key: id})
 	return nil
 }
 
@@ -318,6 +396,7 @@ func (m *Memory) PutSetting(ctx context.Context, key string, value []byte) error
 	}
 	defer m.mu.Unlock()
 	m.settings[key] = slices.Clone(value)
+	m.notify(store.Change{Kind: store.SettingChanged, Key: key})
 	return nil
 }
 
@@ -328,6 +407,7 @@ func (m *Memory) DeleteSetting(ctx context.Context, key string) error {
 	}
 	defer m.mu.Unlock()
 	delete(m.settings, key)
+	m.notify(store.Change{Kind: store.SettingChanged, Key: key})
 	return nil
 }
 
@@ -348,5 +428,13 @@ func (m *Memory) Close() error {
 		return store.ErrClosed
 	}
 	m.closed = true
+	for w := range m.watchers {
+		if w.origin == m {
+			select {
+			case w.wake <- struct{}{}:
+			default:
+			}
+		}
+	}
 	return nil
 }
