@@ -294,6 +294,17 @@ func (a *authenticator) purgeTenant(tenant string) {
 	delete(a.byTenant, tenant)
 }
 
+// purgeAll forgets every cached token, and makes every principal checked
+// before it recheck its token. Call it when tokens may have been deleted
+// without the server knowing which (another replica's, see watchFeed).
+func (a *authenticator) purgeAll() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen.Add(1)
+	clear(a.byID)
+	clear(a.byTenant)
+}
+
 // revoke forgets the cached token id, and makes the principals checked
 // before it recheck their tokens (see recheck). Call it after the token
 // was deleted from the store.

@@ -414,6 +414,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.draining.Load() {
 		return problem(ProblemUnavailable, "shutting down")
 	}
+	if s.feedStop != nil && !s.feedReady.Load() {
+		return problem(ProblemUnavailable, "not watching the store's changes (yet)")
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	t0 := time.Now()

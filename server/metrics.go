@@ -34,6 +34,8 @@ type metrics struct {
 	storeOps    *prometheus.HistogramVec // op
 	// memReleases counts the janitor's returns of free memory to the OS.
 	memReleases prometheus.Counter
+	// changes counts the changes made through other replicas, by kind.
+	changes *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -74,7 +76,7 @@ func newMetrics() *metrics {
 	})
 	m.unloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelreg_tenant_unloads_total",
-		Help: "Tenants unloaded from memory, by reason (idle, capacity, evict, delete).",
+		Help: "Tenants unloaded from memory, by reason (idle, capacity, evict, delete, changed: through another replica).",
 	}, []string{"reason"})
 	m.loadSkips = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "modelreg_tenant_load_skipped_definitions_total",
@@ -93,11 +95,15 @@ func newMetrics() *metrics {
 	for _, result := range []string{"ok", "error"} {
 		m.loads.WithLabelValues(result)
 	}
-	for _, why := range []unloadReason{unloadIdle, unloadCapacity, unloadEvict, unloadDelete} {
+	m.changes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "modelreg_store_changes_total",
+		Help: "Changes made through other replicas that the store reported, by kind (resync, model, tenant-deleted, token-deleted, setting); only stores shared by several replicas report any.",
+	}, []string{"kind"})
+	for _, why := range []unloadReason{unloadIdle, unloadCapacity, unloadEvict, unloadDelete, unloadRemote} {
 		m.unloads.WithLabelValues(string(why))
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.inFlight, m.rejected, m.panics, m.tenantWaits,
-		m.loads, m.loadTime, m.unloads, m.loadSkips, m.storeOps, m.memReleases,
+		m.loads, m.loadTime, m.unloads, m.loadSkips, m.storeOps, m.memReleases, m.changes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -254,9 +254,15 @@ type Server struct {
 	lastRelease time.Time
 
 	draining atomic.Bool
-	janStop  chan struct{}
-	janDone  chan struct{}
-	janOnce  sync.Once
+	// feedReady is set once the store's change feed, if it has one,
+	// reported its first Resync, and cleared while it is not watching
+	// (see watchFeed); /readyz reports 503 until then.
+	feedReady atomic.Bool
+	feedStop  chan struct{}
+	feedDone  chan struct{}
+	janStop   chan struct{}
+	janDone   chan struct{}
+	janOnce   sync.Once
 }
 
 // ErrInvalidConfig is wrapped by the errors of New for a Config it cannot
@@ -265,7 +271,9 @@ var ErrInvalidConfig = errors.New("server: invalid configuration")
 
 // New returns a server for cfg. It loads the global models from the store
 // and starts the janitor, which unloads idle tenants and returns freed
-// memory to the OS (stop it with Close).
+// memory to the OS, and, when the store is a store.Feed (one that several
+// replicas share), a goroutine that applies the changes made through the
+// other replicas (see watchFeed). Close stops both.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("%w: Config.Store is required", ErrInvalidConfig)
@@ -293,6 +301,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.IdleTimeout > 0 || cfg.ReleaseMemoryAfter > 0 {
 		s.janStop, s.janDone = make(chan struct{}), make(chan struct{})
 		go s.janitor(s.janStop, s.janDone)
+	}
+	if feed, ok := cfg.Store.(store.Feed); ok {
+		s.feedStop, s.feedDone = make(chan struct{}), make(chan struct{})
+		go s.watchFeed(feed, s.feedStop, s.feedDone)
 	}
 	return s, nil
 }
@@ -329,12 +341,17 @@ func (s *Server) Handler() http.Handler { return s.wrap(s.mux) }
 // requests; call it when shutdown starts.
 func (s *Server) Drain() { s.draining.Store(true) }
 
-// Close stops the janitor. It does not close the store.
+// Close stops the janitor, and the watch of the store's changes. It does
+// not close the store.
 func (s *Server) Close() error {
 	s.janOnce.Do(func() {
 		if s.janStop != nil {
 			close(s.janStop)
 			<-s.janDone
+		}
+		if s.feedStop != nil {
+			close(s.feedStop)
+			<-s.feedDone
 		}
 	})
 	return nil

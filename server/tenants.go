@@ -628,6 +628,7 @@ const (
 	unloadCapacity unloadReason = "capacity" // over MaxResidentTenants
 	unloadEvict    unloadReason = "evict"
 	unloadDelete   unloadReason = "delete"
+	unloadRemote   unloadReason = "changed" // changed through another replica
 )
 
 // unloadLocked drops tenant id from memory (server state and registry) and

@@ -1,0 +1,221 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/modelreg/modelreg/store"
+)
+
+// Changes made by other replicas.
+//
+// When several servers share one store (store/postgres), each holds its
+// own cache of it: resident tenants, the global models, verified tokens.
+// A store that implements store.Feed reports the changes the others
+// commit, and the server drops what they make stale:
+//
+//   - a tenant's model written or deleted elsewhere: the tenant is
+//     unloaded (under its lock, as the evict route does), and its next
+//     request loads it again from the store;
+//   - a global model: it is read again from the store and replaces, or
+//     removes, the one in memory (the global scope is always resident);
+//   - a tenant deleted: its cached tokens are forgotten, then it is
+//     unloaded;
+//   - a token deleted: it is forgotten, and requests checked with it
+//     before recheck it (see authenticator.recheck);
+//   - a Resync (the feed started, or lost its connection and is back, and
+//     may have missed changes): every cached token is forgotten, every
+//     resident tenant unloaded, and the global models read again.
+//
+// A change is applied after its commit, so for a short while (the
+// notification's trip, typically a millisecond) another replica may
+// answer from what it held before: a replica reads its own writes at
+// once, and others' soon after. Conditional writes (If-Match,
+// If-None-Match) are checked by the store, so they hold across replicas
+// at once. Quotas are checked against the writer's memory, which a
+// concurrent write through another replica may not be in yet.
+//
+// Unloading under the tenant's lock also covers a load that read the
+// store before the change committed: loads hold the lock, so the unload
+// waits for it and drops what it loaded.
+
+// feedRetry is the pause before watching again after Watch failed.
+const feedRetry = time.Second
+
+// watchFeed applies the changes that feed reports until stop is closed.
+func (s *Server) watchFeed(feed store.Feed, stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		err := feed.Watch(ctx, func(c store.Change) { s.applyChange(ctx, c) })
+		s.feedReady.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if errors.Is(err, store.ErrClosed) {
+			s.log.Info("store closed: no more changes from other replicas")
+			return
+		}
+		s.log.Error("watching the store's changes failed; trying again", "err", err, "in", feedRetry)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(feedRetry):
+		}
+	}
+}
+
+// applyChange drops what the server holds in memory that c makes stale.
+func (s *Server) applyChange(ctx context.Context, c store.Change) {
+	s.m.changes.WithLabelValues(c.Kind.String()).Inc()
+	switch c.Kind {
+	case store.Resync:
+		s.auth.purgeAll()
+		for _, t := range s.resident.all() {
+			s.unloadChanged(ctx, t.id)
+		}
+		s.refreshGlobal(ctx, "")
+		if !s.feedReady.Swap(true) {
+			s.log.Info("watching the store's changes")
+		} else {
+			s.log.Warn("the store's change feed may have missed changes; every tenant unloaded")
+		}
+	case store.ModelChanged:
+		if c.Scope == store.Global {
+			s.refreshGlobal(ctx, c.Key)
+		} else {
+			s.unloadChanged(ctx, c.Scope)
+		}
+	case store.TenantDeleted:
+		s.auth.purgeTenant(c.Scope)
+		s.unloadChanged(ctx, c.Scope)
+	case store.TokenDeleted:
+		s.auth.revoke(c.Key)
+	}
+}
+
+// unloadChanged unloads tenant id, changed elsewhere, if it is resident.
+func (s *Server) unloadChanged(ctx context.Context, id string) {
+	l := s.locks.lock(id)
+	defer l.unlock()
+	if _, _, err := s.unloadLocked(ctx, id, unloadRemote); err != nil {
+		s.log.Error("unloading a tenant changed elsewhere", "tenant", id, "err", err)
+	}
+}
+
+// refreshGlobal makes the global model name in memory the one stored, or,
+// for an empty name, every global model. A store error leaves memory as
+// it was, and is logged: the feed's next Resync reads everything again.
+func (s *Server) refreshGlobal(ctx context.Context, name string) {
+	s.globalMu.Lock()
+	defer s.globalMu.Unlock()
+	var stored []store.Model
+	var err error
+	t0 := time.Now()
+	if name == "" {
+		stored, err = s.st.Models(ctx, store.Global)
+		s.m.observeStore("models", t0)
+	} else {
+		var m store.Model
+		m, err = s.st.Model(ctx, store.Global, name)
+		s.m.observeStore("model", t0)
+		if err == nil {
+			stored = []store.Model{m}
+		} else if errors.Is(err, store.ErrNotFound) {
+			err = nil
+		}
+	}
+	if err != nil {
+		s.log.Error("reading global models changed elsewhere", "model", name, "err", err)
+		return
+	}
+	g := s.global
+	byName := make(map[string]bool, len(stored))
+	for _, sm := range stored {
+		byName[sm.Name] = true
+		g.metaMu.RLock()
+		meta, ok := g.meta[sm.Name]
+		g.metaMu.RUnlock()
+		if ok && meta.revision == sm.Revision {
+			continue
+		}
+		s.restoreGlobal(ctx, sm)
+	}
+	// What memory holds and the store no longer does.
+	var gone []string
+	g.metaMu.RLock()
+	if name == "" {
+		for n := range g.meta {
+			if !byName[n] {
+				gone = append(gone, n)
+			}
+		}
+		for n := range g.unreadable {
+			if !byName[n] {
+				gone = append(gone, n)
+			}
+		}
+	} else if !byName[name] {
+		gone = append(gone, name)
+	}
+	g.metaMu.RUnlock()
+	for _, n := range gone {
+		s.removeGlobal(ctx, n)
+	}
+}
+
+// restoreGlobal defines the stored global model sm in place of the one
+// in memory. The caller holds globalMu.
+func (s *Server) restoreGlobal(ctx context.Context, sm store.Model) {
+	g := s.global
+	g.metaMu.Lock()
+	defer g.metaMu.Unlock()
+	if size, ok := g.unreadable[sm.Name]; ok {
+		g.storedBytes -= size
+	} else {
+		g.storedBytes -= g.meta[sm.Name].size
+	}
+	g.storedBytes += int64(len(sm.Definition))
+	if err := s.defineStored(ctx, sm); err != nil {
+		s.m.loadSkips.Inc()
+		s.log.Error("skipping stored global definition that does not compile", "model", sm.Name, "revision", sm.Revision, "err", err)
+		// The model in memory, if any, is of an older write: drop it, as
+		// a load would not have it.
+		if _, err := s.reg.RemoveModel(ctx, sm.Name); err != nil {
+			s.log.Error("removing a stale global model", "model", sm.Name, "err", err)
+		}
+		delete(g.meta, sm.Name)
+		g.markUnreadable(sm.Name, int64(len(sm.Definition)))
+		return
+	}
+	g.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated, size: int64(len(sm.Definition))}
+	g.clearUnreadable(sm.Name)
+}
+
+// removeGlobal removes the global model name, deleted elsewhere, from
+// memory. The caller holds globalMu.
+func (s *Server) removeGlobal(ctx context.Context, name string) {
+	g := s.global
+	g.metaMu.Lock()
+	defer g.metaMu.Unlock()
+	if _, err := s.reg.RemoveModel(ctx, name); err != nil {
+		s.log.Error("removing a global model deleted elsewhere", "model", name, "err", err)
+		return
+	}
+	if size, ok := g.unreadable[name]; ok {
+		g.storedBytes -= size
+	} else {
+		g.storedBytes -= g.meta[name].size
+	}
+	delete(g.meta, name)
+	g.clearUnreadable(name)
+}

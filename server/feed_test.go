@@ -1,0 +1,238 @@
+package server
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelreg/modelreg/store"
+	"github.com/modelreg/modelreg/store/storetest"
+)
+
+// newReplicas returns n servers on one shared in-memory store, as n
+// replicas of modelreg serve on one PostgreSQL database, each once its
+// feed watches.
+func newReplicas(t *testing.T, n int) []*testServer {
+	t.Helper()
+	m := storetest.NewMemory(nil)
+	var out []*testServer
+	for i := range n {
+		st := m
+		if i > 0 {
+			st = m.Replica()
+		}
+		hash, _, _, err := ResolveAdminToken(context.Background(), st, testAdmin, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv, err := New(context.Background(), Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts := &testServer{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), store: &countingStore{Store: st}}
+		t.Cleanup(ts.close)
+		eventually(t, "a replica watches the store's changes", func() bool {
+			return ts.do("GET", "/readyz", "", nil).status == 200
+		})
+		out = append(out, ts)
+	}
+	return out
+}
+
+// eventually waits until cond holds: a change made through one replica
+// reaches the others after its commit, within a moment.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30 s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestReplicaSeesModelsWrittenElsewhere(t *testing.T) {
+	r := newReplicas(t, 2)
+	a, b := r[0], r[1]
+	a.must(201, a.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
+	tok := a.token("acme")
+	b.must(200, b.do("GET", "/v1/tenants/acme/models/User", tok, nil))
+	if !b.srv.Resident("acme") {
+		t.Fatal("acme is not resident on b after a read")
+	}
+
+	// A replacement through a: b unloads the tenant and reads the new
+	// definition from the store.
+	v2 := `{"name": "User", "properties": {"email": {"type": "string", "required": true}, "age": "number"}}`
+	etag := a.must(200, a.do("PUT", "/v1/tenants/acme/models/User", tok, v2)).header.Get("ETag")
+	eventually(t, "b serves the replaced model", func() bool {
+		return b.do("GET", "/v1/tenants/acme/models/User", tok, nil).header.Get("ETag") == etag
+	})
+	b.must(200, b.do("POST", "/v1/tenants/acme/lookup", tok, `{"properties": {"email": {"type": "string", "required": true}, "age": "number"}}`))
+	if p := b.do("POST", "/v1/tenants/acme/models/User/validate", tok, `{"email": "x@example.com", "age": "old"}`); p.status != 422 {
+		t.Errorf("b validates with the old model: %d %s", p.status, p.body)
+	}
+
+	// A model created and one deleted through a.
+	a.must(201, a.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef))
+	eventually(t, "b serves the model created through a", func() bool {
+		return b.do("GET", "/v1/tenants/acme/models/Customer", tok, nil).status == 200
+	})
+	a.must(204, a.do("DELETE", "/v1/tenants/acme/models/Customer", tok, nil))
+	eventually(t, "b forgets the model deleted through a", func() bool {
+		return b.do("GET", "/v1/tenants/acme/models/Customer", tok, nil).status == 404
+	})
+
+	// b's own writes: read at once, by b and, soon after, by a.
+	etag = b.must(201, b.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef)).header.Get("ETag")
+	if got := b.do("GET", "/v1/tenants/acme/models/Customer", tok, nil).header.Get("ETag"); got != etag {
+		t.Errorf("b reads its own write as %q, want %q", got, etag)
+	}
+	eventually(t, "a serves b's write", func() bool {
+		return a.do("GET", "/v1/tenants/acme/models/Customer", tok, nil).header.Get("ETag") == etag
+	})
+}
+
+func TestReplicaTenantDeletedElsewhere(t *testing.T) {
+	r := newReplicas(t, 2)
+	a, b := r[0], r[1]
+	a.must(201, a.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
+	tok := a.token("acme")
+	b.must(200, b.do("GET", "/v1/tenants/acme/models/User", tok, nil)) // b caches the token
+	a.must(200, a.do("DELETE", "/v1/tenants/acme", testAdmin, nil))
+	eventually(t, "b refuses the deleted tenant's token", func() bool {
+		return b.do("GET", "/v1/tenants/acme/models/User", tok, nil).status == 401
+	})
+	if b.srv.Resident("acme") {
+		t.Error("the deleted tenant is still resident on b")
+	}
+	if got := b.do("GET", "/v1/tenants/acme/models/User", testAdmin, nil); got.status != 404 {
+		t.Errorf("b serves a model of the deleted tenant: %d %s", got.status, got.body)
+	}
+}
+
+func TestReplicaTokenRevokedElsewhere(t *testing.T) {
+	r := newReplicas(t, 2)
+	a, b := r[0], r[1]
+	a.must(201, a.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
+	tok, keep := a.token("acme"), a.token("acme")
+	b.must(200, b.do("GET", "/v1/tenants/acme/models/User", tok, nil))
+	b.must(200, b.do("GET", "/v1/tenants/acme/models/User", keep, nil))
+	id := strings.Split(strings.TrimPrefix(tok, tenantTokenPrefix), "_")[0]
+	a.must(204, a.do("DELETE", "/v1/tenants/acme/tokens/"+id, testAdmin, nil))
+	eventually(t, "b refuses the token revoked through a", func() bool {
+		return b.do("GET", "/v1/tenants/acme/models/User", tok, nil).status == 401
+	})
+	b.must(200, b.do("GET", "/v1/tenants/acme/models/User", keep, nil))
+}
+
+func TestReplicaGlobalModelsWrittenElsewhere(t *testing.T) {
+	r := newReplicas(t, 2)
+	a, b := r[0], r[1]
+	etag := a.must(201, a.do("PUT", "/v1/global/models/User", testAdmin, userDef)).header.Get("ETag")
+	eventually(t, "b serves the global model written through a", func() bool {
+		return b.do("GET", "/v1/global/models/User", testAdmin, nil).header.Get("ETag") == etag
+	})
+	// A tenant's model that uses it, validated through b.
+	b.must(201, b.do("PUT", "/v1/tenants/acme/models/Customer", testAdmin, customerDef))
+	doc := `{"name": "Ann", "owner": {"email": "ann@example.com", "age": 3}}`
+	b.must(200, b.do("POST", "/v1/tenants/acme/models/Customer/validate", testAdmin, doc))
+
+	strict := `{"name": "User", "strict": true, "properties": {"email": {"type": "string", "required": true}}}`
+	etag = a.must(200, a.do("PUT", "/v1/global/models/User", testAdmin, strict)).header.Get("ETag")
+	eventually(t, "b serves the replaced global model", func() bool {
+		return b.do("GET", "/v1/global/models/User", testAdmin, nil).header.Get("ETag") == etag
+	})
+	if got := b.do("POST", "/v1/global/models/User/validate", testAdmin, `{"email": "ann@example.com", "age": 3}`); got.status != 422 {
+		t.Errorf("b validates with the global model it had before: %d %s", got.status, got.body)
+	}
+
+	a.must(204, a.do("DELETE", "/v1/global/models/User", testAdmin, nil))
+	eventually(t, "b forgets the global model deleted through a", func() bool {
+		return b.do("GET", "/v1/global/models/User", testAdmin, nil).status == 404
+	})
+	if got := b.do("POST", "/v1/global/lookup", testAdmin, `{"properties": {"email": {"type": "string", "required": true}}}`); got.status != 404 {
+		t.Errorf("b finds the deleted global model by structure: %d %s", got.status, got.body)
+	}
+}
+
+// A Resync (the feed lost its connection, and may have missed changes)
+// drops everything the server cached.
+func TestResyncDropsEverythingCached(t *testing.T) {
+	m := storetest.NewMemory(nil)
+	hash, _, _, err := ResolveAdminToken(context.Background(), m, testAdmin, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(context.Background(), Config{Store: m, AdminTokenHash: hash, IdleTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), store: &countingStore{Store: m}}
+	t.Cleanup(ts.close)
+	eventually(t, "the server watches the store's changes", func() bool { return ts.do("GET", "/readyz", "", nil).status == 200 })
+
+	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
+	ts.must(201, ts.do("PUT", "/v1/global/models/Gone", testAdmin, `{"name": "Gone", "properties": {"a": "string"}}`))
+	tok := ts.token("acme")
+	ts.must(200, ts.do("GET", "/v1/tenants/acme/models/User", tok, nil))
+
+	// Changes the feed never reported: written through the server's own
+	// store value, whose own writes are not reported.
+	ctx := context.Background()
+	if _, _, err := m.PutModel(ctx, store.Model{Scope: store.Global, Name: "Address", Definition: []byte(`{"name": "Address", "properties": {"street": "string"}}`)}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.DeleteModel(ctx, store.Global, "Gone", store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	id := strings.Split(strings.TrimPrefix(tok, tenantTokenPrefix), "_")[0]
+	if err := m.DeleteToken(ctx, "acme", id); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.PutModel(ctx, store.Model{Scope: "acme", Name: "User", Definition: []byte(`{"name": "User", "properties": {"nick": "string"}}`)}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	if ts.do("GET", "/v1/tenants/acme/models/User", tok, nil).status != 200 {
+		t.Fatal("the server did not serve from its cache before the resync")
+	}
+
+	srv.applyChange(ctx, store.Change{Kind: store.Resync})
+	if srv.Resident("acme") {
+		t.Error("a tenant is still resident after a resync")
+	}
+	if n := srv.auth.cached(); n != 0 {
+		t.Errorf("%d tokens still cached after a resync", n)
+	}
+	if got := ts.do("GET", "/v1/tenants/acme/models/User", tok, nil); got.status != 401 {
+		t.Errorf("a token deleted unreported still works after a resync: %d", got.status)
+	}
+	if got := ts.do("GET", "/v1/tenants/acme/models/User", testAdmin, nil); !strings.Contains(string(got.body), "nick") {
+		t.Errorf("after a resync the tenant's model is not the stored one: %s", got.body)
+	}
+	ts.must(200, ts.do("GET", "/v1/global/models/Address", testAdmin, nil))
+	ts.must(404, ts.do("GET", "/v1/global/models/Gone", testAdmin, nil))
+}
+
+// The feed's goroutine ends with Close (TestMain checks for leaks), and
+// /readyz reports 503 until the feed watches.
+func TestFeedReadiness(t *testing.T) {
+	m := storetest.NewMemory(nil)
+	srv, err := New(context.Background(), Config{Store: m, IdleTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := srv.Handler()
+	eventually(t, "ready once the feed watches", func() bool {
+		return adminStatus(h, "GET", "/readyz", "") == 200
+	})
+	srv.feedReady.Store(false)
+	if got := adminStatus(h, "GET", "/readyz", ""); got != 503 {
+		t.Errorf("/readyz while the feed does not watch: %d, want 503", got)
+	}
+	srv.Close()
+	srv.Close()
+}
