@@ -162,7 +162,9 @@ func ResolveAdminToken(ctx context.Context, st store.Store, configured string, r
 // tenant is deleted. Only the store reads are timed (op "token"): a cached
 // check costs nothing more.
 type authenticator struct {
-	adminHash [32]byte
+	// adminHash is the admin token's hash; it changes only when the
+	// server follows the stored one (Config.FollowStoredAdminToken).
+	adminHash atomic.Pointer[[32]byte]
 	st        store.Store
 	m         *metrics
 	max       int
@@ -182,8 +184,10 @@ type cachedToken struct {
 }
 
 func newAuthenticator(adminHash [32]byte, st store.Store, m *metrics, maxCached int) *authenticator {
-	return &authenticator{adminHash: adminHash, st: st, m: m, max: maxCached,
+	a := &authenticator{st: st, m: m, max: maxCached,
 		byID: make(map[string]cachedToken), byTenant: make(map[string][]string)}
+	a.adminHash.Store(&adminHash)
+	return a
 }
 
 // bearer extracts the token of an "Authorization: Bearer" header.
@@ -207,7 +211,7 @@ var errBadToken = errors.New("invalid token")
 // that is not valid, or a store error.
 func (a *authenticator) authenticate(ctx context.Context, tok string) (principal, error) {
 	h := sha256.Sum256([]byte(tok))
-	if subtle.ConstantTimeCompare(h[:], a.adminHash[:]) == 1 {
+	if subtle.ConstantTimeCompare(h[:], a.adminHash.Load()[:]) == 1 {
 		return principal{admin: true}, nil
 	}
 	id, ok := parseTenantToken(tok)
@@ -292,6 +296,26 @@ func (a *authenticator) purgeTenant(tenant string) {
 		delete(a.byID, id)
 	}
 	delete(a.byTenant, tenant)
+}
+
+// followAdminHash makes the admin token's hash the one stored, as another
+// replica changed it: a new generated token (--reset-admin-token), or
+// none (a start with a configured token revokes the generated one), which
+// the zero hash, matching no token, stands for. A store error keeps the
+// hash as it was, and is returned. It reports whether the hash changed.
+func (a *authenticator) followAdminHash(ctx context.Context) (changed bool, err error) {
+	var hash [32]byte
+	v, err := a.st.Setting(ctx, adminHashSetting)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return false, err
+	case len(v) != len(hash):
+		return false, fmt.Errorf("stored admin token hash has %d bytes", len(v))
+	default:
+		copy(hash[:], v)
+	}
+	return *a.adminHash.Swap(&hash) != hash, nil
 }
 
 // purgeAll forgets every cached token, and makes every principal checked

@@ -24,6 +24,8 @@ import (
 //     unloaded;
 //   - a token deleted: it is forgotten, and requests checked with it
 //     before recheck it (see authenticator.recheck);
+//   - the stored admin token hash, when the server uses the generated
+//     admin token (Config.FollowStoredAdminToken): read again;
 //   - a Resync (the feed started, or lost its connection and is back, and
 //     may have missed changes): every cached token is forgotten, every
 //     resident tenant unloaded, and the global models read again.
@@ -80,6 +82,9 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) {
 	switch c.Kind {
 	case store.Resync:
 		s.auth.purgeAll()
+		if s.cfg.FollowStoredAdminToken {
+			s.followAdminHash(ctx)
+		}
 		for _, t := range s.resident.all() {
 			s.unloadChanged(ctx, t.id)
 		}
@@ -100,6 +105,22 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) {
 		s.unloadChanged(ctx, c.Scope)
 	case store.TokenDeleted:
 		s.auth.revoke(c.Key)
+	case store.SettingChanged:
+		if c.Key == adminHashSetting && s.cfg.FollowStoredAdminToken {
+			s.followAdminHash(ctx)
+		}
+	}
+}
+
+// followAdminHash reads the stored admin token hash again.
+func (s *Server) followAdminHash(ctx context.Context) {
+	changed, err := s.auth.followAdminHash(ctx)
+	if err != nil {
+		s.log.Error("reading the admin token hash changed elsewhere; the old one stays", "err", err)
+		return
+	}
+	if changed {
+		s.log.Warn("the admin token was changed through another replica: the one used until now no longer works")
 	}
 }
 

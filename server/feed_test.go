@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -235,4 +236,57 @@ func TestFeedReadiness(t *testing.T) {
 	}
 	srv.Close()
 	srv.Close()
+}
+
+// Replicas that use the generated admin token follow what another replica
+// does to it: a reset there, or its revocation by a configured token.
+func TestReplicaFollowsStoredAdminToken(t *testing.T) {
+	ctx := context.Background()
+	m := storetest.NewMemory(nil)
+	hash, generated, _, err := ResolveAdminToken(ctx, m, "", false)
+	if err != nil || generated == "" {
+		t.Fatalf("no admin token generated: %v", err)
+	}
+	start := func(st store.Store, hash [32]byte, follow bool) http.Handler {
+		srv, err := New(ctx, Config{Store: st, AdminTokenHash: hash, FollowStoredAdminToken: follow, IdleTimeout: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { srv.Close() })
+		h := srv.Handler()
+		eventually(t, "the replica watches the store's changes", func() bool { return adminStatus(h, "GET", "/readyz", "") == 200 })
+		return h
+	}
+	as := func(h http.Handler, tok string) int {
+		req := httptest.NewRequest("GET", "/v1/tenants", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	following := start(m.Replica(), hash, true)
+	fixed := start(m.Replica(), hash, false)
+	if as(following, generated) != 200 || as(fixed, generated) != 200 {
+		t.Fatal("the generated admin token does not work")
+	}
+
+	// Another replica starts with --reset-admin-token.
+	_, reset, _, err := ResolveAdminToken(ctx, m, "", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new admin token works on the following replica", func() bool { return as(following, reset) == 200 })
+	if got := as(following, generated); got != 401 {
+		t.Errorf("the reset admin token still works on the following replica: %d", got)
+	}
+	if as(fixed, generated) != 200 || as(fixed, reset) != 401 {
+		t.Error("the replica that does not follow the stored token changed its admin token")
+	}
+
+	// Another replica starts with a configured token, which revokes the
+	// generated one.
+	if _, _, revoked, err := ResolveAdminToken(ctx, m, strings.Repeat("c", MinAdminTokenLen), false); err != nil || !revoked {
+		t.Fatalf("the configured token did not revoke the generated one: %v", err)
+	}
+	eventually(t, "the revoked admin token fails on the following replica", func() bool { return as(following, reset) == 401 })
 }

@@ -39,6 +39,13 @@ type Config struct {
 	// AdminTokenHash is the SHA-256 hash of the admin token (see
 	// ResolveAdminToken). The zero hash matches no token.
 	AdminTokenHash [32]byte
+	// FollowStoredAdminToken says that AdminTokenHash is the hash stored
+	// with a generated admin token (ResolveAdminToken without a
+	// configured token). When another replica of a shared store changes
+	// it (--reset-admin-token), or deletes it (a start with a configured
+	// token revokes the generated one), the server follows: the old token
+	// stops working here too. Without it, the hash never changes.
+	FollowStoredAdminToken bool
 	// Logger receives structured logs (default: none, discarded; modelreg
 	// serve logs JSON lines on stderr).
 	Logger *slog.Logger

@@ -300,21 +300,24 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 	}
 
 	srv, err := server.New(ctx, server.Config{
-		Store:              st,
-		AdminTokenHash:     hash,
-		Logger:             log,
-		AccessLog:          c.accessLog,
-		MaxBodyBytes:       c.maxBody,
-		MaxInFlight:        c.maxInFlight,
-		MaxTenantInFlight:  c.maxTenantInFlight,
-		MaxTenantRunning:   c.maxTenantRunning,
-		QueueWait:          off(c.queueWait),
-		IdleTimeout:        off(c.idleTimeout),
-		SweepInterval:      c.sweepInterval,
-		MaxResidentTenants: off(c.maxResident),
-		ReleaseMemoryAfter: off(c.releaseMemoryAfter),
-		Policy:             modelreg.Policy{MaxModels: c.maxModels, MaxBytes: c.maxTenantBytes, MaxDepth: c.maxDepth},
-		MetricsElsewhere:   metricsLn != nil,
+		Store:          st,
+		AdminTokenHash: hash,
+		// A generated token's hash is in the store: follow what other
+		// replicas do to it.
+		FollowStoredAdminToken: tok == "",
+		Logger:                 log,
+		AccessLog:              c.accessLog,
+		MaxBodyBytes:           c.maxBody,
+		MaxInFlight:            c.maxInFlight,
+		MaxTenantInFlight:      c.maxTenantInFlight,
+		MaxTenantRunning:       c.maxTenantRunning,
+		QueueWait:              off(c.queueWait),
+		IdleTimeout:            off(c.idleTimeout),
+		SweepInterval:          c.sweepInterval,
+		MaxResidentTenants:     off(c.maxResident),
+		ReleaseMemoryAfter:     off(c.releaseMemoryAfter),
+		Policy:                 modelreg.Policy{MaxModels: c.maxModels, MaxBytes: c.maxTenantBytes, MaxDepth: c.maxDepth},
+		MetricsElsewhere:       metricsLn != nil,
 	})
 	if err != nil {
 		return stopped(err)
