@@ -46,7 +46,10 @@ import (
 const feedRetry = time.Second
 
 // watchFeed applies the changes that feed reports until stop is closed.
-func (s *Server) watchFeed(feed store.Feed, stop <-chan struct{}, done chan<- struct{}) {
+// It sends nil on ready once the feed first reports a Resync, or the error
+// Watch returned before that, and then returns; after the first Resync, it
+// watches again when Watch fails.
+func (s *Server) watchFeed(feed store.Feed, ready chan<- error, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -58,8 +61,18 @@ func (s *Server) watchFeed(feed store.Feed, stop <-chan struct{}, done chan<- st
 		}
 	}()
 	for {
-		err := feed.Watch(ctx, func(c store.Change) { s.applyChange(ctx, c) })
+		err := feed.Watch(ctx, func(c store.Change) {
+			s.applyChange(ctx, c)
+			if c.Kind == store.Resync && ready != nil {
+				ready <- nil
+				ready = nil
+			}
+		})
 		s.feedReady.Store(false)
+		if ready != nil {
+			ready <- err
+			return
+		}
 		if ctx.Err() != nil {
 			return
 		}

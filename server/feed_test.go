@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,8 +14,7 @@ import (
 )
 
 // newReplicas returns n servers on one shared in-memory store, as n
-// replicas of modelreg serve on one PostgreSQL database, each once its
-// feed watches.
+// replicas of modelreg serve on one PostgreSQL database.
 func newReplicas(t *testing.T, n int) []*testServer {
 	t.Helper()
 	m := storetest.NewMemory(nil)
@@ -34,9 +34,6 @@ func newReplicas(t *testing.T, n int) []*testServer {
 		}
 		ts := &testServer{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), store: &countingStore{Store: st}}
 		t.Cleanup(ts.close)
-		eventually(t, "a replica watches the store's changes", func() bool {
-			return ts.do("GET", "/readyz", "", nil).status == 200
-		})
 		out = append(out, ts)
 	}
 	return out
@@ -174,7 +171,6 @@ func TestResyncDropsEverythingCached(t *testing.T) {
 	}
 	ts := &testServer{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), store: &countingStore{Store: m}}
 	t.Cleanup(ts.close)
-	eventually(t, "the server watches the store's changes", func() bool { return ts.do("GET", "/readyz", "", nil).status == 200 })
 
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
 	ts.must(201, ts.do("PUT", "/v1/global/models/Gone", testAdmin, `{"name": "Gone", "properties": {"a": "string"}}`))
@@ -218,18 +214,30 @@ func TestResyncDropsEverythingCached(t *testing.T) {
 	ts.must(404, ts.do("GET", "/v1/global/models/Gone", testAdmin, nil))
 }
 
-// The feed's goroutine ends with Close (TestMain checks for leaks), and
-// /readyz reports 503 until the feed watches.
+// New returns once the feed watches, or fails if it cannot; the feed's
+// goroutine ends with Close (TestMain checks for leaks); /readyz reports
+// 503 while the feed does not watch.
 func TestFeedReadiness(t *testing.T) {
 	m := storetest.NewMemory(nil)
+	closed := m.Replica()
+	closed.Close()
+	if _, err := New(context.Background(), Config{Store: closed}); !errors.Is(err, store.ErrClosed) {
+		t.Errorf("New on a closed feed: %v, want ErrClosed", err)
+	}
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := New(canceled, Config{Store: &blockedFeed{m}}); !errors.Is(err, context.Canceled) {
+		t.Errorf("New on a feed that does not watch, its context canceled: %v, want context.Canceled", err)
+	}
+
 	srv, err := New(context.Background(), Config{Store: m, IdleTimeout: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := srv.Handler()
-	eventually(t, "ready once the feed watches", func() bool {
-		return adminStatus(h, "GET", "/readyz", "") == 200
-	})
+	if got := adminStatus(h, "GET", "/readyz", ""); got != 200 {
+		t.Errorf("/readyz once New returned: %d, want 200", got)
+	}
 	srv.feedReady.Store(false)
 	if got := adminStatus(h, "GET", "/readyz", ""); got != 503 {
 		t.Errorf("/readyz while the feed does not watch: %d, want 503", got)
@@ -253,9 +261,7 @@ func TestReplicaFollowsStoredAdminToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { srv.Close() })
-		h := srv.Handler()
-		eventually(t, "the replica watches the store's changes", func() bool { return adminStatus(h, "GET", "/readyz", "") == 200 })
-		return h
+		return srv.Handler()
 	}
 	as := func(h http.Handler, tok string) int {
 		req := httptest.NewRequest("GET", "/v1/tenants", nil)
@@ -289,4 +295,13 @@ func TestReplicaFollowsStoredAdminToken(t *testing.T) {
 		t.Fatalf("the configured token did not revoke the generated one: %v", err)
 	}
 	eventually(t, "the revoked admin token fails on the following replica", func() bool { return as(following, reset) == 401 })
+}
+
+// blockedFeed is a store whose feed never watches: its Watch waits for its
+// context.
+type blockedFeed struct{ store.Store }
+
+func (blockedFeed) Watch(ctx context.Context, fn func(store.Change)) error {
+	<-ctx.Done()
+	return ctx.Err()
 }

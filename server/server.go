@@ -280,7 +280,8 @@ var ErrInvalidConfig = errors.New("server: invalid configuration")
 // and starts the janitor, which unloads idle tenants and returns freed
 // memory to the OS, and, when the store is a store.Feed (one that several
 // replicas share), a goroutine that applies the changes made through the
-// other replicas (see watchFeed). Close stops both.
+// other replicas (see watchFeed); it returns once that watches. Close
+// stops both.
 func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Store == nil {
 		return nil, fmt.Errorf("%w: Config.Store is required", ErrInvalidConfig)
@@ -310,8 +311,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		go s.janitor(s.janStop, s.janDone)
 	}
 	if feed, ok := cfg.Store.(store.Feed); ok {
+		// Watch before serving, so that no tenant is loaded before the
+		// feed's first Resync, which would unload it.
+		ready := make(chan error, 1)
 		s.feedStop, s.feedDone = make(chan struct{}), make(chan struct{})
-		go s.watchFeed(feed, s.feedStop, s.feedDone)
+		go s.watchFeed(feed, ready, s.feedStop, s.feedDone)
+		select {
+		case err := <-ready:
+			if err != nil {
+				s.Close()
+				return nil, fmt.Errorf("server: watching the store's changes: %w", err)
+			}
+		case <-ctx.Done():
+			s.Close()
+			return nil, fmt.Errorf("server: watching the store's changes: %w", ctx.Err())
+		}
 	}
 	return s, nil
 }
