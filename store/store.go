@@ -142,6 +142,13 @@ type Condition struct {
 	// these revisions; an empty, non-nil Revisions is never met (an
 	// If-Match that names no revision a store gives).
 	Revisions []int64
+	// TenantMustExist requires, of PutModel in a tenant's scope, that the
+	// tenant exists: a write made with a tenant's token must not create
+	// the tenant again once it was deleted (through another replica, say).
+	// When it does not, PutModel returns ErrNotFound and writes nothing.
+	// It is checked before the other fields, and ignored by DeleteModel
+	// and in the global scope.
+	TenantMustExist bool
 }
 
 // Check returns nil if c holds for the model called name, which exists at

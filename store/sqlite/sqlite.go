@@ -965,6 +965,15 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 	var created bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.stamp()
+		if cond.TenantMustExist && m.Scope != store.Global {
+			var one int
+			err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE id = ?`, m.Scope).Scan(&one)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("tenant %q: %w", m.Scope, store.ErrNotFound)
+			} else if err != nil {
+				return err
+			}
+		}
 		var rev, createdAt int64
 		switch err := tx.QueryRowContext(ctx, `SELECT revision, created_at FROM models WHERE scope = ? AND name = ?`, m.Scope, m.Name).Scan(&rev, &createdAt); {
 		case errors.Is(err, sql.ErrNoRows):

@@ -230,6 +230,9 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 		return store.Model{}, false, err
 	}
 	defer m.mu.Unlock()
+	if _, ok := m.tenants[md.Scope]; cond.TenantMustExist && md.Scope != store.Global && !ok {
+		return store.Model{}, false, fmt.Errorf("tenant %q: %w", md.Scope, store.ErrNotFound)
+	}
 	old, exists := m.models[md.Scope][md.Name]
 	if err := cond.Check(md.Name, exists, old.Revision); err != nil {
 		return store.Model{}, false, err

@@ -188,6 +188,38 @@ func testConditions(t *testing.T, s store.Store) {
 	if _, err := s.Tenant(ctx, "other"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("failed conditional put created the tenant: %v", err)
 	}
+
+	// TenantMustExist: a write to a tenant that does not exist (deleted,
+	// or never created) fails with ErrNotFound and creates nothing, even
+	// unconditional otherwise; to one that exists, it writes; the global
+	// scope ignores it.
+	mustExist := store.Condition{TenantMustExist: true}
+	for _, cond := range []store.Condition{mustExist, {TenantMustExist: true, MustNotExist: true}} {
+		if _, _, err := s.PutModel(ctx, model("other", "B", `{}`), cond); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("put %+v to a tenant that does not exist: %v, want ErrNotFound", cond, err)
+		}
+	}
+	if _, err := s.Tenant(ctx, "other"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("put to a tenant that must exist created it: %v", err)
+	}
+	if _, err := s.DeleteTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.PutModel(ctx, m, mustExist); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("put to a deleted tenant that must exist: %v, want ErrNotFound", err)
+	}
+	if ms, err := s.Models(ctx, "acme"); err != nil || len(ms) != 0 {
+		t.Errorf("put to a deleted tenant that must exist left %d models (%v)", len(ms), err)
+	}
+	if _, err := s.CreateTenant(ctx, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	if _, created, err := s.PutModel(ctx, m, mustExist); err != nil || !created {
+		t.Errorf("put to an existing tenant that must exist: created %v, %v", created, err)
+	}
+	if _, _, err := s.PutModel(ctx, model(store.Global, "G", `{}`), mustExist); err != nil {
+		t.Errorf("put of a global model with TenantMustExist: %v", err)
+	}
 }
 
 func testScopes(t *testing.T, s store.Store) {
