@@ -305,3 +305,41 @@ func (blockedFeed) Watch(ctx context.Context, fn func(store.Change)) error {
 	<-ctx.Done()
 	return ctx.Err()
 }
+
+// deletedBeforePut is a replica's store on which another replica deletes
+// the tenant just before each PutModel: after the request's token was
+// checked, before its write.
+type deletedBeforePut struct {
+	*storetest.Memory
+	other store.Store
+}
+
+func (d deletedBeforePut) PutModel(ctx context.Context, m store.Model, cond store.Condition) (store.Model, bool, error) {
+	if _, err := d.other.DeleteTenant(ctx, m.Scope); err != nil {
+		return store.Model{}, false, err
+	}
+	return d.Memory.PutModel(ctx, m, cond)
+}
+
+// A write with a tenant's token never brings back its tenant deleted
+// through another replica meanwhile.
+func TestReplicaWriteDoesNotRecreateTenantDeletedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	m := storetest.NewMemory(nil)
+	st := deletedBeforePut{Memory: m.Replica(), other: m}
+	srv := newAdminServer(t, st, Config{IdleTimeout: -1})
+	t.Cleanup(func() { srv.Close() })
+	ts := &testServer{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), store: &countingStore{Store: st}}
+	t.Cleanup(ts.http.Close)
+
+	if _, _, err := m.PutModel(ctx, store.Model{Scope: "acme", Name: "User", Definition: []byte(userDef)}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	tok := ts.token("acme")
+	if got := ts.do("PUT", "/v1/tenants/acme/models/Customer", tok, customerDef); got.status != 401 {
+		t.Errorf("a write with the token of a tenant deleted meanwhile: %d %s, want 401", got.status, got.body)
+	}
+	if tn, err := m.Tenant(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the deleted tenant is back, with %d models (%v)", tn.Models, err)
+	}
+}

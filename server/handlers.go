@@ -494,12 +494,18 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 1. Durable first.
+	// 1. Durable first. A tenant's token never creates its tenant: if
+	// another replica deleted it since the token was checked, the store
+	// refuses, as this replica would have, had it known.
+	cond.TenantMustExist = !p.admin
 	t0 = time.Now()
 	stored, created, err := s.st.PutModel(ctx, store.Model{Scope: scope, Name: name, Definition: body, Fingerprint: def.Object.Fingerprint().String()}, cond)
 	s.m.observeStore("put_model", t0)
 	if errors.Is(err, store.ErrPrecondition) {
 		return preconditionFailed(scope, err)
+	}
+	if errors.Is(err, store.ErrNotFound) && cond.TenantMustExist {
+		return problem(ProblemUnauthorized, "invalid token")
 	}
 	if err != nil {
 		return s.storeError(err)
