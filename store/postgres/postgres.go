@@ -1,0 +1,956 @@
+// Package postgres is the store of modelreg serve for several replicas: a
+// store.Store on one PostgreSQL database that every replica of modelreg
+// serve opens, with a change feed (store.Feed, over LISTEN/NOTIFY) that
+// tells each replica what the others changed. A single server is better
+// served by the embedded SQLite store (store/sqlite), which needs no
+// database server.
+//
+// # Opening
+//
+// Open takes a PostgreSQL connection string, as a URL
+//
+//	postgres://user:password@host:5432/dbname?sslmode=verify-full
+//
+// or in the keyword/value form (host=... dbname=...); both accept the
+// parameters libpq does, and the pool's (pool_max_conns, ...) of pgxpool.
+// The role needs to create tables in the database's first schema on the
+// search_path (append &search_path=NAME to the URL for another schema than
+// public). Connections name themselves application_name=modelreg (and
+// "modelreg watch" for the feed's) unless the URL sets application_name.
+// Behind a pooler in transaction mode (PgBouncer), add
+// default_query_exec_mode=exec to the URL; the feed's connection must
+// reach the server in session mode (LISTEN needs a session).
+//
+// # Migrations
+//
+// The schema is versioned in the schema_version table. Open applies, in one
+// transaction and under an advisory lock (so that replicas starting
+// together do not race), every migration newer than the database's
+// version; reopening an up-to-date database changes nothing. A database
+// written by a newer version of modelreg is refused with ErrSchemaTooNew.
+//
+// # Concurrency
+//
+// Every write is one transaction. The writes of one scope (a tenant, or the
+// global scope) take a transaction-level advisory lock on the scope first,
+// so that they are serialized across every connection and replica: a
+// conditional write checks its condition and writes with no other write of
+// the scope in between, revisions follow each other, and a tenant deleted
+// while a model or token of it is written is deleted either before (the
+// write creates it again) or after (with what was written). Reads take no
+// lock. Transactions that fail for a deadlock or a serialization failure
+// are tried again a few times.
+//
+// # Change feed
+//
+// Every write that others must know of calls pg_notify in its transaction:
+// PostgreSQL delivers the notification on commit only, in commit order,
+// to every connection that LISTENs on the channel (see Watch). New tenants
+// and tokens are not notified: no replica holds anything of them until it
+// reads them from the store.
+package postgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/modelreg/modelreg/store"
+)
+
+// ErrSchemaTooNew is returned by Open for a database whose schema version is
+// newer than this build knows (as a *SchemaTooNewError).
+var ErrSchemaTooNew = errors.New("database schema is newer than this version of modelreg: run a newer modelreg")
+
+// SchemaTooNewError is the error of Open for a database whose schema
+// version is newer than this build knows. It wraps ErrSchemaTooNew.
+type SchemaTooNewError struct {
+	// Version is the database's schema version, Known the newest this
+	// build knows (SchemaVersion).
+	Version, Known int
+}
+
+// Error says which versions the database and the build have.
+func (e *SchemaTooNewError) Error() string {
+	return fmt.Sprintf("postgres store: %v (database version %d, known %d)", ErrSchemaTooNew, e.Version, e.Known)
+}
+
+// Unwrap returns ErrSchemaTooNew.
+func (e *SchemaTooNewError) Unwrap() error { return ErrSchemaTooNew }
+
+// SchemaVersion is the schema version this build writes.
+const SchemaVersion = 1
+
+// migrations are the schema migrations, applied in order: migration i
+// moves the schema from version i to version i+1. Never edit a released
+// migration: append.
+//
+// Text columns use the "C" collation, so that ids and names sort by their
+// bytes (as Go and SQLite compare them), whatever the database's locale.
+// Times are timestamptz, with PostgreSQL's microsecond precision.
+var migrations = []string{
+	// 1: tenants, models, tokens, settings, and the revision counters:
+	// one per scope (scope_revisions, dropped with its tenant) and the
+	// floor where a scope without a row starts (revisions.last, raised to
+	// the last revision of each scope dropped), so that a tenant deleted
+	// and created again never gives a revision twice, and a deleted tenant
+	// leaves no trace.
+	`CREATE TABLE tenants (
+		id         text COLLATE "C" PRIMARY KEY,
+		created_at timestamptz NOT NULL
+	);
+	CREATE TABLE models (
+		scope       text COLLATE "C" NOT NULL,
+		name        text COLLATE "C" NOT NULL,
+		definition  bytea NOT NULL,
+		fingerprint text NOT NULL,
+		revision    bigint NOT NULL,
+		created_at  timestamptz NOT NULL,
+		updated_at  timestamptz NOT NULL,
+		PRIMARY KEY (scope, name)
+	);
+	CREATE TABLE tokens (
+		id         text COLLATE "C" PRIMARY KEY,
+		tenant     text COLLATE "C" NOT NULL REFERENCES tenants (id),
+		hash       bytea NOT NULL CHECK (octet_length(hash) = 32),
+		created_at timestamptz NOT NULL
+	);
+	CREATE INDEX tokens_by_tenant ON tokens (tenant, created_at, id);
+	CREATE TABLE settings (
+		key   text COLLATE "C" PRIMARY KEY,
+		value bytea NOT NULL
+	);
+	CREATE TABLE revisions (
+		id   integer PRIMARY KEY CHECK (id = 1),
+		last bigint NOT NULL
+	);
+	INSERT INTO revisions (id, last) VALUES (1, 0);
+	CREATE TABLE scope_revisions (
+		scope text COLLATE "C" PRIMARY KEY,
+		last  bigint NOT NULL
+	);`,
+}
+
+// Advisory lock keys. migrationLock (one bigint key: "modelreg" in ASCII)
+// serializes the migrations of Open; the writes of a scope lock the pair
+// (scopeLockClass, fnv32a(scope)), in the other key space of advisory
+// locks. Never change them: replicas of different versions must agree.
+const (
+	migrationLock  int64 = 0x6d6f64656c726567
+	scopeLockClass int32 = 0x6d72 // "mr"
+)
+
+// channel is the channel of the change notifications.
+const channel = "modelreg_changes"
+
+// maxPayload is the largest notification payload PostgreSQL takes (it must
+// be shorter than 8000 bytes).
+const maxPayload = 7999
+
+// The application_name of the store's connections, when the URL sets none,
+// and the suffix of its feed connections'.
+const (
+	appName     = "modelreg"
+	watchSuffix = " watch"
+)
+
+// Store is the PostgreSQL implementation of store.Store and store.Feed.
+type Store struct {
+	pool *pgxpool.Pool
+	// watchConfig is the configuration of the feed's connections.
+	watchConfig *pgx.ConnConfig
+	// origin is this value's random id, in its notifications: Watch skips
+	// them.
+	origin string
+	closed atomic.Bool
+	// closing is canceled by Close, ending the Watch calls in progress.
+	closing context.Context
+	close   context.CancelFunc
+}
+
+var (
+	_ store.Store = (*Store)(nil)
+	_ store.Feed  = (*Store)(nil)
+)
+
+// Open connects to the PostgreSQL database at url (see the package
+// documentation for its form) and applies pending migrations. A url that
+// cannot be parsed is store.ErrInvalid; a database that cannot be reached
+// is store.ErrBusy, one that refuses the role store.ErrUnavailable.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// pgconn's error shows the connection string with its password
+		// redacted.
+		return nil, fmt.Errorf("%w: postgres store: %v", store.ErrInvalid, err)
+	}
+	name := cfg.ConnConfig.RuntimeParams["application_name"]
+	if name == "" {
+		name = appName
+		cfg.ConnConfig.RuntimeParams["application_name"] = name
+	}
+	watch := cfg.ConnConfig.Copy()
+	watch.RuntimeParams["application_name"] = name + watchSuffix
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	var id [12]byte
+	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
+	s := &Store{pool: pool, watchConfig: watch, origin: hex.EncodeToString(id[:])}
+	s.closing, s.close = context.WithCancel(context.Background())
+	if err := s.migrate(ctx); err != nil {
+		s.close()
+		pool.Close()
+		var tooNew *SchemaTooNewError
+		if errors.As(err, &tooNew) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("postgres store: migrating the schema: %w", s.wrap(err))
+	}
+	return s, nil
+}
+
+// migrate applies the pending migrations in one transaction, under an
+// advisory lock that the transaction's end releases.
+func (s *Store) migrate(ctx context.Context) error {
+	return s.retry(ctx, func() error {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)`); err != nil {
+			return fmt.Errorf("create schema_version: %w", err)
+		}
+		var version int
+		switch err := tx.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&version); {
+		case errors.Is(err, pgx.ErrNoRows):
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES (0)`); err != nil {
+				return err
+			}
+		case err != nil:
+			return fmt.Errorf("read schema_version: %w", err)
+		}
+		if version > len(migrations) {
+			return &SchemaTooNewError{Version: version, Known: len(migrations)}
+		}
+		if version == len(migrations) {
+			return nil // nothing to do; the deferred rollback ends the transaction
+		}
+		for v := version; v < len(migrations); v++ {
+			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+				return fmt.Errorf("migration %d: %w", v+1, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(migrations)); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+}
+
+// Version returns the schema version of the database.
+func (s *Store) Version(ctx context.Context) (int, error) {
+	if err := s.check(); err != nil {
+		return 0, err
+	}
+	var v int
+	err := s.pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	return v, s.wrap(err)
+}
+
+func (s *Store) check() error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return nil
+}
+
+// maxTries is how many times a transaction is tried when it fails for a
+// deadlock, a serialization failure, or a connection that failed before
+// anything was sent.
+const maxTries = 5
+
+// retryable reports whether a transaction that failed with err may be
+// tried again: nothing of it was committed, and another try may pass.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "40001" || pe.Code == "40P01" // serialization_failure, deadlock_detected
+	}
+	return pgconn.SafeToRetry(err)
+}
+
+// retry calls fn until it succeeds, fails with an error that is not
+// retryable, or was tried maxTries times.
+func (s *Store) retry(ctx context.Context, fn func() error) error {
+	for try := 1; ; try++ {
+		err := fn()
+		if err == nil || try == maxTries || !retryable(err) || ctx.Err() != nil || s.closed.Load() {
+			return err
+		}
+		// A few milliseconds, growing, with jitter: deadlocked
+		// transactions tried again together would deadlock again.
+		wait := time.Duration(try)*2*time.Millisecond + mrand.N(5*time.Millisecond)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+	}
+}
+
+// errOutcomeUnknown is the error of a commit whose connection failed before
+// the server answered: the transaction may have been committed or not.
+var errOutcomeUnknown = errors.New("postgres store: the connection failed during the commit: the write may or may not have been committed")
+
+// tx runs fn in a transaction and commits it, trying again (fn too) when it
+// fails in a way that another try may fix (see retryable). fn must set
+// what it returns to its caller anew at each call.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.wrap(s.retry(ctx, func() error {
+		tx, err := s.pool.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		// Deferred, so that a panic in fn does not leave the connection
+		// in a transaction (after Commit, a no-op).
+		defer tx.Rollback(context.WithoutCancel(ctx))
+		if err := fn(tx); err != nil {
+			return err
+		}
+		if err := tx.Commit(ctx); err != nil {
+			var pe *pgconn.PgError
+			if !errors.As(err, &pe) && !pgconn.SafeToRetry(err) && ctx.Err() == nil {
+				return fmt.Errorf("%w: %v", errOutcomeUnknown, err)
+			}
+			return err
+		}
+		return nil
+	}))
+}
+
+// wrap maps the errors of pgx and PostgreSQL to the store's: store.ErrClosed
+// after Close, store.ErrBusy for a database that may serve the call later
+// (unreachable, restarting, out of connections or space, a lock or
+// statement timeout), store.ErrUnavailable for one that refuses this store
+// (the role, the database or the schema's tables gone). Context errors
+// and the store's own errors are returned as they are.
+func (s *Store) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, own := range []error{store.ErrNotFound, store.ErrPrecondition, store.ErrInvalid, store.ErrUnavailable, store.ErrClosed, errOutcomeUnknown} {
+		if errors.Is(err, own) {
+			return err
+		}
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	if s.closed.Load() {
+		return fmt.Errorf("%w: %v", store.ErrClosed, err)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch class := pe.Code[:min(2, len(pe.Code))]; {
+		case class == "08", // connection exception
+			class == "53",                                              // insufficient resources: disk full, too many connections
+			class == "40",                                              // serialization failure, deadlock, tried maxTries times
+			pe.Code == "55P03",                                         // lock_not_available (lock_timeout)
+			pe.Code == "57014",                                         // query_canceled (statement_timeout)
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, starting up
+			pe.Code == "25006": // read_only_sql_transaction: a standby, until a failover
+			return fmt.Errorf("%w: %w", store.ErrBusy, err)
+		case class == "28", // invalid authorization
+			class == "3D",      // invalid catalog name: the database
+			class == "3F",      // invalid schema name
+			class == "42",      // undefined table, insufficient privilege...
+			pe.Code == "57P04": // database_dropped
+			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		}
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed) || pgconn.SafeToRetry(err) {
+		return fmt.Errorf("%w: %w", store.ErrBusy, err)
+	}
+	return err
+}
+
+// validText reports whether every s can be stored in a text column: valid
+// UTF-8 without NUL bytes. (PostgreSQL refuses the others, where SQLite
+// keeps any bytes.)
+func validText(s ...string) bool {
+	for _, x := range s {
+		if !utf8.ValidString(x) || strings.IndexByte(x, 0) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func invalidText(what string) error {
+	return fmt.Errorf("%w: %s is not valid UTF-8 or holds a NUL byte, which PostgreSQL cannot store", store.ErrInvalid, what)
+}
+
+// lockScope locks scope for the rest of tx: the writes of one scope wait
+// for each other, on every connection of every replica.
+func lockScope(ctx context.Context, tx pgx.Tx, scope string) error {
+	h := fnv.New32a()
+	h.Write([]byte(scope))
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::integer, $2::integer)`, scopeLockClass, int32(h.Sum32()))
+	return err
+}
+
+// notice is the payload of a change notification, as JSON. It is the
+// notifications' wire format, which replicas of different versions share:
+// only add fields.
+type notice struct {
+	// Origin is the origin of the Store value that wrote the change.
+	Origin string `json:"o"`
+	// Kind is the store.ChangeKind's String.
+	Kind  string `json:"k"`
+	Scope string `json:"s,omitempty"`
+	Key   string `json:"n,omitempty"`
+}
+
+// payload returns the payload of the notification of a change, to send with
+// notify. A ModelChanged whose name would make it too long goes without
+// its Key; any other change too long for a notification is refused with
+// store.ErrInvalid (the server's tenant ids, token ids and setting keys
+// are far shorter).
+func (s *Store) payload(kind store.ChangeKind, scope, key string) (string, error) {
+	b, err := json.Marshal(notice{Origin: s.origin, Kind: kind.String(), Scope: scope, Key: key})
+	if err == nil && len(b) > maxPayload && kind == store.ModelChanged {
+		b, err = json.Marshal(notice{Origin: s.origin, Kind: kind.String(), Scope: scope})
+	}
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxPayload {
+		return "", fmt.Errorf("%w: the scope %.40q... or key %.40q... is too long for a change notification (%d bytes, at most %d)",
+			store.ErrInvalid, scope, key, len(b), maxPayload)
+	}
+	return string(b), nil
+}
+
+// notify sends payload on the change channel when tx commits.
+func notify(ctx context.Context, tx pgx.Tx, payload string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, payload)
+	return err
+}
+
+// CreateTenant implements store.Store.
+func (s *Store) CreateTenant(ctx context.Context, id string) (bool, error) {
+	if id == "" {
+		return false, fmt.Errorf("%w: empty tenant id", store.ErrInvalid)
+	}
+	if !validText(id) {
+		return false, invalidText("the tenant id")
+	}
+	var created bool
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO tenants (id, created_at) VALUES ($1, clock_timestamp()) ON CONFLICT (id) DO NOTHING`, id)
+		created = tag.RowsAffected() == 1
+		return err
+	})
+	return created, err
+}
+
+// ensureTenant creates tenant id at time now if it does not exist.
+func ensureTenant(ctx context.Context, tx pgx.Tx, id string, now time.Time) error {
+	_, err := tx.Exec(ctx, `INSERT INTO tenants (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, now)
+	return err
+}
+
+const tenantColumns = `t.id, t.created_at,
+	(SELECT count(*) FROM models m WHERE m.scope = t.id),
+	(SELECT count(*) FROM tokens k WHERE k.tenant = t.id)`
+
+func scanTenant(row pgx.Row) (store.Tenant, error) {
+	var t store.Tenant
+	if err := row.Scan(&t.ID, &t.Created, &t.Models, &t.Tokens); err != nil {
+		return store.Tenant{}, err
+	}
+	t.Created = t.Created.UTC()
+	return t, nil
+}
+
+// Tenant implements store.Store.
+func (s *Store) Tenant(ctx context.Context, id string) (store.Tenant, error) {
+	if err := s.check(); err != nil {
+		return store.Tenant{}, err
+	}
+	if !validText(id) {
+		return store.Tenant{}, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
+	}
+	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Tenant{}, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
+	}
+	return t, s.wrap(err)
+}
+
+// Tenants implements store.Store.
+func (s *Store) Tenants(ctx context.Context, after string, limit int) ([]store.Tenant, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if !validText(after) {
+		return nil, invalidText("the tenant id to list after")
+	}
+	var lim *int64 // LIMIT NULL: no limit
+	if limit > 0 {
+		n := int64(limit)
+		lim = &n
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2`, after, lim)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Tenant, error) { return scanTenant(row) })
+	return out, s.wrap(err)
+}
+
+// DeleteTenant implements store.Store. It notifies a store.TenantDeleted.
+func (s *Store) DeleteTenant(ctx context.Context, id string) (store.Purge, error) {
+	if id == "" {
+		return store.Purge{}, fmt.Errorf("%w: empty tenant id", store.ErrInvalid)
+	}
+	if !validText(id) {
+		if err := s.check(); err != nil {
+			return store.Purge{}, err
+		}
+		return store.Purge{}, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
+	}
+	payload, err := s.payload(store.TenantDeleted, id, "")
+	if err != nil {
+		return store.Purge{}, err
+	}
+	var p store.Purge
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		p = store.Purge{}
+		if err := lockScope(ctx, tx, id); err != nil {
+			return err
+		}
+		var one int
+		if err := tx.QueryRow(ctx, `SELECT 1 FROM tenants WHERE id = $1`, id).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM models WHERE scope = $1`, id)
+		if err != nil {
+			return err
+		}
+		p.Models = int(tag.RowsAffected())
+		if tag, err = tx.Exec(ctx, `DELETE FROM tokens WHERE tenant = $1`, id); err != nil {
+			return err
+		}
+		p.Tokens = int(tag.RowsAffected())
+		if _, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id); err != nil {
+			return err
+		}
+		// The scope's revision row goes, and revisions.last, where a
+		// scope without a row starts, rises to its last revision: a
+		// tenant created again with this id goes on above it, and
+		// nothing of the deleted one is kept.
+		if _, err := tx.Exec(ctx, `WITH d AS (DELETE FROM scope_revisions WHERE scope = $1 RETURNING last)
+			UPDATE revisions SET last = d.last FROM d WHERE revisions.id = 1 AND revisions.last < d.last`, id); err != nil {
+			return err
+		}
+		return notify(ctx, tx, payload)
+	})
+	if err != nil {
+		return store.Purge{}, err
+	}
+	return p, nil
+}
+
+// PutModel implements store.Store. It notifies a store.ModelChanged.
+func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Condition) (store.Model, bool, error) {
+	if m.Name == "" {
+		return store.Model{}, false, fmt.Errorf("%w: empty model name", store.ErrInvalid)
+	}
+	if !validText(m.Scope, m.Name, m.Fingerprint) {
+		return store.Model{}, false, invalidText("the scope, name or fingerprint")
+	}
+	if m.Definition == nil {
+		m.Definition = []byte{}
+	}
+	payload, err := s.payload(store.ModelChanged, m.Scope, m.Name)
+	if err != nil {
+		return store.Model{}, false, err
+	}
+	var created bool
+	err = s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockScope(ctx, tx, m.Scope); err != nil {
+			return err
+		}
+		// A statement after the lock's: its snapshot holds every write
+		// of the scope committed before, and its clock is past them.
+		var now time.Time
+		var rev *int64
+		var createdAt *time.Time
+		if err := tx.QueryRow(ctx, `SELECT clock_timestamp(), m.revision, m.created_at
+			FROM (SELECT 1) AS one LEFT JOIN models m ON m.scope = $1 AND m.name = $2`, m.Scope, m.Name).Scan(&now, &rev, &createdAt); err != nil {
+			return err
+		}
+		exists := rev != nil
+		var cur int64
+		if exists {
+			cur = *rev
+		}
+		if err := cond.Check(m.Name, exists, cur); err != nil {
+			return err
+		}
+		if m.Scope != store.Global {
+			if err := ensureTenant(ctx, tx, m.Scope, now); err != nil {
+				return err
+			}
+		}
+		// The scope's next revision is store.NextRevision of its last
+		// (of revisions.last for a scope without a row) at the write's
+		// time, in microseconds.
+		var next int64
+		if err := tx.QueryRow(ctx, `INSERT INTO scope_revisions AS r (scope, last)
+			VALUES ($1, GREATEST((SELECT last FROM revisions WHERE id = 1) + 1, $2))
+			ON CONFLICT (scope) DO UPDATE SET last = GREATEST(r.last + 1, $2)
+			RETURNING last`, m.Scope, now.UnixMicro()).Scan(&next); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO models (scope, name, definition, fingerprint, revision, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6)
+			ON CONFLICT (scope, name) DO UPDATE SET definition = excluded.definition,
+				fingerprint = excluded.fingerprint, revision = excluded.revision, updated_at = excluded.updated_at`,
+			m.Scope, m.Name, m.Definition, m.Fingerprint, next, now); err != nil {
+			return err
+		}
+		if err := notify(ctx, tx, payload); err != nil {
+			return err
+		}
+		created = !exists
+		m.Revision = next
+		m.Created, m.Updated = now.UTC(), now.UTC()
+		if exists {
+			m.Created = createdAt.UTC()
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Model{}, false, err
+	}
+	return m, created, nil
+}
+
+const modelColumns = `scope, name, definition, fingerprint, revision, created_at, updated_at`
+
+func scanModel(row pgx.Row) (store.Model, error) {
+	var m store.Model
+	if err := row.Scan(&m.Scope, &m.Name, &m.Definition, &m.Fingerprint, &m.Revision, &m.Created, &m.Updated); err != nil {
+		return store.Model{}, err
+	}
+	m.Created, m.Updated = m.Created.UTC(), m.Updated.UTC()
+	return m, nil
+}
+
+// Model implements store.Store.
+func (s *Store) Model(ctx context.Context, scope, name string) (store.Model, error) {
+	if err := s.check(); err != nil {
+		return store.Model{}, err
+	}
+	if !validText(scope, name) {
+		return store.Model{}, fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+	}
+	m, err := scanModel(s.pool.QueryRow(ctx, `SELECT `+modelColumns+` FROM models WHERE scope = $1 AND name = $2`, scope, name))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Model{}, fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+	}
+	return m, s.wrap(err)
+}
+
+// Models implements store.Store.
+func (s *Store) Models(ctx context.Context, scope string) ([]store.Model, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if !validText(scope) {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+modelColumns+` FROM models WHERE scope = $1 ORDER BY name`, scope)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Model, error) { return scanModel(row) })
+	return out, s.wrap(err)
+}
+
+// DeleteModel implements store.Store. It notifies a store.ModelChanged.
+func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.Condition) error {
+	if !validText(scope, name) {
+		if err := s.check(); err != nil {
+			return err
+		}
+		if err := cond.Check(name, false, 0); err != nil {
+			return err
+		}
+		return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+	}
+	payload, err := s.payload(store.ModelChanged, scope, name)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockScope(ctx, tx, scope); err != nil {
+			return err
+		}
+		var rev int64
+		switch err := tx.QueryRow(ctx, `SELECT revision FROM models WHERE scope = $1 AND name = $2`, scope, name).Scan(&rev); {
+		case errors.Is(err, pgx.ErrNoRows):
+			if err := cond.Check(name, false, 0); err != nil {
+				return err
+			}
+			return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
+		case err != nil:
+			return err
+		}
+		if err := cond.Check(name, true, rev); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM models WHERE scope = $1 AND name = $2`, scope, name); err != nil {
+			return err
+		}
+		return notify(ctx, tx, payload)
+	})
+}
+
+// PutToken implements store.Store. It notifies nothing: no replica holds
+// anything of a token before it reads it from the store.
+func (s *Store) PutToken(ctx context.Context, t store.Token) (store.Token, error) {
+	if t.ID == "" || t.Tenant == store.Global {
+		return store.Token{}, fmt.Errorf("%w: token needs an id and a tenant", store.ErrInvalid)
+	}
+	if !validText(t.ID, t.Tenant) {
+		return store.Token{}, invalidText("the token's id or tenant")
+	}
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		if err := lockScope(ctx, tx, t.Tenant); err != nil {
+			return err
+		}
+		var now time.Time
+		if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
+			return err
+		}
+		if err := ensureTenant(ctx, tx, t.Tenant, now); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO tokens (id, tenant, hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
+			t.ID, t.Tenant, t.Hash[:], now)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("postgres store: token id %q is taken", t.ID)
+		}
+		t.Created = now.UTC()
+		return nil
+	})
+	if err != nil {
+		return store.Token{}, err
+	}
+	return t, nil
+}
+
+func scanToken(row pgx.Row) (store.Token, error) {
+	var t store.Token
+	var hash []byte
+	if err := row.Scan(&t.ID, &t.Tenant, &hash, &t.Created); err != nil {
+		return store.Token{}, err
+	}
+	if len(hash) != len(t.Hash) {
+		return store.Token{}, fmt.Errorf("postgres store: token %q has a %d-byte hash", t.ID, len(hash))
+	}
+	copy(t.Hash[:], hash)
+	t.Created = t.Created.UTC()
+	return t, nil
+}
+
+// Token implements store.Store.
+func (s *Store) Token(ctx context.Context, id string) (store.Token, error) {
+	if err := s.check(); err != nil {
+		return store.Token{}, err
+	}
+	if !validText(id) {
+		return store.Token{}, fmt.Errorf("token: %w", store.ErrNotFound)
+	}
+	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT id, tenant, hash, created_at FROM tokens WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Token{}, fmt.Errorf("token: %w", store.ErrNotFound)
+	}
+	return t, s.wrap(err)
+}
+
+// Tokens implements store.Store.
+func (s *Store) Tokens(ctx context.Context, tenant string) ([]store.Token, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if !validText(tenant) {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id, tenant, hash, created_at FROM tokens WHERE tenant = $1 ORDER BY created_at, id`, tenant)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Token, error) { return scanToken(row) })
+	return out, s.wrap(err)
+}
+
+// DeleteToken implements store.Store. It notifies a store.TokenDeleted.
+func (s *Store) DeleteToken(ctx context.Context, tenant, id string) error {
+	if !validText(tenant, id) {
+		if err := s.check(); err != nil {
+			return err
+		}
+		return fmt.Errorf("token %q of tenant %q: %w", id, tenant, store.ErrNotFound)
+	}
+	payload, err := s.payload(store.TokenDeleted, tenant, id)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM tokens WHERE id = $1 AND tenant = $2`, id, tenant)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return fmt.Errorf("token %q of tenant %q: %w", id, tenant, store.ErrNotFound)
+		}
+		return notify(ctx, tx, payload)
+	})
+}
+
+// Setting implements store.Store.
+func (s *Store) Setting(ctx context.Context, key string) ([]byte, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	if !validText(key) {
+		return nil, fmt.Errorf("setting %q: %w", key, store.ErrNotFound)
+	}
+	var v []byte
+	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("setting %q: %w", key, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, nil
+}
+
+// PutSetting implements store.Store. It notifies a store.SettingChanged.
+func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error {
+	if !validText(key) {
+		return invalidText("the setting's key")
+	}
+	if value == nil {
+		value = []byte{}
+	}
+	payload, err := s.payload(store.SettingChanged, "", key)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
+			return err
+		}
+		return notify(ctx, tx, payload)
+	})
+}
+
+// DeleteSetting implements store.Store. It notifies a store.SettingChanged
+// when there was a setting to delete.
+func (s *Store) DeleteSetting(ctx context.Context, key string) error {
+	if !validText(key) {
+		return s.check() // no such setting can exist
+	}
+	payload, err := s.payload(store.SettingChanged, "", key)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `DELETE FROM settings WHERE key = $1`, key)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		return notify(ctx, tx, payload)
+	})
+}
+
+// Ping implements store.Store. It fails when the database cannot be
+// reached, or the schema's tables cannot be read.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	var version int
+	var rows [6]bool
+	err := s.pool.QueryRow(ctx, pingQuery).Scan(&version, &rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5])
+	if err != nil {
+		return fmt.Errorf("postgres store: reading the schema's tables: %w", s.wrap(err))
+	}
+	if version != len(migrations) {
+		return fmt.Errorf("%w: the database's schema is version %d, not %d: it was changed while in use", store.ErrUnavailable, version, len(migrations))
+	}
+	return nil
+}
+
+// pingQuery reads the schema version and whether each table of the schema
+// has a row: it fails, as the store's calls then would, when a table was
+// renamed or dropped. Each EXISTS reads at most the first row of its table.
+const pingQuery = `SELECT (SELECT version FROM schema_version),
+	EXISTS (SELECT 1 FROM tenants), EXISTS (SELECT 1 FROM models), EXISTS (SELECT 1 FROM tokens),
+	EXISTS (SELECT 1 FROM settings), EXISTS (SELECT 1 FROM revisions), EXISTS (SELECT 1 FROM scope_revisions)`
+
+// Close implements store.Store. It ends the Watch calls in progress (they
+// return store.ErrClosed), waits for the calls in progress to release their
+// connections, and closes every connection.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return store.ErrClosed
+	}
+	s.close()
+	s.pool.Close()
+	return nil
+}

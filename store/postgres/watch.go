@@ -1,0 +1,136 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/modelreg/modelreg/store"
+)
+
+// Backoff of Watch between its attempts to connect again: the first
+// attempt after a lost connection is immediate, then they wait
+// reconnectMin, doubled at each failure up to reconnectMax.
+const (
+	reconnectMin = 100 * time.Millisecond
+	reconnectMax = 5 * time.Second
+)
+
+// closeWait bounds how long Watch waits for its connection to close.
+const closeWait = 5 * time.Second
+
+// Watch implements store.Feed: it reports to fn the changes committed
+// through other Store values (of this process or another) on the same
+// database, as store.Feed documents.
+//
+// Each call has a connection of its own, outside the pool, that LISTENs
+// on the change channel: its application_name is the store's followed by
+// " watch". When the connection is lost, Watch connects again at once,
+// then after a wait that doubles from 100 ms up to 5 s between failed
+// attempts, until ctx is done; once it listens again, it reports a
+// store.Resync. (A dead peer that sends nothing is found by TCP
+// keep-alives, after about two and a half minutes.)
+//
+// Writes notify: PutModel and DeleteModel a store.ModelChanged (Scope is
+// store.Global for a global model; Key is empty when the model's name
+// would make the notification longer than PostgreSQL allows), DeleteTenant
+// a store.TenantDeleted (one for the tenant, not one for each of its
+// models), DeleteToken a store.TokenDeleted, PutSetting and DeleteSetting a
+// store.SettingChanged. CreateTenant and PutToken notify nothing: a new
+// tenant or token is read from the store on its first use. A
+// notification that this version cannot read (from a newer version of
+// modelreg) is reported as a store.Resync.
+//
+// Watch returns ctx.Err() once ctx is done, and store.ErrClosed when the
+// store is closed (before the call, or during it), in both cases after
+// closing its connection.
+func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(s.closing, cancel)
+	defer stop()
+	var wait time.Duration
+	for {
+		if listened := s.listen(wctx, fn); listened {
+			wait = 0
+		} else {
+			wait = min(max(2*wait, reconnectMin), reconnectMax)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if s.closed.Load() {
+			return store.ErrClosed
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-wctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+		}
+	}
+}
+
+// listen connects, listens and reports changes to fn until ctx is done or
+// the connection fails. It reports whether it listened.
+func (s *Store) listen(ctx context.Context, fn func(store.Change)) (listened bool) {
+	conn, err := pgx.ConnectConfig(ctx, s.watchConfig)
+	if err != nil {
+		return false
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), closeWait)
+		defer cancel()
+		conn.Close(cctx)
+		select {
+		case <-conn.PgConn().CleanupDone():
+		case <-cctx.Done():
+		}
+	}()
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+		return false
+	}
+	fn(store.Change{Kind: store.Resync})
+	for {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
+			return true
+		}
+		if c, ok := s.parse(n.Payload); ok {
+			fn(c)
+		}
+	}
+}
+
+// kinds maps the names of the change kinds in notifications to the kinds.
+var kinds = map[string]store.ChangeKind{}
+
+func init() {
+	for _, k := range []store.ChangeKind{store.ModelChanged, store.TenantDeleted, store.TokenDeleted, store.SettingChanged} {
+		kinds[k.String()] = k
+	}
+}
+
+// parse returns the change a notification's payload reports, and false for
+// a change this value made. A payload it cannot read is a store.Resync.
+func (s *Store) parse(payload string) (store.Change, bool) {
+	var n notice
+	if err := json.Unmarshal([]byte(payload), &n); err != nil {
+		return store.Change{Kind: store.Resync}, true
+	}
+	if n.Origin == s.origin {
+		return store.Change{}, false
+	}
+	kind, ok := kinds[n.Kind]
+	if !ok {
+		return store.Change{Kind: store.Resync}, true
+	}
+	return store.Change{Kind: kind, Scope: n.Scope, Key: n.Key}, true
+}
