@@ -221,7 +221,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		if errors.As(err, &tooNew) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("postgres store: migrating the schema: %w", s.wrap(err))
+		return nil, fmt.Errorf("postgres store: migrating the schema: %w", s.wrap(ctx, err))
 	}
 	return s, nil
 }
@@ -275,7 +275,7 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	}
 	var v int
 	err := s.pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v)
-	return v, s.wrap(err)
+	return v, s.wrap(ctx, err)
 }
 
 func (s *Store) check() error {
@@ -332,7 +332,7 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 	if err := s.check(); err != nil {
 		return err
 	}
-	return s.wrap(s.retry(ctx, func() error {
+	return s.wrap(ctx, s.retry(ctx, func() error {
 		tx, err := s.pool.Begin(ctx)
 		if err != nil {
 			return err
@@ -358,9 +358,10 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 // after Close, store.ErrBusy for a database that may serve the call later
 // (unreachable, restarting, out of connections or space, a lock or
 // statement timeout), store.ErrUnavailable for one that refuses this store
-// (the role, the database or the schema's tables gone). Context errors
-// and the store's own errors are returned as they are.
-func (s *Store) wrap(err error) error {
+// (the role, the database or the schema's tables gone). The store's own
+// errors are returned as they are, and those of a call whose ctx is done
+// wrap ctx's error.
+func (s *Store) wrap(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -372,25 +373,20 @@ func (s *Store) wrap(err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
+	if ctx.Err() != nil {
+		// The call was canceled while it ran (the server's "canceling
+		// statement due to user request", say).
+		return fmt.Errorf("%w: %v", ctx.Err(), err)
+	}
 	if s.closed.Load() {
 		return fmt.Errorf("%w: %v", store.ErrClosed, err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		switch class := pe.Code[:min(2, len(pe.Code))]; {
-		case class == "08", // connection exception
-			class == "53",                                              // insufficient resources: disk full, too many connections
-			class == "40",                                              // serialization failure, deadlock, tried maxTries times
-			pe.Code == "55P03",                                         // lock_not_available (lock_timeout)
-			pe.Code == "57014",                                         // query_canceled (statement_timeout)
-			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, starting up
-			pe.Code == "25006": // read_only_sql_transaction: a standby, until a failover
+		switch {
+		case hasCode(pe.Code, busyCodes):
 			return fmt.Errorf("%w: %w", store.ErrBusy, err)
-		case class == "28", // invalid authorization
-			class == "3D",      // invalid catalog name: the database
-			class == "3F",      // invalid schema name
-			class == "42",      // undefined table, insufficient privilege...
-			pe.Code == "57P04": // database_dropped
+		case hasCode(pe.Code, unavailableCodes):
 			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 		}
 		return err
@@ -402,6 +398,41 @@ func (s *Store) wrap(err error) error {
 		return fmt.Errorf("%w: %w", store.ErrBusy, err)
 	}
 	return err
+}
+
+// busyCodes are the SQLSTATE classes (two characters) and codes of the
+// errors of a database that may serve the call later.
+var busyCodes = []string{
+	"08",    // connection exception
+	"53",    // insufficient resources: disk full, too many connections
+	"40",    // serialization failure, deadlock (tried maxTries times)
+	"55P03", // lock_not_available (lock_timeout)
+	"57014", // query_canceled (statement_timeout)
+	"57P01", // admin_shutdown
+	"57P02", // crash_shutdown
+	"57P03", // cannot_connect_now: starting up
+	"25006", // read_only_sql_transaction: a standby, until a failover
+}
+
+// unavailableCodes are the SQLSTATE classes and codes of the errors of a
+// database that refuses this store until something is changed.
+var unavailableCodes = []string{
+	"28",    // invalid authorization
+	"3D",    // invalid catalog name: no such database
+	"3F",    // invalid schema name
+	"42",    // undefined table, insufficient privilege...
+	"57P04", // database_dropped
+}
+
+// hasCode reports whether the SQLSTATE code is one of codes, or of one of
+// their classes.
+func hasCode(code string, codes []string) bool {
+	for _, c := range codes {
+		if strings.HasPrefix(code, c) {
+			return true
+		}
+	}
+	return false
 }
 
 // validText reports whether every s can be stored in a text column: valid
@@ -515,7 +546,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (store.Tenant, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Tenant{}, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
 	}
-	return t, s.wrap(err)
+	return t, s.wrap(ctx, err)
 }
 
 // Tenants implements store.Store.
@@ -533,10 +564,10 @@ func (s *Store) Tenants(ctx context.Context, after string, limit int) ([]store.T
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2`, after, lim)
 	if err != nil {
-		return nil, s.wrap(err)
+		return nil, s.wrap(ctx, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Tenant, error) { return scanTenant(row) })
-	return out, s.wrap(err)
+	return out, s.wrap(ctx, err)
 }
 
 // DeleteTenant implements store.Store. It notifies a store.TenantDeleted.
@@ -693,7 +724,7 @@ func (s *Store) Model(ctx context.Context, scope, name string) (store.Model, err
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Model{}, fmt.Errorf("model %q: %w", name, store.ErrNotFound)
 	}
-	return m, s.wrap(err)
+	return m, s.wrap(ctx, err)
 }
 
 // Models implements store.Store.
@@ -706,10 +737,10 @@ func (s *Store) Models(ctx context.Context, scope string) ([]store.Model, error)
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+modelColumns+` FROM models WHERE scope = $1 ORDER BY name`, scope)
 	if err != nil {
-		return nil, s.wrap(err)
+		return nil, s.wrap(ctx, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Model, error) { return scanModel(row) })
-	return out, s.wrap(err)
+	return out, s.wrap(ctx, err)
 }
 
 // DeleteModel implements store.Store. It notifies a store.ModelChanged.
@@ -814,7 +845,7 @@ func (s *Store) Token(ctx context.Context, id string) (store.Token, error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Token{}, fmt.Errorf("token: %w", store.ErrNotFound)
 	}
-	return t, s.wrap(err)
+	return t, s.wrap(ctx, err)
 }
 
 // Tokens implements store.Store.
@@ -827,10 +858,10 @@ func (s *Store) Tokens(ctx context.Context, tenant string) ([]store.Token, error
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, tenant, hash, created_at FROM tokens WHERE tenant = $1 ORDER BY created_at, id`, tenant)
 	if err != nil {
-		return nil, s.wrap(err)
+		return nil, s.wrap(ctx, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Token, error) { return scanToken(row) })
-	return out, s.wrap(err)
+	return out, s.wrap(ctx, err)
 }
 
 // DeleteToken implements store.Store. It notifies a store.TokenDeleted.
@@ -871,7 +902,7 @@ func (s *Store) Setting(ctx context.Context, key string) ([]byte, error) {
 		return nil, fmt.Errorf("setting %q: %w", key, store.ErrNotFound)
 	}
 	if err != nil {
-		return nil, s.wrap(err)
+		return nil, s.wrap(ctx, err)
 	}
 	if v == nil {
 		v = []byte{}
@@ -928,7 +959,7 @@ func (s *Store) Ping(ctx context.Context) error {
 	var rows [6]bool
 	err := s.pool.QueryRow(ctx, pingQuery).Scan(&version, &rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5])
 	if err != nil {
-		return fmt.Errorf("postgres store: reading the schema's tables: %w", s.wrap(err))
+		return fmt.Errorf("postgres store: reading the schema's tables: %w", s.wrap(ctx, err))
 	}
 	if version != len(migrations) {
 		return fmt.Errorf("%w: the database's schema is version %d, not %d: it was changed while in use", store.ErrUnavailable, version, len(migrations))
