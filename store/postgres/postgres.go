@@ -29,6 +29,16 @@
 // version; reopening an up-to-date database changes nothing. A database
 // written by a newer version of modelreg is refused with ErrSchemaTooNew.
 //
+// # Limits
+//
+// Tenant ids, model names, token ids and setting keys are PostgreSQL text:
+// valid UTF-8 without NUL bytes (SQLite keeps any bytes); writes refuse
+// others with store.ErrInvalid, and reads find nothing by them. As index
+// keys they may take up to about 2700 bytes (after compression), and a
+// tenant id, token id or setting key must fit in a change notification
+// (under 8000 bytes): past that, writes fail with store.ErrInvalid. The
+// server's limits are far below both.
+//
 // # Concurrency
 //
 // Every write is one transaction. The writes of one scope (a tenant, or the
@@ -376,10 +386,10 @@ func (s *Store) wrap(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		// The call was canceled while it ran (the server's "canceling
 		// statement due to user request", say).
-		return fmt.Errorf("%w: %v", ctx.Err(), err)
+		return fmt.Errorf("%w: %w", ctx.Err(), err)
 	}
 	if s.closed.Load() {
-		return fmt.Errorf("%w: %v", store.ErrClosed, err)
+		return fmt.Errorf("%w: %w", store.ErrClosed, err)
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -388,6 +398,8 @@ func (s *Store) wrap(ctx context.Context, err error) error {
 			return fmt.Errorf("%w: %w", store.ErrBusy, err)
 		case hasCode(pe.Code, unavailableCodes):
 			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+		case hasCode(pe.Code, invalidCodes):
+			return fmt.Errorf("%w: %w", store.ErrInvalid, err)
 		}
 		return err
 	}
@@ -422,6 +434,14 @@ var unavailableCodes = []string{
 	"3F",    // invalid schema name
 	"42",    // undefined table, insufficient privilege...
 	"57P04", // database_dropped
+}
+
+// invalidCodes are the SQLSTATE classes of the errors of an argument that
+// PostgreSQL cannot store, such as a name too long for an index entry
+// (about 2700 bytes) or a byte sequence invalid in the database's encoding.
+var invalidCodes = []string{
+	"22", // data exception
+	"54", // program limit exceeded
 }
 
 // hasCode reports whether the SQLSTATE code is one of codes, or of one of

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -243,6 +245,13 @@ func TestText(t *testing.T) {
 	}
 	if _, _, err := s.PutModel(ctx, store.Model{Scope: long, Name: "A"}, store.Condition{}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("PutModel of a %d-byte tenant id: %v, want ErrInvalid", len(long), err)
+	}
+	// One that does not compress is too long for an index entry.
+	random := make([]byte, 6000)
+	_, _ = rand.Read(random)
+	huge := base64.StdEncoding.EncodeToString(random)
+	if _, _, err := s.PutModel(ctx, store.Model{Scope: "a", Name: huge}, store.Condition{}); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("PutModel of a %d-byte name of random bytes: %v, want ErrInvalid", len(huge), err)
 	}
 }
 
