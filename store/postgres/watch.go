@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -45,10 +46,13 @@ const closeWait = 5 * time.Second
 //
 // Watch returns ctx.Err() once ctx is done, and store.ErrClosed when the
 // store is closed (before the call, or during it), in both cases after
-// closing its connection.
+// closing its connection; store.ErrInvalid at once for a nil fn.
 func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 	if err := s.check(); err != nil {
 		return err
+	}
+	if fn == nil {
+		return fmt.Errorf("%w: Watch needs a function to report changes to", store.ErrInvalid)
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -303,4 +303,9 @@ func TestWatchEnds(t *testing.T) {
 		}
 		waitNoWatch()
 	})
+	t.Run("no function", func(t *testing.T) {
+		if err := s.Watch(context.Background(), nil); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Watch(nil) = %v, want ErrInvalid", err)
+		}
+	})
 }
