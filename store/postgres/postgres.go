@@ -471,13 +471,21 @@ func invalidText(what string) error {
 	return fmt.Errorf("%w: %s is not valid UTF-8 or holds a NUL byte, which PostgreSQL cannot store", store.ErrInvalid, what)
 }
 
-// lockScope locks scope for the rest of tx: the writes of one scope wait
-// for each other, on every connection of every replica.
-func lockScope(ctx context.Context, tx pgx.Tx, scope string) error {
+// send sends the statements of b on tx at once (in a pipeline: one round
+// trip) and runs their callbacks, in order. A statement runs once the one
+// before it has completed: one queued after queueLock's reads, in READ
+// COMMITTED, a snapshot taken once the lock is held.
+func send(ctx context.Context, tx pgx.Tx, b *pgx.Batch) error {
+	return tx.SendBatch(ctx, b).Close()
+}
+
+// queueLock queues the lock of scope, held for the rest of the
+// transaction: the writes of one scope wait for each other, on every
+// connection of every replica.
+func queueLock(b *pgx.Batch, scope string) {
 	h := fnv.New32a()
 	h.Write([]byte(scope))
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1::integer, $2::integer)`, scopeLockClass, int32(h.Sum32()))
-	return err
+	b.Queue(`SELECT pg_advisory_xact_lock($1::integer, $2::integer)`, scopeLockClass, int32(h.Sum32()))
 }
 
 // notice is the payload of a change notification, as JSON. It is the
@@ -512,10 +520,19 @@ func (s *Store) payload(kind store.ChangeKind, scope, key string) (string, error
 	return string(b), nil
 }
 
-// notify sends payload on the change channel when tx commits.
-func notify(ctx context.Context, tx pgx.Tx, payload string) error {
-	_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, channel, payload)
-	return err
+// queueNotify queues the notification of payload on the change channel,
+// which PostgreSQL delivers when the transaction commits.
+func queueNotify(b *pgx.Batch, payload string) {
+	b.Queue(`SELECT pg_notify($1, $2)`, channel, payload)
+}
+
+// rowsAffected returns a callback of a queued statement that stores its
+// number of rows affected in n.
+func rowsAffected(n *int) func(pgconn.CommandTag) error {
+	return func(tag pgconn.CommandTag) error {
+		*n = int(tag.RowsAffected())
+		return nil
+	}
 }
 
 // CreateTenant implements store.Store.
@@ -535,10 +552,10 @@ func (s *Store) CreateTenant(ctx context.Context, id string) (bool, error) {
 	return created, err
 }
 
-// ensureTenant creates tenant id at time now if it does not exist.
-func ensureTenant(ctx context.Context, tx pgx.Tx, id string, now time.Time) error {
-	_, err := tx.Exec(ctx, `INSERT INTO tenants (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, id, now)
-	return err
+// queueEnsureTenant queues the creation of tenant id at time now (nil: the
+// statement's clock), if it does not exist.
+func queueEnsureTenant(b *pgx.Batch, id string, now *time.Time) {
+	b.Queue(`INSERT INTO tenants (id, created_at) VALUES ($1, COALESCE($2, clock_timestamp())) ON CONFLICT (id) DO NOTHING`, id, now)
 }
 
 const tenantColumns = `t.id, t.created_at,
@@ -608,36 +625,28 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (store.Purge, error
 	var p store.Purge
 	err = s.tx(ctx, func(tx pgx.Tx) error {
 		p = store.Purge{}
-		if err := lockScope(ctx, tx, id); err != nil {
+		var exists bool
+		b := &pgx.Batch{}
+		queueLock(b, id)
+		b.Queue(`SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)`, id).QueryRow(func(row pgx.Row) error { return row.Scan(&exists) })
+		if err := send(ctx, tx, b); err != nil {
 			return err
 		}
-		var one int
-		if err := tx.QueryRow(ctx, `SELECT 1 FROM tenants WHERE id = $1`, id).Scan(&one); errors.Is(err, pgx.ErrNoRows) {
+		if !exists {
 			return fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
-		} else if err != nil {
-			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM models WHERE scope = $1`, id)
-		if err != nil {
-			return err
-		}
-		p.Models = int(tag.RowsAffected())
-		if tag, err = tx.Exec(ctx, `DELETE FROM tokens WHERE tenant = $1`, id); err != nil {
-			return err
-		}
-		p.Tokens = int(tag.RowsAffected())
-		if _, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, id); err != nil {
-			return err
-		}
+		b = &pgx.Batch{}
+		b.Queue(`DELETE FROM models WHERE scope = $1`, id).Exec(rowsAffected(&p.Models))
+		b.Queue(`DELETE FROM tokens WHERE tenant = $1`, id).Exec(rowsAffected(&p.Tokens))
+		b.Queue(`DELETE FROM tenants WHERE id = $1`, id)
 		// The scope's revision row goes, and revisions.last, where a
 		// scope without a row starts, rises to its last revision: a
 		// tenant created again with this id goes on above it, and
 		// nothing of the deleted one is kept.
-		if _, err := tx.Exec(ctx, `WITH d AS (DELETE FROM scope_revisions WHERE scope = $1 RETURNING last)
-			UPDATE revisions SET last = d.last FROM d WHERE revisions.id = 1 AND revisions.last < d.last`, id); err != nil {
-			return err
-		}
-		return notify(ctx, tx, payload)
+		b.Queue(`WITH d AS (DELETE FROM scope_revisions WHERE scope = $1 RETURNING last)
+			UPDATE revisions SET last = d.last FROM d WHERE revisions.id = 1 AND revisions.last < d.last`, id)
+		queueNotify(b, payload)
+		return send(ctx, tx, b)
 	})
 	if err != nil {
 		return store.Purge{}, err
@@ -662,16 +671,18 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 	}
 	var created bool
 	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if err := lockScope(ctx, tx, m.Scope); err != nil {
-			return err
-		}
-		// A statement after the lock's: its snapshot holds every write
-		// of the scope committed before, and its clock is past them.
+		// The read after the lock's: its snapshot holds every write of
+		// the scope committed before, and its clock is past them.
 		var now time.Time
 		var rev *int64
 		var createdAt *time.Time
-		if err := tx.QueryRow(ctx, `SELECT clock_timestamp(), m.revision, m.created_at
-			FROM (SELECT 1) AS one LEFT JOIN models m ON m.scope = $1 AND m.name = $2`, m.Scope, m.Name).Scan(&now, &rev, &createdAt); err != nil {
+		b := &pgx.Batch{}
+		queueLock(b, m.Scope)
+		b.Queue(`SELECT clock_timestamp(), m.revision, m.created_at
+			FROM (SELECT 1) AS one LEFT JOIN models m ON m.scope = $1 AND m.name = $2`, m.Scope, m.Name).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&now, &rev, &createdAt)
+		})
+		if err := send(ctx, tx, b); err != nil {
 			return err
 		}
 		exists := rev != nil
@@ -682,29 +693,27 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 		if err := cond.Check(m.Name, exists, cur); err != nil {
 			return err
 		}
+		b = &pgx.Batch{}
 		if m.Scope != store.Global {
-			if err := ensureTenant(ctx, tx, m.Scope, now); err != nil {
-				return err
-			}
+			queueEnsureTenant(b, m.Scope, &now)
 		}
 		// The scope's next revision is store.NextRevision of its last
 		// (of revisions.last for a scope without a row) at the write's
 		// time, in microseconds.
 		var next int64
-		if err := tx.QueryRow(ctx, `INSERT INTO scope_revisions AS r (scope, last)
-			VALUES ($1, GREATEST((SELECT last FROM revisions WHERE id = 1) + 1, $2))
-			ON CONFLICT (scope) DO UPDATE SET last = GREATEST(r.last + 1, $2)
-			RETURNING last`, m.Scope, now.UnixMicro()).Scan(&next); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO models (scope, name, definition, fingerprint, revision, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $6)
+		b.Queue(`WITH r AS (
+				INSERT INTO scope_revisions AS r (scope, last)
+				VALUES ($1, GREATEST((SELECT last FROM revisions WHERE id = 1) + 1, $6::bigint))
+				ON CONFLICT (scope) DO UPDATE SET last = GREATEST(r.last + 1, $6::bigint)
+				RETURNING last)
+			INSERT INTO models (scope, name, definition, fingerprint, revision, created_at, updated_at)
+			SELECT $1, $2, $3, $4, r.last, $5, $5 FROM r
 			ON CONFLICT (scope, name) DO UPDATE SET definition = excluded.definition,
-				fingerprint = excluded.fingerprint, revision = excluded.revision, updated_at = excluded.updated_at`,
-			m.Scope, m.Name, m.Definition, m.Fingerprint, next, now); err != nil {
-			return err
-		}
-		if err := notify(ctx, tx, payload); err != nil {
+				fingerprint = excluded.fingerprint, revision = excluded.revision, updated_at = excluded.updated_at
+			RETURNING revision`,
+			m.Scope, m.Name, m.Definition, m.Fingerprint, now, now.UnixMicro()).QueryRow(func(row pgx.Row) error { return row.Scan(&next) })
+		queueNotify(b, payload)
+		if err := send(ctx, tx, b); err != nil {
 			return err
 		}
 		created = !exists
@@ -779,26 +788,28 @@ func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.
 		return err
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		if err := lockScope(ctx, tx, scope); err != nil {
+		var rev *int64
+		b := &pgx.Batch{}
+		queueLock(b, scope)
+		b.Queue(`SELECT (SELECT revision FROM models WHERE scope = $1 AND name = $2)`, scope, name).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&rev)
+		})
+		if err := send(ctx, tx, b); err != nil {
 			return err
 		}
-		var rev int64
-		switch err := tx.QueryRow(ctx, `SELECT revision FROM models WHERE scope = $1 AND name = $2`, scope, name).Scan(&rev); {
-		case errors.Is(err, pgx.ErrNoRows):
+		if rev == nil {
 			if err := cond.Check(name, false, 0); err != nil {
 				return err
 			}
 			return fmt.Errorf("model %q: %w", name, store.ErrNotFound)
-		case err != nil:
+		}
+		if err := cond.Check(name, true, *rev); err != nil {
 			return err
 		}
-		if err := cond.Check(name, true, rev); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM models WHERE scope = $1 AND name = $2`, scope, name); err != nil {
-			return err
-		}
-		return notify(ctx, tx, payload)
+		b = &pgx.Batch{}
+		b.Queue(`DELETE FROM models WHERE scope = $1 AND name = $2`, scope, name)
+		queueNotify(b, payload)
+		return send(ctx, tx, b)
 	})
 }
 
@@ -812,25 +823,20 @@ func (s *Store) PutToken(ctx context.Context, t store.Token) (store.Token, error
 		return store.Token{}, invalidText("the token's id or tenant")
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
-		if err := lockScope(ctx, tx, t.Tenant); err != nil {
+		var created *time.Time // nil: the id is taken
+		b := &pgx.Batch{}
+		queueLock(b, t.Tenant)
+		queueEnsureTenant(b, t.Tenant, nil)
+		b.Queue(`WITH i AS (INSERT INTO tokens (id, tenant, hash, created_at) VALUES ($1, $2, $3, clock_timestamp())
+				ON CONFLICT (id) DO NOTHING RETURNING created_at)
+			SELECT (SELECT created_at FROM i)`, t.ID, t.Tenant, t.Hash[:]).QueryRow(func(row pgx.Row) error { return row.Scan(&created) })
+		if err := send(ctx, tx, b); err != nil {
 			return err
 		}
-		var now time.Time
-		if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&now); err != nil {
-			return err
-		}
-		if err := ensureTenant(ctx, tx, t.Tenant, now); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO tokens (id, tenant, hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING`,
-			t.ID, t.Tenant, t.Hash[:], now)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
+		if created == nil {
 			return fmt.Errorf("postgres store: token id %q is taken", t.ID)
 		}
-		t.Created = now.UTC()
+		t.Created = created.UTC()
 		return nil
 	})
 	if err != nil {
@@ -897,14 +903,16 @@ func (s *Store) DeleteToken(ctx context.Context, tenant, id string) error {
 		return err
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM tokens WHERE id = $1 AND tenant = $2`, id, tenant)
+		// One notification for each row deleted: one, or none.
+		tag, err := tx.Exec(ctx, `WITH d AS (DELETE FROM tokens WHERE id = $1 AND tenant = $2 RETURNING 1)
+			SELECT pg_notify($3, $4) FROM d`, id, tenant, channel, payload)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			return fmt.Errorf("token %q of tenant %q: %w", id, tenant, store.ErrNotFound)
 		}
-		return notify(ctx, tx, payload)
+		return nil
 	})
 }
 
@@ -943,10 +951,10 @@ func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error 
 		return err
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value`, key, value); err != nil {
-			return err
-		}
-		return notify(ctx, tx, payload)
+		_, err := tx.Exec(ctx, `WITH u AS (INSERT INTO settings (key, value) VALUES ($1, $2)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value RETURNING 1)
+			SELECT pg_notify($3, $4) FROM u`, key, value, channel, payload)
+		return err
 	})
 }
 
@@ -961,11 +969,10 @@ func (s *Store) DeleteSetting(ctx context.Context, key string) error {
 		return err
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `DELETE FROM settings WHERE key = $1`, key)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		return notify(ctx, tx, payload)
+		// One notification for each row deleted: one, or none.
+		_, err := tx.Exec(ctx, `WITH d AS (DELETE FROM settings WHERE key = $1 RETURNING 1)
+			SELECT pg_notify($2, $3) FROM d`, key, channel, payload)
+		return err
 	})
 }
 
