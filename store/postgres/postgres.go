@@ -17,9 +17,9 @@
 // search_path (append &search_path=NAME to the URL for another schema than
 // public). Connections name themselves application_name=modelreg (and
 // "modelreg watch" for the feed's) unless the URL sets application_name.
-// Behind a pooler in transaction mode (PgBouncer), add
-// default_query_exec_mode=exec to the URL; the feed's connection must
-// reach the server in session mode (LISTEN needs a session).
+// The feed needs LISTEN, which a pooler in transaction mode (PgBouncer's
+// pool_mode=transaction) does not pass on: connect to the server itself,
+// or through a pooler in session mode.
 //
 // # Migrations
 //
