@@ -12,11 +12,15 @@ import (
 )
 
 // Backoff of Watch between its attempts to connect again: the first
-// attempt after a lost connection is immediate, then they wait
-// reconnectMin, doubled at each failure up to reconnectMax.
+// attempt after losing a connection that listened for a while (steady) is
+// immediate, then they wait reconnectMin, doubled at each failure up to
+// reconnectMax. A connection lost sooner counts as a failure, so that a
+// server or proxy that cuts every connection short is not called in a
+// tight loop (nor the watcher's function with a Resync each time).
 const (
 	reconnectMin = 100 * time.Millisecond
 	reconnectMax = 5 * time.Second
+	steady       = time.Minute
 )
 
 // closeWait bounds how long Watch waits for its connection to close.
@@ -28,10 +32,10 @@ const closeWait = 5 * time.Second
 //
 // Each call has a connection of its own, outside the pool, that LISTENs
 // on the change channel: its application_name is the store's followed by
-// " watch". When the connection is lost, Watch connects again at once,
-// then after a wait that doubles from 100 ms up to 5 s between failed
-// attempts, until ctx is done; once it listens again, it reports a
-// store.Resync. (A dead peer that sends nothing is found by TCP
+// " watch". When the connection is lost, Watch connects again at once (if
+// it had listened for a minute), then after a wait that doubles from
+// 100 ms up to 5 s between failed attempts, until ctx is done; once it
+// listens again, it reports a store.Resync. (A dead peer that sends nothing is found by TCP
 // keep-alives, after about two and a half minutes.)
 //
 // Writes notify: PutModel and DeleteModel a store.ModelChanged (Scope is
@@ -60,7 +64,8 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 	defer stop()
 	var wait time.Duration
 	for {
-		if listened := s.listen(wctx, fn); listened {
+		start := time.Now()
+		if listened := s.listen(wctx, fn); listened && time.Since(start) >= steady {
 			wait = 0
 		} else {
 			wait = min(max(2*wait, reconnectMin), reconnectMax)
