@@ -81,6 +81,11 @@ func TestRetry(t *testing.T) {
 	}{
 		{"serialization failure", pg("40001"), maxTries},
 		{"deadlock", pg("40P01"), maxTries},
+		{"connection ended by the server", pg("57P01"), maxTries},
+		{"connection failure", pg("08006"), maxTries},
+		{"lost connection", io.ErrUnexpectedEOF, maxTries},
+		{"deadlock at commit", &commitError{pg("40P01")}, 1},
+		{"lost connection at commit", &commitError{io.ErrUnexpectedEOF}, 1},
 		{"unique violation", pg("23505"), 1},
 		{"not found", store.ErrNotFound, 1},
 		{"precondition", &store.PreconditionError{}, 1},

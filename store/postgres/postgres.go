@@ -48,8 +48,10 @@
 // the scope in between, revisions follow each other, and a tenant deleted
 // while a model or token of it is written is deleted either before (the
 // write creates it again) or after (with what was written). Reads take no
-// lock. Transactions that fail for a deadlock or a serialization failure
-// are tried again a few times.
+// lock. Calls that fail for a deadlock, a serialization failure or a
+// connection that the server ended (a restart, a failover) are tried again
+// a few times; a COMMIT is not: when its answer is lost, the error says
+// that the write may have been committed.
 //
 // # Change feed
 //
@@ -274,7 +276,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(migrations)); err != nil {
 			return err
 		}
-		return tx.Commit(ctx)
+		return commit(ctx, tx)
 	})
 }
 
@@ -283,9 +285,7 @@ func (s *Store) Version(ctx context.Context) (int, error) {
 	if err := s.check(); err != nil {
 		return 0, err
 	}
-	var v int
-	err := s.pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&v)
-	return v, s.wrap(ctx, err)
+	return queryOne(ctx, s, nil, scanInt, `SELECT version FROM schema_version`)
 }
 
 func (s *Store) check() error {
@@ -295,19 +295,37 @@ func (s *Store) check() error {
 	return nil
 }
 
-// maxTries is how many times a transaction is tried when it fails for a
-// deadlock, a serialization failure, or a connection that failed before
-// anything was sent.
+// maxTries is how many times a call is tried when it fails in a way that
+// another try may fix: a deadlock, a serialization failure, or a connection
+// that the server ended (a pooled connection that a restart, a failover or
+// an administrator ended while it was idle fails the next call).
 const maxTries = 5
 
-// retryable reports whether a transaction that failed with err may be
-// tried again: nothing of it was committed, and another try may pass.
+// retryable reports whether a call that failed with err may be tried
+// again: nothing of it was committed, and another try may pass. The
+// error of a COMMIT never is (see commitError).
 func retryable(err error) bool {
+	var ce *commitError
+	if errors.As(err, &ce) {
+		return false
+	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return pe.Code == "40001" || pe.Code == "40P01" // serialization_failure, deadlock_detected
+		return hasCode(pe.Code, retryCodes)
 	}
-	return pgconn.SafeToRetry(err)
+	var ne net.Error
+	return pgconn.SafeToRetry(err) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, pgconn.ErrConnClosed)
+}
+
+// retryCodes are the SQLSTATE classes and codes of the errors a call is
+// tried again for.
+var retryCodes = []string{
+	"40001", // serialization_failure
+	"40P01", // deadlock_detected
+	"08",    // connection exception
+	"57P01", // admin_shutdown: the connection was ended
+	"57P02", // crash_shutdown
 }
 
 // retry calls fn until it succeeds, fails with an error that is not
@@ -331,9 +349,29 @@ func (s *Store) retry(ctx context.Context, fn func() error) error {
 	}
 }
 
+// commitError is the error of a COMMIT, which is never tried again: the
+// transaction may have been committed.
+type commitError struct{ err error }
+
+func (e *commitError) Error() string { return e.err.Error() }
+func (e *commitError) Unwrap() error { return e.err }
+
 // errOutcomeUnknown is the error of a commit whose connection failed before
 // the server answered: the transaction may have been committed or not.
 var errOutcomeUnknown = errors.New("postgres store: the connection failed during the commit: the write may or may not have been committed")
+
+// commit commits tx, and returns its error as a commitError.
+func commit(ctx context.Context, tx pgx.Tx) error {
+	err := tx.Commit(ctx)
+	if err == nil {
+		return nil
+	}
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) && !pgconn.SafeToRetry(err) && ctx.Err() == nil {
+		err = fmt.Errorf("%w: %v", errOutcomeUnknown, err)
+	}
+	return &commitError{err}
+}
 
 // tx runs fn in a transaction and commits it, trying again (fn too) when it
 // fails in a way that another try may fix (see retryable). fn must set
@@ -353,15 +391,64 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 		if err := fn(tx); err != nil {
 			return err
 		}
-		if err := tx.Commit(ctx); err != nil {
-			var pe *pgconn.PgError
-			if !errors.As(err, &pe) && !pgconn.SafeToRetry(err) && ctx.Err() == nil {
-				return fmt.Errorf("%w: %v", errOutcomeUnknown, err)
-			}
+		return commit(ctx, tx)
+	}))
+}
+
+// queryOne returns the row that sql selects, read by scan; notFound
+// returns the error of no row (nil: pgx.ErrNoRows).
+func queryOne[T any](ctx context.Context, s *Store, notFound func() error, scan func(pgx.Row) (T, error), sql string, args ...any) (T, error) {
+	var out T
+	err := s.read(ctx, func() error {
+		v, err := scan(s.pool.QueryRow(ctx, sql, args...))
+		if errors.Is(err, pgx.ErrNoRows) && notFound != nil {
+			return notFound()
+		}
+		out = v
+		return err
+	})
+	return out, err
+}
+
+// queryAll returns the rows that sql selects, each read by scan.
+func queryAll[T any](ctx context.Context, s *Store, scan func(pgx.Row) (T, error), sql string, args ...any) ([]T, error) {
+	var out []T
+	err := s.read(ctx, func() error {
+		rows, err := s.pool.Query(ctx, sql, args...)
+		if err != nil {
 			return err
 		}
-		return nil
-	}))
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (T, error) { return scan(row) })
+		return err
+	})
+	return out, err
+}
+
+func scanInt(row pgx.Row) (int, error) {
+	var n int
+	err := row.Scan(&n)
+	return n, err
+}
+
+func scanBytes(row pgx.Row) ([]byte, error) {
+	var b []byte
+	if err := row.Scan(&b); err != nil {
+		return nil, err
+	}
+	if b == nil {
+		b = []byte{}
+	}
+	return b, nil
+}
+
+// read runs fn, which reads, trying again when it fails in a way that
+// another try may fix (see retryable). fn must set what it returns to its
+// caller anew at each call.
+func (s *Store) read(ctx context.Context, fn func() error) error {
+	if err := s.check(); err != nil {
+		return err
+	}
+	return s.wrap(ctx, s.retry(ctx, fn))
 }
 
 // wrap maps the errors of pgx and PostgreSQL to the store's: store.ErrClosed
@@ -579,11 +666,8 @@ func (s *Store) Tenant(ctx context.Context, id string) (store.Tenant, error) {
 	if !validText(id) {
 		return store.Tenant{}, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
 	}
-	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Tenant{}, fmt.Errorf("tenant %q: %w", id, store.ErrNotFound)
-	}
-	return t, s.wrap(ctx, err)
+	notFound := func() error { return fmt.Errorf("tenant %q: %w", id, store.ErrNotFound) }
+	return queryOne(ctx, s, notFound, scanTenant, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id = $1`, id)
 }
 
 // Tenants implements store.Store.
@@ -599,12 +683,7 @@ func (s *Store) Tenants(ctx context.Context, after string, limit int) ([]store.T
 		n := int64(limit)
 		lim = &n
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2`, after, lim)
-	if err != nil {
-		return nil, s.wrap(ctx, err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Tenant, error) { return scanTenant(row) })
-	return out, s.wrap(ctx, err)
+	return queryAll(ctx, s, scanTenant, `SELECT `+tenantColumns+` FROM tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2`, after, lim)
 }
 
 // DeleteTenant implements store.Store. It notifies a store.TenantDeleted.
@@ -749,11 +828,8 @@ func (s *Store) Model(ctx context.Context, scope, name string) (store.Model, err
 	if !validText(scope, name) {
 		return store.Model{}, fmt.Errorf("model %q: %w", name, store.ErrNotFound)
 	}
-	m, err := scanModel(s.pool.QueryRow(ctx, `SELECT `+modelColumns+` FROM models WHERE scope = $1 AND name = $2`, scope, name))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Model{}, fmt.Errorf("model %q: %w", name, store.ErrNotFound)
-	}
-	return m, s.wrap(ctx, err)
+	notFound := func() error { return fmt.Errorf("model %q: %w", name, store.ErrNotFound) }
+	return queryOne(ctx, s, notFound, scanModel, `SELECT `+modelColumns+` FROM models WHERE scope = $1 AND name = $2`, scope, name)
 }
 
 // Models implements store.Store.
@@ -764,12 +840,7 @@ func (s *Store) Models(ctx context.Context, scope string) ([]store.Model, error)
 	if !validText(scope) {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+modelColumns+` FROM models WHERE scope = $1 ORDER BY name`, scope)
-	if err != nil {
-		return nil, s.wrap(ctx, err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Model, error) { return scanModel(row) })
-	return out, s.wrap(ctx, err)
+	return queryAll(ctx, s, scanModel, `SELECT `+modelColumns+` FROM models WHERE scope = $1 ORDER BY name`, scope)
 }
 
 // DeleteModel implements store.Store. It notifies a store.ModelChanged.
@@ -867,11 +938,8 @@ func (s *Store) Token(ctx context.Context, id string) (store.Token, error) {
 	if !validText(id) {
 		return store.Token{}, fmt.Errorf("token: %w", store.ErrNotFound)
 	}
-	t, err := scanToken(s.pool.QueryRow(ctx, `SELECT id, tenant, hash, created_at FROM tokens WHERE id = $1`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Token{}, fmt.Errorf("token: %w", store.ErrNotFound)
-	}
-	return t, s.wrap(ctx, err)
+	notFound := func() error { return fmt.Errorf("token: %w", store.ErrNotFound) }
+	return queryOne(ctx, s, notFound, scanToken, `SELECT id, tenant, hash, created_at FROM tokens WHERE id = $1`, id)
 }
 
 // Tokens implements store.Store.
@@ -882,12 +950,7 @@ func (s *Store) Tokens(ctx context.Context, tenant string) ([]store.Token, error
 	if !validText(tenant) {
 		return nil, nil
 	}
-	rows, err := s.pool.Query(ctx, `SELECT id, tenant, hash, created_at FROM tokens WHERE tenant = $1 ORDER BY created_at, id`, tenant)
-	if err != nil {
-		return nil, s.wrap(ctx, err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Token, error) { return scanToken(row) })
-	return out, s.wrap(ctx, err)
+	return queryAll(ctx, s, scanToken, `SELECT id, tenant, hash, created_at FROM tokens WHERE tenant = $1 ORDER BY created_at, id`, tenant)
 }
 
 // DeleteToken implements store.Store. It notifies a store.TokenDeleted.
@@ -924,18 +987,8 @@ func (s *Store) Setting(ctx context.Context, key string) ([]byte, error) {
 	if !validText(key) {
 		return nil, fmt.Errorf("setting %q: %w", key, store.ErrNotFound)
 	}
-	var v []byte
-	err := s.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("setting %q: %w", key, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, s.wrap(ctx, err)
-	}
-	if v == nil {
-		v = []byte{}
-	}
-	return v, nil
+	notFound := func() error { return fmt.Errorf("setting %q: %w", key, store.ErrNotFound) }
+	return queryOne(ctx, s, notFound, scanBytes, `SELECT value FROM settings WHERE key = $1`, key)
 }
 
 // PutSetting implements store.Store. It notifies a store.SettingChanged.
@@ -984,9 +1037,11 @@ func (s *Store) Ping(ctx context.Context) error {
 	}
 	var version int
 	var rows [6]bool
-	err := s.pool.QueryRow(ctx, pingQuery).Scan(&version, &rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5])
+	err := s.read(ctx, func() error {
+		return s.pool.QueryRow(ctx, pingQuery).Scan(&version, &rows[0], &rows[1], &rows[2], &rows[3], &rows[4], &rows[5])
+	})
 	if err != nil {
-		return fmt.Errorf("postgres store: reading the schema's tables: %w", s.wrap(ctx, err))
+		return fmt.Errorf("postgres store: reading the schema's tables: %w", err)
 	}
 	if version != len(migrations) {
 		return fmt.Errorf("%w: the database's schema is version %d, not %d: it was changed while in use", store.ErrUnavailable, version, len(migrations))

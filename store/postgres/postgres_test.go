@@ -416,3 +416,43 @@ func TestDeleteTenantRace(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionsTerminated: when the server ends the pool's connections
+// (a restart, a failover, an administrator), the next writes and reads
+// connect again rather than fail.
+func TestConnectionsTerminated(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	s := openURL(t, u)
+	c := connect(t, u)
+	for round := range 4 {
+		// Several connections in the pool, just used.
+		var wg sync.WaitGroup
+		for i := range 4 {
+			wg.Go(func() {
+				if _, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i)}, store.Condition{}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		n := queryInt(t, c, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = $1`, appName)
+		if n == 0 {
+			t.Fatal("no connection of the store's pool to terminate")
+		}
+		if round%2 == 0 {
+			for i := range 4 {
+				if _, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: fmt.Sprint("M", i)}, store.Condition{}); err != nil {
+					t.Errorf("round %d: write after %d connections were terminated: %v", round, n, err)
+				}
+			}
+		} else {
+			for i := range 4 {
+				if _, err := s.Model(ctx, "acme", fmt.Sprint("M", i)); err != nil {
+					t.Errorf("round %d: read after %d connections were terminated: %v", round, n, err)
+				}
+			}
+		}
+	}
+}
