@@ -456,3 +456,51 @@ func TestConnectionsTerminated(t *testing.T) {
 		}
 	}
 }
+
+// TestDeletedTenantLeavesNoTrace: once a tenant is deleted, no row of any
+// table holds its id, and where a scope without a row starts
+// (revisions.last) is above its last revision.
+func TestDeletedTenantLeavesNoTrace(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	s := openURL(t, u)
+	const id = "gone-tenant"
+	var last int64
+	for i := range 3 {
+		m, _, err := s.PutModel(ctx, store.Model{Scope: id, Name: fmt.Sprint("M", i)}, store.Condition{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = m.Revision
+	}
+	if _, err := s.PutToken(ctx, store.Token{ID: "tok", Tenant: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.PutModel(ctx, store.Model{Scope: "kept", Name: "M"}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteTenant(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	c := connect(t, u)
+	rows, err := c.Query(ctx, `SELECT table_name::text, column_name::text, data_type::text FROM information_schema.columns
+		WHERE table_schema = current_schema() AND data_type IN ('text', 'bytea')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type column struct{ Table, Name, Type string }
+	columns, err := pgx.CollectRows(rows, pgx.RowToStructByPos[column])
+	if err != nil || len(columns) < 8 {
+		t.Fatalf("columns: %v, %v", columns, err)
+	}
+	for _, col := range columns {
+		sql := fmt.Sprintf(`SELECT count(*) FROM %s WHERE position($1::%s in %s) > 0`,
+			pgx.Identifier{col.Table}.Sanitize(), col.Type, pgx.Identifier{col.Name}.Sanitize())
+		if n := queryInt(t, c, sql, id); n != 0 {
+			t.Errorf("%d rows of %s hold %q in %s", n, col.Table, id, col.Name)
+		}
+	}
+	if floor := queryInt(t, c, `SELECT last FROM revisions`); floor < last {
+		t.Errorf("revisions.last = %d, below the deleted tenant's last revision %d", floor, last)
+	}
+}
