@@ -65,6 +65,7 @@ package postgres
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -167,8 +168,21 @@ const (
 	scopeLockClass int32 = 0x6d72 // "mr"
 )
 
-// channel is the channel of the change notifications.
-const channel = "modelreg_changes"
+// channelFor returns the channel of the change notifications of the
+// modelreg store in schema: one per schema, so that the stores of two
+// schemas of one database (each its own search_path) do not hear each
+// other. (Names past PostgreSQL's 63 bytes are shortened with a hash.)
+func channelFor(schema string) string {
+	c := "modelreg_changes"
+	if schema != "public" {
+		c += ":" + schema
+	}
+	if len(c) > 63 {
+		sum := sha256.Sum256([]byte(schema))
+		c = "modelreg_changes:" + hex.EncodeToString(sum[:16])
+	}
+	return c
+}
 
 // maxPayload is the largest notification payload PostgreSQL takes (it must
 // be shorter than 8000 bytes).
@@ -189,7 +203,9 @@ type Store struct {
 	// origin is this value's random id, in its notifications: Watch skips
 	// them.
 	origin string
-	closed atomic.Bool
+	// channel is the channel of the notifications (see channelFor).
+	channel string
+	closed  atomic.Bool
 	// closing is canceled by Close, ending the Watch calls in progress.
 	closing context.Context
 	close   context.CancelFunc
@@ -235,6 +251,12 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("postgres store: migrating the schema: %w", s.wrap(ctx, err))
 	}
+	schema, err := queryOne(ctx, s, nil, scanString, `SELECT current_schema()`)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("postgres store: %w", err)
+	}
+	s.channel = channelFor(schema)
 	return s, nil
 }
 
@@ -430,6 +452,12 @@ func scanInt(row pgx.Row) (int, error) {
 	return n, err
 }
 
+func scanString(row pgx.Row) (string, error) {
+	var v string
+	err := row.Scan(&v)
+	return v, err
+}
+
 func scanBytes(row pgx.Row) ([]byte, error) {
 	var b []byte
 	if err := row.Scan(&b); err != nil {
@@ -609,8 +637,8 @@ func (s *Store) payload(kind store.ChangeKind, scope, key string) (string, error
 
 // queueNotify queues the notification of payload on the change channel,
 // which PostgreSQL delivers when the transaction commits.
-func queueNotify(b *pgx.Batch, payload string) {
-	b.Queue(`SELECT pg_notify($1, $2)`, channel, payload)
+func (s *Store) queueNotify(b *pgx.Batch, payload string) {
+	b.Queue(`SELECT pg_notify($1, $2)`, s.channel, payload)
 }
 
 // rowsAffected returns a callback of a queued statement that stores its
@@ -724,7 +752,7 @@ func (s *Store) DeleteTenant(ctx context.Context, id string) (store.Purge, error
 		// nothing of the deleted one is kept.
 		b.Queue(`WITH d AS (DELETE FROM scope_revisions WHERE scope = $1 RETURNING last)
 			UPDATE revisions SET last = d.last FROM d WHERE revisions.id = 1 AND revisions.last < d.last`, id)
-		queueNotify(b, payload)
+		s.queueNotify(b, payload)
 		return send(ctx, tx, b)
 	})
 	if err != nil {
@@ -791,7 +819,7 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 				fingerprint = excluded.fingerprint, revision = excluded.revision, updated_at = excluded.updated_at
 			RETURNING revision`,
 			m.Scope, m.Name, m.Definition, m.Fingerprint, now, now.UnixMicro()).QueryRow(func(row pgx.Row) error { return row.Scan(&next) })
-		queueNotify(b, payload)
+		s.queueNotify(b, payload)
 		if err := send(ctx, tx, b); err != nil {
 			return err
 		}
@@ -879,7 +907,7 @@ func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.
 		}
 		b = &pgx.Batch{}
 		b.Queue(`DELETE FROM models WHERE scope = $1 AND name = $2`, scope, name)
-		queueNotify(b, payload)
+		s.queueNotify(b, payload)
 		return send(ctx, tx, b)
 	})
 }
@@ -968,7 +996,7 @@ func (s *Store) DeleteToken(ctx context.Context, tenant, id string) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		// One notification for each row deleted: one, or none.
 		tag, err := tx.Exec(ctx, `WITH d AS (DELETE FROM tokens WHERE id = $1 AND tenant = $2 RETURNING 1)
-			SELECT pg_notify($3, $4) FROM d`, id, tenant, channel, payload)
+			SELECT pg_notify($3, $4) FROM d`, id, tenant, s.channel, payload)
 		if err != nil {
 			return err
 		}
@@ -1006,7 +1034,7 @@ func (s *Store) PutSetting(ctx context.Context, key string, value []byte) error 
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `WITH u AS (INSERT INTO settings (key, value) VALUES ($1, $2)
 				ON CONFLICT (key) DO UPDATE SET value = excluded.value RETURNING 1)
-			SELECT pg_notify($3, $4) FROM u`, key, value, channel, payload)
+			SELECT pg_notify($3, $4) FROM u`, key, value, s.channel, payload)
 		return err
 	})
 }
@@ -1024,7 +1052,7 @@ func (s *Store) DeleteSetting(ctx context.Context, key string) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		// One notification for each row deleted: one, or none.
 		_, err := tx.Exec(ctx, `WITH d AS (DELETE FROM settings WHERE key = $1 RETURNING 1)
-			SELECT pg_notify($2, $3) FROM d`, key, channel, payload)
+			SELECT pg_notify($2, $3) FROM d`, key, s.channel, payload)
 		return err
 	})
 }

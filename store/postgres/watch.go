@@ -103,7 +103,7 @@ func (s *Store) listen(ctx context.Context, fn func(store.Change)) (listened boo
 		case <-cctx.Done():
 		}
 	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize()); err != nil {
+	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
 		return false
 	}
 	fn(store.Change{Kind: store.Resync})

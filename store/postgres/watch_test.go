@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,7 +57,7 @@ func TestFeedUnreadable(t *testing.T) {
 	w.Expect(t, store.Change{Kind: store.Resync})
 	c := connect(t, u)
 	for _, payload := range []string{`not json`, `{"o":"x","k":"model-renamed","s":"acme","n":"A"}`} {
-		if _, err := c.Exec(context.Background(), `SELECT pg_notify($1, $2)`, channel, payload); err != nil {
+		if _, err := c.Exec(context.Background(), `SELECT pg_notify($1, $2)`, b.channel, payload); err != nil {
 			t.Fatal(err)
 		}
 		w.Expect(t, store.Change{Kind: store.Resync})
@@ -147,4 +149,65 @@ func TestWatchEnds(t *testing.T) {
 			t.Errorf("Watch(nil) = %v, want ErrInvalid", err)
 		}
 	})
+}
+
+// withParam returns the connection string u with the parameter k=v.
+func withParam(t *testing.T, u, k, v string) string {
+	t.Helper()
+	if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return u + " " + k + "=" + v
+	}
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := p.Query()
+	q.Set(k, v)
+	p.RawQuery = q.Encode()
+	return p.String()
+}
+
+// TestSchemas: stores in two schemas of one database (two search_paths)
+// keep their data and their changes apart.
+func TestSchemas(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	c := connect(t, u)
+	if _, err := c.Exec(ctx, `CREATE SCHEMA one; CREATE SCHEMA two`); err != nil {
+		t.Fatal(err)
+	}
+	a1, b1 := openURL(t, withParam(t, u, "search_path", "one")), openURL(t, withParam(t, u, "search_path", "one"))
+	a2 := openURL(t, withParam(t, u, "search_path", "two"))
+	w := storetest.Watch(t, b1)
+	w.Expect(t, store.Change{Kind: store.Resync})
+	if err := a2.PutSetting(ctx, "in-two", nil); err != nil {
+		t.Fatal(err)
+	}
+	w.Marker(t, a1, "in-one")
+	if _, err := a2.Setting(ctx, "in-one"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("schema two's store reads schema one's setting: %v", err)
+	}
+	for _, schema := range []string{"one", "two"} {
+		if n := queryInt(t, c, `SELECT count(*) FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'models'`, schema); n != 1 {
+			t.Errorf("schema %s has %d models tables", schema, n)
+		}
+	}
+}
+
+func TestChannelFor(t *testing.T) {
+	long := strings.Repeat("s", 60)
+	tests := []struct{ schema, want string }{
+		{"public", "modelreg_changes"},
+		{"tenant_data", "modelreg_changes:tenant_data"},
+		{long + "1", ""},
+		{long + "2", ""},
+	}
+	seen := map[string]bool{}
+	for _, tc := range tests {
+		got := channelFor(tc.schema)
+		if tc.want != "" && got != tc.want || len(got) > 63 || seen[got] {
+			t.Errorf("channelFor(%q) = %q, want %q: at most 63 bytes, one a schema", tc.schema, got, tc.want)
+		}
+		seen[got] = true
+	}
 }
