@@ -13,9 +13,9 @@
 //
 // or in the keyword/value form (host=... dbname=...); both accept the
 // parameters libpq does, and the pool's (pool_max_conns, ...) of pgxpool.
-// The role needs to create tables in the database's first schema on the
-// search_path (append &search_path=NAME to the URL for another schema than
-// public). Connections name themselves application_name=modelreg (and
+// To migrate the schema, the role needs to create tables in the
+// database's first schema on the search_path (append &search_path=NAME to
+// the URL for another schema than public); then, to read and write them. Connections name themselves application_name=modelreg (and
 // "modelreg watch" for the feed's) unless the URL sets application_name.
 // The feed needs LISTEN, which a pooler in transaction mode (PgBouncer's
 // pool_mode=transaction) does not pass on: connect to the server itself,
@@ -57,9 +57,10 @@
 //
 // Every write that others must know of calls pg_notify in its transaction:
 // PostgreSQL delivers the notification on commit only, in commit order,
-// to every connection that LISTENs on the channel (see Watch). New tenants
-// and tokens are not notified: no replica holds anything of them until it
-// reads them from the store.
+// to every connection that LISTENs on the channel, modelreg_changes
+// (modelreg_changes:SCHEMA for the tables of another schema than public;
+// see Watch). New tenants and tokens are not notified: no replica holds
+// anything of them until it reads them from the store.
 package postgres
 
 import (
@@ -195,7 +196,8 @@ const (
 	watchSuffix = " watch"
 )
 
-// Store is the PostgreSQL implementation of store.Store and store.Feed.
+// Store is the PostgreSQL implementation of store.Store and store.Feed. It
+// is safe for concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
 	// watchConfig is the configuration of the feed's connections.
