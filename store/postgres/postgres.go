@@ -611,10 +611,19 @@ func queueLock(b *pgx.Batch, scope string) {
 type notice struct {
 	// Origin is the origin of the Store value that wrote the change.
 	Origin string `json:"o"`
-	// Kind is the store.ChangeKind's String.
+	// Kind is the change's kind, as kindNames names it.
 	Kind  string `json:"k"`
 	Scope string `json:"s,omitempty"`
 	Key   string `json:"n,omitempty"`
+}
+
+// kindNames are the names of the kinds of change in notifications: part of
+// their wire format, never to change.
+var kindNames = map[store.ChangeKind]string{
+	store.ModelChanged:   "model",
+	store.TenantDeleted:  "tenant-deleted",
+	store.TokenDeleted:   "token-deleted",
+	store.SettingChanged: "setting",
 }
 
 // payload returns the payload of the notification of a change, to send with
@@ -623,9 +632,9 @@ type notice struct {
 // store.ErrInvalid (the server's tenant ids, token ids and setting keys
 // are far shorter).
 func (s *Store) payload(kind store.ChangeKind, scope, key string) (string, error) {
-	b, err := json.Marshal(notice{Origin: s.origin, Kind: kind.String(), Scope: scope, Key: key})
+	b, err := json.Marshal(notice{Origin: s.origin, Kind: kindNames[kind], Scope: scope, Key: key})
 	if err == nil && len(b) > maxPayload && kind == store.ModelChanged {
-		b, err = json.Marshal(notice{Origin: s.origin, Kind: kind.String(), Scope: scope})
+		b, err = json.Marshal(notice{Origin: s.origin, Kind: kindNames[kind], Scope: scope})
 	}
 	if err != nil {
 		return "", err

@@ -118,12 +118,12 @@ func (s *Store) listen(ctx context.Context, fn func(store.Change)) (listened boo
 	}
 }
 
-// kinds maps the names of the change kinds in notifications to the kinds.
+// kinds maps the names of kindNames back to the kinds.
 var kinds = map[string]store.ChangeKind{}
 
 func init() {
-	for _, k := range []store.ChangeKind{store.ModelChanged, store.TenantDeleted, store.TokenDeleted, store.SettingChanged} {
-		kinds[k.String()] = k
+	for k, name := range kindNames {
+		kinds[name] = k
 	}
 }
 
