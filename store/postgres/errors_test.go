@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -108,5 +109,54 @@ func TestRetry(t *testing.T) {
 	})
 	if err != nil || calls != 3 {
 		t.Errorf("a deadlock twice then success: %d calls, %v; want 3, nil", calls, err)
+	}
+}
+
+// TestPayload pins the notifications' wire format, which replicas of
+// different versions share, and its limits.
+func TestPayload(t *testing.T) {
+	s := &Store{origin: "o1"}
+	long := strings.Repeat("n", maxPayload)
+	tests := []struct {
+		kind       store.ChangeKind
+		scope, key string
+		want       string // "": ErrInvalid
+	}{
+		{store.ModelChanged, "acme", "Customer", `{"o":"o1","k":"model","s":"acme","n":"Customer"}`},
+		{store.ModelChanged, store.Global, "Customer", `{"o":"o1","k":"model","n":"Customer"}`},
+		{store.ModelChanged, "acme", long, `{"o":"o1","k":"model","s":"acme"}`},
+		{store.TenantDeleted, "acme", "", `{"o":"o1","k":"tenant-deleted","s":"acme"}`},
+		{store.TokenDeleted, "acme", "k1", `{"o":"o1","k":"token-deleted","s":"acme","n":"k1"}`},
+		{store.SettingChanged, "", "admin", `{"o":"o1","k":"setting","n":"admin"}`},
+		{store.TenantDeleted, long, "", ""},
+		{store.TokenDeleted, "acme", long, ""},
+		{store.SettingChanged, "", long, ""},
+	}
+	for _, tc := range tests {
+		got, err := s.payload(tc.kind, tc.scope, tc.key)
+		switch {
+		case tc.want == "" && !errors.Is(err, store.ErrInvalid):
+			t.Errorf("payload(%v, %.20q, %.20q) = %.60q, %v; want ErrInvalid", tc.kind, tc.scope, tc.key, got, err)
+		case tc.want != "" && (got != tc.want || err != nil):
+			t.Errorf("payload(%v, %.20q, %.20q) = %.60q, %v; want %s", tc.kind, tc.scope, tc.key, got, err, tc.want)
+		}
+		if len(got) > maxPayload {
+			t.Errorf("payload of %d bytes", len(got))
+		}
+		if tc.want == "" {
+			continue
+		}
+		// And Watch reads it back, unless it is its own.
+		c, ok := (&Store{origin: "o2"}).parse(got)
+		want := store.Change{Kind: tc.kind, Scope: tc.scope, Key: tc.key}
+		if len(tc.key) > 100 {
+			want.Key = ""
+		}
+		if !ok || c != want {
+			t.Errorf("parse(%.60q) = %+v, %v; want %+v", got, c, ok, want)
+		}
+		if _, ok := s.parse(got); ok {
+			t.Errorf("parse(%.60q) of its own payload: reported", got)
+		}
 	}
 }
