@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -209,5 +211,50 @@ func TestChannelFor(t *testing.T) {
 			t.Errorf("channelFor(%q) = %q, want %q: at most 63 bytes, one a schema", tc.schema, got, tc.want)
 		}
 		seen[got] = true
+	}
+}
+
+// TestFeedConcurrentWriters: writers of two other Store values, at once,
+// lose no change: the watcher is told of every write, once.
+func TestFeedConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	writers := []*Store{openURL(t, u), openURL(t, u)}
+	b := openURL(t, u)
+	w := storetest.Watch(t, b)
+	w.Expect(t, store.Change{Kind: store.Resync})
+	const goroutines, each = 8, 20
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	want := map[store.Change]int{} // the changes written
+	for g := range goroutines {
+		s := writers[g%2]
+		wg.Go(func() {
+			for i := range each {
+				m := store.Model{Scope: fmt.Sprint("t", i%3), Name: fmt.Sprint("M", g%4)}
+				if _, _, err := s.PutModel(ctx, m, store.Condition{}); err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				want[store.Change{Kind: store.ModelChanged, Scope: m.Scope, Key: m.Name}]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if err := writers[0].PutSetting(ctx, "end", nil); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[store.Change]int{}
+	for {
+		c := w.Next(t)
+		if c == (store.Change{Kind: store.SettingChanged, Key: "end"}) {
+			break
+		}
+		counts[c]++
+	}
+	if !maps.Equal(counts, want) {
+		t.Errorf("reported %v, want %v (each change as often as it was written)", counts, want)
 	}
 }
