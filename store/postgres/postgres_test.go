@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -311,7 +312,7 @@ func TestConcurrentStores(t *testing.T) {
 			// The writes that passed form one chain: each from the
 			// revision the one before gave, each revision above the one
 			// it replaced.
-			slices.SortFunc(steps, func(a, b step) int { return int(a.to - b.to) })
+			slices.SortFunc(steps, func(a, b step) int { return cmp.Compare(a.to, b.to) })
 			prev := first.Revision
 			for _, s := range steps {
 				if s.from != prev || s.to <= s.from {
