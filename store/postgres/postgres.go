@@ -794,14 +794,18 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 		var now time.Time
 		var rev *int64
 		var createdAt *time.Time
+		var tenantExists bool
 		b := &pgx.Batch{}
 		queueLock(b, m.Scope)
-		b.Queue(`SELECT clock_timestamp(), m.revision, m.created_at
+		b.Queue(`SELECT clock_timestamp(), m.revision, m.created_at, EXISTS (SELECT 1 FROM tenants WHERE id = $1)
 			FROM (SELECT 1) AS one LEFT JOIN models m ON m.scope = $1 AND m.name = $2`, m.Scope, m.Name).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&now, &rev, &createdAt)
+			return row.Scan(&now, &rev, &createdAt, &tenantExists)
 		})
 		if err := send(ctx, tx, b); err != nil {
 			return err
+		}
+		if cond.TenantMustExist && m.Scope != store.Global && !tenantExists {
+			return fmt.Errorf("tenant %q: %w", m.Scope, store.ErrNotFound)
 		}
 		exists := rev != nil
 		var cur int64
