@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,12 +20,15 @@ import (
 
 	"github.com/modelreg/modelreg"
 	"github.com/modelreg/modelreg/server"
+	"github.com/modelreg/modelreg/store"
+	"github.com/modelreg/modelreg/store/postgres"
 	"github.com/modelreg/modelreg/store/sqlite"
 )
 
 // serveConfig is the configuration of "modelreg serve".
 type serveConfig struct {
 	addr, data          string
+	storeURL            string // a shared store (PostgreSQL) instead of data's SQLite file
 	adminTokenFile      string
 	resetAdmin          bool
 	idleTimeout         time.Duration
@@ -83,7 +87,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", envOr("MODELREG_ADDR", "127.0.0.1:8080"), "listen address (env MODELREG_ADDR); port 0 picks a free port")
-	fs.StringVar(&c.data, "data", envOr("MODELREG_DATA", "./modelreg-data"), "data directory (env MODELREG_DATA)")
+	fs.StringVar(&c.data, "data", envOr("MODELREG_DATA", "./modelreg-data"), "data directory of the embedded SQLite store (env MODELREG_DATA)")
+	fs.StringVar(&c.storeURL, "store", envOr("MODELREG_STORE", ""), "a PostgreSQL database shared by several replicas, as postgres://user@host:port/db?sslmode=...,\ninstead of --data (env MODELREG_STORE; give the password in PGPASSWORD or ~/.pgpass, not here:\nflags are visible to other users)")
 	fs.StringVar(&c.adminTokenFile, "admin-token-file", envOr("MODELREG_ADMIN_TOKEN_FILE", ""), "read the admin token from this file (env MODELREG_ADMIN_TOKEN_FILE); MODELREG_ADMIN_TOKEN takes precedence")
 	fs.BoolVar(&c.resetAdmin, "reset-admin-token", false, "generate and print a new admin token, replacing the stored one")
 	fs.DurationVar(&c.idleTimeout, "idle-timeout", env.duration("MODELREG_IDLE_TIMEOUT", 15*time.Minute), "unload a tenant from memory after this long without requests; 0 or less: never (env MODELREG_IDLE_TIMEOUT)")
@@ -121,6 +126,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
+	dataSet := false
+	fs.Visit(func(f *flag.Flag) { dataSet = dataSet || f.Name == "data" })
+	if c.storeURL != "" && (dataSet || os.Getenv("MODELREG_DATA") != "") {
+		return fmt.Errorf("%w: --store and --data name two different stores: give one", errUsage)
+	}
 	if err := c.check(); err != nil {
 		return err
 	}
@@ -155,7 +165,8 @@ func (c *serveConfig) check() error {
 		bad  bool
 		want string
 	}{
-		{"data", strings.TrimSpace(c.data) == "", "a directory (it is created if needed)"},
+		{"data", c.storeURL == "" && strings.TrimSpace(c.data) == "", "a directory (it is created if needed)"},
+		{"store", c.storeURL != "" && !isPostgresURL(c.storeURL), "a postgres:// or postgresql:// URL"},
 		{"max-body", c.maxBody < 1 || c.maxBody > maxBodyLimit, fmt.Sprintf("1 to %d bytes", maxBodyLimit)},
 		{"max-in-flight", c.maxInFlight < 1, "at least 1"},
 		{"queue-wait", c.queueWait < 0, "0 or more"},
@@ -229,15 +240,6 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		}
 	}
 
-	if err := os.MkdirAll(c.data, 0o700); err != nil {
-		return err
-	}
-	unlock, err := lockDataDir(c.data)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-
 	// A stop requested during the start (ctx done) ends it at once (a
 	// store locked by another process is waited for up to its busy
 	// timeout otherwise), as a clean exit: what the start did is
@@ -249,13 +251,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		}
 		return err
 	}
-	dbPath := filepath.Join(c.data, dbFile)
-	st, err := sqlite.Open(ctx, dbPath)
+	st, where, closeStore, err := openStore(ctx, c)
 	if err != nil {
 		return stopped(err)
 	}
 	defer func() {
-		if err := st.Close(); err != nil {
+		if err := closeStore(); err != nil {
 			log.Error("closing the store", "err", err)
 		}
 	}()
@@ -290,7 +291,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 		// Said once, at the start that revoked it: the operator learns that
 		// removing the configured token later does not bring the generated
 		// one back.
-		log.Warn("the configured admin token revoked the generated one stored in the data directory: " +
+		log.Warn("the configured admin token revoked the generated one, whose hash was in the store: " +
 			"it no longer works, and a start without a configured token generates and prints a new one")
 	}
 	if generated != "" {
@@ -343,7 +344,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	log.Info("listening", "addr", ln.Addr().String(), "data", c.data, "idle_timeout", c.idleTimeout.String())
+	log.Info("listening", append([]any{"addr", ln.Addr().String()}, append(where, "idle_timeout", c.idleTimeout.String())...)...)
 
 	select {
 	case err := <-errc:
@@ -376,6 +377,50 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stderr io.Write
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// isPostgresURL reports whether u is a URL that --store accepts.
+func isPostgresURL(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
+
+// openStore opens the store c names: the embedded SQLite database in the
+// data directory, which it locks against a second server, or the shared
+// PostgreSQL database of --store. where describes it for the logs (never
+// with a password). close closes the store and lets go of the directory.
+func openStore(ctx context.Context, c serveConfig) (st store.Store, where []any, close func() error, err error) {
+	if c.storeURL != "" {
+		pg, err := postgres.Open(ctx, c.storeURL)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return pg, []any{"store", redactURL(c.storeURL)}, pg.Close, nil
+	}
+	if err := os.MkdirAll(c.data, 0o700); err != nil {
+		return nil, nil, nil, err
+	}
+	unlock, err := lockDataDir(c.data)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(c.data, dbFile))
+	if err != nil {
+		unlock()
+		return nil, nil, nil, err
+	}
+	return db, []any{"data", c.data}, func() error {
+		defer unlock()
+		return db.Close()
+	}, nil
+}
+
+// redactURL returns u with its password, if any, replaced by "xxxxx".
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	return p.Redacted()
 }
 
 // off maps a flag's 0 or less, which turns a setting off (no idle

@@ -229,3 +229,35 @@ func (w *stopAtWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// TestServeStoreFlag: --store names a PostgreSQL database instead of the
+// data directory's SQLite file; both at once, or another kind of URL, is
+// a usage error; the logs never show the URL's password.
+func TestServeStoreFlag(t *testing.T) {
+	t.Setenv("MODELREG_ADMIN_TOKEN", "serve-test-admin-token-0123")
+	for _, tc := range []struct {
+		args []string
+		env  string // MODELREG_DATA
+		want string
+	}{
+		{[]string{"--store", "postgres://localhost/x", "--data", t.TempDir()}, "", "--store and --data"},
+		{[]string{"--store", "postgres://localhost/x"}, t.TempDir(), "--store and --data"},
+		{[]string{"--store", "/var/lib/modelreg.db"}, "", "postgres://"},
+		{[]string{"--store", "mysql://localhost/x"}, "", "postgres://"},
+	} {
+		t.Setenv("MODELREG_DATA", tc.env)
+		var out, errb bytes.Buffer
+		code := run(context.Background(), append([]string{"serve", "--addr", "127.0.0.1:0"}, tc.args...), &out, &errb)
+		if code != 2 || !strings.Contains(errb.String(), tc.want) {
+			t.Errorf("%q (MODELREG_DATA=%q): exit %d, stderr %s; want exit 2 and %q", tc.args, tc.env, code, errb.String(), tc.want)
+		}
+	}
+	for _, tc := range []struct{ url, want string }{
+		{"postgres://modelreg:s3cret@db.example:5432/modelreg?sslmode=require", "postgres://modelreg:xxxxx@db.example:5432/modelreg?sslmode=require"},
+		{"postgresql://db.example/modelreg", "postgresql://db.example/modelreg"},
+	} {
+		if got := redactURL(tc.url); got != tc.want || strings.Contains(got, "s3cret") {
+			t.Errorf("redactURL(%q) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}
