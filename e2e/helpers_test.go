@@ -65,12 +65,17 @@ type proc struct {
 var listenRE = regexp.MustCompile(`"msg":"listening","addr":"([^"]+)"`)
 
 // start runs "modelreg serve" on a free port with the data directory dir
-// and waits until it listens. env adds environment variables; with no
-// MODELREG_ADMIN_TOKEN in env, the e2e admin token is used.
+// (none when dir is "": args name the store) and waits until it listens.
+// env adds environment variables; with no MODELREG_ADMIN_TOKEN in env, the
+// e2e admin token is used.
 func start(t *testing.T, dir string, env []string, args ...string) *proc {
 	t.Helper()
 	p := &proc{t: t, dir: dir, exited: make(chan struct{})}
-	p.cmd = exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--data", dir}, args...)...)
+	serve := []string{"serve", "--addr", "127.0.0.1:0"}
+	if dir != "" {
+		serve = append(serve, "--data", dir)
+	}
+	p.cmd = exec.Command(binary, append(serve, args...)...)
 	p.cmd.Env = append(os.Environ(), "MODELREG_ADMIN_TOKEN="+adminToken)
 	p.cmd.Env = append(p.cmd.Env, env...)
 	pr, pw := io.Pipe()
