@@ -28,13 +28,19 @@ const (
 	SettingChanged
 )
 
-var kindNames = [...]string{Resync: "resync", ModelChanged: "model", TenantDeleted: "tenant-deleted",
-	TokenDeleted: "token-deleted", SettingChanged: "setting"}
-
 // String returns the kind's name.
 func (k ChangeKind) String() string {
-	if int(k) < len(kindNames) && kindNames[k] != "" {
-		return kindNames[k]
+	switch k {
+	case Resync:
+		return "resync"
+	case ModelChanged:
+		return "model"
+	case TenantDeleted:
+		return "tenant-deleted"
+	case TokenDeleted:
+		return "token-deleted"
+	case SettingChanged:
+		return "setting"
 	}
 	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
 }

@@ -15,8 +15,9 @@
 // parameters libpq does, and the pool's (pool_max_conns, ...) of pgxpool.
 // To migrate the schema, the role needs to create tables in the
 // database's first schema on the search_path (append &search_path=NAME to
-// the URL for another schema than public); then, to read and write them. Connections name themselves application_name=modelreg (and
-// "modelreg watch" for the feed's) unless the URL sets application_name.
+// the URL for another schema than public); then, to read and write them.
+// Connections name themselves application_name=modelreg (and "modelreg
+// watch" for the feed's) unless the URL sets application_name.
 // The feed needs LISTEN, which a pooler in transaction mode (PgBouncer's
 // pool_mode=transaction) does not pass on: connect to the server itself,
 // or through a pooler in session mode.
@@ -47,7 +48,8 @@
 // conditional write checks its condition and writes with no other write of
 // the scope in between, revisions follow each other, and a tenant deleted
 // while a model or token of it is written is deleted either before (the
-// write creates it again) or after (with what was written). Reads take no
+// write creates it again, unless its store.Condition has TenantMustExist)
+// or after (with what was written). Reads take no
 // lock. Calls that fail for a deadlock, a serialization failure or a
 // connection that the server ended (a restart, a failover) are tried again
 // a few times; a COMMIT is not: when its answer is lost, the error says
@@ -117,47 +119,49 @@ const SchemaVersion = 1
 // Text columns use the "C" collation, so that ids and names sort by their
 // bytes (as Go and SQLite compare them), whatever the database's locale.
 // Times are timestamptz, with PostgreSQL's microsecond precision.
-var migrations = []string{
-	// 1: tenants, models, tokens, settings, and the revision counters:
-	// one per scope (scope_revisions, dropped with its tenant) and the
-	// floor where a scope without a row starts (revisions.last, raised to
-	// the last revision of each scope dropped), so that a tenant deleted
-	// and created again never gives a revision twice, and a deleted tenant
-	// leaves no trace.
-	`CREATE TABLE tenants (
-		id         text COLLATE "C" PRIMARY KEY,
-		created_at timestamptz NOT NULL
-	);
-	CREATE TABLE models (
-		scope       text COLLATE "C" NOT NULL,
-		name        text COLLATE "C" NOT NULL,
-		definition  bytea NOT NULL,
-		fingerprint text NOT NULL,
-		revision    bigint NOT NULL,
-		created_at  timestamptz NOT NULL,
-		updated_at  timestamptz NOT NULL,
-		PRIMARY KEY (scope, name)
-	);
-	CREATE TABLE tokens (
-		id         text COLLATE "C" PRIMARY KEY,
-		tenant     text COLLATE "C" NOT NULL REFERENCES tenants (id),
-		hash       bytea NOT NULL CHECK (octet_length(hash) = 32),
-		created_at timestamptz NOT NULL
-	);
-	CREATE INDEX tokens_by_tenant ON tokens (tenant, created_at, id);
-	CREATE TABLE settings (
-		key   text COLLATE "C" PRIMARY KEY,
-		value bytea NOT NULL
-	);
-	CREATE TABLE revisions (
-		id   integer PRIMARY KEY CHECK (id = 1),
-		last bigint NOT NULL
-	);
-	INSERT INTO revisions (id, last) VALUES (1, 0);
-	CREATE TABLE scope_revisions (
-		scope text COLLATE "C" PRIMARY KEY,
-		last  bigint NOT NULL
-	);`,
+func migrations() []string {
+	return []string{
+		// 1: tenants, models, tokens, settings, and the revision counters:
+		// one per scope (scope_revisions, dropped with its tenant) and the
+		// floor where a scope without a row starts (revisions.last, raised to
+		// the last revision of each scope dropped), so that a tenant deleted
+		// and created again never gives a revision twice, and a deleted tenant
+		// leaves no trace.
+		`CREATE TABLE tenants (
+			id         text COLLATE "C" PRIMARY KEY,
+			created_at timestamptz NOT NULL
+		);
+		CREATE TABLE models (
+			scope       text COLLATE "C" NOT NULL,
+			name        text COLLATE "C" NOT NULL,
+			definition  bytea NOT NULL,
+			fingerprint text NOT NULL,
+			revision    bigint NOT NULL,
+			created_at  timestamptz NOT NULL,
+			updated_at  timestamptz NOT NULL,
+			PRIMARY KEY (scope, name)
+		);
+		CREATE TABLE tokens (
+			id         text COLLATE "C" PRIMARY KEY,
+			tenant     text COLLATE "C" NOT NULL REFERENCES tenants (id),
+			hash       bytea NOT NULL CHECK (octet_length(hash) = 32),
+			created_at timestamptz NOT NULL
+		);
+		CREATE INDEX tokens_by_tenant ON tokens (tenant, created_at, id);
+		CREATE TABLE settings (
+			key   text COLLATE "C" PRIMARY KEY,
+			value bytea NOT NULL
+		);
+		CREATE TABLE revisions (
+			id   integer PRIMARY KEY CHECK (id = 1),
+			last bigint NOT NULL
+		);
+		INSERT INTO revisions (id, last) VALUES (1, 0);
+		CREATE TABLE scope_revisions (
+			scope text COLLATE "C" PRIMARY KEY,
+			last  bigint NOT NULL
+		);`,
+	}
 }
 
 // Advisory lock keys. migrationLock (one bigint key: "modelreg" in ASCII)
@@ -265,6 +269,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 // migrate applies the pending migrations in one transaction, under an
 // advisory lock that the transaction's end releases.
 func (s *Store) migrate(ctx context.Context) error {
+	all := migrations()
 	return s.retry(ctx, func() error {
 		tx, err := s.pool.Begin(ctx)
 		if err != nil {
@@ -286,18 +291,18 @@ func (s *Store) migrate(ctx context.Context) error {
 		case err != nil:
 			return fmt.Errorf("read schema_version: %w", err)
 		}
-		if version > len(migrations) {
-			return &SchemaTooNewError{Version: version, Known: len(migrations)}
+		if version > len(all) {
+			return &SchemaTooNewError{Version: version, Known: len(all)}
 		}
-		if version == len(migrations) {
+		if version == len(all) {
 			return nil // nothing to do; the deferred rollback ends the transaction
 		}
-		for v := version; v < len(migrations); v++ {
-			if _, err := tx.Exec(ctx, migrations[v]); err != nil {
+		for v := version; v < len(all); v++ {
+			if _, err := tx.Exec(ctx, all[v]); err != nil {
 				return fmt.Errorf("migration %d: %w", v+1, err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(migrations)); err != nil {
+		if _, err := tx.Exec(ctx, `UPDATE schema_version SET version = $1`, len(all)); err != nil {
 			return err
 		}
 		return commit(ctx, tx)
@@ -335,7 +340,7 @@ func retryable(err error) bool {
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return hasCode(pe.Code, retryCodes)
+		return hasCode(pe.Code, retryCodes())
 	}
 	var ne net.Error
 	return pgconn.SafeToRetry(err) || errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
@@ -344,12 +349,14 @@ func retryable(err error) bool {
 
 // retryCodes are the SQLSTATE classes and codes of the errors a call is
 // tried again for.
-var retryCodes = []string{
-	"40001", // serialization_failure
-	"40P01", // deadlock_detected
-	"08",    // connection exception
-	"57P01", // admin_shutdown: the connection was ended
-	"57P02", // crash_shutdown
+func retryCodes() []string {
+	return []string{
+		"40001", // serialization_failure
+		"40P01", // deadlock_detected
+		"08",    // connection exception
+		"57P01", // admin_shutdown: the connection was ended
+		"57P02", // crash_shutdown
+	}
 }
 
 // retry calls fn until it succeeds, fails with an error that is not
@@ -511,11 +518,11 @@ func (s *Store) wrap(ctx context.Context, err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch {
-		case hasCode(pe.Code, busyCodes):
+		case hasCode(pe.Code, busyCodes()):
 			return fmt.Errorf("%w: %w", store.ErrBusy, err)
-		case hasCode(pe.Code, unavailableCodes):
+		case hasCode(pe.Code, unavailableCodes()):
 			return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
-		case hasCode(pe.Code, invalidCodes):
+		case hasCode(pe.Code, invalidCodes()):
 			return fmt.Errorf("%w: %w", store.ErrInvalid, err)
 		}
 		return err
@@ -531,34 +538,40 @@ func (s *Store) wrap(ctx context.Context, err error) error {
 
 // busyCodes are the SQLSTATE classes (two characters) and codes of the
 // errors of a database that may serve the call later.
-var busyCodes = []string{
-	"08",    // connection exception
-	"53",    // insufficient resources: disk full, too many connections
-	"40",    // serialization failure, deadlock (tried maxTries times)
-	"55P03", // lock_not_available (lock_timeout)
-	"57014", // query_canceled (statement_timeout)
-	"57P01", // admin_shutdown
-	"57P02", // crash_shutdown
-	"57P03", // cannot_connect_now: starting up
-	"25006", // read_only_sql_transaction: a standby, until a failover
+func busyCodes() []string {
+	return []string{
+		"08",    // connection exception
+		"53",    // insufficient resources: disk full, too many connections
+		"40",    // serialization failure, deadlock (tried maxTries times)
+		"55P03", // lock_not_available (lock_timeout)
+		"57014", // query_canceled (statement_timeout)
+		"57P01", // admin_shutdown
+		"57P02", // crash_shutdown
+		"57P03", // cannot_connect_now: starting up
+		"25006", // read_only_sql_transaction: a standby, until a failover
+	}
 }
 
 // unavailableCodes are the SQLSTATE classes and codes of the errors of a
 // database that refuses this store until something is changed.
-var unavailableCodes = []string{
-	"28",    // invalid authorization
-	"3D",    // invalid catalog name: no such database
-	"3F",    // invalid schema name
-	"42",    // undefined table, insufficient privilege...
-	"57P04", // database_dropped
+func unavailableCodes() []string {
+	return []string{
+		"28",    // invalid authorization
+		"3D",    // invalid catalog name: no such database
+		"3F",    // invalid schema name
+		"42",    // undefined table, insufficient privilege...
+		"57P04", // database_dropped
+	}
 }
 
 // invalidCodes are the SQLSTATE classes of the errors of an argument that
 // PostgreSQL cannot store, such as a name too long for an index entry
 // (about 2700 bytes) or a byte sequence invalid in the database's encoding.
-var invalidCodes = []string{
-	"22", // data exception
-	"54", // program limit exceeded
+func invalidCodes() []string {
+	return []string{
+		"22", // data exception
+		"54", // program limit exceeded
+	}
 }
 
 // hasCode reports whether the SQLSTATE code is one of codes, or of one of
@@ -611,19 +624,27 @@ func queueLock(b *pgx.Batch, scope string) {
 type notice struct {
 	// Origin is the origin of the Store value that wrote the change.
 	Origin string `json:"o"`
-	// Kind is the change's kind, as kindNames names it.
+	// Kind is the change's kind, as kindName names it.
 	Kind  string `json:"k"`
 	Scope string `json:"s,omitempty"`
 	Key   string `json:"n,omitempty"`
 }
 
-// kindNames are the names of the kinds of change in notifications: part of
-// their wire format, never to change.
-var kindNames = map[store.ChangeKind]string{
-	store.ModelChanged:   "model",
-	store.TenantDeleted:  "tenant-deleted",
-	store.TokenDeleted:   "token-deleted",
-	store.SettingChanged: "setting",
+// kindName returns the name of a kind of change in notifications: part
+// of their wire format, never to change. Kinds that are never notified
+// have none.
+func kindName(k store.ChangeKind) string {
+	switch k {
+	case store.ModelChanged:
+		return "model"
+	case store.TenantDeleted:
+		return "tenant-deleted"
+	case store.TokenDeleted:
+		return "token-deleted"
+	case store.SettingChanged:
+		return "setting"
+	}
+	return ""
 }
 
 // payload returns the payload of the notification of a change, to send with
@@ -632,9 +653,9 @@ var kindNames = map[store.ChangeKind]string{
 // store.ErrInvalid (the server's tenant ids, token ids and setting keys
 // are far shorter).
 func (s *Store) payload(kind store.ChangeKind, scope, key string) (string, error) {
-	b, err := json.Marshal(notice{Origin: s.origin, Kind: kindNames[kind], Scope: scope, Key: key})
+	b, err := json.Marshal(notice{Origin: s.origin, Kind: kindName(kind), Scope: scope, Key: key})
 	if err == nil && len(b) > maxPayload && kind == store.ModelChanged {
-		b, err = json.Marshal(notice{Origin: s.origin, Kind: kindNames[kind], Scope: scope})
+		b, err = json.Marshal(notice{Origin: s.origin, Kind: kindName(kind), Scope: scope})
 	}
 	if err != nil {
 		return "", err
@@ -1086,8 +1107,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("postgres store: reading the schema's tables: %w", err)
 	}
-	if version != len(migrations) {
-		return fmt.Errorf("%w: the database's schema is version %d, not %d: it was changed while in use", store.ErrUnavailable, version, len(migrations))
+	if version != SchemaVersion {
+		return fmt.Errorf("%w: the database's schema is version %d, not %d: it was changed while in use", store.ErrUnavailable, version, SchemaVersion)
 	}
 	return nil
 }

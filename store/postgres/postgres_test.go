@@ -505,3 +505,9 @@ func TestDeletedTenantLeavesNoTrace(t *testing.T) {
 		t.Errorf("revisions.last = %d, below the deleted tenant's last revision %d", floor, last)
 	}
 }
+
+func TestSchemaVersionIsTheLastMigration(t *testing.T) {
+	if n := len(migrations()); n != SchemaVersion {
+		t.Errorf("%d migrations, but SchemaVersion is %d", n, SchemaVersion)
+	}
+}

@@ -118,13 +118,14 @@ func (s *Store) listen(ctx context.Context, fn func(store.Change)) (listened boo
 	}
 }
 
-// kinds maps the names of kindNames back to the kinds.
-var kinds = map[string]store.ChangeKind{}
-
-func init() {
-	for k, name := range kindNames {
-		kinds[name] = k
+// kindOf returns the kind of change that kindName names.
+func kindOf(name string) (store.ChangeKind, bool) {
+	for _, k := range []store.ChangeKind{store.ModelChanged, store.TenantDeleted, store.TokenDeleted, store.SettingChanged} {
+		if kindName(k) == name {
+			return k, true
+		}
 	}
+	return 0, false
 }
 
 // parse returns the change a notification's payload reports, and false for
@@ -137,7 +138,7 @@ func (s *Store) parse(payload string) (store.Change, bool) {
 	if n.Origin == s.origin {
 		return store.Change{}, false
 	}
-	kind, ok := kinds[n.Kind]
+	kind, ok := kindOf(n.Kind)
 	if !ok {
 		return store.Change{Kind: store.Resync}, true
 	}
