@@ -28,7 +28,10 @@ import (
 //     admin token (Config.FollowStoredAdminToken): read again;
 //   - a Resync (the feed started, or lost its connection and is back, and
 //     may have missed changes): every cached token is forgotten, every
-//     resident tenant unloaded, and the global models read again.
+//     resident tenant unloaded, and the global models read again;
+//   - Lost (the feed lost its connection): /readyz reports 503 until the
+//     Resync, so that load balancers send requests to replicas that hear
+//     the others' changes.
 //
 // A change is applied after its commit, so for a short while (the
 // notification's trip, typically a millisecond) another replica may
@@ -118,6 +121,9 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) {
 		s.unloadChanged(ctx, c.Scope)
 	case store.TokenDeleted:
 		s.auth.revoke(c.Key)
+	case store.Lost:
+		s.feedReady.Store(false)
+		s.log.Warn("lost the store's change feed: not ready until it is back (other replicas' changes may be missed meanwhile)")
 	case store.SettingChanged:
 		if c.Key == adminHashSetting && s.cfg.FollowStoredAdminToken {
 			s.followAdminHash(ctx)

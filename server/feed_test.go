@@ -216,7 +216,7 @@ func TestResyncDropsEverythingCached(t *testing.T) {
 
 // New returns once the feed watches, or fails if it cannot; the feed's
 // goroutine ends with Close (TestMain checks for leaks); /readyz reports
-// 503 while the feed does not watch.
+// 503 from when the feed lost its connection until its Resync.
 func TestFeedReadiness(t *testing.T) {
 	m := storetest.NewMemory(nil)
 	closed := m.Replica()
@@ -238,9 +238,13 @@ func TestFeedReadiness(t *testing.T) {
 	if got := adminStatus(h, "GET", "/readyz", ""); got != 200 {
 		t.Errorf("/readyz once New returned: %d, want 200", got)
 	}
-	srv.feedReady.Store(false)
+	srv.applyChange(context.Background(), store.Change{Kind: store.Lost})
 	if got := adminStatus(h, "GET", "/readyz", ""); got != 503 {
-		t.Errorf("/readyz while the feed does not watch: %d, want 503", got)
+		t.Errorf("/readyz once the feed lost its connection: %d, want 503", got)
+	}
+	srv.applyChange(context.Background(), store.Change{Kind: store.Resync})
+	if got := adminStatus(h, "GET", "/readyz", ""); got != 200 {
+		t.Errorf("/readyz once the feed is back: %d, want 200", got)
 	}
 	srv.Close()
 	srv.Close()

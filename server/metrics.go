@@ -97,7 +97,7 @@ func newMetrics() *metrics {
 	}
 	m.changes = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "modelreg_store_changes_total",
-		Help: "Changes made through other replicas that the store reported, by kind (resync, model, tenant-deleted, token-deleted, setting); only stores shared by several replicas report any.",
+		Help: "Changes made through other replicas that the store reported, by kind (resync, lost, model, tenant-deleted, token-deleted, setting); only stores shared by several replicas report any.",
 	}, []string{"kind"})
 	for _, why := range []unloadReason{unloadIdle, unloadCapacity, unloadEvict, unloadDelete, unloadRemote} {
 		m.unloads.WithLabelValues(string(why))

@@ -26,6 +26,10 @@ const (
 	// SettingChanged reports that server setting Key was written or
 	// deleted.
 	SettingChanged
+	// Lost reports that the feed lost its connection to the database:
+	// until its next Resync, changes may go unreported. A watcher may
+	// stop trusting what it read (a server reports itself not ready).
+	Lost
 )
 
 // String returns the kind's name.
@@ -41,6 +45,8 @@ func (k ChangeKind) String() string {
 		return "token-deleted"
 	case SettingChanged:
 		return "setting"
+	case Lost:
+		return "lost"
 	}
 	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
 }
@@ -48,13 +54,13 @@ func (k ChangeKind) String() string {
 // Change is one change committed to a store shared by several processes.
 type Change struct {
 	Kind ChangeKind
-	// Scope is the tenant id, or Global; empty for Resync and
+	// Scope is the tenant id, or Global; empty for Resync, Lost and
 	// SettingChanged.
 	Scope string
-	// Key is the model name, token id or setting key; empty for Resync and
-	// TenantDeleted. A feed may leave a ModelChanged's Key empty (a name
-	// too long for its notifications): the change is then to some model
-	// of the scope.
+	// Key is the model name, token id or setting key; empty for Resync,
+	// Lost and TenantDeleted. A feed may leave a ModelChanged's Key
+	// empty (a name too long for its notifications): the change is then
+	// to some model of the scope.
 	Key string
 }
 
@@ -72,10 +78,11 @@ type Feed interface {
 	// them.
 	//
 	// The first call of fn is a Resync, once Watch listens: changes
-	// committed before it may not be reported. After losing its connection
-	// to the database, Watch tries again until ctx is done and, once it
-	// listens again, reports a Resync. A change is reported after its
-	// commit, so a read that begins after fn returned sees it.
+	// committed before it may not be reported. When it loses its
+	// connection to the database, Watch reports Lost, tries again until
+	// ctx is done and, once it listens again, reports a Resync. A change
+	// is reported after its commit, so a read that begins after fn
+	// returned sees it.
 	//
 	// fn should return soon: changes wait while it runs. Watch may be
 	// called more than once, each call reporting every change to its own

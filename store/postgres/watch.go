@@ -34,8 +34,9 @@ const closeWait = 5 * time.Second
 // on the change channel: its application_name is the store's followed by
 // " watch". When the connection is lost, Watch connects again at once (if
 // it had listened for a minute), then after a wait that doubles from
-// 100 ms up to 5 s between failed attempts, until ctx is done; once it
-// listens again, it reports a store.Resync. (A dead peer that sends nothing is found by TCP
+// 100 ms up to 5 s between failed attempts, until ctx is done; it reports
+// a store.Lost when the connection is lost, and a store.Resync once it
+// listens again. (A dead peer that sends nothing is found by TCP
 // keep-alives, after about two and a half minutes.)
 //
 // Writes notify: PutModel and DeleteModel a store.ModelChanged (Scope is
@@ -110,6 +111,9 @@ func (s *Store) listen(ctx context.Context, fn func(store.Change)) (listened boo
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
+			if ctx.Err() == nil {
+				fn(store.Change{Kind: store.Lost})
+			}
 			return true
 		}
 		if c, ok := s.parse(n.Payload); ok {

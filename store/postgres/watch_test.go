@@ -67,8 +67,8 @@ func TestFeedUnreadable(t *testing.T) {
 	w.Marker(t, a, "end")
 }
 
-// TestFeedReconnects: after its connection is terminated, Watch connects
-// again, reports a Resync, then changes again.
+// TestFeedReconnects: when its connection is terminated, Watch reports
+// Lost, connects again, reports a Resync, then changes again.
 func TestFeedReconnects(t *testing.T) {
 	ctx := context.Background()
 	u := pgtest.URL(t)
@@ -82,7 +82,7 @@ func TestFeedReconnects(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("terminated %d watch connections, want 1", n)
 		}
-		w.Expect(t, store.Change{Kind: store.Resync})
+		w.Expect(t, store.Change{Kind: store.Lost}, store.Change{Kind: store.Resync})
 		w.Marker(t, a, fmt.Sprint("after-", round))
 	}
 	if _, _, err := a.PutModel(ctx, store.Model{Scope: "acme", Name: "A"}, store.Condition{}); err != nil {
