@@ -16,6 +16,9 @@
 // To migrate the schema, the role needs to create tables in the
 // database's first schema on the search_path (append &search_path=NAME to
 // the URL for another schema than public); then, to read and write them.
+// A role that may only read and write the tables (SELECT, INSERT, UPDATE,
+// DELETE) opens a database already migrated: the replicas may run as one,
+// and a start as the owner migrates.
 // Connections name themselves application_name=modelreg (and "modelreg
 // watch" for the feed's) unless the URL sets application_name.
 // The feed needs LISTEN, which a pooler in transaction mode (PgBouncer's
@@ -267,9 +270,22 @@ func Open(ctx context.Context, url string) (*Store, error) {
 }
 
 // migrate applies the pending migrations in one transaction, under an
-// advisory lock that the transaction's end releases.
+// advisory lock that the transaction's end releases. A database already
+// at this build's version is only read, so that replicas may run as a
+// role that can read and write the tables but not create any.
 func (s *Store) migrate(ctx context.Context) error {
 	all := migrations()
+	var current int
+	err := s.read(ctx, func() error {
+		return s.pool.QueryRow(ctx, `SELECT version FROM schema_version`).Scan(&current)
+	})
+	switch {
+	case err == nil && current == len(all):
+		return nil
+	case err == nil && current > len(all):
+		return &SchemaTooNewError{Version: current, Known: len(all)}
+	}
+	// No table yet (or no row), or an older version: migrate.
 	return s.retry(ctx, func() error {
 		tx, err := s.pool.Begin(ctx)
 		if err != nil {
