@@ -1,8 +1,14 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
+	neturl "net/url"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/modelreg/modelreg/internal/pgtest"
 )
@@ -74,4 +80,94 @@ func TestReplicasShareAPostgreSQLStore(t *testing.T) {
 	if got := c.metric(`modelreg_store_changes_total{kind="resync"}`); got != 1 {
 		t.Errorf("a fresh replica counted %v resyncs, want 1", got)
 	}
+}
+
+// TestReplicaResyncsAfterLosingTheFeed: a replica that loses its
+// connection for the other replicas' changes reports itself not ready,
+// and once it listens again, serves what was written meanwhile (its
+// Resync dropped what it held).
+func TestReplicaResyncsAfterLosingTheFeed(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	a := start(t, "", nil, "--store", url) // migrates, as the database's owner
+
+	// Replica b connects as a role of its own, whose new connections
+	// can be refused while a's go on.
+	db, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close(ctx)
+	role := fmt.Sprintf("replica_b_%d", time.Now().UnixNano())
+	for _, q := range []string{
+		`CREATE ROLE ` + role + ` LOGIN`,
+		`GRANT USAGE ON SCHEMA public TO ` + role,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
+	} {
+		if _, err := db.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		// Before the database is dropped (pgtest's cleanup, registered
+		// earlier, runs later): the role's privileges are in it.
+		if err := dropRole(url, role); err != nil {
+			t.Errorf("dropping role %s: %v", role, err)
+		}
+	})
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = neturl.User(role)
+	b := start(t, "", nil, "--store", u.String())
+
+	a.must(201, "PUT", "/v1/tenants/acme/models/User", adminToken, userDef)
+	b.must(200, "GET", "/v1/tenants/acme/models/User", adminToken, "") // resident on b
+	b.must(200, "GET", "/readyz", "", "")
+
+	// b's feed connection is cut, and b cannot connect again.
+	dbName := strings.TrimPrefix(u.Path, "/")
+	if _, err := db.Exec(ctx, `REVOKE CONNECT ON DATABASE `+pgx.Identifier{dbName}.Sanitize()+` FROM PUBLIC, `+role); err != nil {
+		t.Fatal(err)
+	}
+	var cut int
+	if err := db.QueryRow(ctx, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE usename = $1 AND application_name = 'modelreg watch'`, role).Scan(&cut); err != nil || cut != 1 {
+		t.Fatalf("cut %d feed connections of b (%v), want 1", cut, err)
+	}
+	eventually(t, "b reports itself not ready", func() bool { return b.do("GET", "/readyz", "", "").status == 503 })
+
+	// Written while b hears nothing.
+	v2 := `{"name": "User", "properties": {"email": {"type": "string", "required": true}, "nick": "string"}}`
+	etag := a.must(200, "PUT", "/v1/tenants/acme/models/User", adminToken, v2).header.Get("ETag")
+	a.must(201, "PUT", "/v1/global/models/Address", adminToken, `{"name": "Address", "properties": {"street": "string"}}`)
+
+	if _, err := db.Exec(ctx, `GRANT CONNECT ON DATABASE `+pgx.Identifier{dbName}.Sanitize()+` TO `+role); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b ready again", func() bool { return b.do("GET", "/readyz", "", "").status == 200 })
+	if got := b.must(200, "GET", "/v1/tenants/acme/models/User", adminToken, "").header.Get("ETag"); got != etag {
+		t.Errorf("b serves User at %s after its resync, a wrote %s", got, etag)
+	}
+	b.must(200, "GET", "/v1/global/models/Address", adminToken, "")
+	if got := b.metric(`modelreg_store_changes_total{kind="lost"}`); got != 1 {
+		t.Errorf("b counted %v lost connections, want 1", got)
+	}
+}
+
+// dropRole drops a role of the test server and what it owns or was
+// granted in the database at url.
+func dropRole(url, role string) error {
+	ctx := context.Background()
+	db, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer db.Close(ctx)
+	if _, err := db.Exec(ctx, `DROP OWNED BY `+role); err != nil {
+		return err
+	}
+	_, err = db.Exec(ctx, `DROP ROLE `+role)
+	return err
 }
