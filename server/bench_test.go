@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/modelreg/modelreg/internal/fixture"
+	"github.com/modelreg/modelreg/internal/pgtest"
 	"github.com/modelreg/modelreg/store"
+	"github.com/modelreg/modelreg/store/postgres"
 	"github.com/modelreg/modelreg/store/sqlite"
 )
 
@@ -82,6 +84,24 @@ func (d *discardWriter) WriteHeader(code int)        { d.code = code }
 // into memory: the store read, parsing and compiling every definition.
 func BenchmarkLazyLoad100(b *testing.B) {
 	s, st := benchServer(b)
+	lazyLoad100(b, s, st)
+}
+
+// BenchmarkLazyLoad100Postgres is BenchmarkLazyLoad100 from a PostgreSQL
+// store (see internal/pgtest), as a replica of several loads a tenant.
+func BenchmarkLazyLoad100Postgres(b *testing.B) {
+	st, err := postgres.Open(context.Background(), pgtest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newAdminServer(b, st, Config{IdleTimeout: -1})
+	b.Cleanup(func() { s.Close(); st.Close() })
+	lazyLoad100(b, s, st)
+}
+
+// lazyLoad100 stores a tenant of 100 models in st, then unloads it from s
+// and loads it again, over and over.
+func lazyLoad100(b *testing.B, s *Server, st store.Store) {
 	ctx := context.Background()
 	for i := range 100 {
 		def := fmt.Sprintf(`{"name": "M%d", "properties": {"name": {"type": "string", "required": true}, "n%d": "number",

@@ -68,3 +68,41 @@ func BenchmarkModels100(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkFeedRoundTrip writes a model through one store and waits until
+// a second store's Watch reports it: a write's commit, then its
+// notification's trip to another replica. What another replica may serve
+// stale after a write is bounded by the part after the commit.
+func BenchmarkFeedRoundTrip(b *testing.B) {
+	ctx := context.Background()
+	u := pgtest.URL(b)
+	a, err := Open(ctx, u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	w, err := Open(ctx, u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer w.Close()
+	changes := make(chan store.Change, 16)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- w.Watch(wctx, func(c store.Change) { changes <- c }) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	if c := <-changes; c.Kind != store.Resync {
+		b.Fatalf("first change %v, want a resync", c.Kind)
+	}
+	for b.Loop() {
+		if _, _, err := a.PutModel(ctx, store.Model{Scope: "acme", Name: "M", Definition: benchDef}, store.Condition{}); err != nil {
+			b.Fatal(err)
+		}
+		if c := <-changes; c.Kind != store.ModelChanged {
+			b.Fatalf("reported %v, want a model change", c.Kind)
+		}
+	}
+}
