@@ -123,7 +123,7 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) {
 		s.auth.revoke(c.Key)
 	case store.Lost:
 		s.feedReady.Store(false)
-		s.log.Warn("lost the store's change feed: not ready until it is back (other replicas' changes may be missed meanwhile)")
+		s.log.Warn("not listening for the other replicas' changes: not ready until it listens again (changes may be missed meanwhile)", "err", c.Err)
 	case store.SettingChanged:
 		if c.Key == adminHashSetting && s.cfg.FollowStoredAdminToken {
 			s.followAdminHash(ctx)

@@ -26,9 +26,11 @@ const (
 	// SettingChanged reports that server setting Key was written or
 	// deleted.
 	SettingChanged
-	// Lost reports that the feed lost its connection to the database:
-	// until its next Resync, changes may go unreported. A watcher may
-	// stop trusting what it read (a server reports itself not ready).
+	// Lost reports that the feed lost its connection to the database, or
+	// could not listen at first, and why (Err): until its next Resync,
+	// changes may go unreported. A watcher may stop trusting what it read
+	// (a server reports itself not ready). A feed reports one Lost for
+	// each outage, not one for each attempt to connect again.
 	Lost
 )
 
@@ -62,6 +64,9 @@ type Change struct {
 	// empty (a name too long for its notifications): the change is then
 	// to some model of the scope.
 	Key string
+	// Err is why a Lost happened, when the feed knows; nil for the other
+	// kinds.
+	Err error
 }
 
 // Feed is implemented by stores that several processes share (several
@@ -77,12 +82,13 @@ type Feed interface {
 	// through this Store value are not reported: their writer knows of
 	// them.
 	//
-	// The first call of fn is a Resync, once Watch listens: changes
-	// committed before it may not be reported. When it loses its
-	// connection to the database, Watch reports Lost, tries again until
-	// ctx is done and, once it listens again, reports a Resync. A change
-	// is reported after its commit, so a read that begins after fn
-	// returned sees it.
+	// Once Watch listens, it reports a Resync: changes committed before
+	// it may not be reported. That is the first call of fn, unless Watch
+	// cannot listen at first: then it reports Lost, and tries again until
+	// ctx is done. When it loses its connection to the database, Watch
+	// reports Lost, tries again, and once it listens again, reports a
+	// Resync. A change is reported after its commit, so a read that
+	// begins after fn returned sees it.
 	//
 	// fn should return soon: changes wait while it runs. Watch may be
 	// called more than once, each call reporting every change to its own

@@ -35,7 +35,8 @@ const closeWait = 5 * time.Second
 // " watch". When the connection is lost, Watch connects again at once (if
 // it had listened for a minute), then after a wait that doubles from
 // 100 ms up to 5 s between failed attempts, until ctx is done; it reports
-// a store.Lost when the connection is lost, and a store.Resync once it
+// a store.Lost, with the error, when the connection is lost (or it cannot
+// listen at first), once for each outage, and a store.Resync once it
 // listens again. (A dead peer that sends nothing is found by TCP
 // keep-alives, after about two and a half minutes.)
 //
@@ -64,9 +65,24 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 	stop := context.AfterFunc(s.closing, cancel)
 	defer stop()
 	var wait time.Duration
+	// lost is set once the current outage (or the failure to listen at
+	// first) was reported: one Lost for each, not one for each attempt.
+	lost := false
+	report := func(c store.Change) {
+		switch c.Kind {
+		case store.Lost:
+			if lost || wctx.Err() != nil {
+				return
+			}
+			lost = true
+		case store.Resync:
+			lost = false
+		}
+		fn(c)
+	}
 	for {
 		start := time.Now()
-		if listened := s.listen(wctx, fn); listened && time.Since(start) >= steady {
+		if listened := s.listen(wctx, report); listened && time.Since(start) >= steady {
 			wait = 0
 		} else {
 			wait = min(max(2*wait, reconnectMin), reconnectMax)
@@ -89,10 +105,12 @@ func (s *Store) Watch(ctx context.Context, fn func(store.Change)) error {
 }
 
 // listen connects, listens and reports changes to fn until ctx is done or
-// the connection fails. It reports whether it listened.
+// the connection fails, which it reports as a store.Lost with its error.
+// It reports whether it listened.
 func (s *Store) listen(ctx context.Context, fn func(store.Change)) (listened bool) {
 	conn, err := pgx.ConnectConfig(ctx, s.watchConfig)
 	if err != nil {
+		fn(store.Change{Kind: store.Lost, Err: fmt.Errorf("connecting to listen: %w", err)})
 		return false
 	}
 	defer func() {
@@ -105,15 +123,14 @@ func (s *Store) listen(ctx context.Context, fn func(store.Change)) (listened boo
 		}
 	}()
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{s.channel}.Sanitize()); err != nil {
+		fn(store.Change{Kind: store.Lost, Err: fmt.Errorf("LISTEN: %w", err)})
 		return false
 	}
 	fn(store.Change{Kind: store.Resync})
 	for {
 		n, err := conn.WaitForNotification(ctx)
 		if err != nil {
-			if ctx.Err() == nil {
-				fn(store.Change{Kind: store.Lost})
-			}
+			fn(store.Change{Kind: store.Lost, Err: err})
 			return true
 		}
 		if c, ok := s.parse(n.Payload); ok {

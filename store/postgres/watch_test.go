@@ -82,7 +82,10 @@ func TestFeedReconnects(t *testing.T) {
 		if n != 1 {
 			t.Fatalf("terminated %d watch connections, want 1", n)
 		}
-		w.Expect(t, store.Change{Kind: store.Lost}, store.Change{Kind: store.Resync})
+		if c := w.Next(t); c.Kind != store.Lost || c.Err == nil {
+			t.Fatalf("reported %+v once the connection was cut, want a Lost with its error", c)
+		}
+		w.Expect(t, store.Change{Kind: store.Resync})
 		w.Marker(t, a, fmt.Sprint("after-", round))
 	}
 	if _, _, err := a.PutModel(ctx, store.Model{Scope: "acme", Name: "A"}, store.Condition{}); err != nil {
@@ -126,9 +129,13 @@ func TestWatchEnds(t *testing.T) {
 		down.watchConfig.Port = 1 // nothing listens there
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
-		calls := 0
-		if err := down.Watch(ctx, func(store.Change) { calls++ }); !errors.Is(err, context.DeadlineExceeded) || calls != 0 {
-			t.Errorf("Watch of an unreachable server = %v after %d calls of fn, want context.DeadlineExceeded and none", err, calls)
+		var calls []store.Change
+		if err := down.Watch(ctx, func(c store.Change) { calls = append(calls, c) }); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Watch of an unreachable server = %v, want context.DeadlineExceeded", err)
+		}
+		// One Lost, saying why, however many attempts to connect.
+		if len(calls) != 1 || calls[0].Kind != store.Lost || calls[0].Err == nil {
+			t.Errorf("Watch of an unreachable server reported %+v, want one Lost with its error", calls)
 		}
 	})
 	t.Run("closed", func(t *testing.T) {
