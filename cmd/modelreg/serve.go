@@ -114,7 +114,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.metricsAddr, "metrics-addr", envOr("MODELREG_METRICS_ADDR", ""), "serve /metrics on this separate address only, not on --addr, which tenants reach (env MODELREG_METRICS_ADDR)")
 	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); off by default")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: modelreg serve [flags]\n\nRuns the HTTP API. The admin token comes from MODELREG_ADMIN_TOKEN, or\n--admin-token-file, or is generated at the first start and printed once;\na configured token revokes a generated one (the next start without one\ngenerates a new token).\n\nflags:\n")
+		fmt.Fprintf(fs.Output(), "usage: modelreg serve [flags]\n\nRuns the HTTP API, on the SQLite store of --data, or on the PostgreSQL\ndatabase of --store that several replicas share. The admin token comes\nfrom MODELREG_ADMIN_TOKEN, or --admin-token-file, or is generated at the\nfirst start and printed once; a configured token revokes a generated one\n(the next start without one generates a new token).\n\nflags:\n")
 		fs.PrintDefaults()
 	}
 	if err := parseFlags(fs, args); err != nil {
