@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/modelreg/modelreg/store"
@@ -31,7 +32,10 @@ import (
 //     resident tenant unloaded, and the global models read again;
 //   - Lost (the feed lost its connection): /readyz reports 503 until the
 //     Resync, so that load balancers send requests to replicas that hear
-//     the others' changes.
+//     the others' changes;
+//   - a change the server cannot apply (the store failed to read the
+//     global model or admin token hash it changed): as Lost, and the
+//     server watches again, whose Resync reads everything again.
 //
 // A change is applied after its commit, so for a short while (the
 // notification's trip, typically a millisecond) another replica may
@@ -52,6 +56,11 @@ const feedRetry = time.Second
 // It sends nil on ready once the feed first reports a Resync, or the error
 // Watch returned before that, and then returns; after the first Resync, it
 // watches again when Watch fails.
+//
+// A change that cannot be applied (the store failed to read what it
+// changed) ends the watch, as a lost connection does: memory may hold
+// what the change made stale, and only the Resync of the next watch reads
+// it all again. The server is not ready meanwhile.
 func (s *Server) watchFeed(feed store.Feed, ready chan<- error, stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -64,13 +73,27 @@ func (s *Server) watchFeed(feed store.Feed, ready chan<- error, stop <-chan stru
 		}
 	}()
 	for {
-		err := feed.Watch(ctx, func(c store.Change) {
-			s.applyChange(ctx, c)
+		wctx, wcancel := context.WithCancel(ctx)
+		var failed error
+		err := feed.Watch(wctx, func(c store.Change) {
+			if failed != nil {
+				return // the watch is ending
+			}
+			if err := s.applyChange(wctx, c); err != nil {
+				failed = fmt.Errorf("applying a %s change: %w", c.Kind, err)
+				s.feedReady.Store(false)
+				wcancel()
+				return
+			}
 			if c.Kind == store.Resync && ready != nil {
 				ready <- nil
 				ready = nil
 			}
 		})
+		wcancel()
+		if failed != nil && ctx.Err() == nil {
+			err = failed
+		}
 		s.feedReady.Store(false)
 		if ready != nil {
 			ready <- err
@@ -93,18 +116,24 @@ func (s *Server) watchFeed(feed store.Feed, ready chan<- error, stop <-chan stru
 }
 
 // applyChange drops what the server holds in memory that c makes stale.
-func (s *Server) applyChange(ctx context.Context, c store.Change) {
+// It returns the error of a store read that failed: memory may then still
+// hold some of it (see watchFeed).
+func (s *Server) applyChange(ctx context.Context, c store.Change) error {
 	s.m.changes.WithLabelValues(c.Kind.String()).Inc()
 	switch c.Kind {
 	case store.Resync:
 		s.auth.purgeAll()
-		if s.cfg.FollowStoredAdminToken {
-			s.followAdminHash(ctx)
-		}
 		for _, t := range s.resident.all() {
 			s.unloadChanged(ctx, t.id)
 		}
-		s.refreshGlobal(ctx, "")
+		if s.cfg.FollowStoredAdminToken {
+			if err := s.followAdminHash(ctx); err != nil {
+				return err
+			}
+		}
+		if err := s.refreshGlobal(ctx, ""); err != nil {
+			return err
+		}
 		if !s.feedReady.Swap(true) {
 			s.log.Info("watching the store's changes")
 		} else {
@@ -112,10 +141,9 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) {
 		}
 	case store.ModelChanged:
 		if c.Scope == store.Global {
-			s.refreshGlobal(ctx, c.Key)
-		} else {
-			s.unloadChanged(ctx, c.Scope)
+			return s.refreshGlobal(ctx, c.Key)
 		}
+		s.unloadChanged(ctx, c.Scope)
 	case store.TenantDeleted:
 		s.auth.purgeTenant(c.Scope)
 		s.unloadChanged(ctx, c.Scope)
@@ -126,21 +154,24 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) {
 		s.log.Warn("not listening for the other replicas' changes: not ready until it listens again (changes may be missed meanwhile)", "err", c.Err)
 	case store.SettingChanged:
 		if c.Key == adminHashSetting && s.cfg.FollowStoredAdminToken {
-			s.followAdminHash(ctx)
+			return s.followAdminHash(ctx)
 		}
 	}
+	return nil
 }
 
-// followAdminHash reads the stored admin token hash again.
-func (s *Server) followAdminHash(ctx context.Context) {
+// followAdminHash reads the stored admin token hash again. A store error
+// leaves the hash as it was, and is returned.
+func (s *Server) followAdminHash(ctx context.Context) error {
 	changed, err := s.auth.followAdminHash(ctx)
 	if err != nil {
-		s.log.Error("reading the admin token hash changed elsewhere; the old one stays", "err", err)
-		return
+		s.log.Error("reading the admin token hash changed elsewhere; the old one stays until the feed's next resync", "err", err)
+		return err
 	}
 	if changed {
 		s.log.Warn("the admin token was changed through another replica: the one used until now no longer works")
 	}
+	return nil
 }
 
 // unloadChanged unloads tenant id, changed elsewhere, if it is resident.
@@ -154,8 +185,9 @@ func (s *Server) unloadChanged(ctx context.Context, id string) {
 
 // refreshGlobal makes the global model name in memory the one stored, or,
 // for an empty name, every global model. A store error leaves memory as
-// it was, and is logged: the feed's next Resync reads everything again.
-func (s *Server) refreshGlobal(ctx context.Context, name string) {
+// it was, and is logged and returned: the feed's next Resync reads
+// everything again (see watchFeed).
+func (s *Server) refreshGlobal(ctx context.Context, name string) error {
 	s.globalMu.Lock()
 	defer s.globalMu.Unlock()
 	var stored []store.Model
@@ -176,7 +208,7 @@ func (s *Server) refreshGlobal(ctx context.Context, name string) {
 	}
 	if err != nil {
 		s.log.Error("reading global models changed elsewhere", "model", name, "err", err)
-		return
+		return err
 	}
 	g := s.global
 	byName := make(map[string]bool, len(stored))
@@ -211,6 +243,7 @@ func (s *Server) refreshGlobal(ctx context.Context, name string) {
 	for _, n := range gone {
 		s.removeGlobal(ctx, n)
 	}
+	return nil
 }
 
 // restoreGlobal defines the stored global model sm in place of the one

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -346,4 +348,50 @@ func TestReplicaWriteDoesNotRecreateTenantDeletedElsewhere(t *testing.T) {
 	if tn, err := m.Tenant(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("the deleted tenant is back, with %d models (%v)", tn.Models, err)
 	}
+}
+
+// failingGlobalReads is a replica's store whose next reads of the global
+// scope (Model and Models) fail, as a database that is busy for a moment.
+type failingGlobalReads struct {
+	*storetest.Memory
+	fail atomic.Int32 // how many reads of the global scope to fail
+}
+
+func (f *failingGlobalReads) failing(scope string) bool {
+	return scope == store.Global && f.fail.Add(-1) >= 0
+}
+
+func (f *failingGlobalReads) Model(ctx context.Context, scope, name string) (store.Model, error) {
+	if f.failing(scope) {
+		return store.Model{}, fmt.Errorf("%w: injected", store.ErrBusy)
+	}
+	return f.Memory.Model(ctx, scope, name)
+}
+
+func (f *failingGlobalReads) Models(ctx context.Context, scope string) ([]store.Model, error) {
+	if f.failing(scope) {
+		return nil, fmt.Errorf("%w: injected", store.ErrBusy)
+	}
+	return f.Memory.Models(ctx, scope)
+}
+
+// A global model changed elsewhere that a replica failed to read again
+// (the store busy for a moment) is read again soon: the global scope is
+// always resident, so nothing else would ever replace what it holds.
+func TestReplicaRereadsGlobalModelAfterFailedRefresh(t *testing.T) {
+	m := storetest.NewMemory(nil)
+	a := newAdminServer(t, m, Config{IdleTimeout: -1})
+	t.Cleanup(func() { a.Close() })
+	st := &failingGlobalReads{Memory: m.Replica()}
+	b := newAdminServer(t, st, Config{IdleTimeout: -1})
+	t.Cleanup(func() { b.Close() })
+	ah, bh := a.Handler(), b.Handler()
+
+	st.fail.Store(1)
+	if got := adminStatus(ah, "PUT", "/v1/global/models/User", userDef); got != 201 {
+		t.Fatalf("PUT through a: %d", got)
+	}
+	eventually(t, "b serves the global model written through a", func() bool {
+		return adminStatus(bh, "GET", "/v1/global/models/User", "") == 200
+	})
 }
