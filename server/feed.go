@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelreg/modelreg/store"
@@ -75,6 +76,15 @@ func (s *Server) watchFeed(feed store.Feed, ready chan<- error, stop <-chan stru
 	for {
 		wctx, wcancel := context.WithCancel(ctx)
 		var failed error
+		var asked atomic.Bool
+		go func() {
+			select {
+			case <-s.resyncAsked:
+				asked.Store(true)
+				wcancel()
+			case <-wctx.Done():
+			}
+		}()
 		err := feed.Watch(wctx, func(c store.Change) {
 			if failed != nil {
 				return // the watch is ending
@@ -93,6 +103,8 @@ func (s *Server) watchFeed(feed store.Feed, ready chan<- error, stop <-chan stru
 		wcancel()
 		if failed != nil && ctx.Err() == nil {
 			err = failed
+		} else if asked.Load() && ctx.Err() == nil {
+			err = errResyncAsked
 		}
 		s.feedReady.Store(false)
 		if ready != nil {
@@ -113,6 +125,54 @@ func (s *Server) watchFeed(feed store.Feed, ready chan<- error, stop <-chan stru
 		case <-time.After(feedRetry):
 		}
 	}
+}
+
+// errResyncAsked ends a watch that askResync ended.
+var errResyncAsked = errors.New("memory may not hold what the store does: reading everything again")
+
+// askResync has the feed watch again, and its Resync read everything
+// again: memory may not hold what the store does, and the server cannot
+// tell what differs. The server is not ready until then. Without a feed
+// (a store no other process shares), it does nothing.
+func (s *Server) askResync() {
+	if s.resyncAsked == nil {
+		return
+	}
+	s.feedReady.Store(false)
+	select {
+	case s.resyncAsked <- struct{}{}:
+	default: // asked already
+	}
+}
+
+// writeFailed makes memory agree with the store again after a write of
+// model name of scope failed with err, which may not say whether the
+// store has it (a commit whose answer was lost, a request canceled during
+// its commit): the feed never reports a server's own writes, so nothing
+// else would. A tenant is unloaded (its next request reads it again); a
+// global model is read again, and if that fails too, everything is, by
+// the feed's Resync (see askResync). The caller holds the scope's lock.
+func (s *Server) writeFailed(ctx context.Context, scope, name string, err error) {
+	if !writeMayHaveCommitted(err) {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if scope == store.Global {
+		if err := s.refreshGlobalLocked(ctx, name); err != nil {
+			s.askResync()
+		}
+		return
+	}
+	if _, _, err := s.unloadLocked(ctx, scope, unloadRemote); err != nil {
+		s.log.Error("unloading a tenant after a failed write", "tenant", scope, "err", err)
+	}
+}
+
+// writeMayHaveCommitted reports whether a store write that failed with
+// err may have been committed all the same: it was not refused.
+func writeMayHaveCommitted(err error) bool {
+	return err != nil && !errors.Is(err, store.ErrPrecondition) && !errors.Is(err, store.ErrNotFound) &&
+		!errors.Is(err, store.ErrInvalid)
 }
 
 // applyChange drops what the server holds in memory that c makes stale.
@@ -190,6 +250,11 @@ func (s *Server) unloadChanged(ctx context.Context, id string) {
 func (s *Server) refreshGlobal(ctx context.Context, name string) error {
 	s.globalMu.Lock()
 	defer s.globalMu.Unlock()
+	return s.refreshGlobalLocked(ctx, name)
+}
+
+// refreshGlobalLocked is refreshGlobal for a caller that holds globalMu.
+func (s *Server) refreshGlobalLocked(ctx context.Context, name string) error {
 	var stored []store.Model
 	var err error
 	t0 := time.Now()

@@ -395,3 +395,123 @@ func TestReplicaRereadsGlobalModelAfterFailedRefresh(t *testing.T) {
 		return adminStatus(bh, "GET", "/v1/global/models/User", "") == 200
 	})
 }
+
+// errAnswerLost is the error of a write committed whose answer was lost.
+var errAnswerLost = errors.New("the connection failed during the commit: the write may or may not have been committed")
+
+// lostAnswers is a replica's store whose writes, while lose is set, are
+// committed but fail, as a commit whose answer the connection lost (or
+// whose request was canceled meanwhile).
+type lostAnswers struct {
+	*failingGlobalReads
+	lose atomic.Bool
+	// thenFail is how many reads of the global scope fail after the
+	// next write whose answer is lost.
+	thenFail atomic.Int32
+}
+
+func (l *lostAnswers) answer(err error) error {
+	if err == nil && l.lose.Load() {
+		l.fail.Store(l.thenFail.Swap(0))
+		return errAnswerLost
+	}
+	return err
+}
+
+func (l *lostAnswers) PutModel(ctx context.Context, m store.Model, cond store.Condition) (store.Model, bool, error) {
+	stored, created, err := l.Memory.PutModel(ctx, m, cond)
+	if err = l.answer(err); err != nil {
+		return store.Model{}, false, err
+	}
+	return stored, created, nil
+}
+
+func (l *lostAnswers) DeleteModel(ctx context.Context, scope, name string, cond store.Condition) error {
+	return l.answer(l.Memory.DeleteModel(ctx, scope, name, cond))
+}
+
+func (l *lostAnswers) DeleteTenant(ctx context.Context, id string) (store.Purge, error) {
+	p, err := l.Memory.DeleteTenant(ctx, id)
+	if err = l.answer(err); err != nil {
+		return store.Purge{}, err
+	}
+	return p, nil
+}
+
+func (l *lostAnswers) DeleteToken(ctx context.Context, tenant, id string) error {
+	return l.answer(l.Memory.DeleteToken(ctx, tenant, id))
+}
+
+// A replica's own write that failed without saying whether it was
+// committed does not leave the replica serving what it held before: its
+// feed never reports its own writes, so nothing else would ever correct
+// it, while the other replicas serve the write.
+func TestReplicaWriteWithLostAnswer(t *testing.T) {
+	m := storetest.NewMemory(nil)
+	st := &lostAnswers{failingGlobalReads: &failingGlobalReads{Memory: m.Replica()}}
+	b := &testServer{t: t, srv: newAdminServer(t, st, Config{IdleTimeout: -1}), store: &countingStore{Store: st}}
+	b.http = httptest.NewServer(b.srv.Handler())
+	t.Cleanup(b.close)
+	lost := func(status int, r response) {
+		t.Helper()
+		if r.status != status {
+			t.Fatalf("a write whose answer was lost: %d %s, want %d", r.status, r.body, status)
+		}
+	}
+
+	// A global model.
+	st.lose.Store(true)
+	lost(500, b.do("PUT", "/v1/global/models/User", testAdmin, userDef))
+	st.lose.Store(false)
+	if got := b.do("GET", "/v1/global/models/User", testAdmin, nil); got.status != 200 {
+		t.Errorf("the stored global model after its write's answer was lost: %d %s, want 200", got.status, got.body)
+	}
+	st.lose.Store(true)
+	lost(500, b.do("DELETE", "/v1/global/models/User", testAdmin, nil))
+	st.lose.Store(false)
+	if got := b.do("GET", "/v1/global/models/User", testAdmin, nil); got.status != 404 {
+		t.Errorf("the deleted global model after its delete's answer was lost: %d %s, want 404", got.status, got.body)
+	}
+	// And the store unreadable for a moment after it: read again later.
+	st.lose.Store(true)
+	st.thenFail.Store(1)
+	lost(500, b.do("PUT", "/v1/global/models/User", testAdmin, userDef))
+	st.lose.Store(false)
+	eventually(t, "b serves the global model whose write's answer was lost", func() bool {
+		return b.do("GET", "/v1/global/models/User", testAdmin, nil).status == 200
+	})
+	b.must(204, b.do("DELETE", "/v1/global/models/User", testAdmin, nil))
+
+	// A resident tenant's model.
+	b.must(201, b.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
+	tok := b.token("acme")
+	b.must(200, b.do("GET", "/v1/tenants/acme/models/User", tok, nil))
+	st.lose.Store(true)
+	lost(500, b.do("PUT", "/v1/tenants/acme/models/User", tok, `{"name": "User", "properties": {"nick": "string"}}`))
+	st.lose.Store(false)
+	if got := b.do("GET", "/v1/tenants/acme/models/User", tok, nil); !strings.Contains(string(got.body), "nick") {
+		t.Errorf("the tenant's model after its write's answer was lost is not the stored one: %d %s", got.status, got.body)
+	}
+
+	// A token, revoked.
+	id := strings.Split(strings.TrimPrefix(tok, tenantTokenPrefix), "_")[0]
+	st.lose.Store(true)
+	lost(500, b.do("DELETE", "/v1/tenants/acme/tokens/"+id, testAdmin, nil))
+	st.lose.Store(false)
+	if got := b.do("GET", "/v1/tenants/acme/models/User", tok, nil); got.status != 401 {
+		t.Errorf("a revoked token after its revocation's answer was lost: %d, want 401", got.status)
+	}
+
+	// The tenant, deleted.
+	tok = b.token("acme")
+	b.must(200, b.do("GET", "/v1/tenants/acme/models/User", tok, nil))
+	st.lose.Store(true)
+	lost(500, b.do("DELETE", "/v1/tenants/acme", testAdmin, nil))
+	st.lose.Store(false)
+	if got := b.do("GET", "/v1/tenants/acme/models/User", tok, nil); got.status != 401 {
+		t.Errorf("the token of a deleted tenant after the deletion's answer was lost: %d, want 401", got.status)
+	}
+	if got := b.do("GET", "/v1/tenants/acme/models/User", testAdmin, nil); got.status != 404 {
+		t.Errorf("a model of a deleted tenant after the deletion's answer was lost: %d %s, want 404", got.status, got.body)
+	}
+}

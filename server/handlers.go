@@ -508,6 +508,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		return problem(ProblemUnauthorized, "invalid token")
 	}
 	if err != nil {
+		s.writeFailed(ctx, scope, name, err)
 		return s.storeError(err)
 	}
 	// 2. Then memory, with its metadata (see tenantState.meta). Only a
@@ -952,6 +953,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 		return preconditionFailed(scope, err)
 	}
 	if err != nil {
+		s.writeFailed(ctx, scope, name, err)
 		return s.storeError(err)
 	}
 	state.metaMu.Lock()
@@ -1294,7 +1296,11 @@ func (s *Server) deleteTenant(w http.ResponseWriter, r *http.Request) error {
 	purge, err := s.st.DeleteTenant(ctx, id)
 	s.m.observeStore("delete_tenant", t0)
 	if err != nil {
-		if s.resident.get(id) != t { // loaded for the report only
+		mayBeGone := writeMayHaveCommitted(err) // see writeFailed
+		if mayBeGone {
+			s.auth.purgeTenant(id)
+		}
+		if s.resident.get(id) != t || mayBeGone { // loaded for the report only, or maybe deleted
 			t.mu.Lock()
 			s.unloadHeld(bg, t, unloadEvict)
 		}
@@ -1496,7 +1502,7 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	t0 := time.Now()
 	err = s.st.DeleteToken(r.Context(), id, tokenID)
 	s.m.observeStore("delete_token", t0)
-	if err == nil {
+	if err == nil || writeMayHaveCommitted(err) { // see writeFailed
 		s.auth.revoke(tokenID)
 	}
 	l.unlock()

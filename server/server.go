@@ -267,9 +267,12 @@ type Server struct {
 	feedReady atomic.Bool
 	feedStop  chan struct{}
 	feedDone  chan struct{}
-	janStop   chan struct{}
-	janDone   chan struct{}
-	janOnce   sync.Once
+	// resyncAsked has the feed watch again (see askResync); nil without
+	// a feed.
+	resyncAsked chan struct{}
+	janStop     chan struct{}
+	janDone     chan struct{}
+	janOnce     sync.Once
 }
 
 // ErrInvalidConfig is wrapped by the errors of New for a Config it cannot
@@ -315,6 +318,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		// feed's first Resync, which would unload it.
 		ready := make(chan error, 1)
 		s.feedStop, s.feedDone = make(chan struct{}), make(chan struct{})
+		s.resyncAsked = make(chan struct{}, 1)
 		go s.watchFeed(feed, ready, s.feedStop, s.feedDone)
 		select {
 		case err := <-ready:

@@ -628,7 +628,7 @@ const (
 	unloadCapacity unloadReason = "capacity" // over MaxResidentTenants
 	unloadEvict    unloadReason = "evict"
 	unloadDelete   unloadReason = "delete"
-	unloadRemote   unloadReason = "changed" // changed through another replica
+	unloadRemote   unloadReason = "changed" // changed through another replica, or by a write that failed
 )
 
 // unloadLocked drops tenant id from memory (server state and registry) and
