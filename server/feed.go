@@ -183,6 +183,7 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) error {
 	switch c.Kind {
 	case store.Resync:
 		s.auth.purgeAll()
+		s.resyncs.Add(1) // before listing the resident tenants: see publish
 		for _, t := range s.resident.all() {
 			s.unloadChanged(ctx, t.id)
 		}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -513,5 +514,63 @@ func TestReplicaWriteWithLostAnswer(t *testing.T) {
 	}
 	if got := b.do("GET", "/v1/tenants/acme/models/User", testAdmin, nil); got.status != 404 {
 		t.Errorf("a model of a deleted tenant after the deletion's answer was lost: %d %s, want 404", got.status, got.body)
+	}
+}
+
+// slowLoads is a replica's store whose reads of a tenant's models, while
+// hold is set, wait for it once they have read: a load that takes a while.
+type slowLoads struct {
+	*storetest.Memory
+	mu   sync.Mutex
+	hold chan struct{}
+	read chan struct{} // closed once a held load has read
+}
+
+func (s *slowLoads) Models(ctx context.Context, scope string) ([]store.Model, error) {
+	models, err := s.Memory.Models(ctx, scope)
+	s.mu.Lock()
+	hold, read := s.hold, s.read
+	s.hold = nil
+	s.mu.Unlock()
+	if hold != nil && scope != store.Global {
+		close(read)
+		<-hold
+	}
+	return models, err
+}
+
+// A load that read the store before a Resync, and is not resident yet
+// when the Resync unloads the resident tenants, does not keep what it read:
+// the feed may have missed changes committed after that read.
+func TestResyncDuringLoad(t *testing.T) {
+	ctx := context.Background()
+	m := storetest.NewMemory(nil)
+	st := &slowLoads{Memory: m.Replica()}
+	srv := newAdminServer(t, st, Config{IdleTimeout: -1})
+	t.Cleanup(func() { srv.Close() })
+	h := srv.Handler()
+	if _, _, err := m.PutModel(ctx, store.Model{Scope: "acme", Name: "User", Definition: []byte(userDef)}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+
+	hold, read := make(chan struct{}), make(chan struct{})
+	st.mu.Lock()
+	st.hold, st.read = hold, read
+	st.mu.Unlock()
+	loaded := make(chan int)
+	go func() { loaded <- adminStatus(h, "GET", "/v1/tenants/acme/models/User", "") }()
+	<-read
+	// A change the feed misses (made through the server's own store
+	// value, whose writes it does not report), then the Resync of a feed
+	// that lost its connection meanwhile.
+	if _, _, err := st.Memory.PutModel(ctx, store.Model{Scope: "acme", Name: "User", Definition: []byte(`{"name": "User", "properties": {"nick": "string"}}`)}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	srv.applyChange(ctx, store.Change{Kind: store.Resync})
+	close(hold)
+	<-loaded
+
+	if got := adminCall(h, "GET", "/v1/tenants/acme/models/User", ""); !strings.Contains(got.Body.String(), "nick") {
+		t.Errorf("after a resync during its load, the tenant's model is not the stored one: %d %s", got.Code, got.Body)
 	}
 }

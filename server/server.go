@@ -267,6 +267,8 @@ type Server struct {
 	feedReady atomic.Bool
 	feedStop  chan struct{}
 	feedDone  chan struct{}
+	// resyncs counts the feed's Resyncs (see publish).
+	resyncs atomic.Uint64
 	// resyncAsked has the feed watch again (see askResync); nil without
 	// a feed.
 	resyncAsked chan struct{}

@@ -91,6 +91,10 @@ type tenantState struct {
 
 	vmu        sync.RWMutex
 	validators map[string]cachedValidator // by model name, as seen from this scope
+
+	// epoch is Server.resyncs when the tenant's store read began (see
+	// publish).
+	epoch uint64
 }
 
 // cachedValidator is a compiled document validator for one model version.
@@ -325,9 +329,22 @@ func (s *Server) load(ctx context.Context, id string) (*tenantState, error) {
 // is published (made resident, which may unload others) unless publish is
 // false: then the caller unloads it before it lets go of the tenant's lock.
 func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool) (t *tenantState, isNew bool, err error) {
-	if t := s.resident.get(id); t != nil {
-		return t, false, nil
+	for {
+		if t := s.resident.get(id); t != nil {
+			return t, false, nil
+		}
+		t, isNew, err := s.readTenant(ctx, id, create)
+		if err != nil || isNew || !publish || s.publish(ctx, t) {
+			return t, isNew, err
+		}
+		// A Resync came during the read: read again.
 	}
+}
+
+// readTenant reads tenant id from the store and defines its models in the
+// registry, for loadLocked.
+func (s *Server) readTenant(ctx context.Context, id string, create bool) (t *tenantState, isNew bool, err error) {
+	epoch := s.resyncs.Load()
 	t0 := time.Now()
 	models, err := s.st.Models(ctx, id)
 	s.m.observeStore("models", t0)
@@ -345,13 +362,16 @@ func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool
 			if !create {
 				return nil, false, errNoTenant
 			}
-			return s.newState(id, 0), true, nil
+			t := s.newState(id, 0)
+			t.epoch = epoch
+			return t, true, nil
 		} else if err != nil {
 			s.m.loads.WithLabelValues("error").Inc()
 			return nil, false, fmt.Errorf("loading tenant %q: %w", id, err)
 		}
 	}
 	t = s.newState(id, len(models))
+	t.epoch = epoch
 	tctx := modelreg.WithTenant(ctx, id)
 	for _, sm := range models {
 		t.storedBytes += int64(len(sm.Definition))
@@ -368,9 +388,6 @@ func (s *Server) loadLocked(ctx context.Context, id string, create, publish bool
 	}
 	s.m.loads.WithLabelValues("ok").Inc()
 	s.m.loadTime.Observe(time.Since(t0).Seconds())
-	if publish {
-		s.publish(ctx, t)
-	}
 	return t, false, nil
 }
 
@@ -463,11 +480,26 @@ func (s *Server) newState(id string, n int) *tenantState {
 }
 
 // publish makes t resident, unloading others if that goes over
-// MaxResidentTenants. The caller holds t's lock.
-func (s *Server) publish(ctx context.Context, t *tenantState) {
+// MaxResidentTenants, and reports whether t stays resident. It does not
+// when the store's feed reported a Resync since t was read from the store
+// (t.epoch): the feed may have missed changes committed after that read,
+// and the Resync unloaded the tenants resident then, which t was not yet.
+// t is then unloaded, and its next use reads it again. The caller holds
+// t's lock.
+func (s *Server) publish(ctx context.Context, t *tenantState) bool {
 	s.resident.put(t)
+	// After the put: a Resync counts (resyncs) before it lists the
+	// resident tenants, so either it lists t, or t sees its count.
+	if s.resyncs.Load() != t.epoch {
+		t.mu.Lock()
+		if _, err := s.unloadHeld(ctx, t, unloadRemote); err != nil {
+			s.log.Error("unloading a tenant read before a resync", "tenant", t.id, "err", err)
+		}
+		return false
+	}
 	s.evictForCapacity(ctx, t)
 	s.resident.notePeak()
+	return true
 }
 
 // touchGranularity is the resolution of tenantState.lastUsed: a request
