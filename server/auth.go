@@ -298,6 +298,10 @@ func (a *authenticator) purgeTenant(tenant string) {
 	delete(a.byTenant, tenant)
 }
 
+// errBadAdminHash is the error of followAdminHash for a stored admin
+// token hash that is not one: reading it again would not help.
+var errBadAdminHash = errors.New("the stored admin token hash is not a SHA-256 hash")
+
 // followAdminHash makes the admin token's hash the one stored, as another
 // replica changed it: a new generated token (--reset-admin-token), or
 // none (a start with a configured token revokes the generated one), which
@@ -311,7 +315,7 @@ func (a *authenticator) followAdminHash(ctx context.Context) (changed bool, err 
 	case err != nil:
 		return false, err
 	case len(v) != len(hash):
-		return false, fmt.Errorf("stored admin token hash has %d bytes", len(v))
+		return false, fmt.Errorf("%w: it has %d bytes", errBadAdminHash, len(v))
 	default:
 		copy(hash[:], v)
 	}

@@ -221,10 +221,14 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) error {
 	return nil
 }
 
-// followAdminHash reads the stored admin token hash again. A store error
-// leaves the hash as it was, and is returned.
+// followAdminHash reads the stored admin token hash again. An error leaves
+// the hash as it was; a store error is returned.
 func (s *Server) followAdminHash(ctx context.Context) error {
 	changed, err := s.auth.followAdminHash(ctx)
+	if errors.Is(err, errBadAdminHash) {
+		s.log.Error("the admin token hash changed elsewhere is not one; the old one stays", "err", err)
+		return nil
+	}
 	if err != nil {
 		s.log.Error("reading the admin token hash changed elsewhere; the old one stays until the feed's next resync", "err", err)
 		return err

@@ -574,3 +574,37 @@ func TestResyncDuringLoad(t *testing.T) {
 		t.Errorf("after a resync during its load, the tenant's model is not the stored one: %d %s", got.Code, got.Body)
 	}
 }
+
+// A stored admin token hash that is not one (written by hand, say) keeps
+// the one in use, and the replica ready: reading it again would not help.
+func TestReplicaKeepsAdminTokenOnBadStoredHash(t *testing.T) {
+	ctx := context.Background()
+	m := storetest.NewMemory(nil)
+	hash, generated, _, err := ResolveAdminToken(ctx, m, "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(ctx, Config{Store: m.Replica(), AdminTokenHash: hash, FollowStoredAdminToken: true, IdleTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	h := srv.Handler()
+	if err := m.PutSetting(ctx, adminHashSetting, []byte("short")); err != nil {
+		t.Fatal(err)
+	}
+	// A change after it, to know the replica has applied it.
+	if _, _, err := m.PutModel(ctx, store.Model{Scope: store.Global, Name: "User", Definition: []byte(userDef)}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the replica serves the global model written after the bad hash", func() bool {
+		req := httptest.NewRequest("GET", "/v1/global/models/User", nil)
+		req.Header.Set("Authorization", "Bearer "+generated)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code == 200
+	})
+	if got := adminStatus(h, "GET", "/readyz", ""); got != 200 {
+		t.Errorf("/readyz after a bad stored admin token hash: %d, want 200", got)
+	}
+}
