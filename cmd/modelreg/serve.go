@@ -420,6 +420,15 @@ func redactURL(u string) string {
 	if err != nil {
 		return "(a URL that does not parse)"
 	}
+	// The password, and the client key's, may also be parameters.
+	if q := p.Query(); q.Has("password") || q.Has("sslpassword") {
+		for _, k := range []string{"password", "sslpassword"} {
+			if q.Has(k) {
+				q.Set(k, "xxxxx")
+			}
+		}
+		p.RawQuery = q.Encode()
+	}
 	return p.Redacted()
 }
 

@@ -255,6 +255,10 @@ func TestServeStoreFlag(t *testing.T) {
 	for _, tc := range []struct{ url, want string }{
 		{"postgres://modelreg:s3cret@db.example:5432/modelreg?sslmode=require", "postgres://modelreg:xxxxx@db.example:5432/modelreg?sslmode=require"},
 		{"postgresql://db.example/modelreg", "postgresql://db.example/modelreg"},
+		// libpq and pgx take the password, and the client key's, as
+		// parameters too.
+		{"postgres://db.example/modelreg?sslmode=require&password=s3cret", "postgres://db.example/modelreg?password=xxxxx&sslmode=require"},
+		{"postgres://u@db.example/modelreg?sslpassword=s3cret&sslkey=k.pem", "postgres://u@db.example/modelreg?sslkey=k.pem&sslpassword=xxxxx"},
 	} {
 		if got := redactURL(tc.url); got != tc.want || strings.Contains(got, "s3cret") {
 			t.Errorf("redactURL(%q) = %q, want %q", tc.url, got, tc.want)
