@@ -153,9 +153,15 @@ func (s *Server) askResync() {
 // global model is read again, and if that fails too, everything is, by
 // the feed's Resync (see askResync). The caller holds the scope's lock.
 func (s *Server) writeFailed(ctx context.Context, scope, name string, err error) {
-	if !writeMayHaveCommitted(err) {
-		return
+	if writeMayHaveCommitted(err) {
+		s.forget(ctx, scope, name)
 	}
+}
+
+// forget makes memory read model name of scope from the store again, as
+// writeFailed does, when memory may disagree with the store. The caller
+// holds the scope's lock.
+func (s *Server) forget(ctx context.Context, scope, name string) {
 	ctx = context.WithoutCancel(ctx)
 	if scope == store.Global {
 		if err := s.refreshGlobalLocked(ctx, name); err != nil {

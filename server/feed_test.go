@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelreg/modelreg"
 	"github.com/modelreg/modelreg/store"
 	"github.com/modelreg/modelreg/store/storetest"
 )
@@ -606,5 +607,62 @@ func TestReplicaKeepsAdminTokenOnBadStoredHash(t *testing.T) {
 	})
 	if got := adminStatus(h, "GET", "/readyz", ""); got != 200 {
 		t.Errorf("/readyz after a bad stored admin token hash: %d, want 200", got)
+	}
+}
+
+// tightenAfterPut is a store whose PutModel, once armed, tightens the
+// tenant's quota in the server's registry right after it writes (so that
+// the registry refuses what the store took), and whose next write, the
+// server's undo, fails.
+type tightenAfterPut struct {
+	*storetest.Memory
+	srv   *Server
+	armed bool
+	undo  bool
+}
+
+func (s *tightenAfterPut) PutModel(ctx context.Context, m store.Model, cond store.Condition) (store.Model, bool, error) {
+	if s.undo {
+		return store.Model{}, false, store.ErrBusy
+	}
+	out, created, err := s.Memory.PutModel(ctx, m, cond)
+	if s.armed && err == nil {
+		s.armed, s.undo = false, true
+		s.srv.reg.SetPolicy(m.Scope, modelreg.Policy{MaxModels: 1})
+	}
+	return out, created, err
+}
+
+func (s *tightenAfterPut) DeleteModel(ctx context.Context, scope, name string, cond store.Condition) error {
+	if s.undo {
+		return store.ErrBusy
+	}
+	return s.Memory.DeleteModel(ctx, scope, name, cond)
+}
+
+// When the store keeps a definition the registry refused (its undo
+// failed), the writer reads the tenant again, as the other replicas do,
+// rather than serving what the store no longer holds.
+func TestFailedUndoRereadsTheTenant(t *testing.T) {
+	st := &tightenAfterPut{Memory: storetest.NewMemory(nil)}
+	srv := newAdminServer(t, st, Config{IdleTimeout: -1})
+	t.Cleanup(func() { srv.Close() })
+	st.srv = srv
+	h := srv.Handler()
+	if c := adminStatus(h, "PUT", "/v1/tenants/acme/models/User", userDef); c != 201 {
+		t.Fatal(c)
+	}
+	st.armed = true
+	if c := adminStatus(h, "PUT", "/v1/tenants/acme/models/Customer", customerDef); c != 409 {
+		t.Fatalf("a PUT over the tightened quota: %d, want 409", c)
+	}
+	st.undo = false
+	stored, err := st.Memory.Model(context.Background(), "acme", "Customer")
+	if err != nil {
+		t.Fatalf("the undo was meant to fail, leaving the model stored: %v", err)
+	}
+	rec := adminCall(h, "GET", "/v1/tenants/acme/models/Customer", "")
+	if rec.Code != 200 || rec.Header().Get("ETag") != etag("acme", stored.Revision) {
+		t.Errorf("the writer serves %d (ETag %s) for a model the store holds at revision %d", rec.Code, rec.Header().Get("ETag"), stored.Revision)
 	}
 }

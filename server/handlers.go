@@ -600,8 +600,12 @@ func (s *Server) undoPut(ctx context.Context, state *tenantState, isNew bool, pr
 		s.m.observeStore("delete_model", t0)
 	}
 	if err != nil {
-		s.log.Error("could not undo a stored definition the registry refused; it will be skipped at the next load",
+		// The store keeps the definition the registry refused, which
+		// memory lacks: read the scope again, as the other replicas do,
+		// so that every replica skips it alike.
+		s.log.Error("could not undo a stored definition the registry refused; it is skipped, as at a load",
 			"scope", stored.Scope, "model", stored.Name, "err", err)
+		s.forget(ctx, stored.Scope, stored.Name)
 	}
 }
 
