@@ -189,7 +189,7 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) error {
 	switch c.Kind {
 	case store.Resync:
 		s.auth.purgeAll()
-		s.resyncs.Add(1) // before listing the resident tenants: see publish
+		n := s.resyncs.Add(1) // before listing the resident tenants: see publish
 		for _, t := range s.resident.all() {
 			s.unloadChanged(ctx, t.id)
 		}
@@ -201,10 +201,11 @@ func (s *Server) applyChange(ctx context.Context, c store.Change) error {
 		if err := s.refreshGlobal(ctx, ""); err != nil {
 			return err
 		}
-		if !s.feedReady.Swap(true) {
+		s.feedReady.Store(true)
+		if n == 1 {
 			s.log.Info("watching the store's changes")
 		} else {
-			s.log.Warn("the store's change feed may have missed changes; every tenant unloaded")
+			s.log.Warn("watching the store's changes again, some of which may have been missed: every tenant unloaded")
 		}
 	case store.ModelChanged:
 		if c.Scope == store.Global {
