@@ -214,7 +214,11 @@ type Store struct {
 	origin string
 	// channel is the channel of the notifications (see channelFor).
 	channel string
-	closed  atomic.Bool
+	// idleCheck and checkWait: a feed connection that received nothing
+	// for idleCheck is pinged, and lost if no answer comes within
+	// checkWait (see listen).
+	idleCheck, checkWait time.Duration
+	closed               atomic.Bool
 	// closing is canceled by Close, ending the Watch calls in progress.
 	closing context.Context
 	close   context.CancelFunc
@@ -249,7 +253,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	}
 	var id [12]byte
 	_, _ = rand.Read(id[:]) // never fails (crypto/rand)
-	s := &Store{pool: pool, watchConfig: watch, origin: hex.EncodeToString(id[:])}
+	s := &Store{pool: pool, watchConfig: watch, origin: hex.EncodeToString(id[:]), idleCheck: idleCheck, checkWait: checkWait}
 	s.closing, s.close = context.WithCancel(context.Background())
 	if err := s.migrate(ctx); err != nil {
 		s.close()

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -26,6 +27,16 @@ const (
 // closeWait bounds how long Watch waits for its connection to close.
 const closeWait = 5 * time.Second
 
+// A feed connection that received nothing for idleCheck is pinged, and
+// counted lost without an answer within checkWait: a peer gone without a
+// word (a host powered off, a network partition) is found within 25 s,
+// not after the minutes of TCP's keep-alives, while the server would
+// report itself ready and miss changes.
+const (
+	idleCheck = 15 * time.Second
+	checkWait = 10 * time.Second
+)
+
 // Watch implements store.Feed: it reports to fn the changes committed
 // through other Store values (of this process or another) on the same
 // database, as store.Feed documents.
@@ -37,8 +48,8 @@ const closeWait = 5 * time.Second
 // 100 ms up to 5 s between failed attempts, until ctx is done; it reports
 // a store.Lost, with the error, when the connection is lost (or it cannot
 // listen at first), once for each outage, and a store.Resync once it
-// listens again. (A dead peer that sends nothing is found by TCP
-// keep-alives, after about two and a half minutes.)
+// listens again. A connection that received nothing for 15 s is pinged: a
+// server gone without a word is found within 25 s.
 //
 // Writes notify: PutModel and DeleteModel a store.ModelChanged (Scope is
 // store.Global for a global model; Key is empty when the model's name
@@ -128,7 +139,20 @@ func (s *Store) listen(ctx context.Context, fn func(store.Change)) (listened boo
 	}
 	fn(store.Change{Kind: store.Resync})
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		wctx, cancel := context.WithTimeout(ctx, s.idleCheck)
+		n, err := conn.WaitForNotification(wctx)
+		cancel()
+		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			// Nothing for a while: is the server still there? (A
+			// timeout leaves the connection usable.)
+			pctx, cancel := context.WithTimeout(ctx, s.checkWait)
+			err = conn.Ping(pctx)
+			cancel()
+			if err == nil {
+				continue
+			}
+			err = fmt.Errorf("no answer from the server within %v: %w", s.checkWait, err)
+		}
 		if err != nil {
 			fn(store.Change{Kind: store.Lost, Err: err})
 			return true

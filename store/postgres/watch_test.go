@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -264,4 +267,97 @@ func TestFeedConcurrentWriters(t *testing.T) {
 	if !maps.Equal(counts, want) {
 		t.Errorf("reported %v, want %v (each change as often as it was written)", counts, want)
 	}
+}
+
+// freezer is a TCP proxy to a PostgreSQL server that can stop passing
+// bytes on, without closing anything: a server gone without a word.
+type freezer struct {
+	ln     net.Listener
+	target string
+	frozen atomic.Bool
+}
+
+func newFreezer(t *testing.T, target string) *freezer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &freezer{ln: ln, target: target}
+	var wg sync.WaitGroup
+	var conns []net.Conn
+	var mu sync.Mutex
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, up)
+			mu.Unlock()
+			wg.Go(func() { f.pipe(up, c) })
+			wg.Go(func() { f.pipe(c, up) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return f
+}
+
+// pipe copies from src to dst, dropping what comes once frozen.
+func (f *freezer) pipe(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 && !f.frozen.Load() {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestFeedFindsASilentServer: a feed connection whose server stops
+// answering without closing it is found lost within idleCheck+checkWait,
+// not after TCP's keep-alives.
+func TestFeedFindsASilentServer(t *testing.T) {
+	u := pgtest.URL(t)
+	s := openURL(t, u)
+	f := newFreezer(t, net.JoinHostPort(s.watchConfig.Host, strconv.Itoa(int(s.watchConfig.Port))))
+	host, port, _ := net.SplitHostPort(f.ln.Addr().String())
+	p, _ := strconv.Atoi(port)
+	s.watchConfig.Host, s.watchConfig.Port = host, uint16(p)
+	s.watchConfig.Fallbacks = nil
+	s.idleCheck, s.checkWait = 200*time.Millisecond, 2*time.Second
+
+	w := storetest.Watch(t, s)
+	w.Expect(t, store.Change{Kind: store.Resync})
+	// Idle, but answering: the pings keep it.
+	time.Sleep(3 * s.idleCheck)
+	a := openURL(t, u)
+	w.Marker(t, a, "alive")
+
+	f.frozen.Store(true)
+	if c := w.Next(t); c.Kind != store.Lost || c.Err == nil {
+		t.Fatalf("reported %+v once the server went silent, want a Lost with its error", c)
+	}
+	f.frozen.Store(false)
+	w.Expect(t, store.Change{Kind: store.Resync})
+	w.Marker(t, a, "back")
 }
