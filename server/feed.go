@@ -329,12 +329,7 @@ func (s *Server) restoreGlobal(ctx context.Context, sm store.Model) {
 	g := s.global
 	g.metaMu.Lock()
 	defer g.metaMu.Unlock()
-	if size, ok := g.unreadable[sm.Name]; ok {
-		g.storedBytes -= size
-	} else {
-		g.storedBytes -= g.meta[sm.Name].size
-	}
-	g.storedBytes += int64(len(sm.Definition))
+	g.storedBytes += int64(len(sm.Definition)) - g.storedSize(sm.Name)
 	if err := s.defineStored(ctx, sm); err != nil {
 		s.m.loadSkips.Inc()
 		s.log.Error("skipping stored global definition that does not compile", "model", sm.Name, "revision", sm.Revision, "err", err)
@@ -361,11 +356,5 @@ func (s *Server) removeGlobal(ctx context.Context, name string) {
 		s.log.Error("removing a global model deleted elsewhere", "model", name, "err", err)
 		return
 	}
-	if size, ok := g.unreadable[name]; ok {
-		g.storedBytes -= size
-	} else {
-		g.storedBytes -= g.meta[name].size
-	}
-	delete(g.meta, name)
-	g.clearUnreadable(name)
+	g.forgetModel(name)
 }

@@ -28,19 +28,19 @@ func newReplicas(t *testing.T, n int) []*testServer {
 		if i > 0 {
 			st = m.Replica()
 		}
-		hash, _, _, err := ResolveAdminToken(context.Background(), st, testAdmin, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv, err := New(context.Background(), Config{Store: st, AdminTokenHash: hash, IdleTimeout: -1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts := &testServer{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), store: &countingStore{Store: st}}
-		t.Cleanup(ts.close)
-		out = append(out, ts)
+		out = append(out, newFeedServer(t, st))
 	}
 	return out
+}
+
+// newFeedServer returns a test server on st, one replica's store, with
+// testAdmin as its admin token; its cleanup closes st.
+func newFeedServer(t *testing.T, st store.Store) *testServer {
+	t.Helper()
+	srv := newAdminServer(t, st, Config{IdleTimeout: -1})
+	ts := &testServer{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), store: &countingStore{Store: st}}
+	t.Cleanup(ts.close)
+	return ts
 }
 
 // eventually waits until cond holds: a change made through one replica
@@ -165,16 +165,8 @@ func TestReplicaGlobalModelsWrittenElsewhere(t *testing.T) {
 // drops everything the server cached.
 func TestResyncDropsEverythingCached(t *testing.T) {
 	m := storetest.NewMemory(nil)
-	hash, _, _, err := ResolveAdminToken(context.Background(), m, testAdmin, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(context.Background(), Config{Store: m, AdminTokenHash: hash, IdleTimeout: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), store: &countingStore{Store: m}}
-	t.Cleanup(ts.close)
+	ts := newFeedServer(t, m)
+	srv := ts.srv
 
 	ts.must(201, ts.do("PUT", "/v1/tenants/acme/models/User", testAdmin, userDef))
 	ts.must(201, ts.do("PUT", "/v1/global/models/Gone", testAdmin, `{"name": "Gone", "properties": {"a": "string"}}`))
@@ -335,10 +327,7 @@ func TestReplicaWriteDoesNotRecreateTenantDeletedElsewhere(t *testing.T) {
 	ctx := context.Background()
 	m := storetest.NewMemory(nil)
 	st := deletedBeforePut{Memory: m.Replica(), other: m}
-	srv := newAdminServer(t, st, Config{IdleTimeout: -1})
-	t.Cleanup(func() { srv.Close() })
-	ts := &testServer{t: t, srv: srv, http: httptest.NewServer(srv.Handler()), store: &countingStore{Store: st}}
-	t.Cleanup(ts.http.Close)
+	ts := newFeedServer(t, st)
 
 	if _, _, err := m.PutModel(ctx, store.Model{Scope: "acme", Name: "User", Definition: []byte(userDef)}, store.Condition{}); err != nil {
 		t.Fatal(err)
@@ -451,9 +440,7 @@ func (l *lostAnswers) DeleteToken(ctx context.Context, tenant, id string) error 
 func TestReplicaWriteWithLostAnswer(t *testing.T) {
 	m := storetest.NewMemory(nil)
 	st := &lostAnswers{failingGlobalReads: &failingGlobalReads{Memory: m.Replica()}}
-	b := &testServer{t: t, srv: newAdminServer(t, st, Config{IdleTimeout: -1}), store: &countingStore{Store: st}}
-	b.http = httptest.NewServer(b.srv.Handler())
-	t.Cleanup(b.close)
+	b := newFeedServer(t, st)
 	lost := func(status int, r response) {
 		t.Helper()
 		if r.status != status {

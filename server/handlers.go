@@ -963,15 +963,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	state.metaMu.Lock()
 	_, err = s.reg.RemoveModel(scopeCtx(context.WithoutCancel(ctx), scope), name)
 	if err == nil {
-		// A model that could not be loaded has no meta, but its size is
-		// known all the same.
-		if size, ok := state.unreadable[name]; ok {
-			state.storedBytes -= size
-		} else {
-			state.storedBytes -= state.meta[name].size
-		}
-		delete(state.meta, name)
-		state.clearUnreadable(name)
+		state.forgetModel(name)
 	}
 	state.metaMu.Unlock()
 	if err != nil {

@@ -408,6 +408,24 @@ func (t *tenantState) clearUnreadable(name string) {
 	t.anyUnreadable.Store(len(t.unreadable) > 0)
 }
 
+// storedSize returns the size of model name's stored definition, as
+// storedBytes counts it: a model that could not be loaded has no meta,
+// but its size is known all the same. The caller holds metaMu.
+func (t *tenantState) storedSize(name string) int64 {
+	if size, ok := t.unreadable[name]; ok {
+		return size
+	}
+	return t.meta[name].size
+}
+
+// forgetModel drops model name from t's metadata, deleted from the store.
+// The caller holds metaMu's write lock.
+func (t *tenantState) forgetModel(name string) {
+	t.storedBytes -= t.storedSize(name)
+	delete(t.meta, name)
+	t.clearUnreadable(name)
+}
+
 // isUnreadable reports whether name is a stored model of t that could not
 // be loaded. The caller does not hold metaMu.
 func (t *tenantState) isUnreadable(name string) bool {
