@@ -2,9 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
-	neturl "net/url"
-	"strings"
 	"testing"
 	"time"
 
@@ -93,41 +90,23 @@ func TestReplicaResyncsAfterLosingTheFeed(t *testing.T) {
 
 	// Replica b connects as a role of its own, whose new connections
 	// can be refused while a's go on.
+	asRole, role := pgtest.TableRole(t, url)
 	db, err := pgx.Connect(ctx, url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close(ctx)
-	role := fmt.Sprintf("replica_b_%d", time.Now().UnixNano())
-	for _, q := range []string{
-		`CREATE ROLE ` + role + ` LOGIN`,
-		`GRANT USAGE ON SCHEMA public TO ` + role,
-		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
-	} {
-		if _, err := db.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		// Before the database is dropped (pgtest's cleanup, registered
-		// earlier, runs later): the role's privileges are in it.
-		if err := dropRole(url, role); err != nil {
-			t.Errorf("dropping role %s: %v", role, err)
-		}
-	})
-	u, err := neturl.Parse(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = neturl.User(role)
-	b := start(t, "", nil, "--store", u.String())
+	b := start(t, "", nil, "--store", asRole)
 
 	a.must(201, "PUT", "/v1/tenants/acme/models/User", adminToken, userDef)
 	b.must(200, "GET", "/v1/tenants/acme/models/User", adminToken, "") // resident on b
 	b.must(200, "GET", "/readyz", "", "")
 
 	// b's feed connection is cut, and b cannot connect again.
-	dbName := strings.TrimPrefix(u.Path, "/")
+	var dbName string
+	if err := db.QueryRow(ctx, `SELECT current_database()`).Scan(&dbName); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := db.Exec(ctx, `REVOKE CONNECT ON DATABASE `+pgx.Identifier{dbName}.Sanitize()+` FROM PUBLIC, `+role); err != nil {
 		t.Fatal(err)
 	}
@@ -154,20 +133,4 @@ func TestReplicaResyncsAfterLosingTheFeed(t *testing.T) {
 	if got := b.metric(`modelreg_store_changes_total{kind="lost"}`); got != 1 {
 		t.Errorf("b counted %v lost connections, want 1", got)
 	}
-}
-
-// dropRole drops a role of the test server and what it owns or was
-// granted in the database at url.
-func dropRole(url, role string) error {
-	ctx := context.Background()
-	db, err := pgx.Connect(ctx, url)
-	if err != nil {
-		return err
-	}
-	defer db.Close(ctx)
-	if _, err := db.Exec(ctx, `DROP OWNED BY `+role); err != nil {
-		return err
-	}
-	_, err = db.Exec(ctx, `DROP ROLE `+role)
-	return err
 }

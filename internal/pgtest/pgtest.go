@@ -96,3 +96,54 @@ func withDatabase(server, name string) (string, error) {
 	}
 	return server + " dbname=" + name, nil
 }
+
+// TableRole returns a connection string for the database of db (a URL
+// from URL) as a new role that may only read and write its tables
+// (SELECT, INSERT, UPDATE, DELETE on the tables db's public schema has
+// now; no right to create any), and its name. t's cleanup drops the role,
+// before URL's cleanup drops the database.
+func TableRole(t testing.TB, db string) (conn, role string) {
+	t.Helper()
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	role = "modelreg_test_role_" + hex.EncodeToString(b[:])
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, q := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE ON SCHEMA public TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO " + role,
+	} {
+		if err := exec(ctx, db, q); err != nil {
+			t.Fatalf("pgtest: %s: %v", q, err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		for _, q := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if err := exec(ctx, db, q); err != nil {
+				t.Errorf("pgtest: %s: %v", q, err)
+			}
+		}
+	})
+	conn, err := AsRole(db, role)
+	if err != nil {
+		t.Fatalf("pgtest: %v", err)
+	}
+	return conn, role
+}
+
+// AsRole returns the connection string db (in either form) with role as
+// its user, and no password.
+func AsRole(db, role string) (string, error) {
+	if strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://") {
+		u, err := url.Parse(db)
+		if err != nil {
+			return "", fmt.Errorf("not a URL: %v", err)
+		}
+		u.User = url.User(role)
+		return u.String(), nil
+	}
+	return db + " user=" + role + " password=''", nil
+}

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -520,53 +519,16 @@ func TestOpenWithoutDDLRights(t *testing.T) {
 	ctx := context.Background()
 	migrated, fresh := pgtest.URL(t), pgtest.URL(t)
 	openURL(t, migrated).Close()
-	owner := connect(t, migrated)
-	role := fmt.Sprintf("dml_only_%d", time.Now().UnixNano())
-	for _, q := range []string{
-		`CREATE ROLE ` + role + ` LOGIN`,
-		`GRANT USAGE ON SCHEMA public TO ` + role,
-		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ` + role,
-	} {
-		if _, err := owner.Exec(ctx, q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		for _, u := range []string{migrated, fresh} {
-			c, err := pgx.Connect(ctx, u)
-			if err != nil {
-				t.Error(err)
-				continue
-			}
-			if _, err := c.Exec(ctx, `DROP OWNED BY `+role); err != nil {
-				t.Error(err)
-			}
-			c.Close(ctx)
-		}
-		c, err := pgx.Connect(ctx, migrated)
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, `DROP ROLE `+role); err != nil {
-			t.Error(err)
-		}
-	})
-	as := func(u string) string {
-		p, err := url.Parse(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p.User = url.User(role)
-		return p.String()
-	}
-
-	s := openURL(t, as(migrated))
+	asRole, role := pgtest.TableRole(t, migrated)
+	s := openURL(t, asRole)
 	if _, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: "A", Definition: []byte(`{}`)}, store.Condition{}); err != nil {
-		t.Errorf("a write by a role with DML rights only: %v", err)
+		t.Errorf("a write by a role with table rights only: %v", err)
 	}
-	if _, err := Open(ctx, as(fresh)); !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "permission denied") {
+	freshAsRole, err := pgtest.AsRole(fresh, role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, freshAsRole); !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("Open of a database to migrate by a role that cannot: %v, want ErrUnavailable saying permission denied", err)
 	}
 }
