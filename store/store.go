@@ -56,6 +56,9 @@ var (
 	// later: it is locked by another process beyond its busy timeout, or
 	// out of space.
 	ErrBusy = fmt.Errorf("%w: busy or out of space", ErrUnavailable)
+	// ErrNoToken reports a write whose Condition names a token that does
+	// not exist, or is another tenant's. It wraps ErrNotFound.
+	ErrNoToken = fmt.Errorf("%w: the token that makes the write does not exist", ErrNotFound)
 	// ErrInvalid reports an argument that the store refuses, such as an
 	// empty model name or a token for the global scope.
 	ErrInvalid = errors.New("store: invalid argument")
@@ -149,6 +152,14 @@ type Condition struct {
 	// It is checked before the other fields, and ignored by DeleteModel
 	// and in the global scope.
 	TenantMustExist bool
+	// Token, when not empty, requires of PutModel and DeleteModel in a
+	// tenant's scope that the token with this id exists and is the
+	// tenant's: a write made with a tenant's token fails once the token
+	// was revoked, or its tenant deleted, even through another replica
+	// that this process has not heard from yet. When it does not hold,
+	// they return ErrNoToken and write nothing. It is checked first (a
+	// tenant deleted has no tokens), and ignored in the global scope.
+	Token string
 }
 
 // Check returns nil if c holds for the model called name, which exists at

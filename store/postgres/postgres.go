@@ -821,6 +821,9 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 	if !validText(m.Scope, m.Name, m.Fingerprint) {
 		return store.Model{}, false, invalidText("the scope, name or fingerprint")
 	}
+	if !validText(cond.Token) {
+		return store.Model{}, false, checkToken(m.Scope, cond, false)
+	}
 	if m.Definition == nil {
 		m.Definition = []byte{}
 	}
@@ -835,14 +838,18 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 		var now time.Time
 		var rev *int64
 		var createdAt *time.Time
-		var tenantExists bool
+		var tenantExists, tokenExists bool
 		b := &pgx.Batch{}
 		queueLock(b, m.Scope)
-		b.Queue(`SELECT clock_timestamp(), m.revision, m.created_at, EXISTS (SELECT 1 FROM tenants WHERE id = $1)
-			FROM (SELECT 1) AS one LEFT JOIN models m ON m.scope = $1 AND m.name = $2`, m.Scope, m.Name).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&now, &rev, &createdAt, &tenantExists)
+		b.Queue(`SELECT clock_timestamp(), m.revision, m.created_at, EXISTS (SELECT 1 FROM tenants WHERE id = $1),
+				EXISTS (SELECT 1 FROM tokens WHERE id = $3 AND tenant = $1)
+			FROM (SELECT 1) AS one LEFT JOIN models m ON m.scope = $1 AND m.name = $2`, m.Scope, m.Name, cond.Token).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&now, &rev, &createdAt, &tenantExists, &tokenExists)
 		})
 		if err := send(ctx, tx, b); err != nil {
+			return err
+		}
+		if err := checkToken(m.Scope, cond, tokenExists); err != nil {
 			return err
 		}
 		if cond.TenantMustExist && m.Scope != store.Global && !tenantExists {
@@ -929,9 +936,12 @@ func (s *Store) Models(ctx context.Context, scope string) ([]store.Model, error)
 
 // DeleteModel implements store.Store. It notifies a store.ModelChanged.
 func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.Condition) error {
-	if !validText(scope, name) {
+	if !validText(scope, name, cond.Token) {
 		if err := s.check(); err != nil {
 			return err
+		}
+		if !validText(cond.Token) {
+			return checkToken(scope, cond, false)
 		}
 		if err := cond.Check(name, false, 0); err != nil {
 			return err
@@ -944,12 +954,17 @@ func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
 		var rev *int64
+		var tokenExists bool
 		b := &pgx.Batch{}
 		queueLock(b, scope)
-		b.Queue(`SELECT (SELECT revision FROM models WHERE scope = $1 AND name = $2)`, scope, name).QueryRow(func(row pgx.Row) error {
-			return row.Scan(&rev)
+		b.Queue(`SELECT (SELECT revision FROM models WHERE scope = $1 AND name = $2),
+				EXISTS (SELECT 1 FROM tokens WHERE id = $3 AND tenant = $1)`, scope, name, cond.Token).QueryRow(func(row pgx.Row) error {
+			return row.Scan(&rev, &tokenExists)
 		})
 		if err := send(ctx, tx, b); err != nil {
+			return err
+		}
+		if err := checkToken(scope, cond, tokenExists); err != nil {
 			return err
 		}
 		if rev == nil {
@@ -966,6 +981,15 @@ func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.
 		s.queueNotify(b, payload)
 		return send(ctx, tx, b)
 	})
+}
+
+// checkToken checks cond.Token (see store.Condition), given whether that
+// token of scope's tenant exists.
+func checkToken(scope string, cond store.Condition, exists bool) error {
+	if cond.Token == "" || scope == store.Global || exists {
+		return nil
+	}
+	return fmt.Errorf("token %q of tenant %q: %w", cond.Token, scope, store.ErrNoToken)
 }
 
 // PutToken implements store.Store. It notifies nothing: no replica holds

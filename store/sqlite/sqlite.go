@@ -965,6 +965,9 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 	var created bool
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		now := s.stamp()
+		if err := checkToken(ctx, tx, m.Scope, cond); err != nil {
+			return err
+		}
 		if cond.TenantMustExist && m.Scope != store.Global {
 			var one int
 			err := tx.QueryRowContext(ctx, `SELECT 1 FROM tenants WHERE id = ?`, m.Scope).Scan(&one)
@@ -1064,6 +1067,9 @@ func (s *Store) Models(ctx context.Context, scope string) ([]store.Model, error)
 // DeleteModel implements store.Store.
 func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.Condition) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := checkToken(ctx, tx, scope, cond); err != nil {
+			return err
+		}
 		var rev int64
 		switch err := tx.QueryRowContext(ctx, `SELECT revision FROM models WHERE scope = ? AND name = ?`, scope, name).Scan(&rev); {
 		case errors.Is(err, sql.ErrNoRows):
@@ -1080,6 +1086,19 @@ func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.
 		_, err := tx.ExecContext(ctx, `DELETE FROM models WHERE scope = ? AND name = ?`, scope, name)
 		return err
 	})
+}
+
+// checkToken checks cond.Token (see store.Condition) in tx.
+func checkToken(ctx context.Context, tx *sql.Tx, scope string, cond store.Condition) error {
+	if cond.Token == "" || scope == store.Global {
+		return nil
+	}
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM tokens WHERE id = ? AND tenant = ?`, cond.Token, scope).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("token %q of tenant %q: %w", cond.Token, scope, store.ErrNoToken)
+	}
+	return err
 }
 
 // PutToken implements store.Store.

@@ -221,6 +221,17 @@ func (m *Memory) DeleteTenant(ctx context.Context, id string) (store.Purge, erro
 	return p, nil
 }
 
+// checkToken checks cond.Token (see store.Condition). The caller holds mu.
+func (m *Memory) checkToken(scope string, cond store.Condition) error {
+	if cond.Token == "" || scope == store.Global {
+		return nil
+	}
+	if t, ok := m.tokens[cond.Token]; !ok || t.Tenant != scope {
+		return fmt.Errorf("token %q of tenant %q: %w", cond.Token, scope, store.ErrNoToken)
+	}
+	return nil
+}
+
 // PutModel implements store.Store.
 func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condition) (store.Model, bool, error) {
 	if md.Name == "" {
@@ -230,6 +241,9 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 		return store.Model{}, false, err
 	}
 	defer m.mu.Unlock()
+	if err := m.checkToken(md.Scope, cond); err != nil {
+		return store.Model{}, false, err
+	}
 	if _, ok := m.tenants[md.Scope]; cond.TenantMustExist && md.Scope != store.Global && !ok {
 		return store.Model{}, false, fmt.Errorf("tenant %q: %w", md.Scope, store.ErrNotFound)
 	}
@@ -301,6 +315,9 @@ func (m *Memory) DeleteModel(ctx context.Context, scope, name string, cond store
 		return err
 	}
 	defer m.mu.Unlock()
+	if err := m.checkToken(scope, cond); err != nil {
+		return err
+	}
 	md, ok := m.models[scope][name]
 	if err := cond.Check(name, ok, md.Revision); err != nil {
 		return err

@@ -28,6 +28,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PutGetModel", testPutGetModel},
 		{"ReplaceModel", testReplaceModel},
 		{"Conditions", testConditions},
+		{"TokenCondition", testTokenCondition},
 		{"RevisionsPerScope", testRevisionsPerScope},
 		{"ScopesAreSeparate", testScopes},
 		{"DeleteModel", testDeleteModel},
@@ -645,5 +646,65 @@ func testRevisionsPerScope(t *testing.T, s store.Store) {
 	again, _ := mustPut(t, s, model("a", "A", `{"v":3}`))
 	if again.Revision <= second.Revision {
 		t.Errorf("tenant a created again: revision %d, not above the deleted one's %d", again.Revision, second.Revision)
+	}
+}
+
+// testTokenCondition: a write whose Condition names a token is made only
+// while that token of the scope's tenant exists.
+func testTokenCondition(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, tok := range []store.Token{{ID: "tok-a", Tenant: "acme"}, {ID: "tok-b", Tenant: "beta"}} {
+		if _, err := s.PutToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	with := func(tok string) store.Condition { return store.Condition{Token: tok} }
+	noToken := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, store.ErrNoToken) || !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: %v, want ErrNoToken (an ErrNotFound)", what, err)
+		}
+	}
+	if _, _, err := s.PutModel(ctx, model("acme", "A", `{"v":1}`), with("tok-a")); err != nil {
+		t.Fatalf("put with the tenant's token: %v", err)
+	}
+	_, _, err := s.PutModel(ctx, model("acme", "A", `{"v":2}`), with("nope"))
+	noToken("put with a token that does not exist", err)
+	_, _, err = s.PutModel(ctx, model("acme", "A", `{"v":3}`), with("tok-b"))
+	noToken("put with another tenant's token", err)
+	err = s.DeleteModel(ctx, "acme", "A", with("tok-b"))
+	noToken("delete with another tenant's token", err)
+	if got, err := s.Model(ctx, "acme", "A"); err != nil || string(got.Definition) != `{"v":1}` {
+		t.Errorf("writes refused for their token changed the model: %s, %v", got.Definition, err)
+	}
+
+	// Once revoked, the token writes nothing.
+	if err := s.DeleteToken(ctx, "acme", "tok-a"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.PutModel(ctx, model("acme", "B", `{}`), with("tok-a"))
+	noToken("put with a revoked token", err)
+	err = s.DeleteModel(ctx, "acme", "A", with("tok-a"))
+	noToken("delete with a revoked token", err)
+	if ms, err := s.Models(ctx, "acme"); err != nil || len(ms) != 1 {
+		t.Errorf("acme has %d models after writes with a revoked token, want 1 (%v)", len(ms), err)
+	}
+
+	// A tenant deleted takes its tokens: nothing brings it back.
+	if _, err := s.DeleteTenant(ctx, "beta"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = s.PutModel(ctx, model("beta", "A", `{}`), with("tok-b"))
+	noToken("put with a token of a deleted tenant", err)
+	if _, err := s.Tenant(ctx, "beta"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a put with a token of the deleted tenant created it again: %v", err)
+	}
+
+	// The global scope has no tokens: the condition does not apply.
+	if _, _, err := s.PutModel(ctx, model(store.Global, "G", `{}`), with("nope")); err != nil {
+		t.Errorf("global put with a token condition: %v", err)
+	}
+	if err := s.DeleteModel(ctx, store.Global, "G", with("nope")); err != nil {
+		t.Errorf("global delete with a token condition: %v", err)
 	}
 }
