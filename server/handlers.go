@@ -494,18 +494,20 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	// 1. Durable first. A tenant's token never creates its tenant: if
-	// another replica deleted it since the token was checked, the store
-	// refuses, as this replica would have, had it known.
-	cond.TenantMustExist = !p.admin
+	// 1. Durable first. A tenant's token writes only while the store
+	// has it, so never once it was revoked, or its tenant deleted (which
+	// the write must not create again), through another replica that
+	// this one has not heard from yet: the store refuses, as this
+	// replica would have, had it known.
+	s.tokenCondition(p, &cond)
 	t0 = time.Now()
 	stored, created, err := s.st.PutModel(ctx, store.Model{Scope: scope, Name: name, Definition: body, Fingerprint: def.Object.Fingerprint().String()}, cond)
 	s.m.observeStore("put_model", t0)
 	if errors.Is(err, store.ErrPrecondition) {
 		return preconditionFailed(scope, err)
 	}
-	if errors.Is(err, store.ErrNotFound) && cond.TenantMustExist {
-		return problem(ProblemUnauthorized, "invalid token")
+	if err := s.tokenRefused(p, err, true); err != nil {
+		return err
 	}
 	if err != nil {
 		s.writeFailed(ctx, scope, name, err)
@@ -542,6 +544,29 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		w.Header().Set("Location", r.URL.EscapedPath())
 	}
 	return writeJSON(w, status, resp)
+}
+
+// tokenCondition makes a write by p's tenant token conditional on the
+// token in the store (see store.Condition.Token): the store refuses it
+// once the token is revoked, or its tenant deleted, through another
+// replica, whether or not this one has heard of it.
+func (s *Server) tokenCondition(p principal, cond *store.Condition) {
+	if !p.admin {
+		cond.Token = p.tokenID
+		cond.TenantMustExist = true
+	}
+}
+
+// tokenRefused returns the answer to a write whose token the store
+// refused (err from a write made with tokenCondition), or nil: the token
+// is forgotten here too, as the feed will have it. For a put, any
+// ErrNotFound is the token's or its tenant's (TenantMustExist).
+func (s *Server) tokenRefused(p principal, err error, put bool) error {
+	if p.admin || !errors.Is(err, store.ErrNoToken) && !(put && errors.Is(err, store.ErrNotFound)) {
+		return nil
+	}
+	s.auth.revoke(p.tokenID)
+	return problem(ProblemUnauthorized, "invalid token")
 }
 
 // storedQuota refuses a write to scope of a definition of size bytes, in
@@ -947,9 +972,13 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer unlock()
+	s.tokenCondition(p, &cond)
 	t0 := time.Now()
 	err = s.st.DeleteModel(ctx, scope, name, cond)
 	s.m.observeStore("delete_model", t0)
+	if err := s.tokenRefused(p, err, false); err != nil {
+		return err
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return problem(ProblemModelNotFound, "model %q not found", name)
 	}
