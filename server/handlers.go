@@ -252,8 +252,9 @@ func (s *Server) storeError(err error) error {
 		p.cause = err
 		return p
 	case errors.Is(err, store.ErrUnavailable):
-		// Not busy: it will not serve again until the server restarts.
-		p := problem(ProblemUnavailable, "the store is unavailable (its database file was replaced or removed); nothing was written")
+		// Not busy: it will not serve again until something changes
+		// (see store.ErrUnavailable).
+		p := problem(ProblemUnavailable, "the store is unavailable (its database file was replaced or removed, or its database refuses this server); nothing was written")
 		p.cause = err
 		return p
 	}

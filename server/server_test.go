@@ -1460,7 +1460,7 @@ func TestStoreUnavailableIs503(t *testing.T) {
 		detail string
 	}{
 		{store.ErrBusy, "the store is busy or out of space; nothing was written"},
-		{store.ErrUnavailable, "the store is unavailable (its database file was replaced or removed); nothing was written"},
+		{store.ErrUnavailable, "the store is unavailable (its database file was replaced or removed, or its database refuses this server); nothing was written"},
 	} {
 		err := ts.srv.storeError(fmt.Errorf("put: %w", tc.err))
 		var p *Problem

@@ -49,8 +49,10 @@ var (
 	ErrClosed = errors.New("store: closed")
 	// ErrUnavailable reports that the store cannot serve the call.
 	// Nothing was written. It is ErrBusy when the store may serve it
-	// later; otherwise the store serves no more calls until it is opened
-	// again (its database file was deleted or replaced while in use).
+	// later; otherwise something must change first: the SQLite store
+	// serves no more calls until it is opened again (its database file
+	// was deleted or replaced while in use), the PostgreSQL store none
+	// until its database accepts its role and has its tables again.
 	ErrUnavailable = errors.New("store: unavailable")
 	// ErrBusy is the ErrUnavailable of a store that may serve the call
 	// later: it is locked by another process beyond its busy timeout, or
