@@ -75,11 +75,8 @@ func TestOpenRefusesReadOnlyDirectory(t *testing.T) {
 		{"new database", func(t *testing.T, path string) {}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "data")
-			if err := os.Mkdir(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, "modelreg.db")
+			path := dataDirDB(t)
+			dir := filepath.Dir(path)
 			tc.fill(t, path)
 			names, _ := filepath.Glob(path + "*")
 			if os.Getuid() != 0 {
@@ -237,11 +234,8 @@ func TestBackupOfReadOnlyDirectory(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "data")
-			if err := os.Mkdir(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			path := filepath.Join(dir, "modelreg.db")
+			path := dataDirDB(t)
+			dir := filepath.Dir(path)
 			tc.fill(t, path)
 			before, err := filesOf(path)
 			if err != nil {
@@ -314,4 +308,15 @@ func checkBackupReadOnly(t *testing.T, path, out string) {
 	if err := BackupStopped(ctx, path, out); err != nil {
 		t.Fatalf("BackupStopped: %v", err)
 	}
+}
+
+// dataDirDB returns the path of a database not created yet, in a data
+// directory of its own (others may read it: the tests hand it to nobody).
+func dataDirDB(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "modelreg.db")
 }
