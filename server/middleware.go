@@ -205,6 +205,11 @@ func (s *Server) wrap(next http.Handler) http.Handler {
 				rec.failure, rec.failLevel = []any{"panic", v, "stack", string(debug.Stack())}, slog.LevelError
 				if rec.status == 0 {
 					writeProblem(rec, r, problem(ProblemInternal, "internal error"))
+				} else {
+					// The answer is under way: cut it, as for an
+					// answerCut (see serveRoute), so that the client
+					// never takes what was sent for the whole answer.
+					defer panic(http.ErrAbortHandler)
 				}
 			}
 			d := time.Since(t0)
