@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -172,6 +173,27 @@ func TestClientHelpListsItsFlags(t *testing.T) {
 				}
 			} else if uses {
 				t.Errorf("%s -h does not list -%s", cmd, f)
+			}
+		}
+	}
+}
+
+// TestHelpListsEveryEnvironmentVariable: every environment variable a
+// command's flags read (its help says "env MODELREG_…") is in the
+// Environment section of "modelreg help".
+func TestHelpListsEveryEnvironmentVariable(t *testing.T) {
+	_, env, ok := strings.Cut(usage, "\nEnvironment:\n")
+	if !ok {
+		t.Fatal("modelreg help has no Environment section")
+	}
+	for _, cmd := range []string{"serve", "backup", "loadtest", "list"} {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{cmd, "-h"}, &out, &errb); code != 0 {
+			t.Fatalf("%s -h: exit %d", cmd, code)
+		}
+		for _, v := range regexp.MustCompile(`MODELREG_[A-Z_]+`).FindAllString(out.String()+errb.String(), -1) {
+			if !regexp.MustCompile(`\b` + v + `\b`).MatchString(env) {
+				t.Errorf("%s -h mentions %s, which modelreg help's Environment section leaves out", cmd, v)
 			}
 		}
 	}
