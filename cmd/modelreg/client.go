@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,7 +26,12 @@ type client struct {
 	token  string
 	hc     *http.Client
 	stdout io.Writer
+	// maxAnswer is the largest answer body read (0: defaultMaxAnswer).
+	maxAnswer int64
 }
+
+// defaultMaxAnswer is the largest answer body a client reads.
+const defaultMaxAnswer = 64 << 20
 
 // apiError is a problem+json answer of the server.
 type apiError struct {
@@ -58,7 +64,8 @@ func (e *apiError) Error() string {
 }
 
 // do sends a request and returns the body of a 2xx answer, or an
-// *apiError.
+// *apiError. A 2xx answer larger than the client reads is an error, never
+// a body cut short.
 func (c *client) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
@@ -79,9 +86,14 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) ([]by
 		return nil, &noAnswerError{err}
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	limit := cmp.Or(c.maxAnswer, defaultMaxAnswer)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1)) // +1: to tell a larger answer
 	if err != nil {
 		return nil, &noAnswerError{err}
+	}
+	over := int64(len(b)) > limit
+	if over {
+		b = b[:limit]
 	}
 	if resp.StatusCode >= 300 {
 		e := &apiError{Status: resp.StatusCode}
@@ -96,6 +108,9 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) ([]by
 			e.Detail += " (set --token or MODELREG_TOKEN)"
 		}
 		return nil, e
+	}
+	if over {
+		return nil, fmt.Errorf("the server's answer is larger than %d bytes, the most the client reads", limit)
 	}
 	return b, nil
 }

@@ -318,3 +318,28 @@ func TestTokenListAndRevoke(t *testing.T) {
 		t.Errorf("sent %s", got)
 	}
 }
+
+// TestClientAnswerOverLimit: an answer larger than the client reads is
+// reported as such, not cut at the limit and then taken for an answer
+// that is not a modelreg server's.
+func TestClientAnswerOverLimit(t *testing.T) {
+	body := `{"models": [` + strings.Repeat(`{"name": "M"},`, 100) + `{"name": "M"}]}`
+	srv, _ := recorder(t, body, func(*http.Request) string { return "" })
+	for _, tc := range []struct {
+		max     int64
+		wantErr string
+	}{
+		{int64(len(body)), ""},
+		{int64(len(body)) - 1, "larger than"},
+	} {
+		var out bytes.Buffer
+		c := &client{base: srv.URL, hc: srv.Client(), stdout: &out, maxAnswer: tc.max}
+		err := c.show(context.Background(), "GET", "/v1/global/models", nil)
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("limit %d: %v", tc.max, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("limit %d: error %v, want one saying %q", tc.max, err, tc.wantErr)
+		}
+	}
+}
