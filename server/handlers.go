@@ -529,6 +529,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		s.undoPut(ctx, state, isNew, prev, hadPrev, stored)
 		return registryProblem(err)
 	}
+	state.dropValidator(name)
 	if isNew {
 		s.publish(ctx, state)
 	}
@@ -999,6 +1000,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return registryProblem(err)
 	}
+	state.dropValidator(name)
 	unlock()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -1221,6 +1223,12 @@ func (s *Server) putBuf(b *[]byte) {
 
 // validator returns the cached validator of model m as seen from scope
 // (references resolve in the scope's tenant, then in the global scope).
+//
+// A validator is cached only while its model is the one the scope finds
+// by its name: a write that replaces or removes a model drops its
+// validator after it changed the registry (see tenantState.dropValidator),
+// and a validator built meanwhile for the model it replaced is not
+// cached, so that the cache never keeps a model the registry let go of.
 func (s *Server) validator(t *tenantState, scope string, m *modelreg.Model) (*document.Validator, error) {
 	t.vmu.RLock()
 	c, ok := t.validators[m.Name()]
@@ -1228,16 +1236,18 @@ func (s *Server) validator(t *tenantState, scope string, m *modelreg.Model) (*do
 	if ok && c.m == m {
 		return c.v, nil
 	}
-	v, err := document.New(m.Object(), s.resolver(t, scopeCtx(context.Background(), scope)),
-		document.WithLimits(s.cfg.DocumentLimits))
+	ctx := scopeCtx(context.Background(), scope)
+	v, err := document.New(m.Object(), s.resolver(t, ctx), document.WithLimits(s.cfg.DocumentLimits))
 	if err != nil {
 		return nil, err
 	}
 	t.vmu.Lock()
-	if t.validators == nil {
-		t.validators = make(map[string]cachedValidator)
+	if cur, ok := s.reg.FindByName(ctx, m.Name()); ok && cur == m {
+		if t.validators == nil {
+			t.validators = make(map[string]cachedValidator)
+		}
+		t.validators[m.Name()] = cachedValidator{m: m, v: v}
 	}
-	t.validators[m.Name()] = cachedValidator{m: m, v: v}
 	t.vmu.Unlock()
 	return v, nil
 }

@@ -426,6 +426,15 @@ func (t *tenantState) forgetModel(name string) {
 	t.clearUnreadable(name)
 }
 
+// dropValidator forgets the cached validator of model name, which a write
+// just replaced or removed in t's scope (after it changed the registry),
+// so that the cache lets go of the model it was built for.
+func (t *tenantState) dropValidator(name string) {
+	t.vmu.Lock()
+	delete(t.validators, name)
+	t.vmu.Unlock()
+}
+
 // isUnreadable reports whether name is a stored model of t that could not
 // be loaded. The caller does not hold metaMu.
 func (t *tenantState) isUnreadable(name string) bool {
