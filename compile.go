@@ -45,6 +45,9 @@ type compiler struct {
 	topEnd   int
 	topKey   uint64
 	topKids  int32 // first top-level child, -1: none
+	// extra: the bytes of the properties' extra options, at every level
+	// (see defBytes).
+	extra int64
 	// scratch holds the definition DefineJSON parses (see
 	// definition.ParseScratch).
 	scratch definition.Scratch
@@ -182,6 +185,9 @@ func (c *compiler) object(o *definition.Object, depth int, path []byte) error {
 			if err := checkProperty(p, c.r.limits, path); err != nil {
 				return err
 			}
+		}
+		if len(p.Extra) > 0 {
+			c.extra += extraBytes(p.Extra)
 		}
 		if scalarKind(p.Type.Kind) {
 			continue // the common case: nothing to check, no path to build
@@ -452,10 +458,11 @@ func (c *compiler) intern(s *scope) (reuses int) {
 // defBytes returns the bytes def, just compiled by c, counts against
 // Policy.MaxBytes: its canonical form, the canonical form of each of its
 // nested objects (an anonymous model holds its own copy, so a structure
-// nested d levels deep is held about d times over), its kept settings and
-// its removed property names.
+// nested d levels deep is held about d times over), its properties' extra
+// options (at every level), its kept settings and its removed property
+// names.
 func (c *compiler) defBytes(def *definition.Definition) int64 {
-	n := int64(c.topEnd - c.topStart)
+	n := int64(c.topEnd-c.topStart) + c.extra
 	for i := range c.pend {
 		n += int64(c.pend[i].end - c.pend[i].start)
 	}
@@ -464,6 +471,16 @@ func (c *compiler) defBytes(def *definition.Definition) int64 {
 	}
 	for _, name := range def.Removed {
 		n += int64(len(name))
+	}
+	return n
+}
+
+// extraBytes returns the size of a property's extra options: keys and
+// values.
+func extraBytes(extra map[string]json.RawMessage) int64 {
+	var n int64
+	for k, v := range extra {
+		n += int64(len(k) + len(v))
 	}
 	return n
 }

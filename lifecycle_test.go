@@ -338,6 +338,35 @@ func TestQuotas(t *testing.T) {
 	}
 }
 
+// TestBytesQuotaCountsExtraOptions: a property's extra options
+// (description, index, ...) are kept with the model, so the bytes quota
+// counts them, at every level, and so do the approximate bytes: a few
+// definitions with large descriptions cannot hold far more memory than
+// the quota allows.
+func TestBytesQuotaCountsExtraOptions(t *testing.T) {
+	big := strings.Repeat("a", 50_000)
+	for _, tc := range []struct{ name, js string }{
+		{"top", `{"name": "A", "properties": {"x": {"type": "string", "description": %q}}}`},
+		{"nested", `{"name": "A", "properties": {"n": {"x": {"type": "string", "description": %q}}}}`},
+		{"array", `{"name": "A", "properties": {"n": [{"x": {"type": "string", "description": %q}}]}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			js := fmt.Sprintf(tc.js, big)
+			r := modelreg.New()
+			mustDefine(t, r, tctx("free"), js)
+			st, _ := r.TenantStats("free")
+			if st.DefinitionBytes < int64(len(big)) || st.ApproxBytes < int64(len(big)) {
+				t.Errorf("a model holding a %d-byte description counts %d definition bytes, %d approximate bytes", len(big), st.DefinitionBytes, st.ApproxBytes)
+			}
+			r = modelreg.New(modelreg.WithPolicy(modelreg.Policy{MaxBytes: 10_000}))
+			var qe *modelreg.QuotaError
+			if _, err := r.DefineJSON(tctx("q"), []byte(js)); !errors.As(err, &qe) || qe.Quota != modelreg.QuotaBytes {
+				t.Errorf("a %d-byte description under a 10,000-byte quota: %v, want the bytes quota", len(big), err)
+			}
+		})
+	}
+}
+
 // TestBytesQuotaCountsNestedForms: every anonymous model holds the
 // canonical form of its structure, so a large structure nested d levels
 // deep is held about d times; the bytes quota counts each nested form, and

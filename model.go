@@ -175,7 +175,7 @@ func (m *Model) Refs() []string {
 
 // approxModelBytes estimates the heap held by a model: the Model itself,
 // its canonical bytes, its own Object (nested Objects belong to their
-// anonymous models) and its names. It saturates at math.MaxInt32.
+// anonymous models), its properties' extra options and its names. It saturates at math.MaxInt32.
 func approxModelBytes(m *Model) int32 {
 	n := int64(unsafe.Sizeof(Model{})) + int64(len(m.canonical)) + int64(len(m.name))
 	n += int64(unsafe.Sizeof(definition.Object{}))
@@ -183,6 +183,9 @@ func approxModelBytes(m *Model) int32 {
 	for i := range m.obj.Properties {
 		p := &m.obj.Properties[i]
 		n += int64(unsafe.Sizeof(*p)) + int64(len(p.Default)) + int64(len(p.Pattern))
+		if len(p.Extra) > 0 {
+			n += extraBytes(p.Extra) + 48*int64(len(p.Extra)) // the map entries
+		}
 		for t := &p.Type; t.Kind == definition.KindArray; t = t.Elem {
 			n += int64(unsafe.Sizeof(*t))
 		}

@@ -22,8 +22,9 @@ type Policy struct {
 	// the sum, over its named models, of the length of the canonical form,
 	// that of each nested object's canonical form (which the anonymous
 	// model of that structure holds: a structure nested d levels deep
-	// counts about d times), the size of the kept settings (relations,
-	// ACLs, ...) and of the removed property names. It thus bounds the
+	// counts about d times), the size of the properties' extra options
+	// (description, index, ..., at every level), of the kept settings
+	// (relations, ACLs, ...) and of the removed property names. It thus bounds the
 	// memory a tenant's models hold, within a small factor. A tenant
 	// over it (see Registry.Restore) can still replace a model with a
 	// definition no larger than the one it replaces.
