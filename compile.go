@@ -71,11 +71,15 @@ func (r *Registry) getCompiler() *compiler {
 }
 
 func (r *Registry) putCompiler(c *compiler) {
+	// Cleared even when c is dropped: a model defined with DefineJSON
+	// may keep its parse's element Types, which can point into the
+	// scratch storage, and so keep that storage reachable after c is
+	// gone (TestDroppedCompilerKeepsNoModels).
+	clear(c.pend[:cap(c.pend)]) // drop pointers to Objects and Models
+	c.scratch.Reset()
 	if cap(c.arena) > 256<<10 || cap(c.pend) > 4096 || cap(c.spans) > 4096 {
 		return
 	}
-	clear(c.pend[:cap(c.pend)]) // drop pointers to Objects and Models
-	c.scratch.Reset()
 	*c = compiler{pend: c.pend[:0], arena: c.arena[:0], spans: c.spans[:0], scratch: c.scratch}
 	r.compilers.Put(c)
 }
