@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strconv"
+	"unsafe"
 
 	"github.com/modelreg/modelreg/definition"
 )
@@ -25,6 +26,10 @@ type pending struct {
 	next       int32              // next sibling, -1: none
 	model      *Model
 	reused     bool
+	// private: the object, or one nested in it, gives a property extra
+	// options, which the named model keeps in its own copy of the
+	// object (see compiler.build).
+	private bool
 }
 
 // compiler compiles one definition. The expensive, lock-free part
@@ -48,6 +53,9 @@ type compiler struct {
 	// extra: the bytes of the properties' extra options, at every level
 	// (see defBytes).
 	extra int64
+	// privApprox: the approximate bytes of the named model's own copies
+	// of nested objects (see build).
+	privApprox int64
 	// scratch holds the definition DefineJSON parses (see
 	// definition.ParseScratch).
 	scratch definition.Scratch
@@ -337,7 +345,17 @@ func (c *compiler) typ(t *definition.Type, depth int, path []byte) error {
 			return err
 		}
 		kids := c.adopt(from, int32(len(c.pend)))
-		c.pend = append(c.pend, pending{src: t.Object, parent: -2, firstChild: kids, next: -1})
+		private := false
+		for i := range t.Object.Properties {
+			if len(t.Object.Properties[i].Extra) > 0 {
+				private = true
+				break
+			}
+		}
+		for k := kids; k >= 0 && !private; k = c.pend[k].next {
+			private = c.pend[k].private
+		}
+		c.pend = append(c.pend, pending{src: t.Object, parent: -2, firstChild: kids, next: -1, private: private})
 		return nil
 	}
 	return defErr(path, "invalid type kind "+strconv.Itoa(int(t.Kind)))
@@ -375,8 +393,20 @@ outer:
 // property order, which is the order their types appear in src). props
 // (len(src.Properties) long) receives the properties.
 //
-// named is true for the named model being defined, false for an anonymous
-// one. Only the named model may keep (and rewrite in place) the element
+// named is true for the named model being defined (and its own copies of
+// nested objects), false for an anonymous one.
+//
+// An anonymous model is a structure, shared by every model in its scope
+// that has it: it keeps no extra options (description, index, ...),
+// which are not part of the structure, since those of the definition
+// that created it would show in every other model using it. The named
+// model keeps its own: a nested object whose properties, or those of an
+// object nested in it, have extra options is copied for the named model
+// (the copy has the anonymous model's structure, and its nested types
+// point to the anonymous models' objects where nothing below has extra
+// options), so that its Definition writes back as it was defined.
+//
+// Only the named model may keep (and rewrite in place) the element
 // Types of a parse that c owns: they are allocated together, and the
 // block holds the element Types of every nested object of the definition,
 // pointing to the anonymous models this definition uses. An anonymous
@@ -393,6 +423,9 @@ func (c *compiler) build(dst, src *definition.Object, kid int32, props []definit
 	dst.Properties = props
 	copy(dst.Properties, src.Properties)
 	for i := range dst.Properties {
+		if !named {
+			dst.Properties[i].Extra = nil
+		}
 		t := &dst.Properties[i].Type
 		if t.Kind != definition.KindNested && t.Kind != definition.KindArray {
 			continue
@@ -416,10 +449,29 @@ func (c *compiler) build(dst, src *definition.Object, kid int32, props []definit
 			t = elem
 		}
 		if t.Kind == definition.KindNested {
-			t.Object = c.pend[kid].model.obj
+			if p := &c.pend[kid]; named && p.private {
+				t.Object = c.private(p)
+			} else {
+				t.Object = p.model.obj
+			}
 			kid = c.pend[kid].next
 		}
 	}
+}
+
+// private returns the named model's own copy of the nested object of p
+// (see build), and adds its approximate size to c.privApprox.
+func (c *compiler) private(p *pending) *definition.Object {
+	o, props := allocModel[definition.Object](len(p.src.Properties))
+	c.build(o, p.src, p.firstChild, props, true)
+	n := int64(unsafe.Sizeof(*o)) + int64(len(props))*int64(unsafe.Sizeof(definition.Property{}))
+	for i := range props {
+		if x := props[i].Extra; len(x) > 0 {
+			n += extraBytes(x) + 48*int64(len(x)) // the map entries
+		}
+	}
+	c.privApprox += n
+	return o
 }
 
 // innerKind returns the kind of t under any number of arrays.

@@ -367,6 +367,133 @@ func TestBytesQuotaCountsExtraOptions(t *testing.T) {
 	}
 }
 
+// TestNestedExtraOptionsStayWithTheirModel: extra options (description,
+// index, ...) are not part of a structure, so nested objects that differ
+// only in them share one anonymous model; each named model keeps its own
+// options and writes back as it was defined, and the anonymous model
+// keeps none, so none shows in another model.
+func TestNestedExtraOptionsStayWithTheirModel(t *testing.T) {
+	r := modelreg.New()
+	ctx := tctx("t")
+	defs := []string{
+		`{"name": "A", "properties": {"home": {"street": {"type": "string", "description": "A's street"}}, "lines": [{"sku": {"type": "string", "index": true}}]}}`,
+		`{"name": "B", "properties": {"home": {"street": {"type": "string", "description": "B's street"}}, "lines": [{"sku": "string"}]}}`,
+		`{"name": "C", "properties": {"home": {"street": "string"}, "deep": {"a": {"b": {"type": "number", "description": "three levels down"}}}}}`,
+		`{"name": "D", "properties": {"home": {"street": "string"}, "deep": {"a": {"b": "number"}}}}`,
+	}
+	models := make([]*modelreg.Model, len(defs))
+	for i, js := range defs {
+		models[i] = mustDefine(t, r, ctx, js)
+	}
+	for i, m := range models {
+		want, err := definition.Parse([]byte(defs[i]), definition.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantJS, _ := want.MarshalJSON()
+		if got, _ := m.Definition().MarshalJSON(); string(got) != string(wantJS) {
+			t.Errorf("%s writes back as\n%s\nnot as defined\n%s", m.Name(), got, wantJS)
+		}
+	}
+	home := nested(t, r, models[0], "home")
+	for _, m := range models[1:] {
+		if got := nested(t, r, m, "home"); got != home {
+			t.Errorf("%s.home: another anonymous model than A.home's, for the same structure", m.Name())
+		}
+	}
+	if nested(t, r, models[2], "deep") != nested(t, r, models[3], "deep") {
+		t.Error("C.deep and D.deep: two anonymous models for one structure")
+	}
+	if st, _ := r.TenantStats("t"); st.Anonymous != 4 { // home, lines[], deep, deep.a
+		t.Errorf("%d anonymous models, want 4", st.Anonymous)
+	}
+	// The anonymous models keep no extra options, whichever definition
+	// created them.
+	for _, m := range models {
+		for _, a := range m.Nested() {
+			if js := string(a.Object().Canonical()); strings.Contains(js, "street") || strings.Contains(js, "sku") || strings.Contains(js, `"a"`) {
+				for _, p := range a.Object().Properties {
+					if p.Extra != nil {
+						t.Errorf("anonymous model %s keeps the extra options %v of property %s", a.ID(), p.Extra, p.Name)
+					}
+				}
+			}
+		}
+	}
+	// A model whose nested objects have no extra options shares the
+	// anonymous models' objects.
+	if p, _ := models[3].Object().Property("home"); p.Type.Object != home.Object() {
+		t.Error("D.home is a copy, not the anonymous model's object")
+	}
+	// Replacing the model that created an anonymous model leaves what
+	// the others show as it was.
+	mustDefine(t, r, ctx, `{"name": "A", "properties": {"x": "string"}}`)
+	if got, _ := models[3].Definition().MarshalJSON(); strings.Contains(string(got), "description") {
+		t.Errorf("D writes back as %s", got)
+	}
+	if b, ok := r.FindByName(ctx, "B"); !ok || !strings.Contains(mustMarshal(t, b), "B's street") || strings.Contains(mustMarshal(t, b), "A's street") {
+		t.Errorf("B after A was replaced: %v %s", ok, mustMarshal(t, b))
+	}
+}
+
+func mustMarshal(tb testing.TB, m *modelreg.Model) string {
+	tb.Helper()
+	if m == nil {
+		return ""
+	}
+	js, err := m.Definition().MarshalJSON()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(js)
+}
+
+// TestBytesQuotaBoundsExtraOptionsOfReplacedModels: a model's extra
+// options, at every level, go with the model: replacing it frees the
+// quota they took and the memory they held, also when other models reuse
+// its nested structures.
+func TestBytesQuotaBoundsExtraOptionsOfReplacedModels(t *testing.T) {
+	const quota = 300_000
+	r := modelreg.New(modelreg.WithPolicy(modelreg.Policy{MaxBytes: quota}))
+	ctx := tctx("x")
+	big := strings.Repeat("a", 250_000)
+	for i := range 10 {
+		// A brings a large description into a new nested structure, B
+		// reuses that structure, and A is replaced: the structure lives
+		// on in B, without A's description.
+		mustDefine(t, r, ctx, fmt.Sprintf(`{"name": "A", "properties": {"n": {"k%d": {"type": "string", "description": %q}}}}`, i, big))
+		mustDefine(t, r, ctx, fmt.Sprintf(`{"name": "B%d", "properties": {"n": {"k%d": "string"}}}`, i, i))
+		mustDefine(t, r, ctx, `{"name": "A", "properties": {"x": "string"}}`)
+	}
+	st, _ := r.TenantStats("x")
+	if st.ApproxBytes > quota/10 || st.DefinitionBytes > quota/10 {
+		t.Errorf("without any description left, the models hold about %d bytes (%d definition bytes counted)", st.ApproxBytes, st.DefinitionBytes)
+	}
+	// Two models that each describe a nested property hold a description
+	// each, and each counts.
+	shared := fmt.Sprintf(`"properties": {"n": {"k": {"type": "string", "description": %q}}}}`, big)
+	mustDefine(t, r, ctx, `{"name": "C", `+shared)
+	def, err := definition.Parse([]byte(`{"name": "D", `+shared), definition.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qe *modelreg.QuotaError
+	if err := r.CheckDefine(ctx, def); !errors.As(err, &qe) || qe.Quota != modelreg.QuotaBytes {
+		t.Errorf("CheckDefine of a second %d-byte description under a %d-byte quota: %v, want the bytes quota", len(big), quota, err)
+	}
+	if _, err := r.Define(ctx, def); !errors.As(err, &qe) || qe.Quota != modelreg.QuotaBytes {
+		t.Errorf("Define of a second %d-byte description under a %d-byte quota: %v, want the bytes quota", len(big), quota, err)
+	}
+	for _, m := range r.Models(ctx) {
+		if _, err := r.RemoveModel(ctx, m.Name()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if st, _ := r.TenantStats("x"); st.Anonymous != 0 || st.DefinitionBytes != 0 || st.ApproxBytes != 0 {
+		t.Errorf("with every model removed: %d anonymous models, %d definition bytes, %d approximate bytes", st.Anonymous, st.DefinitionBytes, st.ApproxBytes)
+	}
+}
+
 // TestBytesQuotaCountsNestedForms: every anonymous model holds the
 // canonical form of its structure, so a large structure nested d levels
 // deep is held about d times; the bytes quota counts each nested form, and

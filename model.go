@@ -18,7 +18,13 @@ import (
 //
 // The Object tree of a compiled model shares the Objects of its
 // anonymous models: a nested property's Type.Object is the Object of the
-// anonymous model the nested structure resolved to. References to other
+// anonymous model the nested structure resolved to. An anonymous model is
+// a structure shared by every model that has it, so it keeps no extra
+// options (Property.Extra: description, index, ...), which are not part
+// of a structure; a named model whose nested objects give properties
+// extra options has its own copies of those objects instead, with the
+// same structure and its own options, so that its Definition writes back
+// as it was defined. References to other
 // models are KindRef types holding a name; resolve them at use time with
 // Registry.Resolver. The returned values must not be modified.
 type Model struct {
@@ -175,7 +181,9 @@ func (m *Model) Refs() []string {
 
 // approxModelBytes estimates the heap held by a model: the Model itself,
 // its canonical bytes, its own Object (nested Objects belong to their
-// anonymous models), its properties' extra options and its names. It saturates at math.MaxInt32.
+// anonymous models; a named model's own copies of nested objects with
+// extra options are added by its compiler), its properties' extra options
+// and its names. It saturates at math.MaxInt32.
 func approxModelBytes(m *Model) int32 {
 	n := int64(unsafe.Sizeof(Model{})) + int64(len(m.canonical)) + int64(len(m.name))
 	n += int64(unsafe.Sizeof(definition.Object{}))

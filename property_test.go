@@ -73,6 +73,10 @@ func (o *gobj) render(t *rapid.T) string {
 			if p.required {
 				opts = append(opts, `"required": true`)
 			}
+			if rapid.IntRange(0, 3).Draw(t, "described") == 0 {
+				// Not part of the structure, but kept with the model.
+				opts = append(opts, fmt.Sprintf(`"description": %q`, strings.Repeat("d", rapid.IntRange(0, 120).Draw(t, "description"))))
+			}
 			if rapid.Bool().Draw(t, "swap") {
 				opts[0], opts[len(opts)-1] = opts[len(opts)-1], opts[0]
 			}
@@ -83,7 +87,9 @@ func (o *gobj) render(t *rapid.T) string {
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
-// sameTree checks that two compiled objects share every nested object.
+// sameTree checks that two compiled objects share every nested object,
+// but for those with extra options in them, which are the named models'
+// own copies of the same structure.
 func sameTree(t *rapid.T, a, b *definition.Object) {
 	if len(a.Properties) != len(b.Properties) {
 		t.Fatalf("property counts differ")
@@ -97,9 +103,33 @@ func sameTree(t *rapid.T, a, b *definition.Object) {
 			t.Fatalf("kinds differ")
 		}
 		if ta.Kind == definition.KindNested && ta.Object != tb.Object {
-			t.Fatalf("property %s: nested objects not shared", a.Properties[i].Name)
+			if !hasExtra(ta.Object) && !hasExtra(tb.Object) {
+				t.Fatalf("property %s: nested objects not shared", a.Properties[i].Name)
+			}
+			if !bytes.Equal(ta.Object.Canonical(), tb.Object.Canonical()) {
+				t.Fatalf("property %s: nested structures differ", a.Properties[i].Name)
+			}
+			sameTree(t, ta.Object, tb.Object)
 		}
 	}
+}
+
+// hasExtra reports whether a property of o, or of an object nested in
+// it, has extra options.
+func hasExtra(o *definition.Object) bool {
+	for i := range o.Properties {
+		if len(o.Properties[i].Extra) > 0 {
+			return true
+		}
+		tp := &o.Properties[i].Type
+		for tp.Kind == definition.KindArray {
+			tp = tp.Elem
+		}
+		if tp.Kind == definition.KindNested && hasExtra(tp.Object) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestPropertyFormIndependence: two renderings of one structure compile

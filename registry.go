@@ -2,6 +2,7 @@ package modelreg
 
 import (
 	"context"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -195,7 +196,7 @@ func (r *Registry) define(ctx context.Context, def *definition.Definition, c *co
 	anonCreated := s.nAnon - nAnon0
 	c.build(m.obj, &def.Object, c.topKids, props, true)
 	m.nested = c.kids(c.topKids, nm.nestedBuf[:])
-	m.approx = approxModelBytes(m)
+	m.approx = int32(min(int64(approxModelBytes(m))+c.privApprox, math.MaxInt32))
 	released := s.putNamed(m, nh, old)
 
 	named := 1
