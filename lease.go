@@ -31,9 +31,11 @@ func (r *Registry) Acquire(ctx context.Context, id string) (*Lease, error) {
 	}
 	s, _ := r.writeScope(id, true)
 	s.leases++
+	// Under the scope's lock, as a cleanup subtracts the scope's leases:
+	// the gauge never reads one lease too few.
+	r.gau.leases.Add(1)
 	s.setActive(r.now())
 	s.mu.Unlock()
-	r.gau.leases.Add(1)
 	return &Lease{r: r, s: s}, nil
 }
 
@@ -60,10 +62,10 @@ func (l *Lease) Release() {
 		return
 	}
 	s.leases--
+	r.gau.leases.Add(-1)
 	last := s.leases == 0
 	s.setActive(r.now())
 	s.mu.Unlock()
-	r.gau.leases.Add(-1)
 	if last && r.Policy(s.id).OnLastRelease == ReleaseCleanup {
 		r.cleanup(context.Background(), s.id, ReasonLastRelease, s, func(s *scope) bool { return s.leases == 0 })
 	}
