@@ -129,6 +129,17 @@ func checkValuePath(t tb, v *Validator, in []byte, out []byte, err error) {
 		return
 	}
 	vout, verr := v.ValidateValue(decodeNumber(t, in))
+	if errors.Is(err, CodeTooDeep) || errors.Is(err, CodeTooManyItems) {
+		// A fatal violation stops each path where it meets it: Validate
+		// walks members in document order, ValidateValue in key order, so
+		// the violations before the stop may differ. The decoded value
+		// has the same too deep or too long part, so it fails too.
+		ve := (*ValidationError)(nil)
+		if !errors.Is(verr, CodeTooDeep) && !errors.Is(verr, CodeTooManyItems) && !(errors.As(verr, &ve) && ve.Truncated) {
+			t.Fatalf("ValidateValue(%s) = %v, want a fatal violation as Validate's %v", in, verr, err)
+		}
+		return
+	}
 	if got, want := violations(verr), violations(err); !slices.Equal(got, want) {
 		t.Fatalf("ValidateValue(%s) violations\n got %q\nwant %q", in, got, want)
 	}

@@ -380,6 +380,26 @@ func TestValidateLimits(t *testing.T) {
 	}
 }
 
+// TestFatalAfterOtherViolations checks the two paths on documents where a
+// fatal violation (too deep, too many items) stops validation: Validate
+// walks members in document order, ValidateValue in key order, so each
+// reports the violations it met before its stop, not the same set.
+func TestFatalAfterOtherViolations(t *testing.T) {
+	o := object(definition.StrictOpen, prop("a", tString), prop("z", tAny))
+	v := mustNew(t, o, nil, WithLimits(Limits{MaxDepth: 3, MaxItems: 2}))
+	for _, doc := range []string{
+		`{"z":[[[1]]],"a":5}`, // Validate stops at /z; ValidateValue meets /a first
+		`{"z":[1,2,3],"a":5}`,
+		`{"a":5,"z":[[[1]]]}`, // both meet /a first
+	} {
+		out, err := v.Validate([]byte(doc))
+		if !errors.Is(err, CodeTooDeep) && !errors.Is(err, CodeTooManyItems) {
+			t.Fatalf("Validate(%s) = %s, %v; want a fatal violation", doc, out, err)
+		}
+		checkResult(t, v, []byte(doc), out, err)
+	}
+}
+
 func TestNewErrors(t *testing.T) {
 	cases := []*definition.Object{
 		nil,

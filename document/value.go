@@ -28,7 +28,10 @@ import (
 // geopoint a map[string]any with "lat" and "lng". Violations are those
 // of Validate on the JSON encoding of doc, except that a decoded document
 // cannot have syntax errors, duplicate keys or a size (MaxBytes does not
-// apply), and their order may differ. A cyclic doc is reported as
+// apply), and their order may differ; map members are checked in key
+// order, so when a fatal violation (CodeTooDeep, CodeTooManyItems) or
+// Limits.MaxViolations stops validation, the violations found before it
+// may not be those Validate finds. A cyclic doc is reported as
 // CodeTooDeep.
 func (v *Validator) ValidateValue(doc any) (any, error) {
 	if v == nil || v.root == nil {
