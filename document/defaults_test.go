@@ -114,6 +114,28 @@ func TestValueTypedNils(t *testing.T) {
 	}
 }
 
+// TestValueTypedNilsInGeoPoint checks typed nils as a geopoint's latitude
+// and longitude: their JSON encoding is null, which is a missing value.
+func TestValueTypedNilsInGeoPoint(t *testing.T) {
+	v := mustNew(t, object(definition.StrictOpen, prop("g", tGeo)), nil)
+	for _, g := range []map[string]any{
+		{"lat": []any(nil), "lng": 1},
+		{"lat": 1, "lng": map[string]any(nil)},
+		{"lat": []byte(nil), "lng": []any(nil)},
+	} {
+		doc := map[string]any{"g": g}
+		enc, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rawErr := v.Validate(enc)
+		_, valErr := v.ValidateValue(doc)
+		if got, want := violations(valErr), violations(rawErr); !slices.Equal(got, want) || len(want) == 0 {
+			t.Errorf("ValidateValue: %q; Validate of %s: %q", got, enc, want)
+		}
+	}
+}
+
 // TestViolationPathsBounded checks that the paths and messages of the
 // violations are bounded by MaxBytes: each violation holds its whole
 // path, so long keys on the way to many violations made a report of 100

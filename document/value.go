@@ -624,6 +624,7 @@ func (s *scanner) geoVal(g map[string]any) any {
 	for i, name := range [2]string{"lat", "lng"} {
 		limit := [2]float64{90, 180}[i]
 		x, present := g[name]
+		x = jsonNil(x)
 		if !present {
 			s.violateIn(name, CodeRequired, "required property is missing")
 			continue
