@@ -821,8 +821,8 @@ func (s *Store) PutModel(ctx context.Context, m store.Model, cond store.Conditio
 	if !validText(m.Scope, m.Name, m.Fingerprint) {
 		return store.Model{}, false, invalidText("the scope, name or fingerprint")
 	}
-	if !validText(cond.Token) {
-		return store.Model{}, false, checkToken(m.Scope, cond, false)
+	if err := oddToken(m.Scope, &cond); err != nil {
+		return store.Model{}, false, err
 	}
 	if m.Definition == nil {
 		m.Definition = []byte{}
@@ -936,12 +936,15 @@ func (s *Store) Models(ctx context.Context, scope string) ([]store.Model, error)
 
 // DeleteModel implements store.Store. It notifies a store.ModelChanged.
 func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.Condition) error {
-	if !validText(scope, name, cond.Token) {
+	if err := oddToken(scope, &cond); err != nil {
+		if cerr := s.check(); cerr != nil {
+			return cerr
+		}
+		return err
+	}
+	if !validText(scope, name) {
 		if err := s.check(); err != nil {
 			return err
-		}
-		if !validText(cond.Token) {
-			return checkToken(scope, cond, false)
 		}
 		if err := cond.Check(name, false, 0); err != nil {
 			return err
@@ -981,6 +984,20 @@ func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.
 		s.queueNotify(b, payload)
 		return send(ctx, tx, b)
 	})
+}
+
+// oddToken handles a cond.Token that is not valid text, which no token
+// has: it is ErrNoToken in a tenant's scope, and ignored (cleared, so
+// that the write goes on) in the global scope.
+func oddToken(scope string, cond *store.Condition) error {
+	if validText(cond.Token) {
+		return nil
+	}
+	if scope == store.Global {
+		cond.Token = ""
+		return nil
+	}
+	return checkToken(scope, *cond, false)
 }
 
 // checkToken checks cond.Token (see store.Condition), given whether that

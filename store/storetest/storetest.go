@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Tokens", testTokens},
 		{"Settings", testSettings},
 		{"InvalidArguments", testInvalid},
+		{"OddBytes", testOddBytes},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"CanceledContext", testCanceled},
 		{"Closed", testClosed},
@@ -517,6 +518,69 @@ func testInvalid(t *testing.T, s store.Store) {
 	for _, c := range checks {
 		if !errors.Is(c.err, store.ErrInvalid) {
 			t.Errorf("%s: err = %v, want ErrInvalid", c.name, c.err)
+		}
+	}
+}
+
+// testOddBytes: ids, names and token ids holding NUL bytes or invalid
+// UTF-8 are either stored and read back exactly, never mistaken for
+// another (a prefix, say), or refused with ErrInvalid with nothing
+// written. A Condition's Token is ignored in the global scope whatever
+// its bytes: the write is made.
+func testOddBytes(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	for _, tok := range []string{"\xff", "a\x00b"} {
+		m, _, err := s.PutModel(ctx, model(store.Global, "G", `{}`), store.Condition{Token: tok})
+		if err != nil {
+			t.Errorf("global put with token %q: %v, want the write made (the token is ignored)", tok, err)
+		} else if got, err := s.Model(ctx, store.Global, "G"); err != nil || got.Revision != m.Revision {
+			t.Errorf("global put with token %q returned revision %d, but the store has %d (%v)", tok, m.Revision, got.Revision, err)
+		}
+		mustPut(t, s, model(store.Global, "G", `{}`))
+		if err := s.DeleteModel(ctx, store.Global, "G", store.Condition{Token: tok}); err != nil {
+			t.Errorf("global delete with token %q: %v, want the model deleted", tok, err)
+		}
+		if _, err := s.Model(ctx, store.Global, "G"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("global delete with token %q left the model: %v", tok, err)
+		}
+		// In a tenant's scope, no token has such an id.
+		_, _, err = s.PutModel(ctx, model("acme", "A", `{}`), store.Condition{Token: tok})
+		if !errors.Is(err, store.ErrNoToken) {
+			t.Errorf("tenant put with token %q: %v, want ErrNoToken", tok, err)
+		}
+		if err := s.DeleteModel(ctx, "acme", "A", store.Condition{Token: tok}); !errors.Is(err, store.ErrNoToken) {
+			t.Errorf("tenant delete with token %q: %v, want ErrNoToken", tok, err)
+		}
+	}
+	if _, err := s.Tenant(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("writes refused for their token created the tenant: %v", err)
+	}
+	for _, odd := range []string{"a\x00b", "a\xffb"} {
+		for _, m := range []store.Model{model("acme", odd, `{}`), model(odd, "A", `{}`)} {
+			_, _, err := s.PutModel(ctx, m, store.Condition{})
+			if errors.Is(err, store.ErrInvalid) {
+				if got, err := s.Models(ctx, m.Scope); err != nil || len(got) != 0 {
+					t.Errorf("put of %q/%q refused, yet scope has %d models (%v)", m.Scope, m.Name, len(got), err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("put of %q/%q: %v, want it stored or ErrInvalid", m.Scope, m.Name, err)
+				continue
+			}
+			if got, err := s.Model(ctx, m.Scope, m.Name); err != nil || got.Scope != m.Scope || got.Name != m.Name {
+				t.Errorf("Model(%q, %q) = %q/%q, %v", m.Scope, m.Name, got.Scope, got.Name, err)
+			}
+			if _, err := s.Model(ctx, m.Scope[:min(1, len(m.Scope))], m.Name[:1]); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Model of a prefix of %q/%q: %v, want ErrNotFound", m.Scope, m.Name, err)
+			}
+			if m.Scope != "acme" {
+				if _, err := s.DeleteTenant(ctx, m.Scope); err != nil {
+					t.Errorf("DeleteTenant(%q): %v", m.Scope, err)
+				}
+			} else if err := s.DeleteModel(ctx, m.Scope, m.Name, store.Condition{}); err != nil {
+				t.Errorf("DeleteModel(%q, %q): %v", m.Scope, m.Name, err)
+			}
 		}
 	}
 }
