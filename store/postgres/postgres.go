@@ -1091,13 +1091,18 @@ func (s *Store) DeleteToken(ctx context.Context, tenant, id string) error {
 		return err
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		// One notification for each row deleted: one, or none.
-		tag, err := tx.Exec(ctx, `WITH d AS (DELETE FROM tokens WHERE id = $1 AND tenant = $2 RETURNING 1)
-			SELECT pg_notify($3, $4) FROM d`, id, tenant, s.channel, payload)
-		if err != nil {
+		// The tenant's lock first: a write that checked the token
+		// (store.Condition.Token) under it commits before the token
+		// goes. One notification for each row deleted: one, or none.
+		var deleted int
+		b := &pgx.Batch{}
+		queueLock(b, tenant)
+		b.Queue(`WITH d AS (DELETE FROM tokens WHERE id = $1 AND tenant = $2 RETURNING 1)
+			SELECT pg_notify($3, $4) FROM d`, id, tenant, s.channel, payload).Exec(rowsAffected(&deleted))
+		if err := send(ctx, tx, b); err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if deleted == 0 {
 			return fmt.Errorf("token %q of tenant %q: %w", id, tenant, store.ErrNotFound)
 		}
 		return nil

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -530,5 +531,80 @@ func TestOpenWithoutDDLRights(t *testing.T) {
 	}
 	if _, err := Open(ctx, freshAsRole); !errors.Is(err, store.ErrUnavailable) || !strings.Contains(err.Error(), "permission denied") {
 		t.Errorf("Open of a database to migrate by a role that cannot: %v, want ErrUnavailable saying permission denied", err)
+	}
+}
+
+// TestRevokeWaitsForWritesWithTheToken: a write made with a token
+// (store.Condition.Token) that found the token is committed before the
+// token's revocation is: once DeleteToken has returned, no write made
+// with the token commits. The test holds up such a write after its check
+// (its revision row is locked from outside) and revokes the token
+// meanwhile: the revocation must wait for the write.
+func TestRevokeWaitsForWritesWithTheToken(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	s := openURL(t, u)
+	if _, err := s.PutToken(ctx, store.Token{ID: "tok-a", Tenant: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: "A", Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	c, watcher := connect(t, u), connect(t, u)
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM scope_revisions WHERE scope = 'acme' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	// waitFor waits until n of the store's connections wait for a lock,
+	// or done is closed.
+	waitFor := func(n int64, done <-chan struct{}) {
+		t.Helper()
+		for {
+			waiting := queryInt(t, watcher, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND application_name = $1 AND wait_event_type = 'Lock'`, appName)
+			if waiting >= n {
+				return
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+	putDone := make(chan struct{})
+	var putErr error
+	go func() {
+		defer close(putDone)
+		_, _, putErr = s.PutModel(ctx, store.Model{Scope: "acme", Name: "B", Definition: []byte(`{}`)}, store.Condition{Token: "tok-a"})
+	}()
+	waitFor(1, putDone)
+	revokeDone := make(chan struct{})
+	var revokeErr error
+	go func() {
+		defer close(revokeDone)
+		revokeErr = s.DeleteToken(ctx, "acme", "tok-a")
+	}()
+	waitFor(2, revokeDone)
+	revokedFirst := false
+	select {
+	case <-revokeDone:
+		revokedFirst = true
+	default:
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-putDone
+	<-revokeDone
+	if revokeErr != nil {
+		t.Fatalf("DeleteToken: %v", revokeErr)
+	}
+	if revokedFirst && putErr == nil {
+		t.Errorf("a write made with a token committed after the token's revocation had returned")
 	}
 }
