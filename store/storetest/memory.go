@@ -277,6 +277,7 @@ func (m *Memory) PutModel(ctx context.Context, md store.Model, cond store.Condit
 	}
 	m.models[md.Scope][md.Name] = md
 	m.notify(store.Change{Kind: store.ModelChanged, Scope: md.Scope, Key: md.Name})
+	md.Definition = slices.Clone(md.Definition) // the caller's, not the stored bytes
 	return md, !exists, nil
 }
 

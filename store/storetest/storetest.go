@@ -100,6 +100,19 @@ func testPutGetModel(t *testing.T, s store.Store) {
 	if m, err := s.Model(ctx, "acme", "Raw"); err != nil || !bytes.Equal(m.Definition, raw) {
 		t.Errorf("raw definition = %q, %v; want %q", m.Definition, err, raw)
 	}
+	// The store keeps its own copy: changing the bytes passed to PutModel,
+	// or those it or Model returned, changes nothing stored.
+	def := []byte(`{"v":1}`)
+	put, _ := mustPut(t, s, store.Model{Scope: "acme", Name: "Copied", Definition: def})
+	def[1], put.Definition[2] = 'X', 'Y'
+	if m, err := s.Model(ctx, "acme", "Copied"); err != nil {
+		t.Fatal(err)
+	} else {
+		m.Definition[3] = 'Z'
+	}
+	if m, err := s.Model(ctx, "acme", "Copied"); err != nil || string(m.Definition) != `{"v":1}` {
+		t.Errorf("definition after changing the caller's and the returned bytes = %q, %v; want {\"v\":1}", m.Definition, err)
+	}
 }
 
 func testReplaceModel(t *testing.T, s store.Store) {
