@@ -946,6 +946,21 @@ func (s *Store) DeleteModel(ctx context.Context, scope, name string, cond store.
 		if err := s.check(); err != nil {
 			return err
 		}
+		// No model has such a scope or name, and no token such a
+		// tenant; the token is checked first all the same.
+		if cond.Token != "" && scope != store.Global {
+			exists := false
+			if validText(scope) {
+				t, err := s.Token(ctx, cond.Token)
+				if err != nil && !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				exists = err == nil && t.Tenant == scope
+			}
+			if err := checkToken(scope, cond, exists); err != nil {
+				return err
+			}
+		}
 		if err := cond.Check(name, false, 0); err != nil {
 			return err
 		}

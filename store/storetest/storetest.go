@@ -569,6 +569,25 @@ func testOddBytes(t *testing.T, s store.Store) {
 		t.Errorf("writes refused for their token created the tenant: %v", err)
 	}
 	for _, odd := range []string{"a\x00b", "a\xffb"} {
+		// No tenant with such an id has a token: the Token condition
+		// fails first, as for any tenant without the token.
+		for _, cond := range []store.Condition{{Token: "tok"}, {Token: "tok", MustExist: true}} {
+			if err := s.DeleteModel(ctx, odd, "A", cond); !errors.Is(err, store.ErrNoToken) {
+				t.Errorf("delete in tenant %q with %+v: %v, want ErrNoToken", odd, cond, err)
+			}
+			if err := s.DeleteModel(ctx, "acme", odd, cond); !errors.Is(err, store.ErrNoToken) {
+				t.Errorf("delete of %q with %+v: %v, want ErrNoToken", odd, cond, err)
+			}
+		}
+		if _, err := s.PutToken(ctx, store.Token{ID: "tok-acme", Tenant: "acme"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteModel(ctx, "acme", odd, store.Condition{Token: "tok-acme"}); !errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrNoToken) {
+			t.Errorf("delete of %q with the tenant's token: %v, want ErrNotFound (the model's)", odd, err)
+		}
+		if _, err := s.DeleteTenant(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
 		for _, m := range []store.Model{model("acme", odd, `{}`), model(odd, "A", `{}`)} {
 			_, _, err := s.PutModel(ctx, m, store.Condition{})
 			if errors.Is(err, store.ErrInvalid) {
