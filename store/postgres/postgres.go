@@ -291,7 +291,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	// No table yet (or no row), or an older version: migrate.
 	return s.retry(ctx, func() error {
-		tx, err := s.pool.Begin(ctx)
+		tx, err := s.pool.BeginTx(ctx, txOptions())
 		if err != nil {
 			return err
 		}
@@ -424,6 +424,14 @@ func commit(ctx context.Context, tx pgx.Tx) error {
 	return &commitError{err}
 }
 
+// txOptions returns the options of every transaction: READ COMMITTED,
+// whatever the database's or role's default_transaction_isolation, as the
+// writes rely on it: each statement sees what was committed before it
+// began, so one that follows the scope's lock sees every write of the
+// scope before (a snapshot of REPEATABLE READ, taken by the transaction's
+// first statement before the lock was held, would miss them).
+func txOptions() pgx.TxOptions { return pgx.TxOptions{IsoLevel: pgx.ReadCommitted} }
+
 // tx runs fn in a transaction and commits it, trying again (fn too) when it
 // fails in a way that another try may fix (see retryable). fn must set
 // what it returns to its caller anew at each call.
@@ -432,7 +440,7 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 		return err
 	}
 	return s.wrap(ctx, s.retry(ctx, func() error {
-		tx, err := s.pool.Begin(ctx)
+		tx, err := s.pool.BeginTx(ctx, txOptions())
 		if err != nil {
 			return err
 		}

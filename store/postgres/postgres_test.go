@@ -608,3 +608,63 @@ func TestRevokeWaitsForWritesWithTheToken(t *testing.T) {
 		t.Errorf("a write made with a token committed after the token's revocation had returned")
 	}
 }
+
+// TestChecksSeeWhatCommittedBeforeTheLock: a write checks its Condition
+// on what was committed before it held its scope's lock, whatever the
+// database's default isolation level: under REPEATABLE READ, a snapshot
+// taken before the lock was held would miss a tenant deleted meanwhile,
+// and a write with TenantMustExist would create it again.
+func TestChecksSeeWhatCommittedBeforeTheLock(t *testing.T) {
+	ctx := context.Background()
+	u := pgtest.URL(t)
+	admin := connect(t, u)
+	if _, err := admin.Exec(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation TO ''repeatable read''', current_database()); END $$`); err != nil {
+		t.Fatal(err)
+	}
+	s := openURL(t, u)
+	if _, _, err := s.PutModel(ctx, store.Model{Scope: "acme", Name: "A", Definition: []byte(`{}`)}, store.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	// Another replica deletes the tenant, holding its lock as
+	// DeleteTenant does, while the write waits for the lock.
+	c, watcher := connect(t, u), connect(t, u)
+	tx, err := c.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	b := &pgx.Batch{}
+	queueLock(b, "acme")
+	for _, q := range []string{`DELETE FROM models WHERE scope = 'acme'`, `DELETE FROM tokens WHERE tenant = 'acme'`,
+		`DELETE FROM tenants WHERE id = 'acme'`, `DELETE FROM scope_revisions WHERE scope = 'acme'`} {
+		b.Queue(q)
+	}
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var putErr error
+	go func() {
+		defer close(done)
+		_, _, putErr = s.PutModel(ctx, store.Model{Scope: "acme", Name: "B", Definition: []byte(`{}`)}, store.Condition{TenantMustExist: true})
+	}()
+	for waiting := int64(0); waiting == 0; {
+		select {
+		case <-done:
+			t.Fatalf("the write did not wait for the tenant's lock: %v", putErr)
+		case <-time.After(5 * time.Millisecond):
+		}
+		waiting = queryInt(t, watcher, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND application_name = $1 AND wait_event_type = 'Lock'`, appName)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if !errors.Is(putErr, store.ErrNotFound) {
+		t.Errorf("a write with TenantMustExist to a tenant deleted before it held the lock: %v, want ErrNotFound", putErr)
+	}
+	if _, err := s.Tenant(ctx, "acme"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the deleted tenant is back: %v", err)
+	}
+}
