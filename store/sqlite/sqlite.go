@@ -459,7 +459,38 @@ func backupFrom(ctx context.Context, db *sql.DB, path, out string) error {
 		os.Remove(out)
 		return fmt.Errorf("sqlite store: backup of %s: the copy %s is not a modelreg database", path, out)
 	}
+	if err := syncFile(out); err != nil {
+		os.Remove(out)
+		return fmt.Errorf("sqlite store: backup of %s: %w", path, err)
+	}
 	return nil
+}
+
+// syncFile flushes the file at path, and its name in its directory, to
+// stable storage, so that a backup said to be done survives a power loss:
+// VACUUM INTO does not promise to. A directory cannot be synced on
+// Windows; there the file alone is.
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || runtime.GOOS == "windows" {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // filesOf returns the file information of the database at path and of its
