@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"runtime"
+	"strings"
 	"testing"
 	"weak"
 
@@ -61,5 +62,45 @@ func TestValidatorLetsGoOfRemovedModel(t *testing.T) {
 			}
 			t.Error("the removed model is still reachable")
 		})
+	}
+}
+
+// TestNestedDescriptionsStayWithTheirModel: two models whose nested
+// objects have one structure, described differently, share its anonymous
+// model, and each shows its own descriptions, in its definition and in its
+// JSON Schema, also once its tenant was unloaded and loaded again.
+func TestNestedDescriptionsStayWithTheirModel(t *testing.T) {
+	ts := newTestServer(t)
+	tok := ts.token("acme")
+	const base = "/v1/tenants/acme/models/"
+	for _, who := range []string{"Home", "Office"} {
+		ts.must(201, ts.do("PUT", base+who, tok,
+			`{"properties": {"address": {"street": {"type": "string", "description": "the street of the `+who+`"}}}}`))
+	}
+	check := func(when string) {
+		t.Helper()
+		var fps []any
+		for _, who := range []string{"Home", "Office"} {
+			for _, path := range []string{base + who, base + who + "/schema"} {
+				body := string(ts.must(200, ts.do("GET", path, tok, nil)).body)
+				for _, other := range []string{"Home", "Office"} {
+					if has := strings.Contains(body, "the street of the "+other); has != (other == who) {
+						t.Errorf("%s: GET %s shows the description of the %s: %v\n%s", when, path, other, has, body)
+					}
+				}
+			}
+			fps = append(fps, ts.must(200, ts.do("GET", base+who, tok, nil)).json(t)["fingerprint"])
+		}
+		if fps[0] != fps[1] {
+			t.Errorf("%s: one structure, two fingerprints: %v", when, fps)
+		}
+	}
+	check("resident")
+	ts.must(200, ts.do("POST", "/v1/tenants/acme/evict", testAdmin, nil))
+	check("loaded again")
+	st := ts.must(200, ts.do("GET", "/v1/tenants/acme/stats", tok, nil)).json(t)
+	mem, _ := st["memory"].(map[string]any)
+	if n, _ := mem["anonymous"].(float64); n != 1 {
+		t.Errorf("%v anonymous models, want 1 (the address, shared): %v", mem["anonymous"], st)
 	}
 }
