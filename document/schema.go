@@ -3,6 +3,7 @@ package document
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -80,7 +81,8 @@ func marshal(v any) ([]byte, error) {
 
 type exporter struct {
 	resolve Resolver
-	defs    map[string]any // name or fingerprint -> schema (nil while in progress)
+	defs    map[string]any                // name or fingerprint -> schema (nil while in progress)
+	keys    map[*definition.Object]string // nested object -> its key in defs
 }
 
 // defRef returns {"$ref": "#/$defs/<key>"}, the key escaped as a JSON
@@ -127,15 +129,33 @@ func (e *exporter) nested(o *definition.Object, path string) (map[string]any, er
 	if o == nil {
 		return nil, &ModelError{Path: path, Code: CodeInvalidModel, Msg: "nested type without an object"}
 	}
-	key := o.Fingerprint().String()
-	if _, ok := e.defs[key]; !ok {
-		e.defs[key] = nil
-		s, err := e.object(o, path)
-		if err != nil {
-			return nil, err
-		}
-		e.defs[key] = s
+	if key, ok := e.keys[o]; ok {
+		return defRef(key), nil
 	}
+	// Objects of one structure share a definition, but for their
+	// descriptions, which the structure leaves out: one described
+	// otherwise gets its own, its key followed by "-2", "-3", ...
+	s, err := e.object(o, path)
+	if err != nil {
+		return nil, err
+	}
+	base := o.Fingerprint().String()
+	key := base
+	for n := 2; ; n++ {
+		old, ok := e.defs[key]
+		if !ok {
+			e.defs[key] = s
+			break
+		}
+		if reflect.DeepEqual(old, s) {
+			break
+		}
+		key = base + "-" + strconv.Itoa(n)
+	}
+	if e.keys == nil {
+		e.keys = map[*definition.Object]string{}
+	}
+	e.keys[o] = key
 	return defRef(key), nil
 }
 

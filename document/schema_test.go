@@ -270,3 +270,44 @@ func TestSchemaErrors(t *testing.T) {
 		t.Error("escaped $ref does not resolve")
 	}
 }
+
+// TestSchemaNestedDescriptions: nested objects of one structure share a
+// definition in $defs, unless they are described differently, as two
+// models reusing one anonymous model are: each then keeps its own
+// descriptions, under the fingerprint followed by "-2".
+func TestSchemaNestedDescriptions(t *testing.T) {
+	o, err := definition.ParseProperties([]byte(`{
+		"a": {"x": {"type": "string", "description": "one"}},
+		"b": {"x": {"type": "string", "description": "two"}},
+		"c": {"x": {"type": "string", "description": "one"}}}`), definition.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := Schema(o, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s struct {
+		Defs       map[string]map[string]any `json:"$defs"`
+		Properties map[string]struct {
+			AnyOf []map[string]string `json:"anyOf"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(js, &s); err != nil {
+		t.Fatal(err)
+	}
+	desc := func(prop string) string {
+		ref := s.Properties[prop].AnyOf[0]["$ref"]
+		def := s.Defs[strings.TrimPrefix(ref, "#/$defs/")]
+		x, _ := def["properties"].(map[string]any)["x"].(map[string]any)
+		d, _ := x["description"].(string)
+		return d
+	}
+	if got := [3]string{desc("a"), desc("b"), desc("c")}; got != [3]string{"one", "two", "one"} {
+		t.Errorf("descriptions of a, b, c: %q, want one, two, one\n%s", got, js)
+	}
+	if len(s.Defs) != 2 {
+		t.Errorf("%d definitions in $defs, want 2\n%s", len(s.Defs), js)
+	}
+	compileSchema(t, js)
+}
