@@ -182,3 +182,55 @@ func TestCyclicValueDeepLimit(t *testing.T) {
 		t.Errorf("ValidateValue(cyclic) = %v, want %s", err, CodeTooDeep)
 	}
 }
+
+// TestValueSharedSubtrees: a decoded value may use one map or slice in
+// several places (not a cycle); it is validated as the tree it encodes
+// as, so its size is bounded as the JSON encoding's is: a value of more
+// values than MaxBytes is too_large, as Validate finds its encoding, and
+// the walk stops there instead of growing with the tree.
+func TestValueSharedSubtrees(t *testing.T) {
+	o := object(definition.StrictOpen, prop("data", tk(definition.KindAny)))
+	// Two references to the level below at each of 60 levels: a tree of
+	// 2^61 values, in 61 slices.
+	var x any = 1.0
+	for range 60 {
+		x = []any{x, x}
+	}
+	v := mustNew(t, o, nil, WithLimits(Limits{MaxDepth: 100}))
+	if _, err := v.ValidateValue(map[string]any{"data": x}); !hasCode(err, CodeTooLarge) {
+		t.Errorf("a tree of 2^61 values: %v, want too_large", err)
+	}
+	// At a small limit, the value path refuses no value whose JSON
+	// encoding the JSON path accepts, and refuses one of more values
+	// than the limit.
+	v = mustNew(t, o, nil, WithLimits(Limits{MaxBytes: 100}))
+	for _, n := range []int{10, 40, 60, 120} {
+		list := make([]any, n)
+		for i := range list {
+			list[i] = float64(i % 10)
+		}
+		doc := map[string]any{"data": list}
+		enc, _ := json.Marshal(doc)
+		_, rawErr := v.Validate(enc)
+		_, valErr := v.ValidateValue(doc)
+		if hasCode(valErr, CodeTooLarge) && !hasCode(rawErr, CodeTooLarge) {
+			t.Errorf("%d items (%d bytes of JSON): ValidateValue %v, but Validate %v", n, len(enc), valErr, rawErr)
+		}
+		if n == 120 && !hasCode(valErr, CodeTooLarge) {
+			t.Errorf("%d items (%d bytes of JSON) under a 100-byte limit: ValidateValue %v, want too_large", n, len(enc), valErr)
+		}
+	}
+}
+
+func hasCode(err error, code Code) bool {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		return false
+	}
+	for _, v := range ve.Violations {
+		if v.Code == code {
+			return true
+		}
+	}
+	return false
+}

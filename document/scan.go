@@ -80,6 +80,8 @@ type scanner struct {
 	truncated bool
 	stop      bool // a fatal violation, or too many violations
 
+	values int // values of a decoded document walked so far (see count)
+
 	inDefault int    // >0 while validating a model's default value
 	defMsg    string // the first problem found in that default
 
@@ -102,6 +104,7 @@ func (s *scanner) reset() {
 	clear(s.names[:cap(s.names)])
 	s.names = s.names[:0]
 	s.viols, s.violBytes, s.truncated, s.stop = nil, 0, false, false
+	s.values = 0
 	s.inDefault, s.defMsg = 0, ""
 	clear(s.refs[:cap(s.refs)])
 	s.refs = s.refs[:0]

@@ -27,8 +27,10 @@ import (
 // json.Number, a date a string, a buffer a standard base64 string, a
 // geopoint a map[string]any with "lat" and "lng". Violations are those
 // of Validate on the JSON encoding of doc, except that a decoded document
-// cannot have syntax errors, duplicate keys or a size (MaxBytes does not
-// apply), and their order may differ; map members are checked in key
+// cannot have syntax errors or duplicate keys, and has no size: MaxBytes
+// bounds the number of its values instead (CodeTooLarge: each takes a
+// byte at least in JSON; a map or slice used in several places counts
+// each time), and the order of violations may differ; map members are checked in key
 // order, so when a fatal violation (CodeTooDeep, CodeTooManyItems) or
 // Limits.MaxViolations stops validation, the violations found before it
 // may not be those Validate finds. A cyclic doc is reported as
@@ -55,6 +57,23 @@ func (v *Validator) ValidateValue(doc any) (any, error) {
 	}
 	v.putScanner(s)
 	return out, err
+}
+
+// count records that a map or slice of n members or elements is walked:
+// itself and its n values. A decoded document counted over
+// Limits.MaxBytes is refused (CodeTooLarge), as Validate would refuse its
+// JSON encoding, which is larger: each value takes a byte at least, and a
+// map or slice, counted twice (as a value of its parent and here), two
+// for its brackets. So a value that uses one map or slice in several
+// places, walked as the tree it encodes as, cannot make the work grow
+// without bound.
+func (s *scanner) count(n int) bool {
+	s.values += 1 + n
+	if s.values > s.lim.MaxBytes {
+		s.fatal(CodeTooLarge, "the document has more than "+strconv.Itoa(s.lim.MaxBytes)+" values: its JSON encoding is larger than the limit of as many bytes")
+		return false
+	}
+	return true
 }
 
 // jsonNil returns nil for a nil map, slice or byte slice, which
@@ -225,7 +244,7 @@ func (s *scanner) anyVal(x any) any {
 		s.checkString(n)
 		return x
 	case map[string]any:
-		if !s.enter() {
+		if !s.count(len(n)) || !s.enter() {
 			return nil
 		}
 		out := make(map[string]any, len(n))
@@ -266,7 +285,7 @@ func (s *scanner) skipVal(x any) {
 			s.violate(CodeUnsupportedValue, "json.Number "+strconv.Quote(string(n))+" is not a JSON number")
 		}
 	case map[string]any:
-		if !s.enter() {
+		if !s.count(len(n)) || !s.enter() {
 			return
 		}
 		for _, k := range sortedKeys(n) {
@@ -281,7 +300,7 @@ func (s *scanner) skipVal(x any) {
 		}
 		s.depth--
 	case []any:
-		if !s.enter() {
+		if !s.count(len(n)) || !s.enter() {
 			return
 		}
 		if len(n) > s.lim.MaxItems {
@@ -317,7 +336,7 @@ func sortedKeys(m map[string]any) []string {
 
 // arrayVal validates an array; elem nil means untyped (any).
 func (s *scanner) arrayVal(elem *typePlan, a []any) any {
-	if !s.enter() {
+	if !s.count(len(a)) || !s.enter() {
 		return nil
 	}
 	if len(a) > s.lim.MaxItems {
@@ -348,7 +367,7 @@ func (s *scanner) arrayVal(elem *typePlan, a []any) any {
 }
 
 func (s *scanner) objectVal(p *objPlan, m map[string]any) any {
-	if !s.enter() {
+	if !s.count(len(m)) || !s.enter() {
 		return nil
 	}
 	out := make(map[string]any, len(m)+len(p.end))
