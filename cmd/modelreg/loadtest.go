@@ -192,7 +192,9 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 	end := measureFrom.Add(dur)
 	var interval time.Duration // between a worker's scheduled sends
 	if rate > 0 {
-		interval = time.Duration(float64(conc) / rate * float64(time.Second))
+		// At most some 146 years: a lower rate only means that no
+		// connection sends twice, and must not overflow a Duration.
+		interval = time.Duration(min(float64(conc)/rate*float64(time.Second), 1<<62))
 	}
 	for w := range conc {
 		wg.Go(func() {
@@ -208,12 +210,12 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 			var conn net.Conn
 			var br *bufio.Reader
 			var resp []byte
-			next := start.Add(interval * time.Duration(w) / time.Duration(conc))
+			next := start.Add(time.Duration(float64(interval) * float64(w) / float64(conc)))
 			for ctx.Err() == nil {
 				t0 := time.Now()
 				if interval > 0 {
-					if wait := next.Sub(t0); wait > 0 {
-						time.Sleep(wait)
+					if next.After(end) || !sleepUntil(ctx, next) {
+						break
 					}
 					t0 = next // latency counts from the scheduled send
 					next = next.Add(interval)
@@ -287,6 +289,22 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 		rep.PerSecond = float64(len(all)) / elapsed.Seconds()
 	}
 	return rep, nil
+}
+
+// sleepUntil waits until t, and reports false if ctx is done first.
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	wait := time.Until(t)
+	if wait <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
 }
 
 // roundTrip writes one request and reads one response (status line,

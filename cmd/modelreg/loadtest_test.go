@@ -116,3 +116,63 @@ func TestLoadtestRevokesItsToken(t *testing.T) {
 		t.Errorf("the run's model: %v", err)
 	}
 }
+
+// TestLoadtestOpenLoopStops: an open-loop worker whose next scheduled send
+// falls after the measured time, or that waits for it when the run is
+// cancelled, stops at once instead of sleeping until that time (which at
+// a low --rate is far beyond the run, and would also stretch the measured
+// seconds the throughput is computed from).
+func TestLoadtestOpenLoopStops(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		rate   float64
+		dur    time.Duration
+		cancel bool // cancel the run after the first answer
+	}{
+		// 2 connections at 0.001/s: connection 0 sends at once, then
+		// every 2000 s; connection 1 first at 1000 s.
+		{"next send after the end", 0.001, 100 * time.Millisecond, false},
+		// 2 connections at 0.01/s: connection 1 waits 100 s for its
+		// first send, connection 0 200 s for its second.
+		{"cancelled while waiting", 0.01, time.Hour, true},
+		// A rate so low that the interval overflows a time.Duration.
+		{"interval beyond time.Duration", 1e-12, 100 * time.Millisecond, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			answered := make(chan struct{}, 100)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte(`{"document":{}}`))
+				select {
+				case answered <- struct{}{}:
+				default:
+				}
+			}))
+			defer srv.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			const conc = 2
+			if tc.cancel {
+				go func() {
+					<-answered
+					cancel()
+				}()
+			}
+			done := make(chan loadReport, 1)
+			go func() {
+				rep, err := loadtest(ctx, srv.URL+"/v", "tok", []byte(`{}`), conc, tc.rate, 0, tc.dur)
+				if err != nil {
+					t.Error(err)
+				}
+				done <- rep
+			}()
+			select {
+			case rep := <-done:
+				if rep.Requests != 1 || rep.Errors != 0 {
+					t.Errorf("%d requests, %d errors (%s), want 1 request", rep.Requests, rep.Errors, rep.FirstError)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the load test is still waiting for a send it will never make")
+			}
+		})
+	}
+}
