@@ -274,13 +274,7 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 	wg.Wait()
 	elapsed := time.Since(measureFrom)
 	slices.Sort(all)
-	pct := func(p float64) float64 { // nearest rank
-		if len(all) == 0 {
-			return 0
-		}
-		i := min(len(all)-1, max(0, int(math.Ceil(p*float64(len(all))))-1))
-		return float64(all[i].Nanoseconds()) / 1e6
-	}
+	pct := func(p float64) float64 { return nearestRankMs(all, p) }
 	rep := loadReport{
 		Requests: len(all), Errors: errs, Seconds: elapsed.Seconds(), Concurrency: conc, Rate: rate, FirstError: firstErr,
 		P50ms: pct(.50), P90ms: pct(.90), P99ms: pct(.99), P999ms: pct(.999), MaxMs: pct(1),
@@ -289,6 +283,17 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 		rep.PerSecond = float64(len(all)) / elapsed.Seconds()
 	}
 	return rep, nil
+}
+
+// nearestRankMs returns the nearest-rank percentile p (a fraction,
+// 0 < p ≤ 1) of the ascending latencies sorted, in milliseconds: the
+// element at index ceil(p·n)−1. It returns 0 when sorted is empty.
+func nearestRankMs(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := min(len(sorted)-1, max(0, int(math.Ceil(p*float64(len(sorted))))-1))
+	return float64(sorted[i].Nanoseconds()) / 1e6
 }
 
 // sleepUntil waits until t, and reports false if ctx is done first.

@@ -176,3 +176,35 @@ func TestLoadtestOpenLoopStops(t *testing.T) {
 		})
 	}
 }
+
+func TestNearestRankMs(t *testing.T) {
+	// 1..n milliseconds, ascending.
+	ms := func(n int) []time.Duration {
+		d := make([]time.Duration, n)
+		for i := range d {
+			d[i] = time.Duration(i+1) * time.Millisecond
+		}
+		return d
+	}
+	tests := []struct {
+		n    int
+		p    float64
+		want float64
+	}{
+		{0, .5, 0},
+		{1, .5, 1}, {1, .999, 1}, {1, 1, 1},
+		{2, .5, 1}, {2, .9, 2},
+		{10, .5, 5}, {10, .9, 9}, {10, .99, 10},
+		{100, .5, 50}, {100, .9, 90}, {100, .99, 99}, {100, .999, 100}, {100, 1, 100},
+		{1000, .99, 990}, {1000, .999, 999}, {1000, 1, 1000},
+		{1001, .5, 501}, {1001, .999, 1000},
+	}
+	for _, tt := range tests {
+		if got := nearestRankMs(ms(tt.n), tt.p); got != tt.want {
+			t.Errorf("nearestRankMs(1..%d ms, %v) = %v, want %v", tt.n, tt.p, got, tt.want)
+		}
+	}
+	if got := nearestRankMs([]time.Duration{1500 * time.Microsecond}, .5); got != 1.5 {
+		t.Errorf("1.5 ms reported as %v ms", got)
+	}
+}
