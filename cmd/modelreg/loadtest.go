@@ -208,6 +208,7 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 				}
 			}
 			var conn net.Conn
+			var unwatch func() bool // stops ending conn's I/O when ctx is done
 			var br *bufio.Reader
 			var resp []byte
 			next := start.Add(time.Duration(float64(interval) * float64(w) / float64(conc)))
@@ -234,13 +235,19 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 						continue
 					}
 					conn, br = c, bufio.NewReaderSize(c, 64<<10)
+					// A cancelled run does not wait for a stalled answer.
+					unwatch = context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
 				}
 				conn.SetDeadline(time.Now().Add(30 * time.Second))
+				if ctx.Err() != nil {
+					break // cancelled before the deadline above was set
+				}
 				var status int
 				var err error
 				status, resp, err = roundTrip(conn, br, req, resp[:0])
 				d := time.Since(t0)
 				if err != nil {
+					unwatch()
 					conn.Close()
 					conn = nil
 				} else if status != 200 {
@@ -260,6 +267,7 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 				lat = append(lat, d)
 			}
 			if conn != nil {
+				unwatch()
 				conn.Close()
 			}
 			mu.Lock()
