@@ -42,6 +42,11 @@ type loadReport struct {
 	FirstError string  `json:"firstError,omitempty"`
 }
 
+// maxLoadConcurrency bounds --concurrency: one client machine has some
+// 28,000 ephemeral ports, and every connection has its own goroutine and
+// buffers.
+const maxLoadConcurrency = 10000
+
 func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -50,7 +55,7 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	tenant := fs.String("tenant", "loadtest", "tenant to use (created if needed)")
 	dur := fs.Duration("duration", 10*time.Second, "how long to send requests (after the warm-up)")
 	warm := fs.Duration("warmup", 2*time.Second, "warm-up time, not measured")
-	conc := fs.Int("concurrency", 32, "concurrent connections")
+	conc := fs.Int("concurrency", 32, "concurrent connections (at most 10000)")
 	rate := fs.Float64("rate", 0, "open loop: send this many requests per second in all, on a fixed schedule, and count each latency from its scheduled send time (0: closed loop, each connection sending as soon as its previous answer arrives)")
 	docFile := fs.String("doc", "", "document to validate (default: a built-in 20-property order with 10 lines)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
@@ -72,6 +77,9 @@ func runLoadtest(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if *conc < 1 || *dur <= 0 || *warm < 0 {
 		return fmt.Errorf("%w: --concurrency and --duration must be positive, --warmup not negative", errUsage)
+	}
+	if *conc > maxLoadConcurrency {
+		return fmt.Errorf("%w: --concurrency must be at most %d", errUsage, maxLoadConcurrency)
 	}
 	if !(*rate >= 0) || *rate > 1e7 {
 		return fmt.Errorf("%w: --rate must be between 0 and 10000000", errUsage)
@@ -198,7 +206,7 @@ func loadtest(ctx context.Context, target, token string, body []byte, conc int, 
 	}
 	for w := range conc {
 		wg.Go(func() {
-			lat := make([]time.Duration, 0, 1<<16)
+			lat := make([]time.Duration, 0, 1<<12)
 			nerr := 0
 			var ferr string
 			fail := func(err error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -250,5 +251,24 @@ func TestLoadtestCancelledDuringRequest(t *testing.T) {
 				t.Fatal("the cancelled load test is still waiting for the stalled answer")
 			}
 		})
+	}
+}
+
+// TestLoadtestBadFlags: out-of-range flags are usage errors (exit status
+// 2), refused before the server is contacted.
+func TestLoadtestBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"--concurrency", "0"},
+		{"--concurrency", "100000000"}, // 100 million connections
+		{"--duration", "0s"},
+		{"--warmup", "-1s"},
+		{"--rate", "-1"},
+		{"--rate", "NaN"},
+	} {
+		var out, errb bytes.Buffer
+		args = append([]string{"--url", "http://127.0.0.1:1", "--token", "t"}, args...)
+		if err := runLoadtest(context.Background(), args, &out, &errb); !errors.Is(err, errUsage) {
+			t.Errorf("loadtest %q = %v, want a usage error", args, err)
+		}
 	}
 }
