@@ -224,6 +224,12 @@ func (r *runner) warmup() error {
 		if _, err := r.cleanup(code); err != nil {
 			return &WorkloadError{"warm-up", "cleanup", err}
 		}
+		if i%1024 == 1023 {
+			r.prog.tick("warm-up tenants", i+1, r.p.W)
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
+		}
 	}
 	r.res.Meta.WarmupLiveTenants = liveTenants(r.reg)
 	return nil
@@ -922,6 +928,13 @@ func (r *runner) w5() error {
 				return err
 			}
 			block = time.Now()
+		} else if done%1024 == 0 {
+			// Between samples too, for a -sample that spaces them out
+			// (the block time includes these cheap calls).
+			r.prog.tick("W5 cycles", done, p.C)
+			if err := r.ctx.Err(); err != nil {
+				return err
+			}
 		}
 	}
 	w.TotalMs = Num(ms(time.Since(start)))

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelreg/modelreg/definition"
 	"go.uber.org/goleak"
@@ -306,5 +307,53 @@ func TestW4SamplesBeforeLookups(t *testing.T) {
 	}
 	if w.RetainedAfterCleanupContextsHeld <= w.RetainedAfterCleanup {
 		t.Errorf("retained %v with the used contexts, %v with fresh ones", w.RetainedAfterCleanupContextsHeld, w.RetainedAfterCleanup)
+	}
+}
+
+// cancelOn is a progress writer that cancels a run when a line contains
+// its text.
+type cancelOn struct {
+	text   string
+	cancel context.CancelFunc
+}
+
+func (c *cancelOn) Write(b []byte) (int, error) {
+	if bytes.Contains(b, []byte(c.text)) {
+		c.cancel()
+	}
+	return len(b), nil
+}
+
+// TestRunCancelledInsideLongLoops: a cancelled run stops within a long
+// warm-up or W5 loop, not only at W5's heap samples (which -sample can
+// space out to the whole run) or at the end of the warm-up.
+func TestRunCancelledInsideLongLoops(t *testing.T) {
+	for _, tc := range []struct {
+		phase string
+		edit  func(*Params)
+	}{
+		{"warm-up:", func(p *Params) { p.W, p.M = 1_000_000, 30 }},
+		{"W5:", func(p *Params) { p.C, p.S = 10_000_000, 10_000_000 }},
+	} {
+		t.Run(tc.phase, func(t *testing.T) {
+			p := smallParams()
+			p.Others = 0
+			tc.edit(&p)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() {
+				_, err := Run(ctx, p, &cancelOn{tc.phase, cancel})
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("Run = %v, want context.Canceled", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("Run still going 30 s after it was cancelled in %s", tc.phase)
+			}
+		})
 	}
 }
