@@ -104,8 +104,8 @@ func (p Params) Validate() error {
 	}{
 		{"n", p.N, 1, maxTenants, "need 1 ≤ N ≤ 10000000"},
 		{"m", p.M, 1, maxModels, "need 1 ≤ M ≤ 100000"},
-		{"churn", p.C, 0, math.MaxInt32, "need C ≥ 0"},
-		{"sample", p.S, 1, math.MaxInt32, "need S ≥ 1"},
+		{"churn", p.C, 0, math.MaxInt32, "need 0 ≤ C ≤ 2147483647"},
+		{"sample", p.S, 1, math.MaxInt32, "need 1 ≤ S ≤ 2147483647"},
 		{"big", p.B, 1, maxModels, "need 1 ≤ B ≤ 100000"},
 		{"reps", p.R, 1, 1_000_000, "need 1 ≤ R ≤ 1000000"},
 		{"warmup", p.W, 0, 1_000_000, "need 0 ≤ W ≤ 1000000"},

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -58,6 +59,26 @@ func TestScaledOps(t *testing.T) {
 	for _, tt := range [][2]int{{1, 1}, {5, 5}, {50, 10}, {200, 20}, {50000, 5000}} {
 		if got := warmupOps(tt[0]); got != tt[1] {
 			t.Errorf("warmupOps(%d) = %d, want %d", tt[0], got, tt[1])
+		}
+	}
+}
+
+// TestParamsValidateMessages: the message of an out-of-range value states
+// the range it is outside of.
+func TestParamsValidateMessages(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Params)
+		want string
+	}{
+		{"churn above int32", func(p *Params) { p.C = 1 << 31 }, "2147483647"},
+		{"sample above int32", func(p *Params) { p.S = 1 << 31 }, "2147483647"},
+	}
+	for _, tt := range tests {
+		p := DefaultParams()
+		tt.edit(&p)
+		if err := p.Validate(); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: Validate() = %v, want a message with %q", tt.name, err, tt.want)
 		}
 	}
 }
