@@ -20,7 +20,7 @@ func Median(xs []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// Percentile returns the nearest-rank percentile p (0 < p ≤ 100) of xs as
+// Percentile returns the nearest-rank percentile p (0 ≤ p ≤ 100; p = 0 gives the smallest) of xs as
 // WORKLOAD.md §4.3 defines it: the element at index ceil(p/100·n)−1 of the
 // sorted values (index 0 when that is negative). It returns NaN when xs is
 // empty or p is out of range. xs is not modified.
