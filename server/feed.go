@@ -340,12 +340,12 @@ func (s *Server) restoreGlobal(ctx context.Context, sm store.Model) {
 		}
 		delete(g.meta, sm.Name)
 		g.markUnreadable(sm.Name, int64(len(sm.Definition)))
-		g.dropValidator(sm.Name)
+		s.dropValidators(g, sm.Name)
 		return
 	}
 	g.meta[sm.Name] = modelMeta{revision: sm.Revision, created: sm.Created, updated: sm.Updated, size: int64(len(sm.Definition))}
 	g.clearUnreadable(sm.Name)
-	g.dropValidator(sm.Name)
+	s.dropValidators(g, sm.Name)
 }
 
 // removeGlobal removes the global model name, deleted elsewhere, from
@@ -359,5 +359,5 @@ func (s *Server) removeGlobal(ctx context.Context, name string) {
 		return
 	}
 	g.forgetModel(name)
-	g.dropValidator(name)
+	s.dropValidators(g, name)
 }

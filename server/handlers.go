@@ -529,7 +529,7 @@ func (s *Server) putModel(w http.ResponseWriter, r *http.Request) error {
 		s.undoPut(ctx, state, isNew, prev, hadPrev, stored)
 		return registryProblem(err)
 	}
-	state.dropValidator(name)
+	s.dropValidators(state, name)
 	if isNew {
 		s.publish(ctx, state)
 	}
@@ -1000,7 +1000,7 @@ func (s *Server) deleteModel(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return registryProblem(err)
 	}
-	state.dropValidator(name)
+	s.dropValidators(state, name)
 	unlock()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -1226,7 +1226,7 @@ func (s *Server) putBuf(b *[]byte) {
 //
 // A validator is cached only while its model is the one the scope finds
 // by its name: a write that replaces or removes a model drops its
-// validator after it changed the registry (see tenantState.dropValidator),
+// validator after it changed the registry (see Server.dropValidators),
 // and a validator built meanwhile for the model it replaced is not
 // cached, so that the cache never keeps a model the registry let go of.
 func (s *Server) validator(t *tenantState, scope string, m *modelreg.Model) (*document.Validator, error) {

@@ -435,6 +435,21 @@ func (t *tenantState) dropValidator(name string) {
 	t.vmu.Unlock()
 }
 
+// dropValidators is dropValidator for a write to the scope whose state is
+// t. A global model is also validated through the tenants, which cache
+// their own validators of it: a global write drops those too, in every
+// resident tenant, so that none keeps the model the write replaced or
+// removed.
+func (s *Server) dropValidators(t *tenantState, name string) {
+	t.dropValidator(name)
+	if t != s.global {
+		return
+	}
+	for _, rt := range s.resident.all() {
+		rt.dropValidator(name)
+	}
+}
+
 // isUnreadable reports whether name is a stored model of t that could not
 // be loaded. The caller does not hold metaMu.
 func (t *tenantState) isUnreadable(name string) bool {

@@ -15,24 +15,33 @@ import (
 // server's cache of validators holds only the validators of models in
 // use. It kept every model ever validated while its scope was resident,
 // so a tenant that defines, validates and deletes models under new names
-// grew without bound within its quota.
+// grew without bound within its quota. A global model validated through
+// a tenant, whose own cache holds it, goes too: the tenants kept it while
+// resident, however often it was replaced or deleted since.
 func TestValidatorLetsGoOfRemovedModel(t *testing.T) {
 	for _, tc := range []struct {
 		name, scope, token string
 		remove             func(ts *testServer, path, tok string)
+		via                string // validated through this tenant's path, with its token (default: scope)
 	}{
 		{"tenant delete", "/v1/tenants/acme", "", func(ts *testServer, path, tok string) {
 			ts.must(204, ts.do("DELETE", path, tok, nil))
-		}},
+		}, ""},
 		{"tenant replace", "/v1/tenants/acme", "", func(ts *testServer, path, tok string) {
 			ts.must(200, ts.do("PUT", path, tok, `{"properties": {"b": "number"}}`))
-		}},
+		}, ""},
 		{"global delete", "/v1/global", testAdmin, func(ts *testServer, path, tok string) {
 			ts.must(204, ts.do("DELETE", path, tok, nil))
-		}},
+		}, ""},
 		{"global replace", "/v1/global", testAdmin, func(ts *testServer, path, tok string) {
 			ts.must(200, ts.do("PUT", path, tok, `{"properties": {"b": "number"}}`))
-		}},
+		}, ""},
+		{"global delete via tenant", "/v1/global", testAdmin, func(ts *testServer, path, tok string) {
+			ts.must(204, ts.do("DELETE", path, tok, nil))
+		}, "/v1/tenants/acme"},
+		{"global replace via tenant", "/v1/global", testAdmin, func(ts *testServer, path, tok string) {
+			ts.must(200, ts.do("PUT", path, tok, `{"properties": {"b": "number"}}`))
+		}, "/v1/tenants/acme"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := newTestServer(t)
@@ -52,7 +61,11 @@ func TestValidatorLetsGoOfRemovedModel(t *testing.T) {
 			}
 			w := weak.Make(m)
 			m = nil
-			ts.must(200, ts.do("POST", path+"/validate", tok, `{"a": {"street": "x"}}`))
+			if tc.via == "" {
+				ts.must(200, ts.do("POST", path+"/validate", tok, `{"a": {"street": "x"}}`))
+			} else {
+				ts.must(200, ts.do("POST", tc.via+"/models/Temp/validate", ts.token("acme"), `{"a": {"street": "x"}}`))
+			}
 			tc.remove(ts, path, tok)
 			for range 20 {
 				runtime.GC()
