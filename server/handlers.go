@@ -251,6 +251,10 @@ func (s *Server) storeError(err error) error {
 		p := problem(ProblemUnavailable, "the store is busy or out of space; nothing was written")
 		p.cause = err
 		return p
+	case errors.Is(err, errLoadPanicked):
+		p := problem(ProblemInternal, "internal error")
+		p.cause = err
+		return p
 	case errors.Is(err, store.ErrUnavailable):
 		// Not busy: it will not serve again until something changes
 		// (see store.ErrUnavailable).

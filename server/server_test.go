@@ -25,6 +25,7 @@ import (
 
 	"github.com/modelreg/modelreg/definition"
 	"github.com/modelreg/modelreg/store"
+	"github.com/modelreg/modelreg/store/storetest"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
@@ -1677,5 +1678,42 @@ func TestBodyAsSent(t *testing.T) {
 	}
 	if got, _ := ts.store.Store.Models(context.Background(), "acme"); len(got) != 1 || string(got[0].Definition) != string(plain) {
 		t.Errorf("stored %+v, want the one plain definition", got)
+	}
+}
+
+// panicStore panics when a tenant's models are read.
+type panicStore struct{ *storetest.Memory }
+
+func (p panicStore) Models(ctx context.Context, scope string) ([]store.Model, error) {
+	if scope != store.Global {
+		panic("boom")
+	}
+	return p.Memory.Models(ctx, scope)
+}
+
+// TestPanicWhileLoadingFailsTheRequest: a panic while a tenant loads
+// fails its requests, as a panic in a handler does, and is counted; it
+// does not end the process, which the load's group (a goroutine of its
+// own) did. The tenant's lock is let go of.
+func TestPanicWhileLoadingFailsTheRequest(t *testing.T) {
+	srv := newAdminServer(t, panicStore{storetest.NewMemory(nil)}, Config{IdleTimeout: -1})
+	defer srv.Close()
+	h := srv.Handler()
+	for range 2 {
+		if rr := adminCall(h, "GET", "/v1/tenants/acme/models/User", ""); rr.Code != 500 {
+			t.Errorf("GET: %d %s, want 500", rr.Code, rr.Body)
+		}
+	}
+	var m dto.Metric
+	if err := srv.m.panics.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if got := m.GetCounter().GetValue(); got != 2 {
+		t.Errorf("panics counted: %v, want 2", got)
+	}
+	if l, ok := srv.locks.tryLock("acme"); !ok {
+		t.Error("the tenant's lock is held")
+	} else {
+		l.unlock()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"net/http"
+	"runtime/debug"
 	rtmetrics "runtime/metrics"
 	"slices"
 	"sync"
@@ -233,6 +234,9 @@ func (rs *residentSet) all() []*tenantState {
 // errNoTenant reports that a tenant does not exist in the store.
 var errNoTenant = errors.New("tenant does not exist")
 
+// errLoadPanicked is wrapped by the error of a shared load that panicked.
+var errLoadPanicked = errors.New("panic")
+
 // loadResult is what a (shared) load returns.
 type loadResult struct {
 	state *tenantState
@@ -299,13 +303,28 @@ func (s *Server) release(t *tenantState) { t.mu.RUnlock() }
 
 // load loads tenant id through the singleflight group.
 func (s *Server) load(ctx context.Context, id string) (*tenantState, error) {
-	ch := s.flight.DoChan(id, func() (any, error) {
+	ch := s.flight.DoChan(id, func() (res any, err error) {
 		// The load is shared by every waiter: it must not fail because
 		// the first caller went away.
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.LoadTimeout)
 		defer cancel()
 		l := s.locks.lock(id)
 		defer l.unlock()
+		// A panic would end the process here: the group panics again on
+		// a goroutine of its own, where no handler recovers it. It fails
+		// the load instead, as a handler's panic fails its request.
+		defer func() {
+			if v := recover(); v != nil {
+				s.m.panics.Inc()
+				s.log.Error("panic while loading a tenant", "tenant", id, "panic", v, "stack", string(debug.Stack()))
+				if s.resident.get(id) == nil {
+					// What a read cut short defined: no tenant that is
+					// not resident has models in the registry.
+					s.reg.CleanupTenant(context.WithoutCancel(ctx), id)
+				}
+				res, err = nil, fmt.Errorf("loading tenant %q: %w: %v", id, errLoadPanicked, v)
+			}
+		}()
 		t, _, err := s.loadLocked(lctx, id, false, true)
 		return loadResult{t}, err
 	})
