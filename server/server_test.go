@@ -324,8 +324,10 @@ func TestEvictReloadSameFingerprints(t *testing.T) {
 
 // TestStampedeLoadsOnce sends many concurrent first requests to a tenant
 // that is not resident: the store is asked for its models exactly once.
+// The tenant's requests all compute at once (no MaxTenantRunning), so that
+// every one of them waits for the load.
 func TestStampedeLoadsOnce(t *testing.T) {
-	ts := newTestServer(t, func(c *Config) { c.MaxInFlight = 1000 })
+	ts := newTestServer(t, func(c *Config) { c.MaxInFlight = 1000; c.MaxTenantRunning = -1 })
 	tok := ts.token("acme")
 	for i := range 10 {
 		ts.must(201, ts.do("PUT", fmt.Sprint("/v1/tenants/acme/models/M", i), tok, `{"properties": {"a": "string"}}`))
@@ -349,7 +351,18 @@ func TestStampedeLoadsOnce(t *testing.T) {
 			})
 		}
 		// Let the requests pile up behind the blocked load.
-		time.Sleep(50 * time.Millisecond)
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+			ts.srv.awaiting.mu.Lock()
+			waiting := ts.srv.awaiting.n["acme"]
+			ts.srv.awaiting.mu.Unlock()
+			if waiting == n {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("round %d: %d requests waiting for the load, want %d", round, waiting, n)
+				break
+			}
+		}
 		ts.store.mu.Lock()
 		ts.store.block = nil
 		ts.store.mu.Unlock()
