@@ -603,9 +603,11 @@ func mustJSON(v any) []byte {
 }
 
 // TestStampedeOverHTTP evicts a tenant and sends many concurrent first
-// requests: the server loads it once.
+// requests: the server loads it once. The tenant's requests all compute at
+// once (--max-tenant-running -1): otherwise only as many as the server's
+// CPUs would be first requests.
 func TestStampedeOverHTTP(t *testing.T) {
-	p := start(t, t.TempDir(), nil)
+	p := start(t, t.TempDir(), nil, "--max-tenant-running", "-1")
 	tok := p.token("acme")
 	for i := range 50 {
 		p.must(201, "PUT", fmt.Sprint("/v1/tenants/acme/models/M", i), tok, fmt.Sprintf(`{"properties": {"a%d": "string", "b": {"c": ["number"]}}}`, i))
