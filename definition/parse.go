@@ -346,7 +346,8 @@ func builtinWord(w uint64, n int) (Kind, bool) {
 
 // isPropertyOption reports whether key is a known LoopBack property option.
 // An object without a "type" key whose keys are all options is a long-form
-// declaration of type any rather than a nested object literal.
+// declaration of type any rather than a nested object literal, unless all
+// its values are built-in type names (see isLongForm).
 func isPropertyOption(key []byte) bool {
 	switch string(key) {
 	case "required", "default", "defaultFn", "id", "pattern",
@@ -485,14 +486,16 @@ func (p *parser) newType() *Type {
 }
 
 // isLongForm reports whether object node v, in property position, is a
-// long-form declaration: it has a "type" key, or it is non-empty and all
-// its keys are property options. Otherwise it is a nested object literal.
+// long-form declaration: it has a "type" key, or it is non-empty, all its
+// keys are property options and not all its values are built-in type
+// names ({"title": "string", "description": "string"} is a nested object,
+// as LoopBack reads it). Otherwise it is a nested object literal.
 func (p *parser) isLongForm(v int) bool {
 	n := &p.nodes[v]
 	if n.form != 0 {
 		return n.form == formLong
 	}
-	hasType, allOptions, count := false, true, 0
+	hasType, allOptions, allTypeNames, count := false, true, true, 0
 	for k := v + 1; k < int(n.skip); k = int(p.nodes[k+1].skip) {
 		key, plain := p.keyRaw(k)
 		if !plain {
@@ -505,9 +508,16 @@ func (p *parser) isLongForm(v int) bool {
 		if allOptions && !isPropertyOption(key) {
 			allOptions = false
 		}
+		if allOptions && allTypeNames {
+			// After the key: p.key may reuse the buffer key is in.
+			allTypeNames = false
+			if p.nodes[k+1].kind == nString {
+				_, allTypeNames = builtinKind(p.key(k + 1))
+			}
+		}
 		count++
 	}
-	long := hasType || (count > 0 && allOptions)
+	long := hasType || (count > 0 && allOptions && !allTypeNames)
 	n.form = formNested
 	if long {
 		n.form = formLong
@@ -1253,8 +1263,7 @@ func (p *parser) decl(v int, prop *Property, allowRemoval bool) (removed bool, e
 }
 
 // objectDecl interprets object node v in property position: a long form
-// when it has a "type" key or when it is non-empty and all its keys are
-// property options; otherwise a nested object literal.
+// or a nested object literal, as isLongForm decides.
 func (p *parser) objectDecl(v int, prop *Property) *Error {
 	if p.isLongForm(v) {
 		return p.longForm(v, prop)

@@ -66,6 +66,14 @@ func TestPropertyForms(t *testing.T) {
 			`{"type":{"type":{"type":"string"}}}`}},
 		// ... and an object literal with a "type" key is a long form.
 		{`{"type":"string"}`, []string{`{"type":"string","street":"string"}`}},
+		// Keys that are all option names make a long form, unless every
+		// value is a built-in type name: then it is a nested object, as
+		// LoopBack reads every object without "type".
+		{`{"type":{"properties":{"description":{"type":"string"},"title":{"type":"string"}},"strict":false}}`,
+			[]string{`{"title":"string","description":"String"}`, `{"type":{"title":"string","description":"string"}}`}},
+		{`{"type":{"properties":{"format":{"type":"date"}},"strict":false}}`, []string{`{"format":"date"}`, `{"format":"\u0064ate"}`}},
+		{`{"type":"any"}`, []string{`{"description":"Name"}`}},
+		{`{"required":true,"type":"any"}`, []string{`{"description":"string","required":true}`}},
 		// Options.
 		{`{"id":true,"type":"number"}`, []string{`{"type":"number","id":true}`, `{"id":1,"type":"number"}`, `{"id":2,"type":"Number"}`}},
 		{`{"pattern":"^[a-z]+\\d$","type":"string"}`, []string{`{"type":"string","pattern":"^[a-z]+\\d$"}`}},

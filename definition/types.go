@@ -39,11 +39,14 @@
 // scale, dataType, dataLength, dataPrecision, dataScale, nullable, json,
 // hidden, protected, enum, validators, format, columnName, updateOnly,
 // deprecated, useDefaultIdType, mysql, postgresql, mongodb, oracle, mssql,
-// db2, sqlite3); a long form without "type" has type any, so
-// {"defaultFn": "now"} and {"required": true} are properties of type any.
-// Every other object, including {}, is a nested object literal. To declare
-// a nested object that has a property called "type", or whose properties
-// are all named like options, write {"type": {...}}. An array element is
+// db2, sqlite3) and not every value is a built-in type name; a long form
+// without "type" has type any, so {"defaultFn": "now"} and
+// {"required": true} are properties of type any. Every other object,
+// including {}, is a nested object literal: {"title": "string",
+// "description": "string"} is one, as LoopBack reads every object without
+// "type". To declare a nested object that has a property called "type",
+// or whose properties are all named like options and not all declared
+// with a built-in type name, write {"type": {...}}. An array element is
 // a type name, an array type, a nested object literal, or {"type": T}
 // (element types take no options).
 //
