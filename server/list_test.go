@@ -166,81 +166,59 @@ func TestListUnpinsBeforeAnswering(t *testing.T) {
 }
 
 // TestAnswerCutAfterItStarts: a handler that fails once its answer is
-// under way has the connection cut, so that its client sees an incomplete
-// answer rather than a complete one with a problem appended; the failure
-// is logged and counted.
+// under way, with an answerCut or a panic, has the connection cut, so
+// that its client sees an incomplete answer rather than a complete one
+// (with a problem appended, or stopping half-way); the failure is logged,
+// and a panic counted.
 func TestAnswerCutAfterItStarts(t *testing.T) {
-	var log bytes.Buffer
-	var mu sync.Mutex
-	ts := newTestServer(t, func(c *Config) {
-		c.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&mu, &log}, nil))
-	})
-	s := ts.srv
-	h := s.wrap(s.serveRoute(func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		w.Write([]byte(`{"models":[` + strings.Repeat(" ", 64<<10)))
-		return &answerCut{errors.New("the model cannot be written")}
-	}))
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/v1/global/models")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("reading the answer: %v, want an unexpected EOF (got %d bytes)", err, len(b))
-	}
-	if bytes.Contains(b, []byte("problem")) {
-		t.Errorf("a problem was appended to the answer")
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(log.String(), "the model cannot be written") {
-		t.Errorf("the log does not say what failed:\n%s", log.String())
-	}
-}
-
-// TestPanicCutsAnswerUnderWay: a handler that panics once its answer is
-// under way has the connection cut, as for an answerCut: the client sees
-// an incomplete answer, never a complete one that stops half-way. The
-// panic is counted and logged all the same.
-func TestPanicCutsAnswerUnderWay(t *testing.T) {
-	var log bytes.Buffer
-	var mu sync.Mutex
-	ts := newTestServer(t, func(c *Config) {
-		c.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&mu, &log}, nil))
-	})
-	s := ts.srv
-	h := s.wrap(s.serveRoute(func(w http.ResponseWriter, r *http.Request) error {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusOK)
-		w.Write([]byte(`{"models":[` + strings.Repeat(" ", 64<<10)))
-		panic("boom")
-	}))
-	srv := httptest.NewServer(h)
-	defer srv.Close()
-	resp, err := srv.Client().Get(srv.URL + "/v1/global/models")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if !errors.Is(err, io.ErrUnexpectedEOF) {
-		t.Errorf("reading the answer: %v, want an unexpected EOF (got %d bytes)", err, len(b))
-	}
-	var m dto.Metric
-	if err := s.m.panics.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	if got := m.GetCounter().GetValue(); got != 1 {
-		t.Errorf("panics counted: %v, want 1", got)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	if !strings.Contains(log.String(), `"panic":"boom"`) {
-		t.Errorf("the log does not say what failed:\n%s", log.String())
+	for _, tc := range []struct {
+		name   string
+		fail   func() error
+		log    string
+		panics float64
+	}{
+		{"answerCut", func() error { return &answerCut{errors.New("the model cannot be written")} }, "the model cannot be written", 0},
+		{"panic", func() error { panic("boom") }, `"panic":"boom"`, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log bytes.Buffer
+			var mu sync.Mutex
+			ts := newTestServer(t, func(c *Config) {
+				c.Logger = slog.New(slog.NewJSONHandler(lockedWriter{&mu, &log}, nil))
+			})
+			s := ts.srv
+			h := s.wrap(s.serveRoute(func(w http.ResponseWriter, r *http.Request) error {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusOK)
+				w.Write([]byte(`{"models":[` + strings.Repeat(" ", 64<<10)))
+				return tc.fail()
+			}))
+			srv := httptest.NewServer(h)
+			defer srv.Close()
+			resp, err := srv.Client().Get(srv.URL + "/v1/global/models")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, err := io.ReadAll(resp.Body)
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("reading the answer: %v, want an unexpected EOF (got %d bytes)", err, len(b))
+			}
+			if bytes.Contains(b, []byte("problem")) {
+				t.Errorf("a problem was appended to the answer")
+			}
+			var m dto.Metric
+			if err := s.m.panics.Write(&m); err != nil {
+				t.Fatal(err)
+			}
+			if got := m.GetCounter().GetValue(); got != tc.panics {
+				t.Errorf("panics counted: %v, want %v", got, tc.panics)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !strings.Contains(log.String(), tc.log) {
+				t.Errorf("the log does not say what failed:\n%s", log.String())
+			}
+		})
 	}
 }

@@ -57,6 +57,14 @@ func connect(t *testing.T, u string) *pgx.Conn {
 }
 
 // queryInt runs a query of one integer on c.
+// lockWaiters returns how many of the stores' connections to the test's
+// database (by their application name) wait for a lock, as c sees them.
+func lockWaiters(t *testing.T, c *pgx.Conn) int64 {
+	t.Helper()
+	return queryInt(t, c, `SELECT count(*) FROM pg_stat_activity
+		WHERE datname = current_database() AND application_name = $1 AND wait_event_type = 'Lock'`, appName)
+}
+
 func queryInt(t *testing.T, c *pgx.Conn, sql string, args ...any) int64 {
 	t.Helper()
 	var n int64
@@ -564,9 +572,7 @@ func TestRevokeWaitsForWritesWithTheToken(t *testing.T) {
 	waitFor := func(n int64, done <-chan struct{}) {
 		t.Helper()
 		for {
-			waiting := queryInt(t, watcher, `SELECT count(*) FROM pg_stat_activity
-				WHERE datname = current_database() AND application_name = $1 AND wait_event_type = 'Lock'`, appName)
-			if waiting >= n {
+			if lockWaiters(t, watcher) >= n {
 				return
 			}
 			select {
@@ -654,8 +660,7 @@ func TestChecksSeeWhatCommittedBeforeTheLock(t *testing.T) {
 			t.Fatalf("the write did not wait for the tenant's lock: %v", putErr)
 		case <-time.After(5 * time.Millisecond):
 		}
-		waiting = queryInt(t, watcher, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND application_name = $1 AND wait_event_type = 'Lock'`, appName)
+		waiting = lockWaiters(t, watcher)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
