@@ -546,18 +546,22 @@ func (s *Server) newState(id string, n int) *tenantState {
 // (t.epoch): the feed may have missed changes committed after that read,
 // and the Resync unloaded the tenants resident then, which t was not yet.
 // t is then unloaded, and its next use reads it again. The caller holds
-// t's lock.
+// t's lock, and t is not resident yet, so nothing else holds t.mu.
 func (s *Server) publish(ctx context.Context, t *tenantState) bool {
+	// t.mu from before the put until the check: a request that finds t
+	// resident meanwhile waits for it (see acquire), and then finds t
+	// either checked or unloaded, never what a Resync made stale.
+	t.mu.Lock()
 	s.resident.put(t)
 	// After the put: a Resync counts (resyncs) before it lists the
 	// resident tenants, so either it lists t, or t sees its count.
 	if s.resyncs.Load() != t.epoch {
-		t.mu.Lock()
 		if _, err := s.unloadHeld(ctx, t, unloadRemote); err != nil {
 			s.log.Error("unloading a tenant read before a resync", "tenant", t.id, "err", err)
 		}
 		return false
 	}
+	t.mu.Unlock()
 	s.evictForCapacity(ctx, t)
 	s.resident.notePeak()
 	return true
