@@ -67,6 +67,9 @@ Environment:
 `
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "serve" {
+		heapProfileOnlyForDebug()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	go func() {
 		<-ctx.Done()

@@ -442,9 +442,30 @@ func off[T int | time.Duration](v T) T {
 	return v
 }
 
+// defaultMemProfileRate is the runtime's default runtime.MemProfileRate.
+const defaultMemProfileRate = 512 << 10
+
+// heapProfileOnlyForDebug turns off the runtime's sampling of allocations
+// for heap profiles in a server process, unless GODEBUG sets
+// memprofilerate; serveDebug turns it back on. A heap profile can be read
+// only from the --debug-addr listener, and the runtime's records of the
+// samples are never freed: sampled over a burst of tenant loads they
+// kept some 300 KiB resident, 1.7% of a fresh server (BENCHMARKS.md,
+// fourteenth series). Only main calls it, before anything else runs (the
+// runtime reads the rate without synchronization).
+func heapProfileOnlyForDebug() {
+	if !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
+		runtime.MemProfileRate = 0
+	}
+}
+
 // serveDebug serves the pprof handlers on their own listener, never on the
-// API's.
+// API's. The heap profile covers the allocations from its start on: it
+// turns on the sampling that heapProfileOnlyForDebug turned off.
 func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
+	if runtime.MemProfileRate == 0 && !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
+		runtime.MemProfileRate = defaultMemProfileRate
+	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, err

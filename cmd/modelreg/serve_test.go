@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -262,6 +264,43 @@ func TestServeStoreFlag(t *testing.T) {
 	} {
 		if got := redactURL(tc.url); got != tc.want || strings.Contains(got, "s3cret") {
 			t.Errorf("redactURL(%q) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}
+
+// A server samples allocations for heap profiles only when it serves them
+// (--debug-addr), and a rate set in GODEBUG is left as it is.
+func TestHeapProfilingOnlyWithDebugAddr(t *testing.T) {
+	saved := runtime.MemProfileRate
+	t.Cleanup(func() { runtime.MemProfileRate = saved })
+	log := slog.New(slog.DiscardHandler)
+
+	t.Setenv("GODEBUG", "")
+	runtime.MemProfileRate = defaultMemProfileRate
+	heapProfileOnlyForDebug()
+	if runtime.MemProfileRate != 0 {
+		t.Fatalf("without --debug-addr: MemProfileRate %d, want 0", runtime.MemProfileRate)
+	}
+	stop, err := serveDebug("127.0.0.1:0", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if runtime.MemProfileRate != defaultMemProfileRate {
+		t.Fatalf("with --debug-addr: MemProfileRate %d, want %d", runtime.MemProfileRate, defaultMemProfileRate)
+	}
+
+	for _, rate := range []int{0, 1} {
+		t.Setenv("GODEBUG", fmt.Sprintf("gctrace=0,memprofilerate=%d", rate))
+		runtime.MemProfileRate = rate
+		heapProfileOnlyForDebug()
+		stop, err := serveDebug("127.0.0.1:0", log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop()
+		if runtime.MemProfileRate != rate {
+			t.Errorf("GODEBUG=memprofilerate=%d: MemProfileRate %d after the start of a debug server", rate, runtime.MemProfileRate)
 		}
 	}
 }
