@@ -97,11 +97,12 @@ func (p *proc) waitLog(t *testing.T, from int, re *regexp.Regexp, timeout time.D
 // set (VmRSS) is read once the server has logged the return of free memory
 // that follows its last tenant's unload.
 //
-// The requirement is 10%; the real binary ends some 18-22% above the
+// The requirement is 10%; the real binary ends some 16-18% above the
 // fresh server (BENCHMARKS.md says what stays: the Go runtime's metadata
 // sized to the peak heap, libc's allocator's partly used regions, pages
-// of the binary first run during the churn; none of it is returned by any
-// release). The bound asserted, +50%, stays clear of run-to-run noise (up
+// of the binary's function tables that the runtime read scanning and
+// copying goroutine stacks during the churn; none of it is returned by
+// any release). The bound asserted, +50%, stays clear of run-to-run noise (up
 // to some 15 points) and still catches memory kept per tenant: a KiB per
 // tenant would add some 60%.
 //

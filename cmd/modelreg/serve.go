@@ -112,7 +112,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&c.maxTenantBytes, "max-tenant-bytes", 64<<20, "quota: definition bytes per tenant")
 	fs.IntVar(&c.maxDepth, "max-depth", maxDepthQuota, "quota: nesting depth of a definition (at most the default)")
 	fs.StringVar(&c.metricsAddr, "metrics-addr", envOr("MODELREG_METRICS_ADDR", ""), "serve /metrics on this separate address only, not on --addr, which tenants reach (env MODELREG_METRICS_ADDR)")
-	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); off by default")
+	fs.StringVar(&c.debugAddr, "debug-addr", "", "serve net/http/pprof on this separate address (e.g. 127.0.0.1:6060); off by default, and without it the server does not sample allocations for heap profiles")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: modelreg serve [flags]\n\nRuns the HTTP API, on the SQLite store of --data, or on the PostgreSQL\ndatabase of --store that several replicas share. The admin token comes\nfrom MODELREG_ADMIN_TOKEN, or --admin-token-file, or is generated at the\nfirst start and printed once; a configured token revokes a generated one\n(the next start without one generates a new token).\n\nflags:\n")
 		fs.PrintDefaults()
