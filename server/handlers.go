@@ -1547,6 +1547,14 @@ func (s *Server) revokeToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	l.unlock()
 	if errors.Is(err, store.ErrNotFound) {
+		// An unknown tenant is not found as a tenant, as when listing its
+		// tokens: the store's answer does not tell the two apart.
+		t0 = time.Now()
+		_, terr := s.st.Tenant(r.Context(), id)
+		s.m.observeStore("tenant", t0)
+		if errors.Is(terr, store.ErrNotFound) {
+			return tenantNotFound(id)
+		}
 		return problem(ProblemTokenNotFound, "tenant %q has no token %q", id, tokenID)
 	}
 	if err != nil {

@@ -496,7 +496,9 @@ func tenantWaits(t *testing.T, s *Server) float64 {
 // request already past its token check (held by Expect: 100-continue), and
 // even though it was cached; the tenant's other tokens, its models and the
 // tenant itself stay. Revoking it again, or through another tenant's URL,
-// is 404 token-not-found; only the admin lists and revokes.
+// is 404 token-not-found, and through an unknown tenant's 404
+// tenant-not-found, as listing its tokens; only the admin lists and
+// revokes.
 func TestRevokeOneToken(t *testing.T) {
 	ts := newTestServer(t)
 	keep, gone := ts.token("acme"), ts.token("acme")
@@ -524,7 +526,12 @@ func TestRevokeOneToken(t *testing.T) {
 	ts.must(403, ts.do("DELETE", "/v1/tenants/acme/tokens/"+idOf(gone), keep, nil))
 	ts.must(404, ts.do("GET", "/v1/tenants/acme/tokens", other, nil)) // as any other tenant's route
 	ts.must(404, ts.do("DELETE", "/v1/tenants/acme/tokens/"+idOf(gone), other, nil))
-	ts.must(404, ts.do("GET", "/v1/tenants/nobody/tokens", testAdmin, nil))
+	if r := ts.must(404, ts.do("GET", "/v1/tenants/nobody/tokens", testAdmin, nil)); r.problemType() != "tenant-not-found" {
+		t.Errorf("listing the tokens of an unknown tenant: %s", r.body)
+	}
+	if r := ts.must(404, ts.do("DELETE", "/v1/tenants/nobody/tokens/"+idOf(gone), testAdmin, nil)); r.problemType() != "tenant-not-found" {
+		t.Errorf("revoking a token of an unknown tenant: %s", r.body)
+	}
 
 	// A request of the token to revoke, past its token check.
 	conn, err := net.Dial("tcp", strings.TrimPrefix(ts.http.URL, "http://"))
