@@ -216,7 +216,7 @@ type Store struct {
 	channel string
 	// idleCheck and checkWait: a feed connection that received nothing
 	// for idleCheck is pinged, and lost if no answer comes within
-	// checkWait (see listen).
+	// checkWait (see listen). A rollback waits for checkWait at most.
 	idleCheck, checkWait time.Duration
 	closed               atomic.Bool
 	// closing is canceled by Close, ending the Watch calls in progress.
@@ -295,7 +295,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		defer tx.Rollback(context.WithoutCancel(ctx))
+		defer s.rollback(ctx, tx)
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
 			return err
 		}
@@ -446,12 +446,24 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 		}
 		// Deferred, so that a panic in fn does not leave the connection
 		// in a transaction (after Commit, a no-op).
-		defer tx.Rollback(context.WithoutCancel(ctx))
+		defer s.rollback(ctx, tx)
 		if err := fn(tx); err != nil {
 			return err
 		}
 		return commit(ctx, tx)
 	}))
+}
+
+// rollback ends tx unless it was committed (then it does nothing). It runs
+// even when ctx is done, so that a canceled call does not leave its
+// connection in a transaction, but for checkWait at most: a server that
+// has not answered by then is taken as gone (as a feed's is), and pgx
+// closes the connection rather than wait for TCP's keep-alives, holding
+// the caller (and the tenant's lock in the server) until they give up.
+func (s *Store) rollback(ctx context.Context, tx pgx.Tx) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.checkWait)
+	defer cancel()
+	_ = tx.Rollback(ctx)
 }
 
 // queryOne returns the row that sql selects, read by scan; notFound

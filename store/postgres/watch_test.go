@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/modelreg/modelreg/internal/pgtest"
 	"github.com/modelreg/modelreg/store"
 	"github.com/modelreg/modelreg/store/storetest"
@@ -275,6 +276,22 @@ type freezer struct {
 	ln     net.Listener
 	target string
 	frozen atomic.Bool
+
+	mu           sync.Mutex
+	duringFreeze []net.Conn // accepted while frozen
+}
+
+// thaw passes bytes on again, and closes the connections accepted while
+// frozen, which the server never heard of (pgx's cancel request, sent
+// on a connection of its own, would otherwise wait 15 s for an answer).
+func (f *freezer) thaw() {
+	f.frozen.Store(false)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range f.duringFreeze {
+		c.Close()
+	}
+	f.duringFreeze = nil
 }
 
 func newFreezer(t *testing.T, target string) *freezer {
@@ -301,6 +318,11 @@ func newFreezer(t *testing.T, target string) *freezer {
 			mu.Lock()
 			conns = append(conns, c, up)
 			mu.Unlock()
+			if f.frozen.Load() {
+				f.mu.Lock()
+				f.duringFreeze = append(f.duringFreeze, c, up)
+				f.mu.Unlock()
+			}
 			wg.Go(func() { f.pipe(up, c) })
 			wg.Go(func() { f.pipe(c, up) })
 		}
@@ -317,8 +339,10 @@ func newFreezer(t *testing.T, target string) *freezer {
 	return f
 }
 
-// pipe copies from src to dst, dropping what comes once frozen.
+// pipe copies from src to dst, dropping what comes once frozen, and
+// closes dst once src ends.
 func (f *freezer) pipe(dst, src net.Conn) {
+	defer dst.Close()
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
@@ -360,4 +384,44 @@ func TestFeedFindsASilentServer(t *testing.T) {
 	f.frozen.Store(false)
 	w.Expect(t, store.Change{Kind: store.Resync})
 	w.Marker(t, a, "back")
+}
+
+// TestRollbackGivesUpOnASilentServer: a transaction that failed while its
+// server went silent returns its error once the rollback has waited
+// checkWait, not after TCP's keep-alives; the store works again once the
+// server answers, on a new connection.
+func TestRollbackGivesUpOnASilentServer(t *testing.T) {
+	u, err := url.Parse(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFreezer(t, u.Host)
+	u.Host = f.ln.Addr().String()
+	s := openURL(t, u.String())
+	s.checkWait = 500 * time.Millisecond
+	ctx := context.Background()
+
+	failed := errors.New("the transaction's own error")
+	done := make(chan error, 1)
+	go func() {
+		done <- s.tx(ctx, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {
+				return err
+			}
+			f.frozen.Store(true)
+			return failed
+		})
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, failed) {
+			t.Errorf("tx returned %v, want its function's error", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the rollback still waits for the silent server after 30 s")
+	}
+	f.thaw()
+	if err := s.PutSetting(ctx, "after", []byte("1")); err != nil {
+		t.Fatalf("a write once the server answers again: %v", err)
+	}
 }
