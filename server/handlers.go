@@ -216,9 +216,19 @@ func (s *Server) lockScope(ctx context.Context, p principal, scope string, creat
 	l := s.locks.lock(scope)
 	held := false
 	defer func() {
-		if !held {
-			l.unlock()
+		if held {
+			return
 		}
+		if v := recover(); v != nil {
+			// A panic in the load (the handler's recovery answers 500):
+			// what the read cut short defined goes, as in load.
+			if s.resident.get(scope) == nil {
+				s.reg.CleanupTenant(context.WithoutCancel(ctx), scope)
+			}
+			l.unlock()
+			panic(v)
+		}
+		l.unlock()
 	}()
 	state, isNew, err = s.loadLocked(ctx, scope, create, true)
 	if errors.Is(err, errNoTenant) {

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelreg/modelreg"
 	"github.com/modelreg/modelreg/definition"
 	"github.com/modelreg/modelreg/store"
 	"github.com/modelreg/modelreg/store/storetest"
@@ -1728,5 +1729,58 @@ func TestPanicWhileLoadingFailsTheRequest(t *testing.T) {
 		t.Error("the tenant's lock is held")
 	} else {
 		l.unlock()
+	}
+}
+
+// panicOnSkip is a log handler that panics when a load skips a stored
+// definition: a panic in the middle of a load, once the models before it
+// were defined.
+type panicOnSkip struct{ slog.Handler }
+
+func (panicOnSkip) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h panicOnSkip) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, "skipping stored definition") {
+		panic("boom in the middle of a load")
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// TestPanicWhileLoadingLeavesNoModels: a load cut short by a panic, on a
+// read's path (through the load's group) or on a write's (under the
+// write's lock), fails its request and leaves none of the models it had
+// defined in the registry: a tenant that is not resident has none there.
+func TestPanicWhileLoadingLeavesNoModels(t *testing.T) {
+	st := storetest.NewMemory(nil)
+	ctx := context.Background()
+	for _, m := range []store.Model{
+		{Scope: "acme", Name: "A", Definition: []byte(`{"properties": {"x": "string", "addr": {"street": "string"}}}`)},
+		{Scope: "acme", Name: "B", Definition: []byte(`{"properties": {"x": {"type": 5}}}`)},
+	} {
+		if _, _, err := st.PutModel(ctx, m, store.Condition{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := newAdminServer(t, st, Config{IdleTimeout: -1, Logger: slog.New(panicOnSkip{slog.DiscardHandler})})
+	defer srv.Close()
+	h := srv.Handler()
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/v1/tenants/acme/models/A", ""},
+		{"PUT", "/v1/tenants/acme/models/C", `{"properties": {"y": "number"}}`},
+	} {
+		if rr := adminCall(h, c.method, c.path, c.body); rr.Code != 500 {
+			t.Errorf("%s %s: %d %s, want 500", c.method, c.path, rr.Code, rr.Body)
+		}
+		if m, ok := srv.reg.FindByName(modelreg.WithTenant(ctx, "acme"), "A"); ok {
+			t.Errorf("after %s %s: model %s of the cut-short load is in the registry", c.method, c.path, m.Name())
+		}
+		if ts, ok := srv.reg.TenantStats("acme"); ok {
+			t.Errorf("after %s %s: the registry holds tenant acme: %+v", c.method, c.path, ts)
+		}
+		if l, ok := srv.locks.tryLock("acme"); !ok {
+			t.Errorf("after %s %s: the tenant's lock is held", c.method, c.path)
+		} else {
+			l.unlock()
+		}
 	}
 }
