@@ -454,16 +454,20 @@ const defaultMemProfileRate = 512 << 10
 // fourteenth series). Only main calls it, before anything else runs (the
 // runtime reads the rate without synchronization).
 func heapProfileOnlyForDebug() {
-	if !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
+	if !memProfileRateSet() {
 		runtime.MemProfileRate = 0
 	}
 }
+
+// memProfileRateSet reports whether GODEBUG sets the runtime's
+// memprofilerate, which the server then leaves alone.
+func memProfileRateSet() bool { return strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") }
 
 // serveDebug serves the pprof handlers on their own listener, never on the
 // API's. The heap profile covers the allocations from its start on: it
 // turns on the sampling that heapProfileOnlyForDebug turned off.
 func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
-	if runtime.MemProfileRate == 0 && !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
+	if runtime.MemProfileRate == 0 && !memProfileRateSet() {
 		runtime.MemProfileRate = defaultMemProfileRate
 	}
 	ln, err := net.Listen("tcp", addr)
