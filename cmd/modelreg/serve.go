@@ -450,7 +450,7 @@ const defaultMemProfileRate = 512 << 10
 // memprofilerate; serveDebug turns it back on. A heap profile can be read
 // only from the --debug-addr listener, and the runtime's records of the
 // samples are never freed: sampled over a burst of tenant loads they
-// kept some 300 KiB resident, 1.7% of a fresh server (BENCHMARKS.md,
+// kept some 300 KiB resident, 1.5% of a fresh server (BENCHMARKS.md,
 // fourteenth series). Only main calls it, before anything else runs (the
 // runtime reads the rate without synchronization).
 func heapProfileOnlyForDebug() {
